@@ -1,0 +1,61 @@
+using System;
+
+namespace AzBillingPS.Engine.Common;
+
+/// <summary>What went wrong, in terms the cmdlet layer maps to an error id and an ErrorCategory.</summary>
+public enum EngineErrorKind
+{
+    Unknown = 0,
+    InvalidArgument,
+    FileNotFound,
+    CsvEmptyFile,
+    CsvBadHeader,
+    CsvDuplicateColumn,
+    CsvRaggedRow,
+    CsvBadValue,
+    RowOutsidePeriod,
+    InvalidIdentifier,
+    DatabaseConnection,
+    DatabaseCommand,
+    LockTimeout,
+    AuthenticationFailed,
+    CertificateInvalid,
+    CertificateNotFound,
+    PermissionDenied,
+    NotFound,
+    Throttled,
+    Timeout,
+    ServiceError,
+    Unsupported,
+}
+
+/// <summary>
+/// The one exception type the engine throws on purpose. It carries what an operator needs to act:
+/// the kind, a message that names the input (file, line, column, parameter), and the service's own
+/// error code and correlation id when a service gave them. Messages never contain secrets.
+/// </summary>
+public sealed class EngineException : Exception
+{
+    public EngineException(EngineErrorKind kind, string message, Exception? inner = null)
+        : base(message, inner)
+    {
+        Kind = kind;
+    }
+
+    public EngineErrorKind Kind { get; }
+
+    /// <summary>The service's error code (for example AADSTS7000215 or a Cost Management code).</summary>
+    public string? ServiceCode { get; init; }
+
+    /// <summary>The service's correlation or request id, for support cases.</summary>
+    public string? CorrelationId { get; init; }
+
+    /// <summary>A file the error is about, when there is one.</summary>
+    public string? FilePath { get; init; }
+
+    /// <summary>1-based line in <see cref="FilePath"/>, when known.</summary>
+    public long? Line { get; init; }
+
+    /// <summary>The column (header name) the error is about, when known.</summary>
+    public string? Column { get; init; }
+}

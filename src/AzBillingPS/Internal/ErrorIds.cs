@@ -1,0 +1,32 @@
+namespace AzBillingPS.Internal;
+
+/// <summary>
+/// Every FullyQualifiedErrorId the module raises. Stable: scripts match on them (<c>$_.FullyQualifiedErrorId -like 'CsvBadValue*'</c>).
+/// </summary>
+public static class ErrorIds
+{
+    public const string Unexpected = "AzBillingUnexpected";
+    public const string InvalidArgument = "AzBillingInvalidArgument";
+    public const string FileNotFound = "AzBillingFileNotFound";
+    public const string CsvEmptyFile = "CsvEmptyFile";
+    public const string CsvBadHeader = "CsvBadHeader";
+    public const string CsvDuplicateColumn = "CsvDuplicateColumn";
+    public const string CsvRaggedRow = "CsvRaggedRow";
+    public const string CsvBadValue = "CsvBadValue";
+    public const string RowOutsidePeriod = "CsvRowOutsidePeriod";
+    public const string InvalidIdentifier = "SqlInvalidIdentifier";
+    public const string DatabaseConnection = "SqlConnectionFailed";
+    public const string DatabaseCommand = "SqlCommandFailed";
+    public const string LockTimeout = "SqlLockTimeout";
+    public const string AuthenticationFailed = "AzBillingAuthenticationFailed";
+    public const string CertificateInvalid = "AzBillingCertificateInvalid";
+    public const string CertificateNotFound = "AzBillingCertificateNotFound";
+    public const string PermissionDenied = "AzBillingPermissionDenied";
+    public const string NotFound = "AzBillingNotFound";
+    public const string Throttled = "AzBillingThrottled";
+    public const string Timeout = "AzBillingTimeout";
+    public const string ServiceError = "AzBillingServiceError";
+    public const string Unsupported = "AzBillingUnsupported";
+    public const string PathNotFound = "AzBillingPathNotFound";
+    public const string ParameterConflict = "AzBillingParameterConflict";
+}

@@ -1,0 +1,77 @@
+using System;
+using System.IO;
+using System.Management.Automation;
+using AzBillingPS.Engine.Common;
+
+namespace AzBillingPS.Internal;
+
+/// <summary>Turns engine exceptions into ErrorRecords with a stable id, a precise category and the input as target.</summary>
+internal static class ErrorMapper
+{
+    public static ErrorRecord ToErrorRecord(Exception exception, object? target)
+    {
+        if (exception is AggregateException { InnerExceptions.Count: 1 } aggregate)
+        {
+            exception = aggregate.InnerExceptions[0];
+        }
+
+        if (exception is EngineException engine)
+        {
+            (string id, ErrorCategory category) = Map(engine.Kind);
+            var record = new ErrorRecord(engine, id, category, target);
+            string? detail = Detail(engine);
+            if (detail is not null)
+            {
+                record.ErrorDetails = new ErrorDetails(engine.Message) { RecommendedAction = detail };
+            }
+
+            return record;
+        }
+
+        return exception switch
+        {
+            FileNotFoundException => new ErrorRecord(exception, ErrorIds.FileNotFound, ErrorCategory.ObjectNotFound, target),
+            DirectoryNotFoundException => new ErrorRecord(exception, ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, target),
+            ArgumentException => new ErrorRecord(exception, ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, target),
+            TimeoutException => new ErrorRecord(exception, ErrorIds.Timeout, ErrorCategory.OperationTimeout, target),
+            UnauthorizedAccessException => new ErrorRecord(exception, ErrorIds.PermissionDenied, ErrorCategory.PermissionDenied, target),
+            _ => new ErrorRecord(exception, ErrorIds.Unexpected, ErrorCategory.NotSpecified, target),
+        };
+    }
+
+    internal static (string Id, ErrorCategory Category) Map(EngineErrorKind kind) => kind switch
+    {
+        EngineErrorKind.InvalidArgument => (ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument),
+        EngineErrorKind.FileNotFound => (ErrorIds.FileNotFound, ErrorCategory.ObjectNotFound),
+        EngineErrorKind.CsvEmptyFile => (ErrorIds.CsvEmptyFile, ErrorCategory.InvalidData),
+        EngineErrorKind.CsvBadHeader => (ErrorIds.CsvBadHeader, ErrorCategory.ParserError),
+        EngineErrorKind.CsvDuplicateColumn => (ErrorIds.CsvDuplicateColumn, ErrorCategory.InvalidData),
+        EngineErrorKind.CsvRaggedRow => (ErrorIds.CsvRaggedRow, ErrorCategory.ParserError),
+        EngineErrorKind.CsvBadValue => (ErrorIds.CsvBadValue, ErrorCategory.InvalidData),
+        EngineErrorKind.RowOutsidePeriod => (ErrorIds.RowOutsidePeriod, ErrorCategory.InvalidData),
+        EngineErrorKind.InvalidIdentifier => (ErrorIds.InvalidIdentifier, ErrorCategory.InvalidArgument),
+        EngineErrorKind.DatabaseConnection => (ErrorIds.DatabaseConnection, ErrorCategory.ConnectionError),
+        EngineErrorKind.DatabaseCommand => (ErrorIds.DatabaseCommand, ErrorCategory.WriteError),
+        EngineErrorKind.LockTimeout => (ErrorIds.LockTimeout, ErrorCategory.ResourceBusy),
+        EngineErrorKind.AuthenticationFailed => (ErrorIds.AuthenticationFailed, ErrorCategory.AuthenticationError),
+        EngineErrorKind.CertificateInvalid => (ErrorIds.CertificateInvalid, ErrorCategory.InvalidArgument),
+        EngineErrorKind.CertificateNotFound => (ErrorIds.CertificateNotFound, ErrorCategory.ObjectNotFound),
+        EngineErrorKind.PermissionDenied => (ErrorIds.PermissionDenied, ErrorCategory.PermissionDenied),
+        EngineErrorKind.NotFound => (ErrorIds.NotFound, ErrorCategory.ObjectNotFound),
+        EngineErrorKind.Throttled => (ErrorIds.Throttled, ErrorCategory.LimitsExceeded),
+        EngineErrorKind.Timeout => (ErrorIds.Timeout, ErrorCategory.OperationTimeout),
+        EngineErrorKind.ServiceError => (ErrorIds.ServiceError, ErrorCategory.InvalidResult),
+        EngineErrorKind.Unsupported => (ErrorIds.Unsupported, ErrorCategory.NotImplemented),
+        _ => (ErrorIds.Unexpected, ErrorCategory.NotSpecified),
+    };
+
+    private static string? Detail(EngineException e)
+    {
+        if (e.ServiceCode is null && e.CorrelationId is null)
+        {
+            return null;
+        }
+
+        return $"Service error code: {e.ServiceCode ?? "(none)"}; correlation id: {e.CorrelationId ?? "(none)"}.";
+    }
+}
