@@ -75,6 +75,7 @@ function Invoke-Build {
 
     Test-Layout
     Get-Tools
+    Build-TestHosts
     Write-Host "Module laid out in $ModuleDir" -ForegroundColor Green
 }
 
@@ -97,6 +98,16 @@ function Get-Tools {
         Invoke-Native dotnet @('restore', "$Root/build/tools.proj", '--nologo', '-v', 'quiet')
         $packages = Get-NuGetPackagesRoot
         Copy-Item -Recurse "$packages/pester/5.7.1/tools" $pester
+    }
+}
+
+function Build-TestHosts {
+    # Test executables (the fixture that plays Entra ID and Cost Management, the data generator) go to out/.
+    foreach ($p in 'AzBillingPS.Fixture', 'AzBillingPS.TestData') {
+        $proj = "$Root/tests/$p/$p.csproj"
+        if (Test-Path $proj) {
+            Invoke-Native dotnet @('build', $proj, '-c', $Configuration, '-o', "$Out/$p", '--nologo', '-v', 'quiet')
+        }
     }
 }
 

@@ -92,6 +92,9 @@ public sealed class CostDataReader : DbDataReader
 
     public int NotifyAfter { get; set; } = 50_000;
 
+    /// <summary>When set, decimals are rounded (half away from zero, as the database's own conversion does) to this many fractional digits.</summary>
+    public int? DecimalScale { get; set; }
+
     public override int FieldCount => _columns.Length;
 
     public override bool HasRows => true;
@@ -220,6 +223,11 @@ public sealed class CostDataReader : DbDataReader
                     if (!CostValueParser.TryParseDecimal(value, out _decimal[o]))
                     {
                         throw BadValue(file.Path, line, file.RawNames[index], reader.GetString(index), "a decimal number");
+                    }
+
+                    if (DecimalScale is int scale)
+                    {
+                        _decimal[o] = Math.Round(_decimal[o], scale, MidpointRounding.AwayFromZero);
                     }
 
                     break;

@@ -1,0 +1,218 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using AzBillingPS.Engine.Common;
+using AzBillingPS.Engine.Csv;
+using AzBillingPS.Engine.Sinks;
+
+namespace AzBillingPS.Engine.Import;
+
+/// <summary>One load unit: the files of one report (all its blobs), or of one -Path invocation.</summary>
+public sealed record ImportRequest(
+    SinkTarget Target,
+    string Scope,
+    string Metric,
+    DateTime? PeriodStart,
+    DateTime? PeriodEnd,
+    IReadOnlyList<string> Files)
+{
+    public int BatchSize { get; init; } = 50_000;
+
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>What one load did.</summary>
+public sealed record ImportOutcome(
+    string Target,
+    string Provider,
+    string Table,
+    string Scope,
+    string Metric,
+    DateTime PeriodStart,
+    DateTime PeriodEnd,
+    IReadOnlyList<string> Files,
+    long RowsInserted,
+    long RowsReplaced,
+    long Bytes,
+    TimeSpan Elapsed,
+    Guid ImportId,
+    IReadOnlyList<string> ColumnsAdded);
+
+/// <summary>
+/// Loads one unit exactly once: reads every file's header first (a missing, empty or unusable file fails the
+/// unit before the database is touched), settles the period, asks the caller's should-process, then lets the
+/// sink replace the period in one transaction while rows stream from the files.
+/// </summary>
+public static class CostImporter
+{
+    public static async Task<ImportOutcome?> ImportAsync(
+        ImportRequest request,
+        Func<string, string, Task<bool>> shouldProcess,
+        IEngineLog log,
+        IProgress<EngineProgress>? progress,
+        int progressId,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(shouldProcess);
+        ArgumentNullException.ThrowIfNull(log);
+        if (request.Files.Count == 0)
+        {
+            throw new EngineException(EngineErrorKind.InvalidArgument, "No files to load.");
+        }
+
+        string scope = CostScope.Normalize(request.Scope);
+        var stopwatch = Stopwatch.StartNew();
+        var headers = new List<CostFileHeader>(request.Files.Count);
+        long totalBytes = 0;
+        foreach (string file in request.Files)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            headers.Add(CostFileSchema.ReadHeader(file));
+            totalBytes += new FileInfo(file).Length;
+        }
+
+        IReadOnlyList<CostColumn> columns = UnifyColumns(headers, request.Target.Dialect);
+        foreach (CostFileHeader h in headers)
+        {
+            foreach (string unknown in h.UnknownNames)
+            {
+                log.Debug($"{h.Path}: column '{unknown}' is not a known cost-details column; it is kept as text.");
+            }
+        }
+
+        DateTime start, end;
+        if (request.PeriodStart is DateTime from && request.PeriodEnd is DateTime to)
+        {
+            (start, end) = (from.Date, to.Date);
+        }
+        else
+        {
+            progress?.Report(new EngineProgress(progressId, "Import-AzCostToSql", $"Reading the dates of {headers.Count} file(s)", -1));
+            (DateTime First, DateTime Last)? range = CostFileSchema.ScanDateRange(headers, cancellationToken);
+            if (range is null && request.PeriodStart is null && request.PeriodEnd is null)
+            {
+                log.Warning($"{string.Join(", ", request.Files)}: no rows and no -From/-To, so there is no period to replace; nothing was loaded.");
+                return null;
+            }
+
+            start = request.PeriodStart?.Date ?? range!.Value.First;
+            end = request.PeriodEnd?.Date ?? range!.Value.Last;
+        }
+
+        if (end < start)
+        {
+            throw new EngineException(EngineErrorKind.InvalidArgument,
+                string.Create(CultureInfo.InvariantCulture, $"The period ends ({end:yyyy-MM-dd}) before it starts ({start:yyyy-MM-dd})."));
+        }
+
+        CostSink sink = CostSink.Create(request.Target);
+        string target = $"{request.Target.QualifiedTable} on {sink.Describe()}";
+        string action = string.Create(CultureInfo.InvariantCulture,
+            $"Replace {start:yyyy-MM-dd}..{end:yyyy-MM-dd} {request.Metric} for {scope} with {headers.Count} file(s), {totalBytes / 1048576.0:N1} MB");
+        if (!await shouldProcess(target, action).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        Guid importId = Guid.NewGuid();
+        var lineage = new LineageValues(scope, request.Metric, start, end, importId, DateTime.UtcNow);
+        string activity = string.Create(CultureInfo.InvariantCulture, $"Import {scope} {request.Metric} {start:yyyy-MM-dd}..{end:yyyy-MM-dd}");
+        var lastReport = Stopwatch.StartNew();
+
+        void OnRows(CostDataReader r)
+        {
+            int percent = totalBytes > 0 ? (int)Math.Min(99, r.BytesRead * 100 / totalBytes) : -1;
+            string status = string.Create(CultureInfo.InvariantCulture,
+                $"{r.RowsRead:N0} rows, {r.BytesRead / 1048576.0:N1} of {totalBytes / 1048576.0:N1} MB, {r.RowsRead / Math.Max(0.001, stopwatch.Elapsed.TotalSeconds):N0} rows/s");
+            log.Verbose($"{Path.GetFileName(r.CurrentFile)}: {status}");
+            progress?.Report(new EngineProgress(progressId, activity, status, percent));
+            lastReport.Restart();
+        }
+
+        CostDataReader OpenReader() => new(headers, columns, lineage, cancellationToken)
+        {
+            NotifyAfter = Math.Max(1, request.BatchSize),
+            OnRows = OnRows,
+        };
+
+        progress?.Report(new EngineProgress(progressId, activity, $"Connecting to {sink.Describe()}", 0));
+        SinkResult result;
+        try
+        {
+            result = await sink.LoadAsync(columns, OpenReader, scope, request.Metric, start, end, request.BatchSize, request.LockTimeout, log, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            progress?.Report(new EngineProgress(progressId, activity, "Done", 100, Completed: true));
+        }
+
+        stopwatch.Stop();
+        return new ImportOutcome(
+            sink.Describe(),
+            request.Target.Provider.ToString(),
+            request.Target.QualifiedTable,
+            scope,
+            request.Metric,
+            start,
+            end,
+            request.Files.Select(Path.GetFullPath).ToArray(),
+            result.RowsInserted,
+            result.RowsReplaced,
+            totalBytes,
+            stopwatch.Elapsed,
+            importId,
+            result.ColumnsAdded);
+    }
+
+    /// <summary>The union of the files' columns (first file's order, then new ones as they appear), checked against the database's identifier rules.</summary>
+    public static IReadOnlyList<CostColumn> UnifyColumns(IReadOnlyList<CostFileHeader> headers, SqlDialect dialect)
+    {
+        var columns = new List<CostColumn>();
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var lineage = new HashSet<string>(LineageColumns.All.Select(c => c.Name), StringComparer.OrdinalIgnoreCase);
+        foreach (CostFileHeader header in headers)
+        {
+            for (int i = 0; i < header.Columns.Count; i++)
+            {
+                CostColumn column = header.Columns[i];
+                if (lineage.Contains(column.Name))
+                {
+                    throw new EngineException(EngineErrorKind.CsvBadHeader,
+                        $"{header.Path}: line 1: column '{header.RawNames[i]}' has the name of a lineage column the module adds itself.")
+                    {
+                        FilePath = header.Path,
+                        Line = 1,
+                        Column = header.RawNames[i],
+                    };
+                }
+
+                if (seen.Add(column.Name))
+                {
+                    try
+                    {
+                        dialect.Validate(column.Name);
+                    }
+                    catch (EngineException e)
+                    {
+                        throw new EngineException(EngineErrorKind.InvalidIdentifier, $"{header.Path}: line 1: {e.Message}", e)
+                        {
+                            FilePath = header.Path,
+                            Line = 1,
+                            Column = header.RawNames[i],
+                        };
+                    }
+
+                    columns.Add(column);
+                }
+            }
+        }
+
+        return columns;
+    }
+}
