@@ -10,6 +10,7 @@
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('AzBillingPS.Format.ps1xml')
     CmdletsToExport      = @(
+        'Get-AzBillingToken'
         'Import-AzCostToSql'
         'Get-AzCostSummary'
     )

@@ -14,7 +14,7 @@ public enum AuthMethod
 }
 
 /// <summary>What <see cref="AccessTokenProvider.Create"/> needs. Secrets are SecureStrings and never logged.</summary>
-public sealed class TokenProviderOptions
+public sealed record TokenProviderOptions
 {
     public AuthMethod Method { get; init; }
 
@@ -53,4 +53,7 @@ public sealed class TokenProviderOptions
 
     /// <summary>A file holding the federated token (workload identity); read again for every assertion.</summary>
     public string? FederatedTokenFile { get; init; }
+
+    /// <summary>Names the method and identity only: never the secret or certificate.</summary>
+    public override string ToString() => $"TokenProviderOptions {{ Method = {Method}, TenantId = {TenantId}, ClientId = {ClientId}, Cloud = {Cloud} }}";
 }

@@ -1,0 +1,256 @@
+using System;
+using System.Management.Automation;
+using System.Security;
+using System.Security.Cryptography.X509Certificates;
+using System.Threading.Tasks;
+using AzBillingPS.Engine.Auth;
+using AzBillingPS.Engine.Common;
+using AzBillingPS.Internal;
+
+namespace AzBillingPS.Commands;
+
+/// <summary>
+/// <para type="synopsis">Signs in to Entra ID through MSAL and returns an AzBillingToken for the later cmdlets.</para>
+/// <para type="description">Certificate (file, store thumbprint or object), client secret, managed identity or
+/// workload identity federation. The token object renews itself when fewer than five minutes remain.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "AzBillingToken", DefaultParameterSetName = FederatedTokenSet)]
+[OutputType(typeof(AzBillingToken))]
+[OutputType(typeof(SecureString))]
+public sealed class GetAzBillingTokenCommand : AsyncCmdlet
+{
+    public const string CertificateFileSet = "CertificateFile";
+    public const string CertificateThumbprintSet = "CertificateThumbprint";
+    public const string CertificateObjectSet = "CertificateObject";
+    public const string ClientSecretSet = "ClientSecret";
+    public const string ManagedIdentitySet = "ManagedIdentity";
+    public const string FederatedTokenSet = "FederatedToken";
+
+    private string? _certificatePath;
+    private string? _privateKeyPath;
+    private string? _federatedTokenFile;
+
+    /// <summary>The directory (tenant) id or domain.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = CertificateFileSet, HelpMessage = "The directory (tenant) id or domain of the app registration.")]
+    [Parameter(Mandatory = true, ParameterSetName = CertificateThumbprintSet, HelpMessage = "The directory (tenant) id or domain of the app registration.")]
+    [Parameter(Mandatory = true, ParameterSetName = CertificateObjectSet, HelpMessage = "The directory (tenant) id or domain of the app registration.")]
+    [Parameter(Mandatory = true, ParameterSetName = ClientSecretSet, HelpMessage = "The directory (tenant) id or domain of the app registration.")]
+    [Parameter(ParameterSetName = FederatedTokenSet)]
+    [ValidateNotNullOrEmpty]
+    [Alias("Tenant")]
+    public string? TenantId { get; set; }
+
+    /// <summary>The application (client) id; with -ManagedIdentity, a user-assigned identity's client id.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = CertificateFileSet, HelpMessage = "The application (client) id of the app registration.")]
+    [Parameter(Mandatory = true, ParameterSetName = CertificateThumbprintSet, HelpMessage = "The application (client) id of the app registration.")]
+    [Parameter(Mandatory = true, ParameterSetName = CertificateObjectSet, HelpMessage = "The application (client) id of the app registration.")]
+    [Parameter(Mandatory = true, ParameterSetName = ClientSecretSet, HelpMessage = "The application (client) id of the app registration.")]
+    [Parameter(ParameterSetName = ManagedIdentitySet)]
+    [Parameter(ParameterSetName = FederatedTokenSet)]
+    [ValidateNotNullOrEmpty]
+    [Alias("ApplicationId", "AppId")]
+    public string? ClientId { get; set; }
+
+    /// <summary>A PFX/P12 file, a PEM file with certificate and key, or a PEM certificate (key in -PrivateKeyPath).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = CertificateFileSet, HelpMessage = "Path of a PFX/P12 file, or of a PEM file holding the certificate (and its key unless -PrivateKeyPath is given).")]
+    [ValidateNotNullOrEmpty]
+    public string? CertificatePath
+    {
+        get => _certificatePath;
+        set => _certificatePath = ResolvePath(value);
+    }
+
+    /// <summary>The PFX password, or the password of an encrypted PKCS#8 PEM key.</summary>
+    [Parameter(ParameterSetName = CertificateFileSet)]
+    public SecureString? CertificatePassword { get; set; }
+
+    /// <summary>A PEM private key (PKCS#8, PKCS#1 RSA, SEC1 EC, or encrypted PKCS#8) for the PEM certificate.</summary>
+    [Parameter(ParameterSetName = CertificateFileSet)]
+    [ValidateNotNullOrEmpty]
+    public string? PrivateKeyPath
+    {
+        get => _privateKeyPath;
+        set => _privateKeyPath = ResolvePath(value);
+    }
+
+    /// <summary>SHA-1 thumbprint of a certificate in CurrentUser\My (then LocalMachine\My on Windows).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = CertificateThumbprintSet, HelpMessage = "SHA-1 thumbprint of a certificate with private key in CurrentUser\\My (or LocalMachine\\My on Windows).")]
+    [ValidateNotNullOrEmpty]
+    [Alias("Thumbprint")]
+    public string? CertificateThumbprint { get; set; }
+
+    /// <summary>A certificate object with its private key.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = CertificateObjectSet, HelpMessage = "An X509Certificate2 with its private key.")]
+    [ValidateNotNull]
+    public X509Certificate2? Certificate { get; set; }
+
+    /// <summary>Send the certificate chain (x5c) for subject-name/issuer (SNI) app registrations.</summary>
+    [Parameter(ParameterSetName = CertificateFileSet)]
+    [Parameter(ParameterSetName = CertificateThumbprintSet)]
+    [Parameter(ParameterSetName = CertificateObjectSet)]
+    public SwitchParameter SendX5c { get; set; }
+
+    /// <summary>The application's client secret.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = ClientSecretSet, HelpMessage = "The client secret value (not its id), as a SecureString.")]
+    [ValidateNotNull]
+    public SecureString? ClientSecret { get; set; }
+
+    /// <summary>Sign in as the managed identity of the Azure resource this runs on.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = ManagedIdentitySet, HelpMessage = "Sign in with the managed identity of the Azure resource (Automation, App Service, VM, Arc).")]
+    public SwitchParameter ManagedIdentity { get; set; }
+
+    /// <summary>A user-assigned managed identity by Azure resource id.</summary>
+    [Parameter(ParameterSetName = ManagedIdentitySet)]
+    [ValidateNotNullOrEmpty]
+    public string? ResourceId { get; set; }
+
+    /// <summary>A user-assigned managed identity by object (principal) id.</summary>
+    [Parameter(ParameterSetName = ManagedIdentitySet)]
+    [ValidateNotNullOrEmpty]
+    [Alias("PrincipalId")]
+    public string? ObjectId { get; set; }
+
+    /// <summary>A federated token file (workload identity); defaults to $env:AZURE_FEDERATED_TOKEN_FILE.</summary>
+    [Parameter(ParameterSetName = FederatedTokenSet)]
+    [ValidateNotNullOrEmpty]
+    public string? FederatedTokenFile
+    {
+        get => _federatedTokenFile;
+        set => _federatedTokenFile = ResolvePath(value);
+    }
+
+    /// <summary>The cloud: sets the sign-in host and the Resource Manager URL.</summary>
+    [Parameter]
+    public AzureCloud Cloud { get; set; } = AzureCloud.AzurePublic;
+
+    /// <summary>Overrides the cloud's sign-in host (Azure Stack, private clouds, tests).</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public Uri? AuthorityHost { get; set; }
+
+    /// <summary>Overrides the cloud's Resource Manager URL.</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public Uri? ResourceManagerUrl { get; set; }
+
+    /// <summary>The scope; defaults to &lt;ResourceManagerUrl&gt;/.default.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Scope { get; set; }
+
+    /// <summary>Write the access token itself, as a SecureString, instead of the token object.</summary>
+    [Parameter]
+    public SwitchParameter AsSecureString { get; set; }
+
+    protected override object? ErrorTarget => ParameterSetName switch
+    {
+        CertificateFileSet => CertificatePath,
+        CertificateThumbprintSet => CertificateThumbprint,
+        CertificateObjectSet => Certificate,
+        FederatedTokenSet => FederatedTokenFile ?? (object?)TenantId,
+        ManagedIdentitySet => ClientId ?? ResourceId ?? ObjectId ?? "system-assigned",
+        _ => TenantId,
+    };
+
+    protected override async Task ProcessRecordAsync()
+    {
+        IEngineLog log = CreateLog();
+        CloudEndpoints cloud = CloudEndpoints.Get(Cloud.ToString());
+        Uri authorityHost = AuthorityHost ?? cloud.AuthorityHost;
+        Uri resourceManager = ResourceManagerUrl ?? cloud.ResourceManagerUrl;
+        string cloudName = AuthorityHost is null && ResourceManagerUrl is null ? cloud.Name : "Custom";
+
+        TokenProviderOptions options = BuildOptions(cloudName, authorityHost, resourceManager, log);
+        AccessTokenProvider provider = AccessTokenProvider.Create(options);
+        AccessTokenInfo token = await provider.GetTokenAsync(log, CancellationToken).ConfigureAwait(false);
+        if (AsSecureString)
+        {
+            WriteObjectAsync(AzBillingToken.ToSecureString(token.Token));
+            return;
+        }
+
+        WriteObjectAsync(new AzBillingToken(provider, cloudName, (AzBillingAuthMethod)(int)provider.Method));
+    }
+
+    private TokenProviderOptions BuildOptions(string cloudName, Uri authorityHost, Uri resourceManager, IEngineLog log)
+    {
+        switch (ParameterSetName)
+        {
+            case CertificateFileSet:
+            {
+                X509Certificate2 cert = CertificateLoader.LoadFromFile(CertificatePath!, CertificatePassword, PrivateKeyPath);
+                log.Verbose($"Loaded certificate '{cert.Subject}' (thumbprint {cert.Thumbprint}) from '{CertificatePath}'.");
+                return Options(AuthMethod.Certificate, cloudName, authorityHost, resourceManager) with { Certificate = cert, CertificateSource = $"'{CertificatePath}'", SendX5c = SendX5c };
+            }
+
+            case CertificateThumbprintSet:
+            {
+                X509Certificate2 cert = CertificateLoader.FindInStore(CertificateThumbprint!);
+                log.Verbose($"Found certificate '{cert.Subject}' (thumbprint {cert.Thumbprint}) in the certificate store.");
+                return Options(AuthMethod.Certificate, cloudName, authorityHost, resourceManager) with { Certificate = cert, CertificateSource = "with thumbprint " + cert.Thumbprint, SendX5c = SendX5c };
+            }
+
+            case CertificateObjectSet:
+                return Options(AuthMethod.Certificate, cloudName, authorityHost, resourceManager) with { Certificate = Certificate, CertificateSource = "given as -Certificate", SendX5c = SendX5c };
+
+            case ClientSecretSet:
+                return Options(AuthMethod.ClientSecret, cloudName, authorityHost, resourceManager) with { ClientSecret = ClientSecret };
+
+            case ManagedIdentitySet:
+                return Options(AuthMethod.ManagedIdentity, cloudName, authorityHost, resourceManager) with { ManagedIdentityResourceId = ResourceId, ManagedIdentityObjectId = ObjectId };
+
+            default:
+            {
+                string? file = FederatedTokenFile ?? NonEmpty(Environment.GetEnvironmentVariable("AZURE_FEDERATED_TOKEN_FILE"));
+                if (file is null)
+                {
+                    throw new EngineException(
+                        EngineErrorKind.InvalidArgument,
+                        "No sign-in method was given: use -CertificatePath, -CertificateThumbprint, -Certificate, -ClientSecret, -ManagedIdentity or -FederatedTokenFile (workload identity; AZURE_FEDERATED_TOKEN_FILE is not set).");
+                }
+
+                string? tenant = TenantId ?? NonEmpty(Environment.GetEnvironmentVariable("AZURE_TENANT_ID"));
+                string? client = ClientId ?? NonEmpty(Environment.GetEnvironmentVariable("AZURE_CLIENT_ID"));
+                if (tenant is null || client is null)
+                {
+                    throw new EngineException(
+                        EngineErrorKind.InvalidArgument,
+                        $"Workload identity sign-in needs {(tenant is null ? "-TenantId (or AZURE_TENANT_ID)" : string.Empty)}{(tenant is null && client is null ? " and " : string.Empty)}{(client is null ? "-ClientId (or AZURE_CLIENT_ID)" : string.Empty)}.");
+                }
+
+                return Options(AuthMethod.FederatedToken, cloudName, authorityHost, resourceManager) with { TenantId = tenant, ClientId = client, FederatedTokenFile = file };
+            }
+        }
+    }
+
+    private TokenProviderOptions Options(AuthMethod method, string cloudName, Uri authorityHost, Uri resourceManager) => new()
+    {
+        Method = method,
+        TenantId = TenantId,
+        ClientId = ClientId,
+        Cloud = cloudName,
+        AuthorityHost = authorityHost,
+        ResourceManagerUrl = resourceManager,
+        Scope = Scope,
+    };
+
+    private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+
+    // Paths are resolved while binding, on the pipeline thread, so $PWD and PSDrives behave.
+    private string? ResolvePath(string? path)
+    {
+        if (string.IsNullOrEmpty(path))
+        {
+            return path;
+        }
+
+        try
+        {
+            return SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+        }
+        catch (Exception e) when (e is ItemNotFoundException or DriveNotFoundException or ProviderNotFoundException or NotSupportedException or PSInvalidOperationException)
+        {
+            return path;
+        }
+    }
+}
