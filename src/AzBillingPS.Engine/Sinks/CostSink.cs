@@ -19,6 +19,10 @@ public sealed record SinkTarget(DatabaseProvider Provider, string ConnectionStri
     public string? EffectiveSchema => Schema ?? Dialect.DefaultSchema;
 
     public string QualifiedTable => Dialect.QualifiedTable(EffectiveSchema, Table);
+
+    /// <summary>A SQLite file as a target (the connection string is built, so any path is safe).</summary>
+    public static SinkTarget ForSqliteFile(string path, string table, string? schema)
+        => new(DatabaseProvider.Sqlite, new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder { DataSource = path }.ToString(), table, schema);
 }
 
 /// <summary>What one load changed.</summary>

@@ -68,7 +68,7 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
             {
                 action();
             }
-            catch (Exception e) when (e is PipelineStoppedException or PipelineClosedException or RuntimeException)
+            catch (Exception e)
             {
                 pipelineFailure = e;
                 _stop.Cancel();
@@ -96,6 +96,11 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
         catch (TerminatingErrorException t)
         {
             ThrowTerminatingError(t.ErrorRecord);
+        }
+        catch (RuntimeException r) when (pipelineFailure is null && r.ErrorRecord is not null)
+        {
+            // Raised on the pipeline thread by code run through OnPipelineAsync (ThrowTerminatingError, provider errors).
+            ThrowTerminatingError(r.ErrorRecord);
         }
         catch (Exception e)
         {
@@ -144,8 +149,8 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
             }
             catch (Exception e)
             {
+                // The awaiting work sees the exception; the pump goes on.
                 done.TrySetException(e);
-                throw;
             }
         });
         return done.Task.WaitAsync(CancellationToken);
@@ -164,6 +169,9 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
     protected void WriteProgressAsync(ProgressRecord record) => Post(() => WriteProgress(record));
 
     protected Task<bool> ShouldProcessAsync(string target, string action) => Invoke(() => ShouldProcess(target, action));
+
+    /// <summary>Runs code that needs the pipeline thread (session state, provider paths) from async work.</summary>
+    protected Task<T> OnPipelineAsync<T>(Func<T> func) => Invoke(func);
 
     /// <summary>Writes a non-terminating error for one item, mapped from an engine exception.</summary>
     protected void WriteItemError(Exception exception, object? target) => WriteErrorAsync(ErrorMapper.ToErrorRecord(exception, target));

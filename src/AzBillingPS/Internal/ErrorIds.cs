@@ -29,4 +29,5 @@ public static class ErrorIds
     public const string Unsupported = "AzBillingUnsupported";
     public const string PathNotFound = "AzBillingPathNotFound";
     public const string ParameterConflict = "AzBillingParameterConflict";
+    public const string IncompleteReport = "ImportIncompleteReport";
 }

@@ -1,0 +1,269 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using System.Threading.Tasks;
+using AzBillingPS.Engine.Common;
+using AzBillingPS.Engine.Import;
+using AzBillingPS.Engine.Sinks;
+using AzBillingPS.Internal;
+
+namespace AzBillingPS.Commands;
+
+/// <summary>
+/// <para type="synopsis">Loads Azure cost-details CSV files into SQLite, PostgreSQL or SQL Server, each period exactly once.</para>
+/// </summary>
+[Cmdlet(VerbsData.Import, "AzCostToSql", DefaultParameterSetName = InputObjectSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(AzCostImportResult))]
+public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
+{
+    private const string InputObjectSet = "InputObject";
+    private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
+
+    private readonly Dictionary<string, PendingUnit> _pending = new(StringComparer.Ordinal);
+    private readonly List<string> _paths = new();
+    private SinkTarget? _target;
+    private int _units;
+
+    /// <summary>Files from Save-AzCostBlob (or built by hand); the blobs of one report load together.</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet, HelpMessage = "AzCostFile objects, as Save-AzCostBlob writes them.")]
+    [ValidateNotNull]
+    public AzCostFile[] InputObject { get; set; } = Array.Empty<AzCostFile>();
+
+    /// <summary>CSV files to load as one unit; wildcards allowed.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, HelpMessage = "Cost-details CSV files (wildcards allowed).")]
+    [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
+    public string[] Path { get; set; } = Array.Empty<string>();
+
+    /// <summary>CSV files to load as one unit, taken literally.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true, HelpMessage = "Cost-details CSV files (no wildcards).")]
+    [Alias("PSPath", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = Array.Empty<string>();
+
+    /// <summary>The ARM scope the files hold, for example /subscriptions/{id} (or a bare subscription GUID).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PathSet, HelpMessage = "The scope the files hold, for example /subscriptions/{id}.")]
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, HelpMessage = "The scope the files hold, for example /subscriptions/{id}.")]
+    [ValidateNotNullOrEmpty]
+    public string Scope { get; set; } = string.Empty;
+
+    /// <summary>Which cost the files hold.</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = LiteralPathSet)]
+    public AzCostMetric Metric { get; set; } = AzCostMetric.ActualCost;
+
+    /// <summary>First day of the period the files replace (default: the files' first date).</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = LiteralPathSet)]
+    public DateTime? From { get; set; }
+
+    /// <summary>Last day (inclusive) of the period the files replace (default: the files' last date).</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = LiteralPathSet)]
+    public DateTime? To { get; set; }
+
+    /// <summary>Rows between progress updates and verbose lines (and SqlBulkCopy's batch size).</summary>
+    [Parameter]
+    [ValidateRange(1, 10_000_000)]
+    public int BatchSize { get; set; } = 50_000;
+
+    /// <summary>Seconds to wait for another load of the same table to finish.</summary>
+    [Parameter]
+    [ValidateRange(0, 86_400)]
+    public int LockTimeout { get; set; } = 300;
+
+    protected override async Task BeginProcessingAsync()
+    {
+        _target = await OnPipelineAsync(ResolveTarget).ConfigureAwait(false);
+        if (From is DateTime f && To is DateTime t && t.Date < f.Date)
+        {
+            throw new TerminatingErrorException(new ErrorRecord(new ArgumentException($"-To ({t:yyyy-MM-dd}) is before -From ({f:yyyy-MM-dd})."), ErrorIds.ParameterConflict, ErrorCategory.InvalidArgument, To));
+        }
+    }
+
+    protected override async Task ProcessRecordAsync()
+    {
+        switch (ParameterSetName)
+        {
+            case PathSet:
+                foreach (string p in Path)
+                {
+                    foreach (string resolved in await ResolvePathAsync(p, literal: false).ConfigureAwait(false))
+                    {
+                        _paths.Add(resolved);
+                    }
+                }
+
+                break;
+            case LiteralPathSet:
+                foreach (string p in LiteralPath)
+                {
+                    foreach (string resolved in await ResolvePathAsync(p, literal: true).ConfigureAwait(false))
+                    {
+                        _paths.Add(resolved);
+                    }
+                }
+
+                break;
+            default:
+                foreach (AzCostFile file in InputObject)
+                {
+                    await AcceptAsync(file).ConfigureAwait(false);
+                }
+
+                break;
+        }
+    }
+
+    protected override async Task EndProcessingAsync()
+    {
+        if (ParameterSetName is PathSet or LiteralPathSet)
+        {
+            if (_paths.Count > 0)
+            {
+                DateTime? from = From?.Date;
+                DateTime? to = To?.Date;
+                await LoadAsync(new ImportRequest(_target!, Scope, Metric.ToString(), from, to, _paths.Distinct(StringComparer.Ordinal).ToArray()), _paths.ToArray()).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        foreach (PendingUnit unit in _pending.Values)
+        {
+            string message = string.Create(CultureInfo.InvariantCulture,
+                $"The report for {unit.Scope} {unit.Metric} {unit.PeriodStart:yyyy-MM-dd}..{unit.PeriodEnd:yyyy-MM-dd} has {unit.BlobCount} blob(s) but only {unit.Files.Count} reached Import-AzCostToSql ({string.Join(", ", unit.Files.Keys.OrderBy(k => k))}); it was not loaded, so the table still holds the earlier data for that period.");
+            WriteErrorAsync(new ErrorRecord(new InvalidOperationException(message), ErrorIds.IncompleteReport, ErrorCategory.InvalidData, unit.Files.Values.ToArray()));
+        }
+    }
+
+    private async Task AcceptAsync(AzCostFile file)
+    {
+        if (string.IsNullOrWhiteSpace(file.Path) || string.IsNullOrWhiteSpace(file.Scope) || file.BlobCount < 1 || file.BlobIndex < 1 || file.BlobIndex > file.BlobCount)
+        {
+            WriteErrorAsync(new ErrorRecord(
+                new ArgumentException($"The AzCostFile '{file.Path}' needs Path, Scope, Metric, PeriodStart, PeriodEnd and a BlobIndex between 1 and BlobCount ({file.BlobIndex} of {file.BlobCount})."),
+                ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, file));
+            return;
+        }
+
+        string scope;
+        try
+        {
+            scope = CostScope.Normalize(file.Scope);
+        }
+        catch (EngineException e)
+        {
+            WriteItemError(e, file);
+            return;
+        }
+
+        string key = string.Create(CultureInfo.InvariantCulture, $"{scope}|{file.Metric}|{file.PeriodStart:yyyy-MM-dd}|{file.PeriodEnd:yyyy-MM-dd}|{file.OperationId}");
+        if (!_pending.TryGetValue(key, out PendingUnit? unit))
+        {
+            unit = new PendingUnit(scope, file.Metric, file.PeriodStart.Date, file.PeriodEnd.Date, file.BlobCount);
+            _pending.Add(key, unit);
+        }
+
+        string path = GetUnresolvedProviderPathFromPSPath(file.Path);
+        if (unit.Files.TryGetValue(file.BlobIndex, out string? already) && !string.Equals(already, path, StringComparison.Ordinal))
+        {
+            WriteErrorAsync(new ErrorRecord(
+                new ArgumentException($"Blob {file.BlobIndex} of the report for {scope} {file.Metric} {file.PeriodStart:yyyy-MM-dd} arrived twice ('{already}' and '{path}')."),
+                ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, file));
+            return;
+        }
+
+        unit.Files[file.BlobIndex] = path;
+        if (unit.Files.Count == unit.BlobCount)
+        {
+            _pending.Remove(key);
+            string[] files = unit.Files.OrderBy(kv => kv.Key).Select(kv => kv.Value).ToArray();
+            await LoadAsync(new ImportRequest(_target!, unit.Scope, unit.Metric, unit.PeriodStart, unit.PeriodEnd, files), files).ConfigureAwait(false);
+        }
+    }
+
+    private async Task LoadAsync(ImportRequest request, object errorTarget)
+    {
+        request = request with { BatchSize = BatchSize, LockTimeout = TimeSpan.FromSeconds(LockTimeout) };
+        _units++;
+        try
+        {
+            ImportOutcome? outcome = await CostImporter.ImportAsync(request, ShouldProcessAsync, CreateLog(), CreateProgress(), 1, CancellationToken).ConfigureAwait(false);
+            if (outcome is not null)
+            {
+                WriteObjectAsync(ToResult(outcome));
+            }
+        }
+        catch (EngineException e) when (e.Kind is not (EngineErrorKind.DatabaseConnection or EngineErrorKind.InvalidArgument))
+        {
+            // One unit failed and was rolled back; the others go on.
+            WriteItemError(e, errorTarget);
+        }
+    }
+
+    private static AzCostImportResult ToResult(ImportOutcome o) => new()
+    {
+        Target = o.Target,
+        Provider = o.Provider,
+        Table = o.Table,
+        Scope = o.Scope,
+        Metric = o.Metric,
+        PeriodStart = o.PeriodStart,
+        PeriodEnd = o.PeriodEnd,
+        Files = o.Files.ToArray(),
+        RowsInserted = o.RowsInserted,
+        RowsReplaced = o.RowsReplaced,
+        Bytes = o.Bytes,
+        Elapsed = o.Elapsed,
+        RowsPerSecond = o.Elapsed.TotalSeconds > 0 ? Math.Round(o.RowsInserted / o.Elapsed.TotalSeconds, 1) : 0,
+        ImportId = o.ImportId,
+        ColumnsAdded = o.ColumnsAdded.ToArray(),
+    };
+
+    private async Task<IReadOnlyList<string>> ResolvePathAsync(string path, bool literal)
+    {
+        return await OnPipelineAsync<IReadOnlyList<string>>(() =>
+        {
+            if (literal)
+            {
+                return new[] { GetUnresolvedProviderPathFromPSPath(path) };
+            }
+
+            try
+            {
+                var resolved = GetResolvedProviderPathFromPSPath(path, out ProviderInfo provider);
+                if (!string.Equals(provider.Name, "FileSystem", StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new ArgumentException($"'{path}' is not a file-system path.");
+                }
+
+                return resolved.ToArray();
+            }
+            catch (ItemNotFoundException)
+            {
+                // A missing file fails the unit with a message naming it (the engine checks existence).
+                return new[] { GetUnresolvedProviderPathFromPSPath(path) };
+            }
+        }).ConfigureAwait(false);
+    }
+
+    private sealed class PendingUnit(string scope, string metric, DateTime start, DateTime end, int blobCount)
+    {
+        public string Scope { get; } = scope;
+
+        public string Metric { get; } = metric;
+
+        public DateTime PeriodStart { get; } = start;
+
+        public DateTime PeriodEnd { get; } = end;
+
+        public int BlobCount { get; } = blobCount;
+
+        public SortedDictionary<int, string> Files { get; } = new();
+    }
+}
