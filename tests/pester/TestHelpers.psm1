@@ -1,0 +1,484 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    Shared helpers for the AzBillingPS Pester tests and the benchmarks.
+.DESCRIPTION
+    Throw-away PostgreSQL clusters (Start-TestPostgres, Stop-TestPostgres, Invoke-TestPsql), child PowerShell
+    processes that import the built module (Invoke-ChildPwsh), the test-data generator (Get-TestDataGenerator,
+    New-TestCostFile) and an independent per-day cost sum of a CSV file (Get-CsvDailySum).
+
+    Environment read: AZBILLING_REPO_ROOT (repository root; defaults to two folders above this file),
+    AZBILLING_MODULE_PATH (the built AzBillingPS.psd1 that child processes import), AZBILLING_TEST_PG_BIN
+    (folder holding initdb and pg_ctl; otherwise /usr/lib/postgresql/*/bin, newest first, then PATH).
+#>
+Set-StrictMode -Version 3.0
+
+function Get-TestRepoRoot {
+    if ($env:AZBILLING_REPO_ROOT) { return $env:AZBILLING_REPO_ROOT }
+    return (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
+}
+
+function Test-TestIsRoot {
+    if (-not $IsLinux -and -not $IsMacOS) { return $false }
+    return ((& id -u) -eq '0')
+}
+
+#region PowerShell child processes
+
+function Get-TestPwshCommand {
+    <#
+    .SYNOPSIS
+        The executable (and leading arguments) that starts the same PowerShell as this one.
+    .DESCRIPTION
+        Under 'dotnet pwsh' (the repo's tool manifest) the process is dotnet itself, so the child must be started
+        as 'dotnet <PSHOME>/pwsh.dll'.
+    #>
+    [CmdletBinding()]
+    param()
+    $process = [Environment]::ProcessPath
+    if (-not $process) { $process = (Get-Process -Id $PID).Path }
+    if ([IO.Path]::GetFileNameWithoutExtension($process) -eq 'dotnet') {
+        return [pscustomobject]@{ FilePath = $process; Arguments = @(Join-Path $PSHOME 'pwsh.dll') }
+    }
+    return [pscustomobject]@{ FilePath = $process; Arguments = @() }
+}
+
+function Get-TestPeakMemory {
+    # Peak resident set (VmHWM) of a live process in bytes, or $null where /proc is not available.
+    param([int] $ProcessId)
+    $status = "/proc/$ProcessId/status"
+    try {
+        foreach ($line in [IO.File]::ReadAllLines($status)) {
+            if ($line.StartsWith('VmHWM:')) {
+                return [long]($line -replace '\D', '') * 1024
+            }
+        }
+    }
+    catch [System.IO.IOException], [System.UnauthorizedAccessException] { }
+    return $null
+}
+
+function Invoke-ChildPwsh {
+    <#
+    .SYNOPSIS
+        Runs a script in a fresh 'pwsh -NoProfile -NonInteractive' that first imports $env:AZBILLING_MODULE_PATH.
+    .OUTPUTS
+        ExitCode, StdOut, StdErr, Output (stdout lines), TimedOut, Duration, ProcessId,
+        PeakWorkingSetBytes (peak resident set of the child, polled from /proc/<pid>/status VmHWM on Linux).
+    .EXAMPLE
+        $r = Invoke-ChildPwsh -Script 'Get-Command -Module AzBillingPS | Measure-Object | % Count'
+        $r.ExitCode | Should -Be 0
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory, Position = 0)] [string] $Script,
+        # Variables to set (a $null value removes the variable) on top of this process's environment.
+        [hashtable] $Environment = @{},
+        [int] $TimeoutSeconds = 300,
+        # Do not import the module first.
+        [switch] $NoImport,
+        [string] $WorkingDirectory = (Get-Location).ProviderPath
+    )
+    $pwsh = Get-TestPwshCommand
+    $file = Join-Path ([IO.Path]::GetTempPath()) ("azb-child-$([guid]::NewGuid().ToString('N')).ps1")
+    $prelude = if ($NoImport) { '' } else {
+        "if (`$env:AZBILLING_MODULE_PATH) { Import-Module `$env:AZBILLING_MODULE_PATH -ErrorAction Stop }`n"
+    }
+    Set-Content -LiteralPath $file -Value ($prelude + $Script) -Encoding utf8NoBOM
+
+    $psi = [Diagnostics.ProcessStartInfo]::new($pwsh.FilePath)
+    foreach ($a in $pwsh.Arguments) { $psi.ArgumentList.Add($a) }
+    foreach ($a in '-NoProfile', '-NonInteractive', '-File', $file) { $psi.ArgumentList.Add($a) }
+    $psi.UseShellExecute = $false
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $psi.RedirectStandardInput = $true
+    $psi.WorkingDirectory = $WorkingDirectory
+    $psi.StandardOutputEncoding = [Text.UTF8Encoding]::new($false)
+    $psi.StandardErrorEncoding = [Text.UTF8Encoding]::new($false)
+    foreach ($k in $Environment.Keys) {
+        if ($null -eq $Environment[$k]) { [void] $psi.Environment.Remove($k) }
+        else { $psi.Environment[$k] = [string] $Environment[$k] }
+    }
+
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    $p = [Diagnostics.Process]::Start($psi)
+    try {
+        $p.StandardInput.Close()
+        $outTask = $p.StandardOutput.ReadToEndAsync()
+        $errTask = $p.StandardError.ReadToEndAsync()
+        $peak = $null
+        $timedOut = $false
+        $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+        while (-not $p.WaitForExit(50)) {
+            $m = Get-TestPeakMemory -ProcessId $p.Id
+            if ($null -ne $m -and ($null -eq $peak -or $m -gt $peak)) { $peak = $m }
+            if ([DateTime]::UtcNow -gt $deadline) {
+                $timedOut = $true
+                $p.Kill($true)
+                [void] $p.WaitForExit(10000)
+                break
+            }
+        }
+        $p.WaitForExit()
+        $watch.Stop()
+        if ($null -eq $peak -and -not $IsLinux) {
+            try { $peak = $p.PeakWorkingSet64 } catch { $peak = $null }
+        }
+        $stdout = $outTask.GetAwaiter().GetResult()
+        $stderr = $errTask.GetAwaiter().GetResult()
+        return [pscustomobject]@{
+            ExitCode            = if ($timedOut) { -1 } else { $p.ExitCode }
+            StdOut              = $stdout
+            StdErr              = $stderr
+            Output              = @($stdout -split '\r?\n' | Where-Object { $_ -ne '' })
+            TimedOut            = $timedOut
+            Duration            = $watch.Elapsed
+            ProcessId           = $p.Id
+            PeakWorkingSetBytes = $peak
+        }
+    }
+    finally {
+        $p.Dispose()
+        Remove-Item -LiteralPath $file -ErrorAction SilentlyContinue
+    }
+}
+
+#endregion
+
+#region PostgreSQL
+
+function Get-TestPgBin {
+    <#
+    .SYNOPSIS
+        The folder holding initdb and pg_ctl, or $null.
+    #>
+    [CmdletBinding()]
+    param()
+    $candidates = @()
+    if ($env:AZBILLING_TEST_PG_BIN) { $candidates += $env:AZBILLING_TEST_PG_BIN }
+    $candidates += Get-ChildItem '/usr/lib/postgresql/*/bin' -Directory -ErrorAction SilentlyContinue |
+        Sort-Object { [int]($_.Parent.Name -replace '\D', '') } -Descending | ForEach-Object FullName
+    foreach ($c in $candidates) {
+        if ((Test-Path (Join-Path $c 'initdb')) -and (Test-Path (Join-Path $c 'pg_ctl'))) { return $c }
+    }
+    $initdb = Get-Command initdb -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+    if ($initdb) { return (Split-Path $initdb.Source) }
+    return $null
+}
+
+function Get-TestPsqlPath {
+    param([string] $PgBin)
+    if ($PgBin -and (Test-Path (Join-Path $PgBin 'psql'))) { return (Join-Path $PgBin 'psql') }
+    $psql = Get-Command psql -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+    if ($psql) { return $psql.Source }
+    return $null
+}
+
+function Get-FreeTcpPort {
+    $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+    $listener.Start()
+    try { return ([Net.IPEndPoint] $listener.LocalEndpoint).Port } finally { $listener.Stop() }
+}
+
+function Invoke-PgTool {
+    # Runs a PostgreSQL server tool, as the 'postgres' system user when we are root (initdb and pg_ctl refuse root).
+    param([string] $Tool, [string[]] $Arguments, [switch] $AsPostgres)
+    if ($AsPostgres) {
+        $out = & runuser -u postgres -- $Tool @Arguments 2>&1
+    }
+    else {
+        $out = & $Tool @Arguments 2>&1
+    }
+    return [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = ($out | Out-String) }
+}
+
+function Start-TestPostgres {
+    <#
+    .SYNOPSIS
+        Starts a throw-away PostgreSQL cluster on a free loopback port; returns $null (with a warning) if it cannot.
+    .OUTPUTS
+        Port, DataDir, Root (temp folder), SocketDir, ConnectionString (Npgsql form), PsqlPath, PgBin, AsPostgres.
+    .EXAMPLE
+        $pg = Start-TestPostgres; try { Invoke-TestPsql $pg 'select 1' } finally { Stop-TestPostgres $pg }
+    #>
+    [CmdletBinding()]
+    param(
+        [string] $SharedBuffers = '32MB',
+        [int] $TimeoutSeconds = 60
+    )
+    $bin = Get-TestPgBin
+    if (-not $bin) {
+        Write-Warning 'PostgreSQL tests skipped: no initdb/pg_ctl (install the postgresql package or set AZBILLING_TEST_PG_BIN).'
+        return $null
+    }
+    $asPostgres = Test-TestIsRoot
+    if ($asPostgres) {
+        $hasUser = $null -ne (& getent passwd postgres 2>$null)
+        if (-not $hasUser -or -not (Get-Command runuser -ErrorAction SilentlyContinue)) {
+            Write-Warning 'PostgreSQL tests skipped: running as root, and there is no postgres system user (or no runuser) to run initdb as.'
+            return $null
+        }
+    }
+    $psql = Get-TestPsqlPath -PgBin $bin
+
+    $root = Join-Path ([IO.Path]::GetTempPath()) ("azb-pg-$([guid]::NewGuid().ToString('N').Substring(0, 12))")
+    $data = Join-Path $root 'data'
+    $sock = Join-Path $root 'sock'
+    $log = Join-Path $root 'postgres.log'
+    New-Item -ItemType Directory -Force -Path $root, $sock | Out-Null
+    if ($asPostgres) { & chown -R postgres:postgres $root }
+
+    $r = Invoke-PgTool (Join-Path $bin 'initdb') @('-D', $data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8',
+        '--locale=C', '--no-sync') -AsPostgres:$asPostgres
+    if ($r.ExitCode -ne 0) {
+        Write-Warning "PostgreSQL tests skipped: initdb failed ($($r.ExitCode)): $($r.Output)"
+        Remove-Item -Recurse -Force $root -ErrorAction SilentlyContinue
+        return $null
+    }
+
+    for ($attempt = 1; $attempt -le 3; $attempt++) {
+        $port = Get-FreeTcpPort
+        # Appended settings win over earlier ones in postgresql.conf.
+        $conf = @"
+
+# Start-TestPostgres (attempt $attempt)
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$sock'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = $SharedBuffers
+max_connections = 40
+max_wal_size = 1GB
+logging_collector = off
+"@
+        Add-Content -LiteralPath (Join-Path $data 'postgresql.conf') -Value $conf -Encoding utf8NoBOM
+        $r = Invoke-PgTool (Join-Path $bin 'pg_ctl') @('-D', $data, '-l', $log, '-w', '-t', "$TimeoutSeconds", '-s', 'start') -AsPostgres:$asPostgres
+        if ($r.ExitCode -eq 0) {
+            $pg = [pscustomobject]@{
+                PSTypeName       = 'AzBillingPS.TestPostgres'
+                Port             = $port
+                Root             = $root
+                DataDir          = $data
+                SocketDir        = $sock
+                LogPath          = $log
+                ConnectionString = "Host=127.0.0.1;Port=$port;Username=postgres;Database=postgres"
+                PsqlPath         = $psql
+                PgBin            = $bin
+                AsPostgres       = $asPostgres
+            }
+            # pg_ctl -w already waited; make sure TCP answers too.
+            $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+            $ready = Join-Path $bin 'pg_isready'
+            while ((Test-Path $ready) -and [DateTime]::UtcNow -lt $deadline) {
+                & $ready -q -h 127.0.0.1 -p $port -U postgres
+                if ($LASTEXITCODE -eq 0) { break }
+                Start-Sleep -Milliseconds 100
+            }
+            return $pg
+        }
+    }
+    $tail = if (Test-Path $log) { (Get-Content $log -Tail 20) -join "`n" } else { $r.Output }
+    Write-Warning "PostgreSQL tests skipped: pg_ctl start failed: $tail"
+    Remove-Item -Recurse -Force $root -ErrorAction SilentlyContinue
+    return $null
+}
+
+function Stop-TestPostgres {
+    <#
+    .SYNOPSIS
+        Stops a cluster from Start-TestPostgres (pg_ctl stop -m immediate) and removes its folder.
+    #>
+    [CmdletBinding()]
+    param([Parameter(Position = 0)] [object] $Postgres)
+    if ($null -eq $Postgres) { return }
+    $null = Invoke-PgTool (Join-Path $Postgres.PgBin 'pg_ctl') @('-D', $Postgres.DataDir, '-m', 'immediate', '-s', '-w', 'stop') -AsPostgres:$Postgres.AsPostgres
+    Remove-Item -Recurse -Force -LiteralPath $Postgres.Root -ErrorAction SilentlyContinue
+}
+
+function Invoke-TestPsql {
+    <#
+    .SYNOPSIS
+        Runs SQL with psql -X -At -F '|' against a Start-TestPostgres cluster; returns the output rows as strings
+        (fields separated by '|'), or arrays of fields with -Split. Throws when psql fails.
+    .EXAMPLE
+        Invoke-TestPsql $pg 'select count(*) from costs'
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory, Position = 0)] [object] $Postgres,
+        [Parameter(Mandatory, Position = 1)] [string] $Sql,
+        [string] $Database = 'postgres',
+        [switch] $Split
+    )
+    if (-not $Postgres.PsqlPath) { throw 'psql was not found next to initdb or on PATH.' }
+    $out = & $Postgres.PsqlPath -X -q -h 127.0.0.1 -p $Postgres.Port -U postgres -d $Database -At -F '|' `
+        -v ON_ERROR_STOP=1 -c $Sql 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "psql failed ($LASTEXITCODE): $($out | Out-String)" }
+    foreach ($line in $out) {
+        $s = [string] $line
+        if ($Split) { , ($s -split '\|') } else { $s }
+    }
+}
+
+#endregion
+
+#region Test data
+
+function Get-TestDotnet {
+    $process = [Environment]::ProcessPath
+    if ($process -and [IO.Path]::GetFileNameWithoutExtension($process) -eq 'dotnet') { return $process }
+    $cmd = Get-Command dotnet -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+    if ($cmd) { return $cmd.Source }
+    if ($env:DOTNET_ROOT -and (Test-Path (Join-Path $env:DOTNET_ROOT 'dotnet'))) { return (Join-Path $env:DOTNET_ROOT 'dotnet') }
+    throw 'dotnet was not found.'
+}
+
+function Get-TestDataGenerator {
+    <#
+    .SYNOPSIS
+        Path of the generator (out/AzBillingPS.TestData/AzBillingPS.TestData.dll); throws if it has not been built.
+    #>
+    [CmdletBinding()]
+    param()
+    $dll = Join-Path (Get-TestRepoRoot) 'out/AzBillingPS.TestData/AzBillingPS.TestData.dll'
+    if (-not (Test-Path $dll)) { throw "The test-data generator is not built ($dll); run build.ps1 -Task Build." }
+    return $dll
+}
+
+function New-TestCostFile {
+    <#
+    .SYNOPSIS
+        Writes a realistic cost-details CSV with the generator; returns the FileInfo of each file written.
+    .EXAMPLE
+        $f = New-TestCostFile -Kind Ea -Rows 500 -Month 2026-03 -Path "$TestDrive/ea.csv"
+        New-TestCostFile -Kind Mca -Rows 900 -Month 2026-03 -Path "$TestDrive/mca.csv" -Blobs 3   # mca_1of3.csv ...
+    #>
+    [CmdletBinding()]
+    param(
+        [ValidateSet('Ea', 'EaLegacy', 'Mca')] [string] $Kind = 'Ea',
+        [long] $Rows = 500,
+        [ValidatePattern('^\d{4}-\d{2}$')] [string] $Month = '2026-03',
+        [Parameter(Mandatory)] [string] $Path,
+        [int] $Seed = 42,
+        [int] $Blobs = 1,
+        [int] $Subscriptions = 0,
+        # Also write {"yyyy-MM-dd":"sum"} computed by the generator (C# decimal).
+        [string] $DailySumsPath,
+        [switch] $LF,
+        [string] $Currency
+    )
+    $argsList = @((Get-TestDataGenerator), '--kind', $Kind, '--rows', "$Rows", '--month', $Month, '--seed', "$Seed",
+        '--out', $Path, '--blobs', "$Blobs")
+    if ($Subscriptions -gt 0) { $argsList += '--subscriptions', "$Subscriptions" }
+    if ($DailySumsPath) { $argsList += '--daily-sums', $DailySumsPath }
+    if ($LF) { $argsList += '--lf' }
+    if ($Currency) { $argsList += '--currency', $Currency }
+    $out = & (Get-TestDotnet) @argsList 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "Test-data generator failed ($LASTEXITCODE): $($out | Out-String)" }
+    foreach ($line in $out) {
+        if ("$line" -match '^wrote (.+) rows=\d+ bytes=\d+$') { Get-Item -LiteralPath $Matches[1] }
+    }
+}
+
+function Get-CsvDailySum {
+    <#
+    .SYNOPSIS
+        Per-day sum of a cost column, computed independently of the module: Import-Csv, invariant [decimal] parsing.
+    .DESCRIPTION
+        Columns are found case-insensitively; when the named column is missing, the EA/MCA aliases are tried
+        (cost: CostInBillingCurrency, Cost, costInBillingCurrency, PreTaxCost; date: Date, date, UsageDate).
+        Dates may be MM/dd/yyyy, M/d/yyyy or yyyy-MM-dd. Several paths (the blobs of one report) add up together,
+        in the order given. Returns an ordered hashtable 'yyyy-MM-dd' -> [decimal], sorted by day.
+    .EXAMPLE
+        Get-CsvDailySum -Path ./samples/ea-2026-09.csv
+    #>
+    [CmdletBinding()]
+    [OutputType([System.Collections.Specialized.OrderedDictionary])]
+    param(
+        [Parameter(Mandatory, Position = 0, ValueFromPipeline, ValueFromPipelineByPropertyName)]
+        [Alias('FullName')] [string[]] $Path,
+        [string] $DateColumn = 'Date',
+        [string] $CostColumn = 'CostInBillingCurrency',
+        # Skip rows whose cost does not parse (for files with a deliberately bad value) instead of throwing.
+        [switch] $SkipInvalid
+    )
+    begin {
+        $sums = @{}
+        $inv = [cultureinfo]::InvariantCulture
+        $formats = [string[]] @('MM/dd/yyyy', 'M/d/yyyy', 'yyyy-MM-dd', 'yyyy-MM-ddTHH:mm:ss', 'yyyy-MM-ddTHH:mm:ssZ', 'MM/dd/yyyy HH:mm:ss')
+        $costAliases = 'CostInBillingCurrency', 'Cost', 'PreTaxCost'
+        $dateAliases = 'Date', 'UsageDate'
+    }
+    process {
+        foreach ($p in $Path) {
+            $rows = @(Import-Csv -LiteralPath $p -Encoding utf8)
+            if ($rows.Count -eq 0) { continue }
+            $names = @($rows[0].PSObject.Properties.Name)
+            $find = {
+                param([string] $wanted, [string[]] $aliases)
+                foreach ($n in @($wanted) + $aliases) {
+                    $hit = $names | Where-Object { $_ -ieq $n } | Select-Object -First 1
+                    if ($hit) { return $hit }
+                }
+                throw "Column '$wanted' not found in $p (columns: $($names -join ', '))."
+            }
+            $dc = & $find $DateColumn $dateAliases
+            $cc = & $find $CostColumn $costAliases
+            $i = 0
+            foreach ($row in $rows) {
+                $i++
+                $ds = $row.$dc
+                $cs = $row.$cc
+                $day = [datetime]::ParseExact($ds.Trim(), $formats, $inv, [Globalization.DateTimeStyles]::None).ToString('yyyy-MM-dd', $inv)
+                $value = [decimal] 0
+                if ([string]::IsNullOrWhiteSpace($cs)) { $value = [decimal] 0 }
+                elseif (-not [decimal]::TryParse($cs, [Globalization.NumberStyles]::Float, $inv, [ref] $value)) {
+                    if ($SkipInvalid) { continue }
+                    throw "Row $i of ${p}: cost '$cs' is not a decimal."
+                }
+                if ($sums.ContainsKey($day)) { $sums[$day] = $sums[$day] + $value } else { $sums[$day] = $value }
+            }
+        }
+    }
+    end {
+        $ordered = [ordered]@{}
+        foreach ($k in ($sums.Keys | Sort-Object)) { $ordered[$k] = $sums[$k] }
+        return $ordered
+    }
+}
+
+function Get-CsvRowCount {
+    <#
+    .SYNOPSIS
+        Data rows in one or more CSV files, counted with Import-Csv (quoted newlines count once).
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory, Position = 0, ValueFromPipeline, ValueFromPipelineByPropertyName)] [Alias('FullName')] [string[]] $Path)
+    begin { $n = 0 }
+    process { foreach ($p in $Path) { $n += @(Import-Csv -LiteralPath $p -Encoding utf8).Count } }
+    end { return $n }
+}
+
+function Test-Utf8Bom {
+    <#
+    .SYNOPSIS
+        True when the file starts with the UTF-8 byte order mark.
+    #>
+    param([Parameter(Mandatory, Position = 0)] [string] $Path)
+    $fs = [IO.File]::OpenRead($Path)
+    try {
+        $b = [byte[]]::new(3)
+        $n = $fs.Read($b, 0, 3)
+        return ($n -eq 3 -and $b[0] -eq 0xEF -and $b[1] -eq 0xBB -and $b[2] -eq 0xBF)
+    }
+    finally { $fs.Dispose() }
+}
+
+#endregion
+
+Export-ModuleMember -Function Start-TestPostgres, Stop-TestPostgres, Invoke-TestPsql, Get-TestPgBin, Invoke-ChildPwsh,
+    Get-TestPwshCommand, Get-TestDataGenerator, New-TestCostFile, Get-CsvDailySum, Get-CsvRowCount, Test-Utf8Bom,
+    Get-TestRepoRoot, Get-TestDotnet, Get-FreeTcpPort
