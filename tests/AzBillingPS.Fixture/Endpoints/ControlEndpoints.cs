@@ -1,0 +1,19 @@
+using System.Linq;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace AzBillingPS.Fixture.Endpoints;
+
+/// <summary>Test-only endpoints: what the fixture issued (so the tests can search every output stream for those tokens).</summary>
+internal static class ControlEndpoints
+{
+    public static void Map(WebApplication app, FixtureState state)
+    {
+        app.MapGet("/_fixture/issued", () => Results.Json(new
+        {
+            requests = state.TokenRequests,
+            count = state.Issued.Count,
+            tokens = state.Issued.Select(t => new { kind = t.Kind, clientId = t.ClientId, accessToken = t.AccessToken, expiresOn = t.ExpiresOn }),
+        }));
+    }
+}

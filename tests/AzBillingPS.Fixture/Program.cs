@@ -1,0 +1,124 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using AzBillingPS.Fixture;
+using AzBillingPS.Fixture.Endpoints;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+// AzBillingPS test fixture. Usage:
+//   AzBillingPS.Fixture --config fixture.json --tls-pfx server.pfx [--tls-password p] [--https-port 0] [--http-port 0] [--parent-pid N] [--exit-on-stdin-close]
+// Prints one JSON line on stdout when listening: {"https":"https://127.0.0.1:P","http":"http://127.0.0.1:Q","pid":N}.
+// Ends on Ctrl+C, when --parent-pid exits, or (with --exit-on-stdin-close) when stdin closes.
+string? configPath = Arg(args, "--config");
+string? pfxPath = Arg(args, "--tls-pfx");
+if (configPath is null || pfxPath is null)
+{
+    Console.Error.WriteLine("usage: AzBillingPS.Fixture --config <file.json> --tls-pfx <server.pfx> [--tls-password <p>] [--https-port 0] [--http-port 0] [--parent-pid <pid>]");
+    return 2;
+}
+
+FixtureConfig config = JsonSerializer.Deserialize(File.ReadAllText(configPath), FixtureJsonContext.Default.FixtureConfig)
+    ?? throw new InvalidDataException("The fixture configuration is empty.");
+X509Certificate2 tls = X509CertificateLoader.LoadPkcs12FromFile(pfxPath, Arg(args, "--tls-password"));
+int httpsPort = int.Parse(Arg(args, "--https-port") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+int httpPort = int.Parse(Arg(args, "--http-port") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+
+WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+builder.Logging.ClearProviders();
+builder.WebHost.ConfigureKestrel(k =>
+{
+    k.Listen(IPAddress.Loopback, httpsPort, l => l.UseHttps(tls));
+    k.Listen(IPAddress.Loopback, httpPort);
+});
+
+WebApplication app = builder.Build();
+var state = new FixtureState(config);
+EntraEndpoints.Map(app, state);
+ManagedIdentityEndpoints.Map(app, state);
+ControlEndpoints.Map(app, state);
+
+await app.StartAsync();
+string[] addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
+state.HttpsBase = addresses.First(a => a.StartsWith("https://", StringComparison.Ordinal));
+state.HttpBase = addresses.First(a => a.StartsWith("http://", StringComparison.Ordinal));
+Console.Out.WriteLine(JsonSerializer.Serialize(new { https = state.HttpsBase, http = state.HttpBase, pid = Environment.ProcessId }));
+Console.Out.Flush();
+
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    stop.Cancel();
+};
+if (Arg(args, "--exit-on-stdin-close") is not null)
+{
+    _ = Task.Run(() =>
+    {
+        // stdin closing (the test's handle going away) ends the fixture.
+        try
+        {
+            while (Console.In.Read() >= 0)
+            {
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        stop.Cancel();
+    });
+}
+
+if (Arg(args, "--parent-pid") is string parent && int.TryParse(parent, out int parentPid))
+{
+    _ = Task.Run(async () =>
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                using Process p = Process.GetProcessById(parentPid);
+                if (p.HasExited)
+                {
+                    break;
+                }
+            }
+            catch (ArgumentException)
+            {
+                break;
+            }
+
+            await Task.Delay(1000);
+        }
+
+        stop.Cancel();
+    });
+}
+
+try
+{
+    await Task.Delay(Timeout.Infinite, stop.Token);
+}
+catch (OperationCanceledException)
+{
+}
+
+await app.StopAsync();
+return 0;
+
+static string? Arg(string[] args, string name)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : (i >= 0 ? string.Empty : null);
+}
