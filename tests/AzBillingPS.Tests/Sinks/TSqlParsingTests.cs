@@ -1,0 +1,129 @@
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using AzBillingPS.Engine.Csv;
+using AzBillingPS.Engine.Sinks;
+using Microsoft.SqlServer.TransactSql.ScriptDom;
+using Xunit;
+
+namespace AzBillingPS.Tests.Sinks;
+
+/// <summary>Every T-SQL statement the SQL Server sink sends is parsed by ScriptDom (the always-on SQL Server coverage).</summary>
+public class TSqlParsingTests
+{
+    private static readonly SqlServerDialect Dialect = SqlServerDialect.Instance;
+
+    private static readonly CostColumn[] Columns =
+        CostColumnCatalog.Columns.Concat(new[] { new CostColumn("x]; DROP TABLE y; --", CostColumnType.Text), new CostColumn("a\"b[c", CostColumnType.Text) })
+            .Concat(LineageColumns.All).ToArray();
+
+    private static TSqlScript Parse(string sql)
+    {
+        var parser = new TSql160Parser(initialQuotedIdentifiers: true);
+        var fragment = parser.Parse(new StringReader(sql), out IList<ParseError> errors);
+        Assert.True(errors.Count == 0, string.Join("\n", errors.Select(e => $"{e.Line}:{e.Column} {e.Message}")) + "\n" + sql);
+        return Assert.IsType<TSqlScript>(fragment);
+    }
+
+    private static IReadOnlyList<TSqlStatement> Statements(string sql) => Parse(sql).Batches.SelectMany(b => b.Statements).ToList();
+
+    [Fact]
+    public void Create_table_is_one_create_statement_with_every_column_quoted()
+    {
+        string sql = Dialect.CreateTable("dbo", "AzureCostDetails", Columns);
+        var create = Assert.IsType<CreateTableStatement>(Assert.Single(Statements(sql)));
+        Assert.Equal("AzureCostDetails", create.SchemaObjectName.BaseIdentifier.Value);
+        Assert.Equal("dbo", create.SchemaObjectName.SchemaIdentifier.Value);
+        var names = create.Definition.ColumnDefinitions.Select(c => c.ColumnIdentifier.Value).ToList();
+        Assert.Equal(Columns.Select(c => c.Name), names);
+        Assert.Contains("x]; DROP TABLE y; --", names);
+    }
+
+    [Fact]
+    public void Money_is_decimal_38_20_and_dates_are_date()
+    {
+        var create = (CreateTableStatement)Statements(Dialect.CreateTable("dbo", "t", Columns)).Single();
+        ColumnDefinition cost = create.Definition.ColumnDefinitions.Single(c => c.ColumnIdentifier.Value == "CostInBillingCurrency");
+        var type = Assert.IsType<SqlDataTypeReference>(cost.DataType);
+        Assert.Equal(SqlDataTypeOption.Decimal, type.SqlDataTypeOption);
+        Assert.Equal(new[] { "38", "20" }, type.Parameters.Select(p => p.Value));
+        ColumnDefinition date = create.Definition.ColumnDefinitions.Single(c => c.ColumnIdentifier.Value == "Date");
+        Assert.Equal(SqlDataTypeOption.Date, ((SqlDataTypeReference)date.DataType).SqlDataTypeOption);
+        ColumnDefinition sub = create.Definition.ColumnDefinitions.Single(c => c.ColumnIdentifier.Value == "SubscriptionId");
+        Assert.Equal(SqlDataTypeOption.UniqueIdentifier, ((SqlDataTypeReference)sub.DataType).SqlDataTypeOption);
+    }
+
+    [Fact]
+    public void Hostile_names_stay_identifiers_in_alter_table()
+    {
+        string sql = Dialect.AddColumn("dbo", "Cost]Table", new CostColumn("x]; DROP TABLE y; --", CostColumnType.Text));
+        var alter = Assert.IsType<AlterTableAddTableElementStatement>(Assert.Single(Statements(sql)));
+        Assert.Equal("Cost]Table", alter.SchemaObjectName.BaseIdentifier.Value);
+        Assert.Equal("x]; DROP TABLE y; --", alter.Definition.ColumnDefinitions.Single().ColumnIdentifier.Value);
+    }
+
+    [Fact]
+    public void Delete_of_a_period_filters_scope_metric_and_date_with_parameters()
+    {
+        var delete = Assert.IsType<DeleteStatement>(Assert.Single(Statements(Dialect.DeletePeriod("dbo", "AzureCostDetails"))));
+        string where = string.Concat(delete.DeleteSpecification.WhereClause.ScriptTokenStream
+            .Skip(delete.DeleteSpecification.WhereClause.FirstTokenIndex)
+            .Take(delete.DeleteSpecification.WhereClause.LastTokenIndex - delete.DeleteSpecification.WhereClause.FirstTokenIndex + 1)
+            .Select(t => t.Text));
+        foreach (string p in new[] { "@scope", "@metric", "@from", "@to", "[_Scope]", "[_Metric]", "[Date]" })
+        {
+            Assert.Contains(p, where);
+        }
+    }
+
+    [Fact]
+    public void Lock_uses_sp_getapplock_owned_by_the_transaction()
+    {
+        var statements = Statements(Dialect.Lock());
+        var exec = statements.OfType<ExecuteStatement>().Single();
+        var proc = Assert.IsType<ExecutableProcedureReference>(exec.ExecuteSpecification.ExecutableEntity);
+        Assert.Equal("sp_getapplock", proc.ProcedureReference.ProcedureReference.Name.BaseIdentifier.Value);
+        var names = proc.Parameters.Select(p => p.Variable.Name).ToList();
+        Assert.Equal(new[] { "@Resource", "@LockMode", "@LockOwner", "@LockTimeout" }, names);
+        var owner = (StringLiteral)proc.Parameters.Single(p => p.Variable.Name == "@LockOwner").ParameterValue;
+        Assert.Equal("Transaction", owner.Value);
+    }
+
+    [Fact]
+    public void Index_list_columns_and_summary_parse()
+    {
+        Assert.IsType<CreateIndexStatement>(Assert.Single(Statements(Dialect.CreateIndex("dbo", "AzureCostDetails"))));
+        Assert.IsType<SelectStatement>(Assert.Single(Statements(Dialect.ListColumns("dbo", "AzureCostDetails"))));
+        var cols = new[] { "MeterCategory", "BillingCurrencyCode", "CostInBillingCurrency", "Date" };
+        Assert.IsType<SelectStatement>(Assert.Single(Statements(Dialect.Summary("dbo", "AzureCostDetails", cols, byScope: true))));
+    }
+
+    [Fact]
+    public void Bulk_copy_destination_name_is_a_two_part_name()
+    {
+        var target = new SinkTarget(DatabaseProvider.SqlServer, "Server=x", "Cost]s", "bill[ing");
+        var select = Assert.IsType<SelectStatement>(Assert.Single(Statements("SELECT 1 FROM " + target.QualifiedTable)));
+        var from = ((QuerySpecification)select.QueryExpression).FromClause.TableReferences.Single();
+        var name = ((NamedTableReference)from).SchemaObject;
+        Assert.Equal("Cost]s", name.BaseIdentifier.Value);
+        Assert.Equal("bill[ing", name.SchemaIdentifier.Value);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("a\0b")]
+    public void Unusable_names_are_refused(string name)
+    {
+        var e = Assert.Throws<AzBillingPS.Engine.Common.EngineException>(() => Dialect.Quote(name));
+        Assert.Equal(AzBillingPS.Engine.Common.EngineErrorKind.InvalidIdentifier, e.Kind);
+    }
+
+    [Fact]
+    public void Names_longer_than_the_database_keeps_are_refused_not_truncated()
+    {
+        string name = new('c', 64);
+        Assert.Equal("[" + name + "]", SqlServerDialect.Instance.Quote(name));
+        var e = Assert.Throws<AzBillingPS.Engine.Common.EngineException>(() => PostgreSqlDialect.Instance.Quote(name));
+        Assert.Contains("63", e.Message);
+    }
+}
