@@ -190,10 +190,11 @@ else {
 $when = [DateTime]::UtcNow.ToString('yyyy-MM-dd HH:mm') + ' UTC'
 $cpu = try { ((Get-Content /proc/cpuinfo -ErrorAction Stop | Where-Object { $_ -like 'model name*' } | Select-Object -First 1) -split ':', 2)[1].Trim() } catch { 'unknown CPU' }
 $moduleVersion = (Import-PowerShellDataFile $env:AZBILLING_MODULE_PATH).ModuleVersion
+$commit = try { $c = (& git -C $Root rev-parse --short HEAD 2>$null); if ($LASTEXITCODE -eq 0 -and $c) { $dirty = (& git -C $Root status --porcelain -- src 2>$null); if ($dirty) { "$c + uncommitted changes in src/" } else { "$c" } } else { 'unknown' } } catch { 'unknown' }
 $md = [System.Text.StringBuilder]::new()
 $null = $md.AppendLine('# Benchmarks').AppendLine()
 $null = $md.AppendLine("Written by ``bench/Invoke-Benchmarks.ps1`` (``build.ps1 -Task Bench``); this file is overwritten on every run.").AppendLine()
-$null = $md.AppendLine("- Run: $when, AzBillingPS $moduleVersion, PowerShell $($PSVersionTable.PSVersion), $([Environment]::ProcessorCount) cores ($cpu), $([Runtime.InteropServices.RuntimeInformation]::OSDescription)")
+$null = $md.AppendLine("- Run: $when, AzBillingPS $moduleVersion (source $commit), PowerShell $($PSVersionTable.PSVersion), $([Environment]::ProcessorCount) cores ($cpu), $([Runtime.InteropServices.RuntimeInformation]::OSDescription)")
 $null = $md.AppendLine("- PostgreSQL $(if ($pgVersion) { $pgVersion } else { 'n/a' }) (throw-away cluster: fsync off, shared_buffers 128MB), sqlite3 $(if ($sqliteVersion) { $sqliteVersion } else { 'n/a' })")
 foreach ($f in $files.Values) {
     $null = $md.AppendLine(("- File: {0:N0} EA rows ({1} columns), {2:N0} MB, generated in {3:N1} s (``out/bench/ea-{4}.csv``, seed {5}, month {6})" -f $f.Rows, $columnCount, ($f.Bytes / 1MB), $f.GenerateSeconds, $f.Rows, $Seed, $Month))
