@@ -73,6 +73,9 @@ function Invoke-Build {
     Get-ChildItem "$ModuleDir/Dependencies/runtimes" -Directory |
         Where-Object Name -NotIn $keepRid | Remove-Item -Recurse -Force
 
+    # Help: MAML + about topic from module/help/, parameter metadata from the built cmdlets; fails on undocumented cmdlets/parameters.
+    & "$Root/build/New-ModuleHelp.ps1" -ModulePath (Join-Path $ModuleDir 'AzBillingPS.psd1') -OutputPath "$ModuleDir/en-US"
+
     Test-Layout
     Get-Tools
     Build-TestHosts
@@ -152,7 +155,10 @@ function Invoke-Test {
     if (-not $SkipPester) {
         Write-Host 'Pester: tests/pester (child pwsh -NoProfile importing the built module)' -ForegroundColor Cyan
         $summary = Join-Path $results 'pester-summary.json'
-        $pwsh = (Get-Process -Id $PID).Path
+        # Under 'dotnet pwsh' (the repo's tool manifest) this process is dotnet itself: start '<dotnet> <PSHOME>/pwsh.dll'.
+        $pwsh = [Environment]::ProcessPath
+        $pwshArgs = @()
+        if ([IO.Path]::GetFileNameWithoutExtension($pwsh) -eq 'dotnet') { $pwshArgs = @(Join-Path $PSHOME 'pwsh.dll') }
         $env:AZBILLING_MODULE_PATH = Join-Path $ModuleDir 'AzBillingPS.psd1'
         $env:AZBILLING_REPO_ROOT = $Root
         $env:AZBILLING_TEST_PG_BIN = $prereq.PgBin
@@ -172,7 +178,7 @@ if ('$tagArg') { `$c.Filter.Tag = @($tagArg) }
 @{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount; Skipped = `$r.SkippedCount + `$r.NotRunCount;
    SkippedTests = @(`$r.Skipped | ForEach-Object { `$_.ExpandedPath }) } | ConvertTo-Json | Set-Content '$summary'
 "@
-        & $pwsh -NoProfile -NonInteractive -Command $script
+        & $pwsh @pwshArgs -NoProfile -NonInteractive -Command $script
         if (Test-Path $summary) {
             $p = Get-Content -Raw $summary | ConvertFrom-Json
             $total.Passed += $p.Passed; $total.Failed += $p.Failed; $total.Skipped += $p.Skipped
