@@ -13,6 +13,7 @@ internal sealed class FixtureState
 {
     private readonly ConcurrentDictionary<string, DateTimeOffset> _usedJti = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<IssuedToken> _issued = new();
+    private readonly ConcurrentQueue<string> _assertions = new();
     private int _requests;
 
     public FixtureState(FixtureConfig config)
@@ -33,6 +34,11 @@ internal sealed class FixtureState
     public int TokenRequests => _requests;
 
     public void CountRequest() => Interlocked.Increment(ref _requests);
+
+    /// <summary>Client assertions received (certificate-signed or federated), for the tests' leak checks.</summary>
+    public IReadOnlyCollection<string> Assertions => _assertions.ToArray();
+
+    public void RecordAssertion(string assertion) => _assertions.Enqueue(assertion);
 
     /// <summary>False when the jti was seen before (a replayed assertion).</summary>
     public bool UseJti(string jti, DateTimeOffset expires) => _usedJti.TryAdd(jti, expires);

@@ -57,7 +57,21 @@ internal sealed class Jwt
 
     public string? Claim(string name) => Payload.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
-    public long? NumericClaim(string name) => Payload.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out long n) ? n : null;
+    /// <summary>A NumericDate claim; a number (integer or not) or a string of digits.</summary>
+    public long? NumericClaim(string name)
+    {
+        if (!Payload.TryGetProperty(name, out JsonElement v))
+        {
+            return null;
+        }
+
+        if (v.ValueKind == JsonValueKind.Number)
+        {
+            return v.TryGetInt64(out long n) ? n : (long)v.GetDouble();
+        }
+
+        return v.ValueKind == JsonValueKind.String && long.TryParse(v.GetString(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out long s) ? s : null;
+    }
 
     public static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 

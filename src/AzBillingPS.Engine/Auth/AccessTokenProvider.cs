@@ -213,7 +213,8 @@ public sealed partial class AccessTokenProvider
             if (TenantId is null || ClientId is null)
             {
                 (string? tid, string? appId) = ReadClaims(result.AccessToken);
-                TenantId ??= string.IsNullOrEmpty(result.TenantId) ? tid : result.TenantId;
+                // MSAL reports the tenant of a managed-identity token as "managed_identity"; the token's tid claim is the real one.
+                TenantId ??= tid ?? (string.IsNullOrEmpty(result.TenantId) || Method == AuthMethod.ManagedIdentity ? null : result.TenantId);
                 ClientId ??= appId;
             }
 
@@ -273,7 +274,8 @@ public sealed partial class AccessTokenProvider
             Environment.GetEnvironmentVariable("IMDS_ENDPOINT"),
             Environment.GetEnvironmentVariable("MSI_ENDPOINT"),
             Environment.GetEnvironmentVariable("AZURE_POD_IDENTITY_AUTHORITY_HOST"));
-        string key = idText.ToUpperInvariant() + "|" + environment;
+        string header = Environment.GetEnvironmentVariable("IDENTITY_HEADER") ?? string.Empty;
+        string key = idText.ToUpperInvariant() + "|" + environment + "|" + Convert.ToHexString(HMACSHA256.HashData(FingerprintKey, Encoding.UTF8.GetBytes(header)));
         IManagedIdentityApplication app = ManagedIdentityApps.GetOrAdd(key, _ => ManagedIdentityApplicationBuilder.Create(id).Build());
 
         string resource = scope.EndsWith("/.default", StringComparison.Ordinal) ? scope[..^"/.default".Length] : scope;

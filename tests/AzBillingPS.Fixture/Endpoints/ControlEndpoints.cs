@@ -13,6 +13,7 @@ internal static class ControlEndpoints
         {
             requests = state.TokenRequests,
             count = state.Issued.Count,
+            assertions = state.Assertions,
             tokens = state.Issued.Select(t => new { kind = t.Kind, clientId = t.ClientId, accessToken = t.AccessToken, expiresOn = t.ExpiresOn }),
         }));
     }

@@ -181,6 +181,7 @@ internal static class EntraEndpoints
             return EntraErrors.Error(c, 400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_assertion_type'.");
         }
 
+        state.RecordAssertion(assertion);
         Jwt? jwt = Jwt.TryParse(assertion);
         if (jwt is null)
         {
@@ -310,6 +311,7 @@ internal static class EntraEndpoints
         long? nbf = jwt.NumericClaim("nbf");
         if (exp is null)
         {
+            Console.Error.WriteLine("fixture: assertion payload without exp: " + string.Join(",", jwt.Payload.EnumerateObject().Select(p => p.Name + ":" + p.Value.ValueKind)));
             return EntraErrors.Error(c, 401, "invalid_client", 50027, "JWT token is invalid or malformed. The assertion has no 'exp' claim.");
         }
 
