@@ -69,7 +69,10 @@ internal static partial class AuthErrors
 
     private static EngineErrorKind KindOfManagedIdentity(MsalServiceException e)
     {
-        if (e.Message.Contains("not found", StringComparison.OrdinalIgnoreCase) || e.StatusCode == 404)
+        // IMDS says "Identity not found"; App Service and Azure Automation say "No managed identity found ...".
+        if (e.Message.Contains("not found", StringComparison.OrdinalIgnoreCase)
+            || e.Message.Contains("No managed identity found", StringComparison.OrdinalIgnoreCase)
+            || e.StatusCode == 404)
         {
             return EngineErrorKind.NotFound;
         }
