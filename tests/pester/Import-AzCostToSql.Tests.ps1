@@ -252,6 +252,9 @@ Describe 'Import-AzCostToSql on <Provider>' -Tag 'Import' -ForEach $Providers {
             $r[0].RowsInserted | Should -Be (Get-CsvRowCount $McaBlobs.FullName)
             Assert-DailySum $T (Get-CsvDailySum $McaBlobs.FullName)
             @(Invoke-TargetSql $T "SELECT DISTINCT `"_ImportId`" FROM $($T.Ref)").Count | Should -Be 1
+            foreach ($blob in $McaBlobs) {
+                Get-RowCount $T -Where "`"_SourceFile`" = '$($blob.FullName)'" | Should -Be (Get-CsvRowCount $blob.FullName) -Because '_SourceFile names the blob each row came from'
+            }
         }
 
         It 'InputObject: an incomplete report gives ImportIncompleteReport and loads nothing, while a complete one in the same pipeline loads' {
@@ -569,6 +572,41 @@ Describe 'Import-AzCostToSql on <Provider>' -Tag 'Import' -ForEach $Providers {
             $err[0].FullyQualifiedErrorId | Should -BeLike 'CsvRowOutsidePeriod*'
             $err[0].Exception.Message | Should -Match ([regex]::Escape($file))
             $err[0].Exception.Message | Should -Match "\bline $line\b"
+            Get-TargetState $T | Should -Be $before
+        }
+
+        It 'a failed load that would have added columns leaves the columns as they were too' {
+            $null = Import-AzCostToSql -Path (Join-Path $DataDir 'drift-a.csv') -Scope $Scope @P
+            $before = Get-TargetState $T
+            $columnsBefore = (Get-TargetColumns $T) -join ','
+            # drift-b (two new columns) with a bad cost on its last line.
+            $lines = [IO.File]::ReadAllLines((Join-Path $DataDir 'drift-b.csv'))
+            $cells = $lines[-1] -split ','
+            $costIndex = [Array]::IndexOf(($lines[0].TrimStart([char]0xFEFF) -split ','), 'CostInBillingCurrency')
+            $costIndex | Should -BeGreaterThan 0
+            $cells[$costIndex] = 'n/a'
+            $lines[-1] = $cells -join ','
+            $bad = Join-Path $TestDrive "drift-b-bad-$($T.Table).csv"
+            [IO.File]::WriteAllLines($bad, $lines, [Text.UTF8Encoding]::new($true))
+            Import-AzCostToSql -Path $bad -Scope $Scope @P -ErrorVariable err -ErrorAction SilentlyContinue -WarningAction SilentlyContinue | Should -BeNullOrEmpty
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'CsvBadValue*'
+            $err[0].Exception.Message | Should -Match "\bline $($lines.Count)\b"
+            $err[0].Exception.Message | Should -Match ([regex]::Escape("'n/a'"))
+            Get-TargetState $T | Should -Be $before
+            (Get-TargetColumns $T) -join ',' | Should -Be $columnsBefore -Because 'the ALTER TABLE is rolled back with the rest'
+        }
+
+        It 'a row outside the period an AzCostFile carries: CsvRowOutsidePeriod, nothing loaded' {
+            $file = Join-Path $DataDir 'md-dates.csv'
+            $null = Import-AzCostToSql -Path $file -Scope $Scope @P
+            $before = Get-TargetState $T
+            $f = [AzBillingPS.AzCostFile]::new($file, $Scope, 'ActualCost', [datetime]'2026-03-01', [datetime]'2026-03-15', 1, 1)
+            $f | Import-AzCostToSql @P -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'CsvRowOutsidePeriod*'
+            $err[0].Exception.Message | Should -Match ([regex]::Escape($file))
+            $err[0].Exception.Message | Should -Match '\bline \d+\b'
             Get-TargetState $T | Should -Be $before
         }
 
