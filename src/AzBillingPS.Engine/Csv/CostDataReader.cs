@@ -34,6 +34,7 @@ public sealed class CostDataReader : DbDataReader
     private readonly bool[] _bool;
     private readonly Guid[] _guid;
     private readonly bool[] _null;
+    private readonly byte[][] _lineageUtf8;
 
     private int _fileIndex = -1;
     private CsvReader? _reader;
@@ -71,6 +72,9 @@ public sealed class CostDataReader : DbDataReader
         _date[_dataCount + 3] = lineage.PeriodEnd;
         _guid[_dataCount + 5] = lineage.ImportId;
         _date[_dataCount + 6] = lineage.ImportedAtUtc;
+        _lineageUtf8 = new byte[LineageColumns.All.Count][];
+        _lineageUtf8[0] = System.Text.Encoding.UTF8.GetBytes(lineage.Scope);
+        _lineageUtf8[1] = System.Text.Encoding.UTF8.GetBytes(lineage.Metric);
     }
 
     /// <summary>All columns: data columns then lineage columns.</summary>
@@ -169,6 +173,7 @@ public sealed class CostDataReader : DbDataReader
         }
 
         _text[_dataCount + 4] = file.Path;
+        _lineageUtf8[4] = System.Text.Encoding.UTF8.GetBytes(file.Path);
         return true;
     }
 
@@ -217,7 +222,7 @@ public sealed class CostDataReader : DbDataReader
             switch (_columns[o].Type)
             {
                 case CostColumnType.Text:
-                    _text[o] = reader.GetString(index);
+                    _text[o] = null; // materialised on demand (GetString), or read as UTF-8 (GetUtf8)
                     break;
                 case CostColumnType.Decimal:
                     if (!CostValueParser.TryParseDecimal(value, out _decimal[o]))
@@ -253,7 +258,7 @@ public sealed class CostDataReader : DbDataReader
 
                     break;
                 default:
-                    _text[o] = reader.GetString(index);
+                    _text[o] = null;
                     break;
             }
         }
@@ -314,7 +319,7 @@ public sealed class CostDataReader : DbDataReader
             CostColumnType.Date or CostColumnType.Timestamp => _date[ordinal],
             CostColumnType.Boolean => _bool[ordinal],
             CostColumnType.Guid => _guid[ordinal],
-            _ => _text[ordinal]!,
+            _ => GetString(ordinal),
         };
     }
 
@@ -329,7 +334,15 @@ public sealed class CostDataReader : DbDataReader
         return n;
     }
 
-    public override string GetString(int ordinal) => _text[ordinal]!;
+    public override string GetString(int ordinal)
+        => _text[ordinal] ??= _reader!.GetString(_map[ordinal]);
+
+    /// <summary>
+    /// A text value as the file's UTF-8 bytes, without making a string (valid until the next <see cref="Read"/>).
+    /// For text columns (data and lineage) only.
+    /// </summary>
+    public ReadOnlySpan<byte> GetUtf8(int ordinal)
+        => ordinal < _dataCount ? _reader!.GetSpan(_map[ordinal]) : _lineageUtf8[ordinal - _dataCount];
 
     public override decimal GetDecimal(int ordinal) => _decimal[ordinal];
 

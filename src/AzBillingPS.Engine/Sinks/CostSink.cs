@@ -142,6 +142,12 @@ public abstract class CostSink
                     inserted = await BulkInsertAsync(connection, transaction, reader, batchSize, cancellationToken).ConfigureAwait(false);
                 }
 
+                if (created)
+                {
+                    await ExecuteAsync(connection, transaction, Dialect.CreateIndex(Target.EffectiveSchema, Target.Table), cancellationToken).ConfigureAwait(false);
+                    log.Verbose($"Indexed {Target.QualifiedTable} on (_Scope, _Metric, Date).");
+                }
+
                 await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
                 return new SinkResult(inserted, replaced, added, created);
             }
@@ -200,8 +206,9 @@ public abstract class CostSink
         var added = new List<string>();
         if (existing.Count == 0)
         {
+            // The (scope, metric, date) index is built after the first load's rows are in: one sorted build
+            // instead of a random insert per row. Later loads keep it up to date (their DELETE needs it).
             await ExecuteAsync(connection, transaction, Dialect.CreateTable(Target.EffectiveSchema, Target.Table, wanted), cancellationToken).ConfigureAwait(false);
-            await ExecuteAsync(connection, transaction, Dialect.CreateIndex(Target.EffectiveSchema, Target.Table), cancellationToken).ConfigureAwait(false);
             log.Verbose($"Created table {Target.QualifiedTable} with {wanted.Count} columns.");
             return (true, added);
         }

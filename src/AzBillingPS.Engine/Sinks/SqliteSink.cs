@@ -5,6 +5,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using AzBillingPS.Engine.Csv;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace AzBillingPS.Engine.Sinks;
 
@@ -42,57 +43,89 @@ internal sealed class SqliteSink(SinkTarget target) : CostSink(target)
 
     protected override bool IsBusy(Exception e) => e is SqliteException { SqliteErrorCode: 5 or 6 };
 
+    /// <summary>
+    /// One prepared INSERT, bound and stepped through SQLite's own API: values go from the file's UTF-8 bytes
+    /// to SQLite without a string or a parameter object per value.
+    /// </summary>
     protected override Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostDataReader reader, int batchSize, CancellationToken cancellationToken)
     {
-        using SqliteCommand insert = ((SqliteConnection)connection).CreateCommand();
-        insert.Transaction = (SqliteTransaction)transaction;
-        var names = new string[reader.FieldCount];
-        var values = new string[reader.FieldCount];
-        var parameters = new SqliteParameter[reader.FieldCount];
-        var types = new CostColumnType[reader.FieldCount];
-        for (int i = 0; i < reader.FieldCount; i++)
+        var sqlite = (SqliteConnection)connection;
+        int n = reader.FieldCount;
+        var names = new string[n];
+        var values = new string[n];
+        var types = new CostColumnType[n];
+        for (int i = 0; i < n; i++)
         {
             names[i] = Dialect.Quote(reader.Columns[i].Name);
-            values[i] = "$p" + i.ToString(CultureInfo.InvariantCulture);
+            values[i] = "?" + (i + 1).ToString(CultureInfo.InvariantCulture);
             types[i] = reader.Columns[i].Type;
-            parameters[i] = insert.Parameters.Add(values[i], types[i] switch
-            {
-                CostColumnType.Decimal => SqliteType.Real,
-                CostColumnType.Boolean => SqliteType.Integer,
-                _ => SqliteType.Text,
-            });
         }
 
-        insert.CommandText = $"INSERT INTO {Target.QualifiedTable} ({string.Join(", ", names)}) VALUES ({string.Join(", ", values)})";
-        insert.Prepare();
-
-        long rows = 0;
-        while (reader.Read())
+        string sql = $"INSERT INTO {Target.QualifiedTable} ({string.Join(", ", names)}) VALUES ({string.Join(", ", values)})";
+        sqlite3 db = sqlite.Handle!;
+        Check(db, raw.sqlite3_prepare_v2(db, sql, out sqlite3_stmt statement));
+        using (statement)
         {
-            for (int i = 0; i < parameters.Length; i++)
+            Span<byte> buffer = stackalloc byte[64];
+            long rows = 0;
+            while (reader.Read())
             {
-                if (reader.IsDBNull(i))
+                for (int i = 0; i < n; i++)
                 {
-                    parameters[i].Value = DBNull.Value;
-                    continue;
+                    int p = i + 1;
+                    if (reader.IsDBNull(i))
+                    {
+                        Check(db, raw.sqlite3_bind_null(statement, p));
+                        continue;
+                    }
+
+                    int written;
+                    switch (types[i])
+                    {
+                        case CostColumnType.Decimal:
+                            Check(db, raw.sqlite3_bind_double(statement, p, (double)reader.GetDecimal(i)));
+                            break;
+                        case CostColumnType.Boolean:
+                            Check(db, raw.sqlite3_bind_int64(statement, p, reader.GetBoolean(i) ? 1 : 0));
+                            break;
+                        case CostColumnType.Date:
+                            reader.GetDateTime(i).TryFormat(buffer, out written, "yyyy-MM-dd", CultureInfo.InvariantCulture);
+                            Check(db, raw.sqlite3_bind_text(statement, p, buffer[..written]));
+                            break;
+                        case CostColumnType.Timestamp:
+                            reader.GetDateTime(i).TryFormat(buffer, out written, "yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture);
+                            Check(db, raw.sqlite3_bind_text(statement, p, buffer[..written]));
+                            break;
+                        case CostColumnType.Guid:
+                            reader.GetGuid(i).TryFormat(buffer, out written, "D");
+                            Check(db, raw.sqlite3_bind_text(statement, p, buffer[..written]));
+                            break;
+                        default:
+                            Check(db, raw.sqlite3_bind_text(statement, p, reader.GetUtf8(i)));
+                            break;
+                    }
                 }
 
-                parameters[i].Value = types[i] switch
+                int rc = raw.sqlite3_step(statement);
+                if (rc != raw.SQLITE_DONE)
                 {
-                    CostColumnType.Decimal => (double)reader.GetDecimal(i),
-                    CostColumnType.Date => reader.GetDateTime(i).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-                    CostColumnType.Timestamp => reader.GetDateTime(i).ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture),
-                    CostColumnType.Boolean => reader.GetBoolean(i) ? 1L : 0L,
-                    CostColumnType.Guid => reader.GetGuid(i).ToString("D"),
-                    _ => reader.GetString(i),
-                };
+                    Check(db, rc);
+                }
+
+                raw.sqlite3_reset(statement);
+                rows++;
             }
 
-            insert.ExecuteNonQuery();
-            rows++;
+            return Task.FromResult(rows);
         }
+    }
 
-        return Task.FromResult(rows);
+    private static void Check(sqlite3 db, int rc)
+    {
+        if (rc != raw.SQLITE_OK && rc != raw.SQLITE_DONE && rc != raw.SQLITE_ROW)
+        {
+            throw new SqliteException($"SQLite Error {rc}: '{raw.sqlite3_errmsg(db).utf8_to_string()}'.", rc);
+        }
     }
 
     protected override void AddDateParameter(DbCommand command, string name, DateTime value)
