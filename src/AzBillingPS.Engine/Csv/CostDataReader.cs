@@ -35,6 +35,9 @@ public sealed class CostDataReader : DbDataReader
     private readonly Guid[] _guid;
     private readonly bool[] _null;
     private readonly byte[][] _lineageUtf8;
+    private readonly byte[][] _lastUtf8;
+    private readonly int[] _lastLength;
+    private readonly string?[] _lastString;
 
     private int _fileIndex = -1;
     private CsvReader? _reader;
@@ -72,6 +75,9 @@ public sealed class CostDataReader : DbDataReader
         _date[_dataCount + 3] = lineage.PeriodEnd;
         _guid[_dataCount + 5] = lineage.ImportId;
         _date[_dataCount + 6] = lineage.ImportedAtUtc;
+        _lastUtf8 = new byte[n][];
+        _lastLength = new int[n];
+        _lastString = new string?[n];
         _lineageUtf8 = new byte[LineageColumns.All.Count][];
         _lineageUtf8[0] = System.Text.Encoding.UTF8.GetBytes(lineage.Scope);
         _lineageUtf8[1] = System.Text.Encoding.UTF8.GetBytes(lineage.Metric);
@@ -334,8 +340,37 @@ public sealed class CostDataReader : DbDataReader
         return n;
     }
 
-    public override string GetString(int ordinal)
-        => _text[ordinal] ??= _reader!.GetString(_map[ordinal]);
+    public override string GetString(int ordinal) => _text[ordinal] ??= Materialize(ordinal);
+
+    /// <summary>
+    /// Makes the string of a data text field. Cost files repeat most text values row after row (currency,
+    /// account, meter category...), so the last value of each column is reused when the bytes are the same.
+    /// </summary>
+    private string Materialize(int ordinal)
+    {
+        ReadOnlySpan<byte> bytes = _reader!.GetSpan(_map[ordinal]);
+        string? last = _lastString[ordinal];
+        if (last is not null && bytes.SequenceEqual(_lastUtf8[ordinal].AsSpan(0, _lastLength[ordinal])))
+        {
+            return last;
+        }
+
+        string value = System.Text.Encoding.UTF8.GetString(bytes);
+        if (bytes.Length <= 256)
+        {
+            byte[]? buffer = _lastUtf8[ordinal];
+            if (buffer is null || buffer.Length < bytes.Length)
+            {
+                buffer = _lastUtf8[ordinal] = new byte[Math.Max(32, bytes.Length)];
+            }
+
+            bytes.CopyTo(buffer);
+            _lastLength[ordinal] = bytes.Length;
+            _lastString[ordinal] = value;
+        }
+
+        return value;
+    }
 
     /// <summary>
     /// A text value as the file's UTF-8 bytes, without making a string (valid until the next <see cref="Read"/>).
