@@ -109,8 +109,22 @@ public abstract class SqlDialect
     /// <summary>The lock's resource name: one per table, so loads into one table never interleave.</summary>
     public static string LockResource(string? schema, string table) => $"AzBillingPS:{schema}.{table}".ToUpperInvariant();
 
-    /// <summary>Cost per month and service, for Get-AzCostSummary (parameters: scope or null).</summary>
-    public abstract string Summary(string? schema, string table, IReadOnlyCollection<string> columns, bool byScope);
+    /// <summary>Cost per month, service and currency, for Get-AzCostSummary (parameter: scope, when byScope).</summary>
+    public string Summary(string? schema, string table, IReadOnlyCollection<string> columns, bool byScope)
+    {
+        string service = Quote(Pick(columns, "MeterCategory", "ServiceFamily") ?? "MeterCategory");
+        string currency = Quote(Pick(columns, "BillingCurrencyCode") ?? "BillingCurrencyCode");
+        string cost = Quote(Pick(columns, "CostInBillingCurrency") ?? "CostInBillingCurrency");
+        string month = MonthOf(Quote(CostColumnCatalog.DateColumn));
+        string where = byScope ? $" WHERE {Quote(LineageColumns.Scope)} = {Parameter("scope")}" : string.Empty;
+        return $"SELECT {month} AS {Quote("Month")}, {service} AS {Quote("Service")}, {currency} AS {Quote("Currency")}, SUM({cost}) AS {Quote("Cost")}, {CountAll} AS {Quote("Rows")} "
+            + $"FROM {QualifiedTable(schema, table)}{where} GROUP BY {month}, {service}, {currency} ORDER BY {Quote("Month")}, {Quote("Cost")} DESC";
+    }
+
+    /// <summary>The yyyy-MM text of a date column.</summary>
+    protected abstract string MonthOf(string dateColumn);
+
+    protected virtual string CountAll => "COUNT(*)";
 
     protected static string? Pick(IReadOnlyCollection<string> columns, params string[] names)
         => names.FirstOrDefault(n => columns.Contains(n, StringComparer.OrdinalIgnoreCase));
@@ -157,15 +171,9 @@ public sealed class SqlServerDialect : SqlDialect
 
     public override string Parameter(string name) => "@" + name;
 
-    public override string Summary(string? schema, string table, IReadOnlyCollection<string> columns, bool byScope)
-    {
-        string service = Quote(Pick(columns, "MeterCategory", "ServiceFamily") ?? "MeterCategory");
-        string currency = Quote(Pick(columns, "BillingCurrencyCode") ?? "BillingCurrencyCode");
-        string cost = Quote(Pick(columns, "CostInBillingCurrency") ?? "CostInBillingCurrency");
-        string date = Quote(CostColumnCatalog.DateColumn);
-        string where = byScope ? $" WHERE {Quote(LineageColumns.Scope)} = @scope" : string.Empty;
-        return $"SELECT CONVERT(char(7), {date}, 126) AS [Month], {service} AS [Service], {currency} AS [Currency], SUM({cost}) AS [Cost], COUNT_BIG(*) AS [Rows] FROM {QualifiedTable(schema, table)}{where} GROUP BY CONVERT(char(7), {date}, 126), {service}, {currency} ORDER BY [Month], [Cost] DESC";
-    }
+    protected override string MonthOf(string dateColumn) => $"CONVERT(char(7), {dateColumn}, 126)";
+
+    protected override string CountAll => "COUNT_BIG(*)";
 }
 
 public sealed class PostgreSqlDialect : SqlDialect
@@ -203,15 +211,7 @@ public sealed class PostgreSqlDialect : SqlDialect
 
     public override string Parameter(string name) => "@" + name;
 
-    public override string Summary(string? schema, string table, IReadOnlyCollection<string> columns, bool byScope)
-    {
-        string service = Quote(Pick(columns, "MeterCategory", "ServiceFamily") ?? "MeterCategory");
-        string currency = Quote(Pick(columns, "BillingCurrencyCode") ?? "BillingCurrencyCode");
-        string cost = Quote(Pick(columns, "CostInBillingCurrency") ?? "CostInBillingCurrency");
-        string date = Quote(CostColumnCatalog.DateColumn);
-        string where = byScope ? $" WHERE {Quote(LineageColumns.Scope)} = @scope" : string.Empty;
-        return $"SELECT to_char({date}, 'YYYY-MM') AS \"Month\", {service} AS \"Service\", {currency} AS \"Currency\", SUM({cost}) AS \"Cost\", COUNT(*) AS \"Rows\" FROM {QualifiedTable(schema, table)}{where} GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC";
-    }
+    protected override string MonthOf(string dateColumn) => $"to_char({dateColumn}, 'YYYY-MM')";
 }
 
 public sealed class SqliteDialect : SqlDialect
@@ -243,13 +243,5 @@ public sealed class SqliteDialect : SqlDialect
 
     public override string Parameter(string name) => "@" + name;
 
-    public override string Summary(string? schema, string table, IReadOnlyCollection<string> columns, bool byScope)
-    {
-        string service = Quote(Pick(columns, "MeterCategory", "ServiceFamily") ?? "MeterCategory");
-        string currency = Quote(Pick(columns, "BillingCurrencyCode") ?? "BillingCurrencyCode");
-        string cost = Quote(Pick(columns, "CostInBillingCurrency") ?? "CostInBillingCurrency");
-        string date = Quote(CostColumnCatalog.DateColumn);
-        string where = byScope ? $" WHERE {Quote(LineageColumns.Scope)} = @scope" : string.Empty;
-        return $"SELECT substr({date}, 1, 7) AS \"Month\", {service} AS \"Service\", {currency} AS \"Currency\", SUM({cost}) AS \"Cost\", COUNT(*) AS \"Rows\" FROM {QualifiedTable(schema, table)}{where} GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC";
-    }
+    protected override string MonthOf(string dateColumn) => $"substr({dateColumn}, 1, 7)";
 }
