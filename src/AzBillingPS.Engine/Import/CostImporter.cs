@@ -123,7 +123,6 @@ public static class CostImporter
         Guid importId = Guid.NewGuid();
         var lineage = new LineageValues(scope, request.Metric, start, end, importId, DateTime.UtcNow);
         string activity = string.Create(CultureInfo.InvariantCulture, $"Import {scope} {request.Metric} {start:yyyy-MM-dd}..{end:yyyy-MM-dd}");
-        var lastReport = Stopwatch.StartNew();
 
         void OnRows(CostDataReader r)
         {
@@ -132,7 +131,6 @@ public static class CostImporter
                 $"{r.RowsRead:N0} rows, {r.BytesRead / 1048576.0:N1} of {totalBytes / 1048576.0:N1} MB, {r.RowsRead / Math.Max(0.001, stopwatch.Elapsed.TotalSeconds):N0} rows/s");
             log.Verbose($"{Path.GetFileName(r.CurrentFile)}: {status}");
             progress?.Report(new EngineProgress(progressId, activity, status, percent));
-            lastReport.Restart();
         }
 
         CostDataReader OpenReader() => new(headers, columns, lineage, cancellationToken)

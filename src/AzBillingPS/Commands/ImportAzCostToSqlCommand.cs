@@ -26,7 +26,6 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
     private readonly Dictionary<string, PendingUnit> _pending = new(StringComparer.Ordinal);
     private readonly List<string> _paths = new();
     private SinkTarget? _target;
-    private int _units;
 
     /// <summary>Files from Save-AzCostBlob (or built by hand); the blobs of one report load together.</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet, HelpMessage = "AzCostFile objects, as Save-AzCostBlob writes them.")]
@@ -190,7 +189,6 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
     private async Task LoadAsync(ImportRequest request, object errorTarget)
     {
         request = request with { BatchSize = BatchSize, LockTimeout = TimeSpan.FromSeconds(LockTimeout) };
-        _units++;
         try
         {
             ImportOutcome? outcome = await CostImporter.ImportAsync(request, ShouldProcessAsync, CreateLog(), CreateProgress(), 1, CancellationToken).ConfigureAwait(false);
