@@ -1,18 +1,8 @@
 # Dot-sourced by build.ps1 -Task Test. Finds (and, where it can, installs) what the tests need, and says
 # plainly which tests will be skipped when something cannot be had.
 
-function Find-PgBin {
-    $candidates = @()
-    if ($env:AZBILLING_TEST_PG_BIN) { $candidates += $env:AZBILLING_TEST_PG_BIN }
-    $candidates += Get-ChildItem '/usr/lib/postgresql/*/bin' -Directory -ErrorAction SilentlyContinue |
-        Sort-Object { [int]($_.Parent.Name -replace '\D', '') } -Descending | ForEach-Object FullName
-    foreach ($c in $candidates) {
-        if ((Test-Path (Join-Path $c 'initdb')) -and (Test-Path (Join-Path $c 'pg_ctl'))) { return $c }
-    }
-    $initdb = Get-Command initdb -ErrorAction SilentlyContinue
-    if ($initdb) { return Split-Path $initdb.Source }
-    return $null
-}
+# The PostgreSQL binaries are found the same way the Pester helpers find them.
+Import-Module (Join-Path $PSScriptRoot 'pester/TestHelpers.psm1') -Force
 
 function Test-IsRoot { return ($IsLinux -and ((& id -u) -eq '0')) }
 
@@ -20,12 +10,12 @@ function Install-TestPrerequisites {
     $notes = [System.Collections.Generic.List[string]]::new()
 
     # PostgreSQL server binaries (initdb, pg_ctl): the tests start a throw-away cluster.
-    $pgBin = Find-PgBin
+    $pgBin = Get-TestPgBin
     if (-not $pgBin -and (Test-IsRoot) -and (Get-Command apt-get -ErrorAction SilentlyContinue)) {
         Write-Host 'Installing PostgreSQL (apt-get install postgresql)...' -ForegroundColor Cyan
         & apt-get update -qq | Out-Null
         & env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql sqlite3 | Out-Null
-        $pgBin = Find-PgBin
+        $pgBin = Get-TestPgBin
     }
     if (-not $pgBin) {
         $notes.Add('PostgreSQL tests: no initdb/pg_ctl found and they could not be installed (install the postgresql package, or set AZBILLING_TEST_PG_BIN).')
