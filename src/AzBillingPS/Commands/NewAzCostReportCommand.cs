@@ -225,6 +225,24 @@ public sealed class NewAzCostReportCommand : AsyncCmdlet
         }
     }
 
+    /// <summary>
+    /// Requests a report again with the token it carries (for Save-AzCostBlob -Refresh when its links have expired):
+    /// the same scope, metric, period and api-version. Throws EngineException when the report has no token.
+    /// </summary>
+    internal static async Task<AzCostReport> RequestAgainAsync(AzCostReport report, IEngineLog log, IProgress<EngineProgress>? progress, int progressId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        if (report.Token is null)
+        {
+            throw new EngineException(EngineErrorKind.InvalidArgument, $"The report for {CostDetailsClient.Describe(report.Result.Request)} carries no token, so it cannot be requested again; run New-AzCostReport again.");
+        }
+
+        using var client = new CostDetailsClient(report.Token.Provider, new CostDetailsOptions { Timeout = timeout });
+        log.Verbose($"Requesting the report for {CostDetailsClient.Describe(report.Result.Request)} again for fresh blob links.");
+        CostReportResult result = await client.RequestAsync(report.Result.Request, log, progress, progressId, cancellationToken).ConfigureAwait(false);
+        return new AzCostReport(result, report.Token);
+    }
+
     private void Emit(object? outcome, CostReportRequest request, IEngineLog log)
     {
         switch (outcome)
