@@ -190,7 +190,7 @@ public sealed class NewAzCostReportCommand : AsyncCmdlet
                     CostReportResult result = await clients[p.Token].RequestAsync(p.Request, log, childProgress, 10 + (i % 1000), CancellationToken).ConfigureAwait(false);
                     outcome = new AzCostReport(result, p.Token);
                 }
-                catch (EngineException e)
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
                     outcome = e;
                 }
@@ -255,7 +255,7 @@ public sealed class NewAzCostReportCommand : AsyncCmdlet
 
                 WriteObjectAsync(AsJson ? report.ToJson() : report);
                 break;
-            case EngineException e:
+            case Exception e:
                 WriteItemError(e, request.Scope);
                 break;
         }
