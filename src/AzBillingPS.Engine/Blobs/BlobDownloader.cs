@@ -103,7 +103,7 @@ public sealed class BlobDownloader : IDisposable
         else if (File.Exists(final))
         {
             long length = new FileInfo(final).Length;
-            if (request.Decompress || request.ExpectedBytes <= 0 || length == request.ExpectedBytes)
+            if (IsComplete(request))
             {
                 log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{what}: {final} is already there ({length:N0} bytes); skipped (-Force downloads it again)."));
                 return new BlobDownloadOutcome(final, length, true, 0, watch.Elapsed);
@@ -138,6 +138,23 @@ public sealed class BlobDownloader : IDisposable
         double seconds = Math.Max(watch.Elapsed.TotalSeconds, 1e-6);
         log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{what}: saved {final} ({bytes:N0} bytes) in {watch.Elapsed.TotalSeconds:N1} s ({request.ExpectedBytes / 1048576.0 / seconds:N1} MB/s){(resumes > 0 ? $", resumed {resumes} time(s)" : string.Empty)}."));
         return new BlobDownloadOutcome(final, bytes, false, resumes, watch.Elapsed);
+    }
+
+    /// <summary>
+    /// True when <see cref="DownloadAsync"/> would keep the file already at the destination: not <c>Force</c>, and the
+    /// file exists with the manifest's length (a decompressed file, whose length the manifest does not know, counts as
+    /// complete when it exists: files only ever get their final name once verified).
+    /// </summary>
+    public static bool IsComplete(BlobDownloadRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Force)
+        {
+            return false;
+        }
+
+        var file = new FileInfo(Path.GetFullPath(request.DestinationPath));
+        return file.Exists && (request.Decompress || request.ExpectedBytes <= 0 || file.Length == request.ExpectedBytes);
     }
 
     public void Dispose() => _http.Dispose();

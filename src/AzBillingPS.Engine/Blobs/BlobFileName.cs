@@ -52,6 +52,23 @@ public static class BlobFileName
         return string.Create(CultureInfo.InvariantCulture, $"{ScopeSlug(scope)}_{m}_{start:yyyyMMdd}-{end:yyyyMMdd}_{index}of{count}.csv{(gzip ? ".gz" : string.Empty)}");
     }
 
+    /// <summary>
+    /// The file name for a blob of a report requested by MCA invoice id (whose dates the invoice decides):
+    /// <c>&lt;scope&gt;_&lt;metric&gt;_invoice-&lt;id&gt;_&lt;index&gt;of&lt;count&gt;.csv</c>.
+    /// </summary>
+    public static string ForInvoice(string scope, string metric, string invoiceId, int index, int count, bool gzip)
+    {
+        ArgumentNullException.ThrowIfNull(invoiceId);
+        string name = For(scope, metric, DateOnly.MinValue, DateOnly.MinValue, index, count, gzip);
+        var id = new StringBuilder(invoiceId.Length);
+        foreach (char c in invoiceId.Trim())
+        {
+            id.Append(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '-');
+        }
+
+        return name.Replace("_00010101-00010101_", "_invoice-" + id + "_", StringComparison.Ordinal);
+    }
+
     /// <summary>The scope as it appears in file names.</summary>
     public static string ScopeSlug(string scope)
     {
