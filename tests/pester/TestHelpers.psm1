@@ -752,6 +752,49 @@ function New-TestBlobSasLink {
     return "$base/$path`?sv=$sv&st=$([Uri]::EscapeDataString($st))&se=$([Uri]::EscapeDataString($se))&sr=b&sp=$Permissions&sig=$([Uri]::EscapeDataString($sig))"
 }
 
+function New-TestCostReport {
+    <#
+    .SYNOPSIS
+        An AzBillingPS.AzCostReport built directly (through its internal constructor) around blob links, for tests
+        that need a report without the Cost Management fixture. The module must be imported first.
+    .EXAMPLE
+        New-TestCostReport -Scope /subscriptions/$sub -Start 2026-03-01 -End 2026-03-31 -Blob @(@{ Link = $l1; Bytes = 123 })
+    #>
+    [CmdletBinding()]
+    param(
+        [string] $Scope = '/subscriptions/5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f',
+        [string] $Metric = 'ActualCost',
+        [datetime] $Start = '2026-03-01',
+        [datetime] $End = '2026-03-31',
+        # Each @{ Link = <SAS URL>; Bytes = <byteCount> }, in manifest order.
+        [object[]] $Blob = @(),
+        [string] $Status = 'Completed',
+        [string] $OperationId = ([guid]::NewGuid().ToString()),
+        [switch] $CompressData,
+        [Nullable[DateTimeOffset]] $ValidTill
+    )
+    $reportType = [AzBillingPS.AzCostReport]
+    $engine = $reportType.GetProperty('Result', [Reflection.BindingFlags]'NonPublic,Instance').PropertyType.Assembly
+    $requestType = $engine.GetType('AzBillingPS.Engine.CostDetails.CostReportRequest', $true)
+    $blobType = $engine.GetType('AzBillingPS.Engine.CostDetails.CostReportBlob', $true)
+    $resultType = $engine.GetType('AzBillingPS.Engine.CostDetails.CostReportResult', $true)
+    $normalize = $engine.GetType('AzBillingPS.Engine.Common.CostScope', $true).GetMethod('Normalize')
+    $request = [Activator]::CreateInstance($requestType, @($normalize.Invoke($null, @($Scope)), $Metric, [DateOnly]::FromDateTime($Start), [DateOnly]::FromDateTime($End), $null, $null))
+    $blobs = [Array]::CreateInstance($blobType, $Blob.Count)
+    for ($i = 0; $i -lt $Blob.Count; $i++) {
+        $blobs[$i] = [Activator]::CreateInstance($blobType, @(($i + 1), [Uri] $Blob[$i].Link, [long] $Blob[$i].Bytes))
+    }
+    $result = [Activator]::CreateInstance($resultType)
+    $values = @{
+        Request = $request; Status = $Status; OperationId = $OperationId; RequestedAt = [DateTimeOffset]::UtcNow
+        CompressData = [bool] $CompressData; BlobCount = $Blob.Count; ByteCount = [long]($Blob | ForEach-Object { [long]$_.Bytes } | Measure-Object -Sum).Sum
+        Blobs = $blobs; ValidTill = $ValidTill
+    }
+    foreach ($k in $values.Keys) { $resultType.GetProperty($k).SetValue($result, $values[$k]) }
+    $ctor = $reportType.GetConstructors([Reflection.BindingFlags]'NonPublic,Instance') | Select-Object -First 1
+    return $ctor.Invoke(@($result, $null))
+}
+
 function Get-TestFileSha256 {
     # Hex SHA-256 of a file (lower case).
     param([Parameter(Mandatory, Position = 0)] [string] $Path)
@@ -763,4 +806,4 @@ function Get-TestFileSha256 {
 Export-ModuleMember -Function Start-TestPostgres, Stop-TestPostgres, Invoke-TestPsql, Get-TestPgBin, Invoke-ChildPwsh,
     Get-TestPwshCommand, Get-TestDataGenerator, New-TestCostFile, Get-CsvDailySum, Get-CsvRowCount, Test-Utf8Bom,
     Get-TestRepoRoot, Get-TestDotnet, Get-FreeTcpPort,
-    Get-TestAzuritePath, Start-TestAzurite, Stop-TestAzurite, New-TestBlob, New-TestBlobSasLink, Get-TestFileSha256
+    Get-TestAzuritePath, Start-TestAzurite, Stop-TestAzurite, New-TestBlob, New-TestBlobSasLink, Get-TestFileSha256, New-TestCostReport

@@ -598,6 +598,12 @@ public sealed class BlobDownloader : IDisposable
                 detail = string.Concat(detail.AsSpan(0, 300), "...");
             }
 
+            string? why = XmlElement(body, "AuthenticationErrorDetail");
+            if (!string.IsNullOrEmpty(why))
+            {
+                detail = detail.TrimEnd('.') + ". " + (why.Length > 300 ? string.Concat(why.AsSpan(0, 300), "...") : why);
+            }
+
             detail = BlobLink.Scrub(detail, link);
         }
 

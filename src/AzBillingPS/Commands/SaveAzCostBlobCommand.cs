@@ -194,7 +194,8 @@ public sealed class SaveAzCostBlobCommand : AsyncCmdlet
         }
         else
         {
-            folder = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path, out ProviderInfo provider, out _);
+            // No wildcard left: a path to create, with any escaped wildcard characters (`[) taken literally.
+            folder = SessionState.Path.GetUnresolvedProviderPathFromPSPath(WildcardPattern.Unescape(Path), out ProviderInfo provider, out _);
             EnsureFileSystem(provider, Path);
         }
 
