@@ -30,4 +30,6 @@ public static class ErrorIds
     public const string PathNotFound = "AzBillingPathNotFound";
     public const string ParameterConflict = "AzBillingParameterConflict";
     public const string IncompleteReport = "ImportIncompleteReport";
+    public const string BlobLinkExpired = "BlobLinkExpired";
+    public const string BlobReportNotCompleted = "BlobReportNotCompleted";
 }
