@@ -185,6 +185,11 @@ public sealed class SaveAzCostBlobCommand : AsyncCmdlet
             }
 
             EnsureFileSystem(resolved.Provider, Path);
+            if (resolved.Paths.Count == 0)
+            {
+                throw new TerminatingErrorException(new ErrorRecord(new DirectoryNotFoundException($"-Path '{Path}' matches no folder; give an existing folder or a plain path to create."), ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, Path));
+            }
+
             if (resolved.Paths.Count != 1)
             {
                 throw new TerminatingErrorException(new ErrorRecord(new ArgumentException($"-Path '{Path}' matches {resolved.Paths.Count} folders; give exactly one."), ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, Path));
