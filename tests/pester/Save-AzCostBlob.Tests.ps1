@@ -386,6 +386,31 @@ Describe 'Save-AzCostBlob through the fault proxy' -Tag 'Blob' {
         @(Get-ChildItem -LiteralPath $out -Force).Name | Should -Be @(Split-Path $final -Leaf)
     }
 
+    It 'starts again from the first byte when the blob changed since the .partial was written (If-Match, 412)' {
+        $out = New-Folder 'changed'
+        $name = 'changed/blob.bin'
+        $before = New-TestBlob $Az -Name $name -Length 12MB -Seed 1 -BlockSize 4MB -ContentMd5
+        $report = New-TestCostReport -Scope $Scope -Blob @(@{ Link = (New-Link $name -Proxy); Bytes = $before.Bytes })
+        $null = Set-TestBlobProxy $Fixture -Faults (1..6 | ForEach-Object { @{ cutAfterBytes = 1MB } })
+        $failed = $report | Invoke-Save -Parameters @{ Path = $out }
+        $failed.Errors.Count | Should -Be 1
+        $final = Join-Path $out (Get-ExpectedName 1 1)
+        (Get-Item -LiteralPath "$final.partial").Length | Should -Be 6MB
+        # The blob is replaced (same name and length, other bytes, new ETag) before the next run.
+        $after = New-TestBlob $Az -Name $name -Length 12MB -Seed 2 -BlockSize 4MB -ContentMd5
+        $after.Sha256 | Should -Not -Be $before.Sha256
+        $null = Set-TestBlobProxy $Fixture
+        $r = $report | Invoke-Save -Parameters @{ Path = $out }
+        $r.Errors | Should -BeNullOrEmpty
+        $requests = @(Get-TestBlobProxyRequests $Fixture)
+        $requests[0].range | Should -Be "bytes=$(6MB)-"
+        $requests[0].status | Should -Be 412
+        $requests[1].range | Should -BeNullOrEmpty
+        $requests[1].status | Should -Be 200
+        ($r.Warnings -join "`n") | Should -Match 'not the one the partial download started from .*412'
+        Get-TestFileSha256 $final | Should -Be $after.Sha256
+    }
+
     It 'resumes the .partial of a killed run; the result is byte-identical' {
         $out = New-Folder 'killed'
         $name = 'killed/large.bin'

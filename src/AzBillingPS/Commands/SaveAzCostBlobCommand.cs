@@ -161,7 +161,7 @@ public sealed class SaveAzCostBlobCommand : AsyncCmdlet
         }
 
         watch.Stop();
-        WriteVerboseAsync(string.Create(CultureInfo.InvariantCulture, $"Done in {watch.Elapsed.TotalSeconds:N1} s: {Interlocked.Read(ref _bytesDone) / 1048576.0:N1} MB written ({Interlocked.Read(ref _bytesDone) / 1048576.0 / Math.Max(watch.Elapsed.TotalSeconds, 1e-3):N1} MB/s)."));
+        WriteVerboseAsync(string.Create(CultureInfo.InvariantCulture, $"Done in {watch.Elapsed.TotalSeconds:N1} s: {Volatile.Read(ref filesDone)} of {blobTotal} file(s), {Interlocked.Read(ref _bytesDone) / 1048576.0:N1} of {byteTotal / 1048576.0:N1} MB in place."));
     }
 
     private string ResolveFolder()
