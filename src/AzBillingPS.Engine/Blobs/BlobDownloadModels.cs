@@ -33,9 +33,9 @@ public sealed class BlobDownloaderOptions
 {
     /// <summary>
     /// Size of each read and write. Small reads keep the bytes in the CPU cache between the socket and the file; a
-    /// download holds one such buffer (32 when it also hashes), so memory stays flat whatever the blob size.
+    /// download holds one such buffer (16 when it also hashes), so memory stays flat whatever the blob size.
     /// </summary>
-    public int BufferSize { get; init; } = 64 * 1024;
+    public int BufferSize { get; init; } = 256 * 1024;
 
     /// <summary>How many times a 500/502/503/504/408/429 answer, or a refused connection, is retried.</summary>
     public int MaxRetries { get; init; } = 4;
