@@ -215,8 +215,8 @@ else {
         $blobDir = Join-Path $OutDir 'blob'
         New-Item -ItemType Directory -Force $blobDir | Out-Null
         try {
-            # A small blob each child saves first, so the timed download does not include the JIT of the HTTP stack.
-            $warm = New-TestBlob $az -Name 'bench/warm-up.bin' -Length 1MB -Seed $Seed
+            # A 64 MB blob each warm child saves first, so the timed download runs the steady-state (JIT-compiled) code.
+            $warm = New-TestBlob $az -Name 'bench/warm-up.bin' -Length 64MB -Seed $Seed -BlockSize 64MB
             $warmLink = New-TestBlobSasLink $az -Name 'bench/warm-up.bin' -Expiry ([DateTime]::UtcNow.AddHours(3))
             foreach ($case in @(@{ Label = 'no Content-MD5'; Name = 'bench/plain.bin'; Md5 = $false }, @{ Label = 'Content-MD5 verified'; Name = 'bench/md5.bin'; Md5 = $true })) {
                 Write-Host "  uploading $BlobMB MB ($($case.Label)) ..." -NoNewline
@@ -228,7 +228,10 @@ else {
                 $oursRuns = [System.Collections.Generic.List[object]]::new()
                 $curlRuns = [System.Collections.Generic.List[object]]::new()
                 $verified = $null
-                for ($run = 1; $run -le $BlobRuns; $run++) {
+                $cold = $null
+                # Run 0: our first download in a fresh pwsh (cold); then warm runs alternating with curl.
+                for ($run = 0; $run -le $BlobRuns; $run++) {
+                  if ($run -gt 0) {
                     $curlFile = Join-Path $blobDir 'curl.bin'
                     Remove-Item -LiteralPath $curlFile -ErrorAction SilentlyContinue
                     Write-Host "  curl run $run ..." -NoNewline
@@ -243,14 +246,16 @@ else {
                         Write-Host " failed (exit $($m.ExitCode), $len bytes)" -ForegroundColor Red
                     }
                     Remove-Item -LiteralPath $curlFile -ErrorAction SilentlyContinue
+                  }
 
                     $oursDir = Join-Path $blobDir 'ours'
                     Remove-Item -Recurse -Force -LiteralPath $oursDir -ErrorAction SilentlyContinue
-                    Write-Host "  Save-AzCostBlob run $run ..." -NoNewline
+                    Write-Host $(if ($run -eq 0) { '  Save-AzCostBlob cold run ...' } else { "  Save-AzCostBlob run $run ..." }) -NoNewline
+                    $warmUp = if ($run -eq 0) { '' } else { "`$null = New-TestCostReport -Blob @(@{ Link = '$warmLink'; Bytes = $($warm.Bytes) }) | Save-AzCostBlob -LiteralPath '$oursDir/warm-up'" }
                     $script = @"
 `$ErrorActionPreference = 'Stop'
 Import-Module '$(Join-Path $Root 'tests/pester/TestHelpers.psm1')'
-`$null = New-TestCostReport -Blob @(@{ Link = '$warmLink'; Bytes = $($warm.Bytes) }) | Save-AzCostBlob -LiteralPath '$oursDir/warm-up'
+$warmUp
 `$report = New-TestCostReport -Blob @(@{ Link = '$link'; Bytes = $($blob.Bytes) })
 `$watch = [Diagnostics.Stopwatch]::StartNew()
 `$file = `$report | Save-AzCostBlob -LiteralPath '$oursDir'
@@ -262,13 +267,15 @@ Import-Module '$(Join-Path $Root 'tests/pester/TestHelpers.psm1')'
                     if ($child.ExitCode -eq 0 -and $line) {
                         $j = $line.Substring('BENCH-RESULT '.Length) | ConvertFrom-Json
                         if ($null -eq $verified) { $verified = (Get-TestFileSha256 $j.Path) -eq $blob.Sha256 }
-                        $oursRuns.Add([pscustomobject]@{ Seconds = [double]$j.Seconds; MBps = $blob.Bytes / 1MB / [double]$j.Seconds; WallSeconds = $child.Duration.TotalSeconds; PeakBytes = $child.PeakWorkingSetBytes; Error = $null })
+                        $one = [pscustomobject]@{ Seconds = [double]$j.Seconds; MBps = $blob.Bytes / 1MB / [double]$j.Seconds; WallSeconds = $child.Duration.TotalSeconds; PeakBytes = $child.PeakWorkingSetBytes; Error = $null }
+                        if ($run -eq 0) { $cold = $one } else { $oursRuns.Add($one) }
                         Write-Host (" {0:N1} s ({1:N0} MB/s), peak {2}" -f [double]$j.Seconds, ($blob.Bytes / 1MB / [double]$j.Seconds), (Format-MB $child.PeakWorkingSetBytes))
                     }
                     else {
                         $why = if ($child.TimedOut) { "timed out after $TimeoutSeconds s" } else { "exit code $($child.ExitCode)" }
                         $err = (($child.StdErr, ($child.Output -join "`n")) | Where-Object { $_ }) -join "`n"
-                        $oursRuns.Add([pscustomobject]@{ Seconds = $null; MBps = $null; WallSeconds = $child.Duration.TotalSeconds; PeakBytes = $child.PeakWorkingSetBytes; Error = "$why; $(($err -split "`n" | Where-Object { $_.Trim() } | Select-Object -First 4) -join ' / ')" })
+                        $one = [pscustomobject]@{ Seconds = $null; MBps = $null; WallSeconds = $child.Duration.TotalSeconds; PeakBytes = $child.PeakWorkingSetBytes; Error = "$why; $(($err -split "`n" | Where-Object { $_.Trim() } | Select-Object -First 4) -join ' / ')" }
+                        if ($run -eq 0) { $cold = $one } else { $oursRuns.Add($one) }
                         Write-Host " failed: $why" -ForegroundColor Red
                     }
                     Remove-Item -Recurse -Force -LiteralPath $oursDir -ErrorAction SilentlyContinue
@@ -278,8 +285,9 @@ Import-Module '$(Join-Path $Root 'tests/pester/TestHelpers.psm1')'
                 $ok = @($curlRuns | Where-Object MBps | Sort-Object MBps); $bestCurl = if ($ok) { $ok[[int][Math]::Floor(($ok.Count - 1) / 2)] } else { $null }
                 $blobResults.Add([pscustomobject]@{
                         Label = $case.Label; Bytes = $blob.Bytes; UploadSeconds = $watch.Elapsed.TotalSeconds; Verified = $verified
-                        Ours = $bestOurs; Curl = $bestCurl; OursRuns = @($oursRuns); CurlRuns = @($curlRuns)
-                        PeakBytes = ($oursRuns | Where-Object PeakBytes | Measure-Object -Property PeakBytes -Maximum).Maximum
+                        Ours = $bestOurs; Curl = $bestCurl; OursRuns = @($oursRuns); CurlRuns = @($curlRuns); Cold = $cold
+                        PeakBytes = (@($oursRuns) + @($cold) | Where-Object { $_ -and $_.PeakBytes } | Measure-Object -Property PeakBytes -Maximum).Maximum
+                        ColdRatio = if ($cold -and $cold.MBps -and $bestCurl) { $cold.MBps / $bestCurl.MBps } else { $null }
                         Ratio = if ($bestOurs -and $bestCurl) { $bestOurs.MBps / $bestCurl.MBps } else { $null }
                     })
             }
@@ -340,24 +348,25 @@ foreach ($engine in 'PostgreSQL', 'SQLite') {
 }
 if ($blobResults.Count) {
     $null = $md.AppendLine('## Blob download (Save-AzCostBlob)').AppendLine()
-    $null = $md.AppendLine(("Azurite {0} on loopback serves a {1:N0} MB block blob (64 MB blocks) through a service-SAS link; Save-AzCostBlob runs in a fresh child pwsh (rate over the cmdlet's own time, wall adds starting pwsh), curl {2} runs ``curl -s -o file <link>``. Each runs {3} time(s), alternating; the median run of each is shown (each child first saves a 1 MB blob, so the timed download does not include the JIT compilation of the HTTP stack; wall is the whole child). Targets (from the issue): at least {4} of curl's MB/s, peak working set under 200 MB." -f $(if ($azuriteVersion) { $azuriteVersion } else { '(version unknown)' }), $BlobMB, $curlVersion, $BlobRuns, $BlobRateTarget)).AppendLine()
-    $null = $md.AppendLine('| blob | ours: MB/s | ours: time (wall) | ours: peak working set | curl: MB/s | curl: time | ratio | rate target 0.9 | memory target 200 MB | bytes identical |')
-    $null = $md.AppendLine('|---|---:|---:|---:|---:|---:|---:|:---:|:---:|:---:|')
+    $null = $md.AppendLine(("Azurite {0} on loopback serves a {1:N0} MB block blob (64 MB blocks) through a service-SAS link; Save-AzCostBlob runs in a fresh child pwsh (rate over the cmdlet's own time, wall adds starting pwsh), curl {2} runs ``curl -s -o file <link>``. Each runs {3} time(s), alternating, and the median run of each is shown; in those runs the child first saves a 64 MB blob, so the timed download runs JIT-compiled code, as every download after the first does in a real run. Cold is one more run of ours: the whole blob as the first download of a fresh pwsh. Wall is the whole child. Targets (from the issue): at least {4} of curl's MB/s, peak working set under 200 MB." -f $(if ($azuriteVersion) { $azuriteVersion } else { '(version unknown)' }), $BlobMB, $curlVersion, $BlobRuns, $BlobRateTarget)).AppendLine()
+    $null = $md.AppendLine('| blob | ours: MB/s | ours: time (wall) | ours: peak working set | curl: MB/s | curl: time | ratio | rate target 0.9 | memory target 200 MB | ours cold: MB/s (ratio) | bytes identical |')
+    $null = $md.AppendLine('|---|---:|---:|---:|---:|---:|---:|:---:|:---:|---:|:---:|')
     foreach ($b in $blobResults) {
         $rateOk = if ($null -eq $b.Ratio) { 'n/a' } elseif ($b.Ratio -ge $BlobRateTarget) { 'met' } else { 'NOT met' }
         $memOk = if ($null -eq $b.PeakBytes) { 'n/a' } elseif ($b.PeakBytes -lt $BlobMemoryLimit) { 'met' } else { 'NOT met' }
         $o = $b.Ours; $c = $b.Curl
-        $null = $md.AppendLine(("| {0:N0} MB, {1} | {2} | {3} ({4}) | {5} | {6} | {7} | {8} | {9} | {10} | {11} |" -f ($b.Bytes / 1MB), $b.Label,
+        $coldText = if ($b.Cold -and $b.Cold.MBps) { '{0} ({1})' -f (Format-Rate $b.Cold.MBps), (Format-Ratio $b.ColdRatio) } else { 'n/a' }
+        $null = $md.AppendLine(("| {0:N0} MB, {1} | {2} | {3} ({4}) | {5} | {6} | {7} | {8} | {9} | {10} | {12} | {11} |" -f ($b.Bytes / 1MB), $b.Label,
                 $(if ($o) { Format-Rate $o.MBps } else { 'failed' }), $(if ($o) { Format-Sec $o.Seconds } else { 'n/a' }), $(if ($o) { Format-Sec $o.WallSeconds } else { 'n/a' }),
                 (Format-MB $b.PeakBytes), $(if ($c) { Format-Rate $c.MBps } else { 'failed' }), $(if ($c) { Format-Sec $c.Seconds } else { 'n/a' }),
-                (Format-Ratio $b.Ratio), $rateOk, $memOk, $(if ($null -eq $b.Verified) { 'n/a' } elseif ($b.Verified) { 'yes (SHA-256)' } else { 'NO' })))
+                (Format-Ratio $b.Ratio), $rateOk, $memOk, $(if ($null -eq $b.Verified) { 'n/a' } elseif ($b.Verified) { 'yes (SHA-256)' } else { 'NO' }), $coldText))
     }
     $null = $md.AppendLine()
     $runs = foreach ($b in $blobResults) { '{0}: ours {1} MB/s, curl {2} MB/s' -f $b.Label, (($b.OursRuns | ForEach-Object { if ($_.MBps) { '{0:N0}' -f $_.MBps } else { 'failed' } }) -join ' / '), (($b.CurlRuns | ForEach-Object { if ($_.MBps) { '{0:N0}' -f $_.MBps } else { 'failed' } }) -join ' / ') }
     $null = $md.AppendLine("Every run: $($runs -join '; ').").AppendLine()
     $null = $md.AppendLine('With a stored Content-MD5 the cmdlet hashes every byte to verify it (MD5 runs at about 490 MB/s on one core of this CPU, on a second task so it does not hold up the socket); on this 2-core machine Azurite itself takes one core, so that row is bound by the CPU, not by the download. Files are not flushed to the storage device before the rename (curl does not either); a file under its final name is complete whenever the process stops.').AppendLine()
     foreach ($b in $blobResults) {
-        foreach ($r in @($b.OursRuns) + @($b.CurlRuns)) { if ($r.Error) { $null = $md.AppendLine("- $($b.Label): a run failed: $($r.Error)") } }
+        foreach ($r in (@($b.OursRuns) + @($b.CurlRuns) + @($b.Cold) | Where-Object { $_ })) { if ($r.Error) { $null = $md.AppendLine("- $($b.Label): a run failed: $($r.Error)") } }
     }
 }
 if ($notes.Count) {

@@ -326,6 +326,8 @@ public sealed class BlobDownloader : IDisposable
                         throw await ErrorFromAsync(response, request, what, ct).ConfigureAwait(false);
                     }
 
+                    retries = 0; // "in a row": an answer with data ends a run of failures
+
                     long total;
                     if (status == 206)
                     {
