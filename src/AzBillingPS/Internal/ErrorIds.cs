@@ -30,4 +30,7 @@ public static class ErrorIds
     public const string PathNotFound = "AzBillingPathNotFound";
     public const string ParameterConflict = "AzBillingParameterConflict";
     public const string IncompleteReport = "ImportIncompleteReport";
+    public const string ConfigInvalid = "SyncConfigInvalid";
+    public const string ConfigUnknownKey = "SyncConfigUnknownKey";
+    public const string SyncStateNotFound = "SyncStateNotFound";
 }
