@@ -11,6 +11,7 @@
     FormatsToProcess     = @('AzBillingPS.Format.ps1xml')
     CmdletsToExport      = @(
         'Get-AzBillingToken'
+        'New-AzCostReport'
         'Import-AzCostToSql'
         'Get-AzCostSummary'
     )

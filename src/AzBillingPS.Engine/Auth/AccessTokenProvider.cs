@@ -34,12 +34,12 @@ public sealed partial class AccessTokenProvider
     private static readonly ConcurrentDictionary<string, IManagedIdentityApplication> ManagedIdentityApps = new(StringComparer.Ordinal);
     private static readonly byte[] FingerprintKey = RandomNumberGenerator.GetBytes(32);
 
-    private readonly Func<CancellationToken, Task<AuthenticationResult>> _acquire;
+    private readonly Func<bool, CancellationToken, Task<AuthenticationResult>> _acquire;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private AccessTokenInfo? _current;
     private int _tokensFromService;
 
-    private AccessTokenProvider(TokenProviderOptions options, string scope, Func<CancellationToken, Task<AuthenticationResult>> acquire)
+    private AccessTokenProvider(TokenProviderOptions options, string scope, Func<bool, CancellationToken, Task<AuthenticationResult>> acquire)
     {
         Method = options.Method;
         TenantId = options.TenantId;
@@ -159,11 +159,11 @@ public sealed partial class AccessTokenProvider
         });
 
         string[] scopes = [scope];
-        return new AccessTokenProvider(options, scope, async ct =>
+        return new AccessTokenProvider(options, scope, async (force, ct) =>
         {
             try
             {
-                return await app.AcquireTokenForClient(scopes).ExecuteAsync(ct).ConfigureAwait(false);
+                return await app.AcquireTokenForClient(scopes).WithForceRefresh(force).ExecuteAsync(ct).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -182,10 +182,17 @@ public sealed partial class AccessTokenProvider
     public Task<AccessTokenInfo> GetTokenAsync(CancellationToken cancellationToken) => GetTokenAsync(null, cancellationToken);
 
     /// <inheritdoc cref="GetTokenAsync(CancellationToken)"/>
-    public async Task<AccessTokenInfo> GetTokenAsync(IEngineLog? log, CancellationToken cancellationToken)
+    public Task<AccessTokenInfo> GetTokenAsync(IEngineLog? log, CancellationToken cancellationToken) => GetTokenAsync(log, rejected: null, cancellationToken);
+
+    /// <summary>
+    /// A token as <see cref="GetTokenAsync(CancellationToken)"/> gives, except that when <paramref name="rejected"/> is the
+    /// current token (a service answered 401 to it), a new one is requested past MSAL's cache. Callers that race on the
+    /// same rejected token get one renewal between them.
+    /// </summary>
+    public async Task<AccessTokenInfo> GetTokenAsync(IEngineLog? log, AccessTokenInfo? rejected, CancellationToken cancellationToken)
     {
         AccessTokenInfo? current = _current;
-        if (current is not null && current.ExpiresOn - DateTimeOffset.UtcNow > RefreshMargin)
+        if (current is not null && !ReferenceEquals(current, rejected) && current.ExpiresOn - DateTimeOffset.UtcNow > RefreshMargin)
         {
             return current;
         }
@@ -194,15 +201,18 @@ public sealed partial class AccessTokenProvider
         try
         {
             current = _current;
-            if (current is not null && current.ExpiresOn - DateTimeOffset.UtcNow > RefreshMargin)
+            bool force = rejected is not null && ReferenceEquals(current, rejected);
+            if (current is not null && !force && current.ExpiresOn - DateTimeOffset.UtcNow > RefreshMargin)
             {
                 return current;
             }
 
             log?.Verbose(current is null
                 ? $"Requesting a token for scope {Scope} from {AuthorityOrSource()} as {Who}."
-                : $"The token for scope {Scope} expires at {Format(current.ExpiresOn)}; requesting a fresh one as {Who}.");
-            AuthenticationResult result = await _acquire(cancellationToken).ConfigureAwait(false);
+                : force
+                    ? $"The service rejected the token for scope {Scope}; requesting a new one as {Who}."
+                    : $"The token for scope {Scope} expires at {Format(current.ExpiresOn)}; requesting a fresh one as {Who}.");
+            AuthenticationResult result = await _acquire(force, cancellationToken).ConfigureAwait(false);
             bool fromCache = result.AuthenticationResultMetadata?.TokenSource == TokenSource.Cache;
             if (!fromCache)
             {
@@ -280,11 +290,11 @@ public sealed partial class AccessTokenProvider
 
         string resource = scope.EndsWith("/.default", StringComparison.Ordinal) ? scope[..^"/.default".Length] : scope;
         string who = "managed identity (" + idText + ")";
-        return new AccessTokenProvider(options, scope, async ct =>
+        return new AccessTokenProvider(options, scope, async (force, ct) =>
         {
             try
             {
-                return await app.AcquireTokenForManagedIdentity(resource).ExecuteAsync(ct).ConfigureAwait(false);
+                return await app.AcquireTokenForManagedIdentity(resource).WithForceRefresh(force).ExecuteAsync(ct).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

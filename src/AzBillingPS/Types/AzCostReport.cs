@@ -72,7 +72,11 @@ public sealed class AzCostReport
     public AzBillingToken? Token { get; }
 
     /// <summary>The service's final answer as JSON, with every SAS signature replaced by REDACTED.</summary>
-    public string ToJson() => Result.RedactedJson ?? "{}";
+    public string ToJson() => Result.RedactedJson ?? System.Text.Json.JsonSerializer.Serialize(
+        new { scope = Scope, metric = Metric, status = Status, operationId = OperationId, blobCount = BlobCount },
+        Indented);
+
+    private static readonly System.Text.Json.JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     public override string ToString()
         => string.Create(CultureInfo.InvariantCulture, $"{Scope} {Metric} {PeriodStart:yyyy-MM-dd}..{PeriodEnd:yyyy-MM-dd}: {Status}, {BlobCount} blob(s), {ByteCount} bytes");
