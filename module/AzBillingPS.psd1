@@ -14,6 +14,8 @@
         'New-AzCostReport'
         'Import-AzCostToSql'
         'Get-AzCostSummary'
+        'Sync-AzBilling'
+        'Get-AzBillingSyncState'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
