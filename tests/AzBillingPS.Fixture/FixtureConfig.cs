@@ -15,6 +15,9 @@ internal sealed class FixtureConfig
     public List<TenantConfig> Tenants { get; set; } = [];
 
     public ManagedIdentityConfig? ManagedIdentity { get; set; }
+
+    /// <summary>Cost Management rules in force from the start (the same shape as POST /_fixture/cost/rules takes).</summary>
+    public List<System.Text.Json.JsonElement>? CostRules { get; set; }
 }
 
 internal sealed class TenantConfig

@@ -13,6 +13,9 @@ internal sealed class FixtureState
 {
     private readonly ConcurrentDictionary<string, DateTimeOffset> _usedJti = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<IssuedToken> _issued = new();
+    private readonly ConcurrentDictionary<string, IssuedToken> _byToken = new(StringComparer.Ordinal);
+    private long _issuedCount;
+    private long _revokedThrough;
     private readonly ConcurrentQueue<string> _assertions = new();
     private int _requests;
 
@@ -67,9 +70,36 @@ internal sealed class FixtureState
         string input = Jwt.Base64Url(JsonSerializer.SerializeToUtf8Bytes(header)) + "." + Jwt.Base64Url(JsonSerializer.SerializeToUtf8Bytes(payload));
         byte[] signature = SigningKey.SignData(Encoding.ASCII.GetBytes(input), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         string token = input + "." + Jwt.Base64Url(signature);
-        _issued.Enqueue(new IssuedToken(kind, clientId, token, DateTimeOffset.UtcNow.AddSeconds(lifetimeSeconds)));
+        var issued = new IssuedToken(kind, clientId, token, DateTimeOffset.UtcNow.AddSeconds(lifetimeSeconds))
+        {
+            Sequence = Interlocked.Increment(ref _issuedCount),
+            Resource = resource,
+            TenantId = tenantId,
+        };
+        _byToken[token] = issued;
+        _issued.Enqueue(issued);
         return token;
     }
+
+    /// <summary>The token this fixture issued with exactly this text, or null.</summary>
+    public IssuedToken? FindToken(string token) => _byToken.TryGetValue(token, out IssuedToken? t) ? t : null;
+
+    /// <summary>Revokes every token issued so far (tokens issued later stay valid); returns how many are now revoked.</summary>
+    public long RevokeAll()
+    {
+        long through = Interlocked.Read(ref _issuedCount);
+        Interlocked.Exchange(ref _revokedThrough, through);
+        return through;
+    }
+
+    public bool IsRevoked(IssuedToken token) => token.Sequence <= Interlocked.Read(ref _revokedThrough);
 }
 
-internal sealed record IssuedToken(string Kind, string ClientId, string AccessToken, DateTimeOffset ExpiresOn);
+internal sealed record IssuedToken(string Kind, string ClientId, string AccessToken, DateTimeOffset ExpiresOn)
+{
+    public long Sequence { get; init; }
+
+    public string Resource { get; init; } = string.Empty;
+
+    public string TenantId { get; init; } = string.Empty;
+}

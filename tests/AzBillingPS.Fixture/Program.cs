@@ -18,7 +18,8 @@ using Microsoft.Extensions.Logging;
 
 // AzBillingPS test fixture. Usage:
 //   AzBillingPS.Fixture --config fixture.json --tls-pfx server.pfx [--tls-password p] [--https-port 0] [--http-port 0] [--parent-pid N] [--exit-on-stdin-close]
-// Prints one JSON line on stdout when listening: {"https":"https://127.0.0.1:P","http":"http://127.0.0.1:Q","pid":N}.
+// Plays Entra ID, the managed-identity endpoints, ARM (subscription list) and Cost Management's cost-details API,
+// and proxies blob downloads with injected faults. Prints one JSON line on stdout when listening: {"https":"https://127.0.0.1:P","http":"http://127.0.0.1:Q","pid":N}.
 // Ends on Ctrl+C, when --parent-pid exits, or (with --exit-on-stdin-close) when stdin closes.
 string? configPath = Arg(args, "--config");
 string? pfxPath = Arg(args, "--tls-pfx");
@@ -44,9 +45,12 @@ builder.WebHost.ConfigureKestrel(k =>
 
 WebApplication app = builder.Build();
 var state = new FixtureState(config);
+var cost = new AzBillingPS.Fixture.Cost.CostState(config);
 EntraEndpoints.Map(app, state);
 ManagedIdentityEndpoints.Map(app, state);
-ControlEndpoints.Map(app, state);
+ControlEndpoints.Map(app, state, cost);
+CostEndpoints.Map(app, state, cost);
+BlobProxyEndpoints.Map(app);
 
 await app.StartAsync();
 string[] addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
