@@ -91,6 +91,7 @@ public sealed class SyncRunner : IDisposable
                         PeriodEnd = last < today ? last : today,
                         Action = d.Load ? SyncAction.Loaded : SyncAction.Skipped,
                         Reason = d.Detail,
+                        IsFinal = d.Reason == SyncReason.Complete,
                     });
                 }
             }

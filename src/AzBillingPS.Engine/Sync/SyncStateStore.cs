@@ -122,6 +122,16 @@ public sealed class SyncStateStore
     /// <summary>The rows of the state table (optionally of one normalised scope); null when the table does not exist.</summary>
     public async Task<IReadOnlyList<SyncStateRow>?> ReadAsync(string? scope, CancellationToken cancellationToken)
     {
+        if (StateTarget.Provider == DatabaseProvider.Sqlite)
+        {
+            // Opening a missing SQLite file would create it: a read (or -WhatIf) must leave no file behind.
+            string file = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(StateTarget.ConnectionString).DataSource;
+            if (!string.IsNullOrEmpty(file) && !file.StartsWith(':') && !System.IO.File.Exists(file))
+            {
+                return null;
+            }
+        }
+
         await using DbConnection connection = await _sink.OpenAsync(cancellationToken).ConfigureAwait(false);
         HashSet<string> columns = await _sink.ListColumnsAsync(connection, null, cancellationToken).ConfigureAwait(false);
         if (columns.Count == 0)
