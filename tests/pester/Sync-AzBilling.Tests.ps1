@@ -96,7 +96,7 @@ function Invoke-Sync([string] $Name, [hashtable] $Parameters, [object[]] $Pipe) 
         elseif ($i -is [Management.Automation.VerboseRecord]) { $r.Verbose++; Write-Host $i.Message }
         else { Write-Host ($i | Out-String -Width 300) }
     }
-    $r.Requests = @(Get-Requests | Select-Object -Skip $before | ForEach-Object { [ordered]@{ Method = $_.method; Path = $_.path; Body = $_.body; Status = $_.status } })
+    $r.Requests = @(Get-Requests | Select-Object -Skip $before | ForEach-Object { [ordered]@{ Method = $_.method; Path = $_.path; Body = $_.body; Status = $_.status; Operation = $_.operationId; Start = $_.timeMs; End = $_.endTimeMs } })
     $Results[$Name] = $r
 }
 '@
@@ -153,7 +153,7 @@ Describe 'Sync-AzBilling' -Tag 'Sync' {
             $script:Db1 = Join-Path $Folder 'first.sqlite'
             $script:Window = @((Get-Month -2), (Get-Month -1), (Get-Month 0))
             $script:Run = Invoke-SyncChild @"
-Invoke-Sync 'first' (`$SignIn + @{ Scope = '$SubA', '/SUBSCRIPTIONS/$SubB/'; Database = '$Db1'; PassThru = `$true; Verbose = `$true })
+Invoke-Sync 'first' (`$SignIn + @{ Scope = '$SubA', '/SUBSCRIPTIONS/$SubB/'; Database = '$Db1'; PassThru = `$true; Verbose = `$true; ThrottleLimit = 3 })
 `$Results['afterFirst'] = @(Get-AzBillingSyncState -Database '$Db1' | ForEach-Object { [ordered]@{ Scope = `$_.Scope; Month = `$_.Month; Status = `$_.Status; IsFinal = `$_.IsFinal; Complete = `$_.Complete; Rows = `$_.Rows; ImportId = "`$(`$_.ImportId)"; LoadedAt = `$_.LoadedAt } })
 Invoke-Sync 'second' (`$SignIn + @{ Scope = '$SubA', '$SubB'; Database = '$Db1'; PassThru = `$true })
 `$Results['afterSecond'] = @(Get-AzBillingSyncState -Database '$Db1' | ForEach-Object { [ordered]@{ Scope = `$_.Scope; Month = `$_.Month; Status = `$_.Status; IsFinal = `$_.IsFinal; Rows = `$_.Rows; ImportId = "`$(`$_.ImportId)" } })
@@ -201,6 +201,21 @@ Invoke-Sync 'second' (`$SignIn + @{ Scope = '$SubA', '$SubB'; Database = '$Db1';
             ($First.Results | Where-Object Month -eq $Window[2] | ForEach-Object IsFinal) | Should -Be @($false, $false)
             ($First.Results | Where-Object Month -eq $Window[1] | ForEach-Object IsFinal) | Should -Be @((Test-FinalNow $Window[1]), (Test-FinalNow $Window[1]))
             $First.Verbose | Should -BeGreaterThan 5
+        }
+
+        It 'runs units in parallel, at most -ThrottleLimit at a time' {
+            # A report is in flight from its POST to the end of its last poll (the fixture records both, in ms).
+            $spans = foreach ($g in $First.Requests | Where-Object Operation | Group-Object { $_.Operation }) {
+                [pscustomobject]@{ Start = ($g.Group | Measure-Object Start -Minimum).Minimum; End = ($g.Group | Measure-Object End -Maximum).Maximum }
+            }
+            @($spans).Count | Should -Be 6
+            $most = 0
+            foreach ($s in $spans) {
+                $at = @($spans | Where-Object { $_.Start -le $s.Start -and $_.End -gt $s.Start }).Count
+                if ($at -gt $most) { $most = $at }
+            }
+            $most | Should -BeLessOrEqual 3
+            $most | Should -BeGreaterOrEqual 2 -Because 'units overlap'
         }
 
         It 'the state table records each load with its rows, import id and final flag' {
@@ -576,6 +591,7 @@ Invoke-Sync 'tokenForSqlite' (`$SignIn + @{ Scope = '$SubA'; UseTokenForDatabase
 Invoke-Sync 'twoSignIns' (`$SignIn + @{ Scope = '$SubA'; ManagedIdentity = `$true; Database = '$WhatIfDb' })
 Invoke-Sync 'tooOld' (`$SignIn + @{ Scope = '$SubA'; From = '2020-01-01'; Database = '$WhatIfDb' })
 Invoke-Sync 'whatIf' (`$SignIn + @{ Scope = '$SubA'; Database = '$WhatIfDb'; WhatIf = `$true })
+`$Results['stateFromConfig'] = @(Get-AzBillingSyncState -ConfigPath '$good' -Table Explicit | ForEach-Object { "`$(`$_.Scope) `$(`$_.Month) `$(`$_.Status)" })
 try { Get-AzBillingSyncState -Database '$WhatIfDb' -ErrorAction Stop } catch { `$Results['noState'] = [ordered]@{ Id = `$_.FullyQualifiedErrorId; Message = `$_.Exception.Message } }
 `$Results['whatIfFile'] = Test-Path '$WhatIfDb'
 "@
@@ -589,6 +605,7 @@ try { Get-AzBillingSyncState -Database '$WhatIfDb' -ErrorAction Stop } catch { `
             $c.Results[0].Scope | Should -Be '/subscriptions/5c0f0000-0000-0000-0000-000000000001'
             Test-Path $CfgDb | Should -BeTrue
             Invoke-Sqlite $CfgDb 'SELECT count(*) FROM Explicit_SyncState' | Should -Be '1'
+            $Run4.stateFromConfig | Should -Be @("/subscriptions/5c0f0000-0000-0000-0000-000000000001 $(Get-Month 0) Loaded") -Because 'Get-AzBillingSyncState takes the target from the same file'
         }
 
         It 'refuses an unknown key, naming the key, the file and the line' {
@@ -625,6 +642,28 @@ try { Get-AzBillingSyncState -Database '$WhatIfDb' -ErrorAction Stop } catch { `
             $c.Summary.Loaded | Should -Be 0
             $Run4.whatIfFile | Should -BeFalse
             $Run4.noState.Id | Should -BeLike 'SyncStateNotFound*'
+        }
+    }
+
+    Context 'SQL Server (when AZBILLING_TEST_SQLSERVER names one)' -Skip:($NoFixture -or -not $env:AZBILLING_TEST_SQLSERVER) {
+        BeforeAll {
+            $table = 'AzbSync_' + [guid]::NewGuid().ToString('N').Substring(0, 8)
+            $script:SqlRun = Invoke-SyncChild @"
+`$cs = `$env:AZBILLING_TEST_SQLSERVER
+Invoke-Sync 'first' (`$SignIn + @{ Scope = '$SubA'; Months = 2; ConnectionString = `$cs; Table = '$table' })
+Invoke-Sync 'second' (`$SignIn + @{ Scope = '$SubA'; LookbackMonths = 2; ConnectionString = `$cs; Table = '$table'; PassThru = `$true })
+`$Results['state'] = @(Get-AzBillingSyncState -ConnectionString `$cs -Table '$table' | ForEach-Object { [ordered]@{ Month = `$_.Month; Status = `$_.Status; Rows = `$_.Rows } })
+`$Results['rows'] = (Get-AzCostSummary -ConnectionString `$cs -Table '$table' | Measure-Object Rows -Sum).Sum
+"@ -Environment @{ AZBILLING_TEST_SQLSERVER = $env:AZBILLING_TEST_SQLSERVER }
+        }
+
+        It 'loads, records and reloads on SQL Server like on the others' {
+            $SqlRun.first.Ok | Should -BeTrue
+            $SqlRun.first.Summary.Loaded | Should -Be 2
+            $SqlRun.second.Ok | Should -BeTrue
+            $SqlRun.state.Count | Should -Be 2
+            $SqlRun.state.Status | Should -Be @('Loaded', 'Loaded')
+            $SqlRun.rows | Should -Be ((Get-ExpectedRows (Get-Month -1)) + (Get-ExpectedRows (Get-Month 0)))
         }
     }
 
