@@ -12,6 +12,7 @@
     CmdletsToExport      = @(
         'Get-AzBillingToken'
         'New-AzCostReport'
+        'Save-AzCostBlob'
         'Import-AzCostToSql'
         'Get-AzCostSummary'
         'Sync-AzBilling'

@@ -25,14 +25,15 @@ function Install-TestPrerequisites {
         $notes.Add('Live SQL Server tests: AZBILLING_TEST_SQLSERVER is not set (the generated T-SQL is still parsed by ScriptDom in xunit).')
     }
 
-    # Azurite (Azure Storage emulator) for blob tests, from npm, into out/node_modules.
-    $azurite = Join-Path $Out 'node/node_modules/.bin/azurite'
+    # Azurite (Azure Storage emulator) for blob tests, from npm (tests/package.json, pinned by tests/package-lock.json),
+    # into out/node; the tests start its blob service, azurite-blob.
+    $azurite = Join-Path $Out 'node/node_modules/.bin/azurite-blob'
     if (-not (Test-Path $azurite) -and (Get-Command npm -ErrorAction SilentlyContinue) -and (Test-Path "$Root/tests/package.json")) {
         New-Item -ItemType Directory -Force (Join-Path $Out 'node') | Out-Null
         Copy-Item "$Root/tests/package.json" (Join-Path $Out 'node/package.json')
         if (Test-Path "$Root/tests/package-lock.json") { Copy-Item "$Root/tests/package-lock.json" (Join-Path $Out 'node/package-lock.json') }
         Push-Location (Join-Path $Out 'node')
-        try { & npm install --no-audit --no-fund --silent | Out-Null } finally { Pop-Location }
+        try { & npm install --no-audit --no-fund --silent 2>&1 | Out-Null } finally { Pop-Location }
     }
     if (Test-Path $azurite) { $env:AZBILLING_TEST_AZURITE = $azurite }
     elseif (Test-Path "$Root/tests/package.json") { $notes.Add('Blob tests: Azurite could not be installed with npm.') }

@@ -73,6 +73,11 @@ Import-Csv ./subscriptions.csv | New-AzCostReport -Token $token -From 2026-10-01
             Remarks = 'The CSV has a Scope column; each row binds to -Scope by property name.'
         }
         @{
+            Title   = 'One MCA invoice, amortized'
+            Code    = '$token | New-AzCostReport -BillingAccountId $mcaAccount -BillingProfileId $profile -InvoiceId G012345678 -Metric AmortizedCost'
+            Remarks = 'What the invoice covers, for a Microsoft Customer Agreement billing profile. PeriodStart and PeriodEnd stay empty; Import-AzCostToSql then takes the period from the files.'
+        }
+        @{
             Title   = 'Keep the manifest'
             Code    = '$token | New-AzCostReport -SubscriptionId $sub -AsJson | Set-Content ./manifest-2026-11.json'
             Remarks = 'The JSON has the blob links with their SAS signatures redacted.'

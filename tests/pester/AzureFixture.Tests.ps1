@@ -72,6 +72,28 @@ Describe 'Azure fixture: ARM bearer tokens' -Tag 'Fixture' -Skip:$NoFixture {
     }
 }
 
+Describe 'Azure fixture: configuration' -Tag 'Fixture' -Skip:$NoFixture {
+    It 'takes cost rules from its configuration (kept by reset) and rejects an expired token' {
+        $g = Start-TestAzureFixture -CostRules @(@{ metric = 'AmortizedCost'; status = 404 }) -TokenLifetimeSeconds 1
+        try {
+            $t = (Invoke-RestMethod -SkipCertificateCheck -Method Post "$($g.Https)/$($g.TenantId)/oauth2/v2.0/token" -Body @{
+                    grant_type = 'client_credentials'; client_id = $g.ClientId; client_secret = $g.ClientSecret; scope = 'https://management.azure.com/.default'
+                }).access_token
+            $uri = "$($g.Https)/subscriptions/$([guid]::NewGuid())/providers/Microsoft.CostManagement/generateCostDetailsReport?api-version=2025-03-01"
+            $p = @{ Method = 'Post'; Uri = $uri; SkipCertificateCheck = $true; SkipHttpErrorCheck = $true; ContentType = 'application/json'; Headers = @{ Authorization = "Bearer $t" } }
+            (Invoke-WebRequest @p -Body '{"metric":"AmortizedCost"}').StatusCode | Should -Be 404
+            Reset-TestCostFixture $g
+            (Invoke-WebRequest @p -Body '{"metric":"AmortizedCost"}').StatusCode | Should -Be 404
+            (Invoke-WebRequest @p -Body '{"metric":"ActualCost"}').StatusCode | Should -Be 202
+            Start-Sleep -Milliseconds 1200
+            $expired = Invoke-WebRequest @p -Body '{"metric":"ActualCost"}'
+            $expired.StatusCode | Should -Be 401
+            ($expired.Content | ConvertFrom-Json).error.code | Should -Be 'ExpiredAuthenticationToken'
+        }
+        finally { Stop-TestAzureFixture $g }
+    }
+}
+
 Describe 'Azure fixture: cost-details reports' -Tag 'Fixture' -Skip:$NoFixture {
     BeforeEach { Reset-TestCostFixture $F }
 

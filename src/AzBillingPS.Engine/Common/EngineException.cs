@@ -27,6 +27,9 @@ public enum EngineErrorKind
     Timeout,
     ServiceError,
     Unsupported,
+
+    /// <summary>A SAS link (a report's blob link) has expired or is about to: request the report again.</summary>
+    LinkExpired,
 }
 
 /// <summary>

@@ -182,7 +182,7 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
         {
             _pending.Remove(key);
             string[] files = unit.Files.OrderBy(kv => kv.Key).Select(kv => kv.Value).ToArray();
-            await LoadAsync(new ImportRequest(_target!, unit.Scope, unit.Metric, unit.PeriodStart, unit.PeriodEnd, files), files).ConfigureAwait(false);
+            await LoadAsync(new ImportRequest(_target!, unit.Scope, unit.Metric, unit.PeriodStart == default ? null : unit.PeriodStart, unit.PeriodEnd == default ? null : unit.PeriodEnd, files), files).ConfigureAwait(false);
         }
     }
 

@@ -62,6 +62,7 @@ internal static class ErrorMapper
         EngineErrorKind.Timeout => (ErrorIds.Timeout, ErrorCategory.OperationTimeout),
         EngineErrorKind.ServiceError => (ErrorIds.ServiceError, ErrorCategory.InvalidResult),
         EngineErrorKind.Unsupported => (ErrorIds.Unsupported, ErrorCategory.NotImplemented),
+        EngineErrorKind.LinkExpired => (ErrorIds.BlobLinkExpired, ErrorCategory.ResourceUnavailable),
         _ => (ErrorIds.Unexpected, ErrorCategory.NotSpecified),
     };
 

@@ -50,5 +50,8 @@ public sealed class AzCostFile
     /// <summary>The Cost Management operation that produced the report, when known.</summary>
     public string? OperationId { get; set; }
 
+    /// <summary>True when Save-AzCostBlob found the complete file already there and kept it instead of downloading it again.</summary>
+    public bool Skipped { get; set; }
+
     public override string ToString() => Path;
 }

@@ -1,0 +1,60 @@
+using System;
+
+namespace AzBillingPS.Engine.Blobs;
+
+/// <summary>
+/// One blob to put on disk. <paramref name="Link"/> is a SAS URL (a secret: it is only ever shown through
+/// <see cref="Common.SasRedactor"/>). <paramref name="ExpectedBytes"/> is the manifest's byteCount for the blob
+/// (the bytes as stored, compressed when the report is); 0 or less means unknown (then the service's length is taken).
+/// <paramref name="Decompress"/> says the blob is gzip and <paramref name="DestinationPath"/> gets the decompressed
+/// bytes. <paramref name="Force"/> downloads again even when a complete file is already there, and ignores a leftover
+/// <c>.partial</c>.
+/// </summary>
+public sealed record BlobDownloadRequest(Uri Link, string DestinationPath, long ExpectedBytes, bool Decompress, bool Force)
+{
+    /// <summary>When the link expires (the report's validTill). The link's own <c>se</c> is honoured as well.</summary>
+    public DateTimeOffset? ValidTill { get; init; }
+
+    /// <summary>How many times a dropped connection is resumed (with a Range request) before the download fails.</summary>
+    public int MaxResumes { get; init; } = 5;
+
+    /// <summary>Shown in messages instead of the file name (for example "blob 2 of 3 of ..."); optional.</summary>
+    public string? Description { get; init; }
+
+    public override string ToString() => $"{Common.SasRedactor.Redact(Link)} -> {DestinationPath}";
+}
+
+/// <summary>What a download did: the file, its length on disk, whether an existing complete file was kept, how many
+/// times a dropped connection was resumed, and how long it took.</summary>
+public sealed record BlobDownloadOutcome(string Path, long Bytes, bool Skipped, int Resumes, TimeSpan Elapsed);
+
+/// <summary>Tuning for <see cref="BlobDownloader"/>. The defaults suit Azure Storage; tests shorten the waits.</summary>
+public sealed class BlobDownloaderOptions
+{
+    /// <summary>Size of the one copy buffer each download uses (memory stays flat whatever the blob size).</summary>
+    public int BufferSize { get; init; } = 1024 * 1024;
+
+    /// <summary>How many times a 500/502/503/504/408/429 answer, or a refused connection, is retried.</summary>
+    public int MaxRetries { get; init; } = 4;
+
+    /// <summary>First back-off wait; each retry doubles it (with jitter: between half and all of it).</summary>
+    public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The longest wait between retries (a longer Retry-After is cut to this).</summary>
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A link that expires within this margin is not started: it would likely fail half way.</summary>
+    public TimeSpan ExpiryMargin { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>A response that sends nothing for this long counts as a dropped connection (and is resumed).</summary>
+    public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(100);
+
+    /// <summary>Time to connect (TCP and TLS).</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The clock (tests move it).</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Flush each file to the storage device before it is renamed into place.</summary>
+    public bool FlushToDisk { get; init; } = true;
+}

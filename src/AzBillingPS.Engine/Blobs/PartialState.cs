@@ -1,0 +1,71 @@
+using System;
+using System.Globalization;
+using System.IO;
+using System.Text;
+
+namespace AzBillingPS.Engine.Blobs;
+
+/// <summary>
+/// What a <c>.partial</c> file holds, kept next to it as <c>&lt;file&gt;.partial.state</c> so a later run resumes it
+/// only when it belongs to the same blob: the blob's address without the query (never the signature), its length
+/// and its ETag (sent as If-Match on the Range request, so a changed blob starts again from the first byte).
+/// </summary>
+internal sealed record PartialState(string Blob, long Bytes, string ETag)
+{
+    private const string Header = "AzBillingPS partial download v1";
+
+    public static PartialState? Read(string path)
+    {
+        try
+        {
+            if (!File.Exists(path))
+            {
+                return null;
+            }
+
+            string[] lines = File.ReadAllLines(path, Encoding.UTF8);
+            if (lines.Length < 4 || !string.Equals(lines[0], Header, StringComparison.Ordinal))
+            {
+                return null;
+            }
+
+            string? blob = Value(lines, "blob");
+            string? etag = Value(lines, "etag");
+            if (blob is null || string.IsNullOrEmpty(etag) || !long.TryParse(Value(lines, "bytes"), NumberStyles.Integer, CultureInfo.InvariantCulture, out long bytes))
+            {
+                return null;
+            }
+
+            return new PartialState(blob, bytes, etag);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    public void Write(string path)
+    {
+        string text = string.Create(CultureInfo.InvariantCulture, $"{Header}\nblob={Blob}\nbytes={Bytes}\netag={ETag}\n");
+        string temp = path + ".tmp";
+        File.WriteAllText(temp, text, new UTF8Encoding(false));
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private static string? Value(string[] lines, string key)
+    {
+        foreach (string line in lines)
+        {
+            if (line.StartsWith(key + "=", StringComparison.Ordinal))
+            {
+                return line.Substring(key.Length + 1);
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,455 @@
+#Requires -Version 7.4
+# Save-AzCostBlob against Azurite (the Azure Storage emulator, started here on a free loopback port with its data in a
+# temporary folder) with real service-SAS links. Faults (cut connections, 503s) come from the test fixture's blob
+# proxy between the cmdlet and Azurite; New-AzCostReport manifests come from the fixture's Cost Management API.
+# Every test is skipped, with the reason, when Azurite (or, for the proxy and report tests, the fixture) is missing.
+
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    $script:RepoRoot = Get-TestRepoRoot
+    if (-not $env:AZBILLING_MODULE_PATH) {
+        $env:AZBILLING_MODULE_PATH = Join-Path $RepoRoot 'out/AzBillingPS/0.1.0/AzBillingPS.psd1'
+    }
+    Import-Module $env:AZBILLING_MODULE_PATH -Force -ErrorAction Stop
+
+    $script:Dir = Join-Path ([IO.Path]::GetTempPath()) ('azb-blob-' + [guid]::NewGuid().ToString('N').Substring(0, 12))
+    New-Item -ItemType Directory -Path $Dir | Out-Null
+    $script:Sub = '5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f'
+    $script:Scope = "/subscriptions/$Sub"
+    $script:Slug = "subscriptions-$Sub"
+
+    $script:Az = Start-TestAzurite -WarningVariable azWarn -WarningAction SilentlyContinue
+    $script:NoAzurite = if ($Az) { $null } else { "Azurite is not available: $azWarn" }
+
+    $script:Fixture = $null
+    $script:NoFixture = 'Azurite is not available'
+    if ($Az) {
+        if (-not (Get-Command Start-TestAzureFixture -ErrorAction SilentlyContinue)) { $script:NoFixture = 'the test fixture helpers (Start-TestAzureFixture) are not in TestHelpers.psm1' }
+        elseif (-not (Test-Path (Join-Path $RepoRoot 'out/AzBillingPS.Fixture/AzBillingPS.Fixture.dll'))) { $script:NoFixture = 'the test fixture is not built (build.ps1 -Task Build)' }
+        else {
+            $script:Fixture = Start-TestAzureFixture
+            $script:NoFixture = $null
+        }
+    }
+
+    # Every SAS link the tests make; none of their signatures may show up in any stream, error or file.
+    $script:Signatures = [Collections.Generic.List[string]]::new()
+    $script:Transcript = [Collections.Generic.List[string]]::new()
+
+    function New-Link {
+        # A service-SAS link to a blob (recorded for the leak check); -Proxy routes it through the fixture's blob proxy.
+        param([string] $Name, [datetime] $Expiry = [DateTime]::UtcNow.AddHours(1), [switch] $Proxy, [string] $Key)
+        $p = @{ Name = $Name; Expiry = $Expiry }
+        if ($Proxy) { $p.BaseUri = "$($Fixture.Http)/_proxy/$($Az.Account)" }
+        if ($Key) { $p.Key = $Key }
+        $link = New-TestBlobSasLink $Az @p
+        $sig = [Uri]::UnescapeDataString(($link -split 'sig=')[1])
+        $script:Signatures.Add($sig); $script:Signatures.Add([Uri]::EscapeDataString($sig))
+        return $link
+    }
+
+    function Invoke-Save {
+        # Runs Save-AzCostBlob with -Verbose -Debug, keeps every stream's text for the leak check, and returns
+        # Files (AzCostFile), Errors (ErrorRecord), Warnings, Verbose and Text (everything as text).
+        param([Parameter(ValueFromPipeline)] $Report, [hashtable] $Parameters = @{})
+        begin { $reports = [Collections.Generic.List[object]]::new() }
+        process { foreach ($r in @($Report)) { $reports.Add($r) } }
+        end {
+            $DebugPreference = 'Continue'
+            $errs = @()
+            $all = @($reports | Save-AzCostBlob @Parameters -Verbose -ErrorAction SilentlyContinue -ErrorVariable +errs *>&1)
+            $files = @($all | Where-Object { $_ -is [AzBillingPS.AzCostFile] })
+            $errors = @(@($all | Where-Object { $_ -is [Management.Automation.ErrorRecord] }) + @($errs) | Select-Object -Unique)
+            $text = [Collections.Generic.List[string]]::new()
+            foreach ($x in $all) {
+                $text.Add([string]$x)
+                if ($x -is [AzBillingPS.AzCostFile]) { $text.Add(($x | Format-List * | Out-String)) }
+            }
+            foreach ($e in $errors) {
+                $text.Add($e.ToString()); $text.Add($e.Exception.ToString()); $text.Add(($e | Format-List * -Force | Out-String))
+                if ($e.ErrorDetails) { $text.Add($e.ErrorDetails.Message); $text.Add($e.ErrorDetails.RecommendedAction) }
+            }
+            foreach ($t in $text) { $script:Transcript.Add($t) }
+            [pscustomobject]@{
+                Files    = $files
+                Errors   = $errors
+                Warnings = @($all | Where-Object { $_ -is [Management.Automation.WarningRecord] } | ForEach-Object Message)
+                Verbose  = @($all | Where-Object { $_ -is [Management.Automation.VerboseRecord] } | ForEach-Object Message)
+                Text     = ($text -join "`n")
+            }
+        }
+    }
+
+    function New-Folder([string] $Name) {
+        $f = Join-Path $Dir $Name
+        New-Item -ItemType Directory -Force $f | Out-Null
+        return $f
+    }
+
+    function Get-ExpectedName([int] $Index, [int] $Count, [string] $Start = '20260301', [string] $End = '20260331', [string] $Metric = 'ActualCost', [string] $Ext = '.csv') {
+        return "${Slug}_${Metric}_$Start-${End}_${Index}of$Count$Ext"
+    }
+
+    if ($Az) {
+        # Three blobs of one report: real cost-details CSV files from the generator (one month, one report, 3 blobs).
+        $gen = New-Folder 'gen'
+        $script:CsvFiles = @(New-TestCostFile -Kind Ea -Rows 1800 -Month 2026-03 -Path (Join-Path $gen 'ea.csv') -Blobs 3)
+        $script:ThreeBlobs = @()
+        for ($i = 0; $i -lt $CsvFiles.Count; $i++) {
+            $b = New-TestBlob $Az -Name "three/part$($i + 1).csv" -Path $CsvFiles[$i].FullName
+            $script:ThreeBlobs += [pscustomobject]@{ Name = $b.Name; Bytes = $b.Bytes; Sha256 = $b.Sha256; Source = $CsvFiles[$i].FullName }
+        }
+        # A 24 MB blob in 8 MB blocks with its MD5 stored, for cut/resume tests.
+        $script:Big = New-TestBlob $Az -Name 'big/data.bin' -Length 24MB -Seed 11 -ContentMd5
+    }
+}
+
+AfterAll {
+    if ($Fixture) { Stop-TestAzureFixture $Fixture }
+    if ($Az) { Stop-TestAzurite $Az }
+    Remove-Item -Recurse -Force -LiteralPath $Dir -ErrorAction SilentlyContinue
+}
+
+Describe 'Save-AzCostBlob' -Tag 'Blob' {
+    BeforeEach {
+        if ($NoAzurite) { Set-ItResult -Skipped -Because $NoAzurite }
+    }
+
+    It 'saves every blob of a 3-blob report under stable, distinct names, byte for byte, in blob order' {
+        $out = New-Folder 'three'
+        $report = New-TestCostReport -Scope $Scope -OperationId 'op-three' -Blob ($ThreeBlobs | ForEach-Object { @{ Link = (New-Link $_.Name); Bytes = $_.Bytes } })
+        $r = $report | Invoke-Save -Parameters @{ Path = $out }
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Files.Count | Should -Be 3
+        $r.Files.BlobIndex | Should -Be @(1, 2, 3)
+        for ($i = 0; $i -lt 3; $i++) {
+            $f = $r.Files[$i]
+            Split-Path $f.Path -Leaf | Should -Be (Get-ExpectedName ($i + 1) 3)
+            Split-Path $f.Path | Should -Be $out
+            Get-TestFileSha256 $f.Path | Should -Be $ThreeBlobs[$i].Sha256
+            $f.Bytes | Should -Be $ThreeBlobs[$i].Bytes
+            $f.BlobCount | Should -Be 3
+            $f.Scope | Should -Be $Scope
+            $f.Metric | Should -Be 'ActualCost'
+            $f.PeriodStart | Should -Be ([datetime]'2026-03-01')
+            $f.PeriodEnd | Should -Be ([datetime]'2026-03-31')
+            $f.OperationId | Should -Be 'op-three'
+            $f.Skipped | Should -BeFalse
+        }
+        # Nothing but the three files is left behind (no .partial, no state file).
+        @(Get-ChildItem -LiteralPath $out -Force).Name | Sort-Object | Should -Be @($r.Files | ForEach-Object { Split-Path $_.Path -Leaf } | Sort-Object)
+        # The view shows the file table.
+        ($r.Files | Format-Table | Out-String -Width 400) | Should -Match ' 1/3 '
+    }
+
+    It 'keeps complete files on a second run, replaces a file of the wrong length, and downloads again with -Force' {
+        $out = New-Folder 'skip'
+        $report = New-TestCostReport -Scope $Scope -Blob ($ThreeBlobs | ForEach-Object { @{ Link = (New-Link $_.Name); Bytes = $_.Bytes } })
+        $first = $report | Invoke-Save -Parameters @{ Path = $out }
+        $first.Files.Count | Should -Be 3
+        $old = [datetime]'2020-01-01'
+        foreach ($f in $first.Files) { (Get-Item -LiteralPath $f.Path).LastWriteTimeUtc = $old }
+        # Blob 2 on disk is now shorter than the manifest says: it must be replaced, with a warning.
+        $p2 = $first.Files[1].Path
+        $bytes = [IO.File]::ReadAllBytes($p2); [IO.File]::WriteAllBytes($p2, $bytes[0..99]); (Get-Item -LiteralPath $p2).LastWriteTimeUtc = $old
+
+        $second = $report | Invoke-Save -Parameters @{ Path = $out }
+        $second.Errors | Should -BeNullOrEmpty
+        $second.Files.Skipped | Should -Be @($true, $false, $true)
+        (Get-Item -LiteralPath $second.Files[0].Path).LastWriteTimeUtc | Should -Be $old
+        (Get-Item -LiteralPath $second.Files[1].Path).LastWriteTimeUtc | Should -BeGreaterThan $old
+        Get-TestFileSha256 $p2 | Should -Be $ThreeBlobs[1].Sha256
+        ($second.Warnings -join "`n") | Should -Match '100 bytes but the report''s manifest says'
+
+        $third = $report | Invoke-Save -Parameters @{ Path = $out; Force = $true }
+        $third.Files.Skipped | Should -Be @($false, $false, $false)
+        foreach ($f in $third.Files) { (Get-Item -LiteralPath $f.Path).LastWriteTimeUtc | Should -BeGreaterThan $old }
+    }
+
+    It 'verifies the blob''s Content-MD5 and discards a download that does not match' {
+        $out = New-Folder 'md5'
+        $bad = New-TestBlob $Az -Name 'md5/bad.bin' -Length 9MB -Seed 5 -BlockSize 4MB -Md5 ([Convert]::ToBase64String([byte[]]::new(16)))
+        $report = New-TestCostReport -Scope $Scope -Blob @(@{ Link = (New-Link 'md5/bad.bin'); Bytes = $bad.Bytes })
+        $r = $report | Invoke-Save -Parameters @{ Path = $out }
+        $r.Files | Should -BeNullOrEmpty
+        $r.Errors.Count | Should -Be 1
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'AzBillingServiceError*'
+        $r.Errors[0].Exception.Message | Should -Match 'do not match the blob''s Content-MD5'
+        @(Get-ChildItem -LiteralPath $out -Force) | Should -BeNullOrEmpty
+        # The same bytes with the right MD5 pass.
+        $good = New-TestBlob $Az -Name 'md5/good.bin' -Length 9MB -Seed 5 -BlockSize 4MB -ContentMd5
+        $ok = New-TestCostReport -Scope $Scope -Blob @(@{ Link = (New-Link 'md5/good.bin'); Bytes = $good.Bytes }) | Invoke-Save -Parameters @{ Path = $out }
+        $ok.Errors | Should -BeNullOrEmpty
+        ($ok.Text) | Should -Match 'Content-MD5 .* verified'
+    }
+
+    It 'decompresses gzip blobs by default and keeps them as .csv.gz with -Decompress:$false' {
+        $out = New-Folder 'gzip'
+        $src = $ThreeBlobs[0].Source
+        $gz = Join-Path $Dir 'part1.csv.gz'
+        $in = [IO.File]::OpenRead($src); $outStream = [IO.File]::Create($gz)
+        $zip = [IO.Compression.GZipStream]::new($outStream, [IO.Compression.CompressionLevel]::Optimal)
+        $in.CopyTo($zip); $zip.Dispose(); $outStream.Dispose(); $in.Dispose()
+        $blob = New-TestBlob $Az -Name 'gzip/part1.csv.gz' -Path $gz
+        $report = New-TestCostReport -Scope $Scope -CompressData -Blob @(@{ Link = (New-Link 'gzip/part1.csv.gz'); Bytes = $blob.Bytes })
+
+        $plain = $report | Invoke-Save -Parameters @{ Path = $out }
+        $plain.Errors | Should -BeNullOrEmpty
+        Split-Path $plain.Files[0].Path -Leaf | Should -Be (Get-ExpectedName 1 1)
+        Get-TestFileSha256 $plain.Files[0].Path | Should -Be $ThreeBlobs[0].Sha256
+        $plain.Files[0].Bytes | Should -Be (Get-Item -LiteralPath $src).Length
+
+        $kept = $report | Invoke-Save -Parameters @{ Path = $out; Decompress = $false }
+        $kept.Errors | Should -BeNullOrEmpty
+        Split-Path $kept.Files[0].Path -Leaf | Should -Be (Get-ExpectedName 1 1 -Ext '.csv.gz')
+        Get-TestFileSha256 $kept.Files[0].Path | Should -Be $blob.Sha256
+        @(Get-ChildItem -LiteralPath $out -Force).Count | Should -Be 2
+    }
+
+    It 'refuses an expired link before downloading, saying to request the report again or use -Refresh' {
+        $out = Join-Path $Dir 'expired'
+        $expiredLink = New-Link $ThreeBlobs[0].Name -Expiry ([DateTime]::UtcNow.AddMinutes(-10))
+        $report = New-TestCostReport -Scope $Scope -Blob @(@{ Link = $expiredLink; Bytes = $ThreeBlobs[0].Bytes }, @{ Link = (New-Link $ThreeBlobs[1].Name); Bytes = $ThreeBlobs[1].Bytes })
+        $r = $report | Invoke-Save -Parameters @{ Path = $out }
+        $r.Files | Should -BeNullOrEmpty
+        $r.Errors.Count | Should -BeGreaterOrEqual 1
+        $e = $r.Errors | Where-Object FullyQualifiedErrorId -Like 'BlobLinkExpired*' | Select-Object -First 1
+        $e | Should -Not -BeNullOrEmpty
+        $e.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        $e.Exception.Message | Should -Match 'expired at'
+        $e.Exception.Message | Should -Match 'Request the report again'
+        $e.Exception.Message | Should -Match '-Refresh'
+        $e.TargetObject | Should -Be $report
+        # The report's ValidTill alone (links still valid) also stops it; one error for the report, not one per blob.
+        $report2 = New-TestCostReport -Scope $Scope -ValidTill ([DateTimeOffset]::UtcNow.AddSeconds(20)) -Blob ($ThreeBlobs | ForEach-Object { @{ Link = (New-Link $_.Name); Bytes = $_.Bytes } })
+        $r2 = $report2 | Invoke-Save -Parameters @{ Path = $out }
+        $r2.Errors.Count | Should -Be 1
+        $r2.Errors[0].FullyQualifiedErrorId | Should -BeLike 'BlobLinkExpired*'
+        $r2.Errors[0].Exception.Message | Should -Match 'in less than 60 seconds'
+        # -Refresh without a token (a report not made by New-AzCostReport) says why it cannot refresh.
+        $r3 = $report2 | Invoke-Save -Parameters @{ Path = $out; Refresh = $true }
+        $r3.Errors.Count | Should -Be 1
+        $r3.Errors[0].Exception.Message | Should -Match 'carries no token'
+        # Only blob 2 (whose own link was valid) is on disk, complete; the report wrote no AzCostFile.
+        @(Get-ChildItem -LiteralPath $out -Force).Name | Should -Be @(Get-ExpectedName 2 2)
+    }
+
+    It 'reports a storage 403 with the storage error code (Azurite: AuthorizationFailure for a bad signature)' {
+        $out = New-Folder 'forbidden'
+        $wrongKey = [Convert]::ToBase64String([byte[]](1..64))
+        $report = New-TestCostReport -Scope $Scope -Blob @(@{ Link = (New-Link $ThreeBlobs[0].Name -Key $wrongKey); Bytes = $ThreeBlobs[0].Bytes })
+        $r = $report | Invoke-Save -Parameters @{ Path = $out }
+        $r.Files | Should -BeNullOrEmpty
+        $r.Errors.Count | Should -Be 1
+        $e = $r.Errors[0]
+        $e.FullyQualifiedErrorId | Should -BeLike 'AzBillingPermissionDenied*'
+        $e.CategoryInfo.Category | Should -Be 'PermissionDenied'
+        $e.Exception.ServiceCode | Should -Be 'AuthorizationFailure'
+        $e.Exception.CorrelationId | Should -Match '^[0-9a-f-]{36}$'
+        $e.Exception.Message | Should -Match '403 AuthorizationFailure: Server failed to authenticate the request'
+        $e.Exception.Message | Should -Match 'sig=REDACTED'
+        $e.Exception.Message | Should -Match 'request the report again'
+        $e.ErrorDetails.RecommendedAction | Should -Match 'AuthorizationFailure'
+        @(Get-ChildItem -LiteralPath $out -Force | Where-Object Name -NotLike '*.partial*') | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a plain-http link to a host that is not loopback' {
+        $out = Join-Path $Dir 'http'
+        $link = (New-Link $ThreeBlobs[0].Name) -replace '^http://127\.0\.0\.1:\d+', 'http://storage.invalid'
+        $report = New-TestCostReport -Scope $Scope -Blob @(@{ Link = $link; Bytes = 10 })
+        $r = $report | Invoke-Save -Parameters @{ Path = $out }
+        $r.Errors.Count | Should -Be 1
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'AzBillingInvalidArgument*'
+        $r.Errors[0].Exception.Message | Should -Match 'does not use https'
+        $r.Errors[0].Exception.Message | Should -Match 'http://storage\.invalid/.*sig=REDACTED'
+    }
+
+    It '-WhatIf lists every file and writes nothing, not even the folder' {
+        $out = Join-Path $Dir 'whatif/inner'
+        $report = New-TestCostReport -Scope $Scope -Blob ($ThreeBlobs | ForEach-Object { @{ Link = (New-Link $_.Name); Bytes = $_.Bytes } })
+        # What if: lines go to the host, so the command runs in a child pwsh whose output is read.
+        $links = @($report.Blobs | ForEach-Object { "@{ Link = '$($_.GetBlobLink())'; Bytes = $($_.ByteCount) }" }) -join ', '
+        $child = Invoke-ChildPwsh -Script @"
+Import-Module '$(Join-Path $PSScriptRoot 'TestHelpers.psm1')'
+New-TestCostReport -Scope '$Scope' -Blob @($links) | Save-AzCostBlob -Path '$out' -WhatIf
+"@
+        $child.ExitCode | Should -Be 0 -Because $child.StdErr
+        $lines = @($child.Output | Where-Object { $_ -like 'What if:*' })
+        $lines.Count | Should -Be 3
+        $lines[0] | Should -Match ([regex]::Escape((Get-ExpectedName 1 3)))
+        $lines[2] | Should -Match 'blob 3 of 3'
+        Test-Path -LiteralPath (Join-Path $Dir 'whatif') | Should -BeFalse
+        $lines | ForEach-Object { $script:Transcript.Add($_) }
+    }
+
+    It 'writes nothing for a report without data, and resolves -Path wildcards and -LiteralPath' {
+        $none = New-TestCostReport -Scope $Scope -Status NoDataFound
+        $r = $none | Invoke-Save -Parameters @{ Path = (Join-Path $Dir 'nodata') }
+        $r.Files | Should -BeNullOrEmpty
+        $r.Errors | Should -BeNullOrEmpty
+        ($r.Verbose -join "`n") | Should -Match 'no cost data'
+        Test-Path (Join-Path $Dir 'nodata') | Should -BeFalse
+
+        $literal = New-Folder 'lit[1]'
+        $report = New-TestCostReport -Scope $Scope -Blob @(@{ Link = (New-Link $ThreeBlobs[0].Name); Bytes = $ThreeBlobs[0].Bytes })
+        $a = $report | Invoke-Save -Parameters @{ LiteralPath = $literal }
+        Split-Path $a.Files[0].Path | Should -Be $literal
+        $b = $report | Invoke-Save -Parameters @{ Path = (Join-Path $Dir 'lit`[1`]') }
+        $b.Files[0].Skipped | Should -BeTrue
+        { $report | Save-AzCostBlob -Path (Join-Path $Dir 'no-such-*') -ErrorAction Stop } | Should -Throw -ExpectedMessage '*matches no folder*'
+    }
+
+    It 'loads a 3-blob report piped into Import-AzCostToSql (SQLite) as one unit' {
+        $out = New-Folder 'import'
+        $db = Join-Path $Dir 'import.sqlite'
+        $report = New-TestCostReport -Scope $Scope -OperationId 'op-import' -Blob ($ThreeBlobs | ForEach-Object { @{ Link = (New-Link $_.Name); Bytes = $_.Bytes } })
+        $results = @($report | Save-AzCostBlob -Path $out | Import-AzCostToSql -Database $db -Confirm:$false)
+        $results.Count | Should -Be 1
+        $results[0].Files.Count | Should -Be 3
+        $expectedRows = Get-CsvRowCount -Path ($ThreeBlobs.Source)
+        $expectedRows | Should -BeGreaterThan 0
+        $results[0].RowsInserted | Should -Be $expectedRows
+        $results[0].PeriodStart | Should -Be ([datetime]'2026-03-01')
+        $results[0].Scope | Should -Be $Scope
+    }
+}
+
+Describe 'Save-AzCostBlob through the fault proxy' -Tag 'Blob' {
+    BeforeEach {
+        if ($NoAzurite) { Set-ItResult -Skipped -Because $NoAzurite }
+        elseif ($NoFixture) { Set-ItResult -Skipped -Because $NoFixture }
+        else { $null = Set-TestBlobProxy $Fixture -Upstream "http://127.0.0.1:$($Az.Port)" }
+    }
+
+    It 'resumes connections cut after N bytes with Range requests; the file is byte-identical' {
+        $out = New-Folder 'cut'
+        $null = Set-TestBlobProxy $Fixture -Faults @(@{ cutAfterBytes = 5MB }, @{ cutAfterBytes = 3MB }, @{ cutAfterBytes = 1 })
+        $report = New-TestCostReport -Scope $Scope -Blob @(@{ Link = (New-Link $Big.Name -Proxy); Bytes = $Big.Bytes })
+        $r = $report | Invoke-Save -Parameters @{ Path = $out }
+        $r.Errors | Should -BeNullOrEmpty
+        Get-TestFileSha256 $r.Files[0].Path | Should -Be $Big.Sha256
+        $requests = @(Get-TestBlobProxyRequests $Fixture)
+        $requests.Count | Should -Be 4
+        $requests[0].range | Should -BeNullOrEmpty
+        $requests[1].range | Should -Be "bytes=$(5MB)-"
+        $requests[2].range | Should -Be "bytes=$(8MB)-"
+        $requests[3].range | Should -Be "bytes=$(8MB + 1)-"
+        ($r.Verbose -join "`n") | Should -Match 'resuming from there \(3 of 5\)'
+        $r.Files[0].Bytes | Should -Be $Big.Bytes
+    }
+
+    It 'retries 503 answers and then succeeds' {
+        $out = New-Folder 'busy'
+        $null = Set-TestBlobProxy $Fixture -Faults @(@{ status = 503 }, @{ status = 500 })
+        $report = New-TestCostReport -Scope $Scope -Blob @(@{ Link = (New-Link $ThreeBlobs[2].Name -Proxy); Bytes = $ThreeBlobs[2].Bytes })
+        $r = $report | Invoke-Save -Parameters @{ Path = $out }
+        $r.Errors | Should -BeNullOrEmpty
+        Get-TestFileSha256 $r.Files[0].Path | Should -Be $ThreeBlobs[2].Sha256
+        @(Get-TestBlobProxyRequests $Fixture).status | Should -Be @(503, 500, 200)
+        ($r.Verbose -join "`n") | Should -Match '503 ServerBusy; retry 1 of 4'
+    }
+
+    It 'gives up after bounded retries and resumes, leaving only a .partial, then resumes it on the next run' {
+        $out = New-Folder 'bounded'
+        $report = New-TestCostReport -Scope $Scope -Blob @(@{ Link = (New-Link $Big.Name -Proxy); Bytes = $Big.Bytes })
+        # Six cuts: the first request and five resumes all drop.
+        $null = Set-TestBlobProxy $Fixture -Faults (1..6 | ForEach-Object { @{ cutAfterBytes = 1MB } })
+        $r = $report | Invoke-Save -Parameters @{ Path = $out }
+        $r.Files | Should -BeNullOrEmpty
+        $r.Errors.Count | Should -Be 1
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'AzBillingServiceError*'
+        $r.Errors[0].Exception.Message | Should -Match 'dropped 6 times'
+        $r.Errors[0].Exception.Message | Should -Match 'run the command again to resume'
+        @(Get-TestBlobProxyRequests $Fixture).Count | Should -Be 6
+        $final = Join-Path $out (Get-ExpectedName 1 1)
+        Test-Path -LiteralPath $final | Should -BeFalse
+        (Get-Item -LiteralPath "$final.partial").Length | Should -Be 6MB
+
+        # Five 503s: more than the four retries.
+        $null = Set-TestBlobProxy $Fixture -Faults (1..5 | ForEach-Object { @{ status = 503 } })
+        $busy = $report | Invoke-Save -Parameters @{ Path = $out }
+        $busy.Errors.Count | Should -Be 1
+        $busy.Errors[0].Exception.Message | Should -Match '503 ServerBusy to 5 attempts in a row'
+        $busy.Errors[0].Exception.ServiceCode | Should -Be 'ServerBusy'
+        Test-Path -LiteralPath $final | Should -BeFalse
+
+        # The next run picks the .partial up where it stopped.
+        $null = Set-TestBlobProxy $Fixture
+        $again = $report | Invoke-Save -Parameters @{ Path = $out }
+        $again.Errors | Should -BeNullOrEmpty
+        @(Get-TestBlobProxyRequests $Fixture)[0].range | Should -Be "bytes=$(6MB)-"
+        Get-TestFileSha256 $final | Should -Be $Big.Sha256
+        @(Get-ChildItem -LiteralPath $out -Force).Name | Should -Be @(Split-Path $final -Leaf)
+    }
+
+    It 'resumes the .partial of a killed run; the result is byte-identical' {
+        $out = New-Folder 'killed'
+        $name = 'killed/large.bin'
+        $large = New-TestBlob $Az -Name $name -Length 160MB -Seed 21 -BlockSize 16MB -ContentMd5
+        $link = New-Link $name -Proxy
+        $null = Set-TestBlobProxy $Fixture
+        $final = Join-Path $out (Get-ExpectedName 1 1)
+        $script = @"
+Import-Module '$(Join-Path $PSScriptRoot 'TestHelpers.psm1')'
+`$r = New-TestCostReport -Scope '$Scope' -Blob @(@{ Link = '$link'; Bytes = $($large.Bytes) })
+`$r | Save-AzCostBlob -LiteralPath '$out' | Out-Null
+"@
+        $pwsh = Get-TestPwshCommand
+        $file = Join-Path $Dir 'killed-child.ps1'
+        Set-Content -LiteralPath $file -Value ("Import-Module `$env:AZBILLING_MODULE_PATH`n" + $script)
+        $psi = [Diagnostics.ProcessStartInfo]::new($pwsh.FilePath)
+        foreach ($a in @($pwsh.Arguments) + @('-NoProfile', '-NonInteractive', '-File', $file)) { $psi.ArgumentList.Add($a) }
+        $psi.UseShellExecute = $false
+        $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true
+        $child = [Diagnostics.Process]::Start($psi)
+        try {
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while (-not $child.HasExited -and [DateTime]::UtcNow -lt $deadline) {
+                $partial = Get-Item -LiteralPath "$final.partial" -ErrorAction SilentlyContinue
+                if ($partial -and $partial.Length -gt 0) { break }
+                Start-Sleep -Milliseconds 5
+            }
+            $child.HasExited | Should -BeFalse -Because 'the child must still be downloading when it is killed'
+            $child.Kill($true)
+            $child.WaitForExit()
+        }
+        finally { if (-not $child.HasExited) { $child.Kill($true) }; $child.Dispose() }
+        Test-Path -LiteralPath $final | Should -BeFalse
+        $left = (Get-Item -LiteralPath "$final.partial").Length
+        $left | Should -BeGreaterThan 0
+        $left | Should -BeLessThan $large.Bytes
+        Test-Path -LiteralPath "$final.partial.state" | Should -BeTrue
+        (Get-Content -Raw -LiteralPath "$final.partial.state") | Should -Not -Match 'sig='
+
+        $null = Set-TestBlobProxy $Fixture
+        $report = New-TestCostReport -Scope $Scope -Blob @(@{ Link = $link; Bytes = $large.Bytes })
+        $r = $report | Invoke-Save -Parameters @{ LiteralPath = $out }
+        $r.Errors | Should -BeNullOrEmpty
+        ($r.Verbose -join "`n") | Should -Match 'resuming .*\.partial from byte'
+        $resumedAt = [long](((@(Get-TestBlobProxyRequests $Fixture)[0].range) -replace '^bytes=(\d+)-$', '$1'))
+        $resumedAt | Should -BeGreaterThan 0
+        Get-TestFileSha256 $final | Should -Be $large.Sha256
+        @(Get-ChildItem -LiteralPath $out -Force).Count | Should -Be 1
+    }
+}
+
+Describe 'Save-AzCostBlob leaks no secret' -Tag 'Blob' {
+    It 'shows no SAS signature in any stream, error or file it wrote' {
+        if ($NoAzurite) { Set-ItResult -Skipped -Because $NoAzurite; return }
+        $Signatures.Count | Should -BeGreaterThan 10
+        $Transcript.Count | Should -BeGreaterThan 50
+        $all = $Transcript -join "`n"
+        $all | Should -Match 'sig=REDACTED'
+        foreach ($s in ($Signatures | Select-Object -Unique)) {
+            $all.Contains($s) | Should -BeFalse -Because 'a SAS signature must never appear in output, verbose, debug, warnings or errors'
+        }
+        foreach ($f in Get-ChildItem -LiteralPath $Dir -Recurse -File) {
+            foreach ($s in ($Signatures | Select-Object -Unique)) { $f.Name.Contains($s) | Should -BeFalse }
+            if ($f.Name -like '*.partial.state') { $text = Get-Content -Raw -LiteralPath $f.FullName; foreach ($s in $Signatures) { $text.Contains($s) | Should -BeFalse } }
+        }
+    }
+}
