@@ -26,6 +26,13 @@ internal sealed class SqlServerSink(SinkTarget target) : CostSink(target)
         var connection = new SqlConnection(Target.ConnectionString);
         if (Target.AccessToken is { } getToken)
         {
+            var b = new SqlConnectionStringBuilder(Target.ConnectionString);
+            if (b.IntegratedSecurity || !string.IsNullOrEmpty(b.UserID) || !string.IsNullOrEmpty(b.Password) || b.Authentication != SqlAuthenticationMethod.NotSpecified)
+            {
+                connection.Dispose();
+                throw new ArgumentException("Entra token sign-in to the database cannot be combined with Authentication=, User ID/Password or Integrated Security in the connection string: name only the server and database.");
+            }
+
             // SqlClient calls back whenever it opens a physical connection, so a long job keeps getting valid tokens.
             try
             {
