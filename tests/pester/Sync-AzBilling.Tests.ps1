@@ -591,6 +591,18 @@ Invoke-Sync 'tokenForSqlite' (`$SignIn + @{ Scope = '$SubA'; UseTokenForDatabase
 Invoke-Sync 'twoSignIns' (`$SignIn + @{ Scope = '$SubA'; ManagedIdentity = `$true; Database = '$WhatIfDb' })
 Invoke-Sync 'tooOld' (`$SignIn + @{ Scope = '$SubA'; From = '2020-01-01'; Database = '$WhatIfDb' })
 Invoke-Sync 'whatIf' (`$SignIn + @{ Scope = '$SubA'; Database = '$WhatIfDb'; WhatIf = `$true })
+Invoke-Sync 'piped' (`$SignIn + @{ Months = 1; Database = '$(Join-Path $Folder 'piped.sqlite')' }) -Pipe @([pscustomobject]@{ Scope = '/subscriptions/5c0f0000-0000-0000-0000-000000000002' }, '5c0f0000-0000-0000-0000-000000000003')
+# Stopping the pipeline (what Ctrl+C does) while reports are being polled.
+Set-Rules @(@{ scope = '/subscriptions/5c0f0000-0000-0000-0000-000000000004'; pollCount = 8; retryAfter = 1 })
+`$ps = [powershell]::Create()
+`$null = `$ps.AddCommand('Import-Module').AddArgument(`$env:AZBILLING_MODULE_PATH).AddStatement()
+`$null = `$ps.AddCommand('Sync-AzBilling').AddParameters(`$SignIn).AddParameter('Scope', '5c0f0000-0000-0000-0000-000000000004').AddParameter('Months', 3).AddParameter('Database', '$(Join-Path $Folder 'stopped.sqlite')').AddParameter('WorkingPath', '$(Join-Path $Folder 'stopwork')')
+`$handle = `$ps.BeginInvoke()
+`$deadline = [DateTime]::UtcNow.AddSeconds(30)
+while ([DateTime]::UtcNow -lt `$deadline -and @(Get-Requests | Where-Object { `$_.method -eq 'GET' -and `$_.path -like '*5c0f0000-0000-0000-0000-000000000004*' }).Count -lt 3) { Start-Sleep -Milliseconds 100 }
+`$sw = [Diagnostics.Stopwatch]::StartNew(); `$ps.Stop(); `$sw.Stop()
+`$Results['stop'] = [ordered]@{ Seconds = `$sw.Elapsed.TotalSeconds; State = "`$(`$ps.InvocationStateInfo.State)"; Leftover = @(Get-ChildItem '$(Join-Path $Folder 'stopwork')' -Recurse -File -ErrorAction SilentlyContinue).Count; States = @(Get-AzBillingSyncState -Database '$(Join-Path $Folder 'stopped.sqlite')' | ForEach-Object Status) }
+Set-Rules @()
 `$Results['stateFromConfig'] = @(Get-AzBillingSyncState -ConfigPath '$good' -Table Explicit | ForEach-Object { "`$(`$_.Scope) `$(`$_.Month) `$(`$_.Status)" })
 try { Get-AzBillingSyncState -Database '$WhatIfDb' -ErrorAction Stop } catch { `$Results['noState'] = [ordered]@{ Id = `$_.FullyQualifiedErrorId; Message = `$_.Exception.Message } }
 `$Results['whatIfFile'] = Test-Path '$WhatIfDb'
@@ -633,6 +645,21 @@ try { Get-AzBillingSyncState -Database '$WhatIfDb' -ErrorAction Stop } catch { `
             foreach ($n in 'unknownKey', 'secretKey', 'codeKey', 'bothScopes', 'noScope', 'monthsAndFrom', 'resourceGroup', 'tokenForSqlite', 'twoSignIns', 'tooOld') {
                 @($Run4[$n].Requests | Where-Object Method -eq 'POST').Count | Should -Be 0 -Because $n
             }
+        }
+
+        It 'takes scopes from the pipeline, by value and by property name' {
+            $c = $Run4.piped
+            $c.Ok | Should -BeTrue
+            $c.Summary.Scopes | Should -Be 2
+            @($c.Requests | Where-Object Method -eq 'POST' | ForEach-Object { $_.Path.Split('/')[2] } | Sort-Object) | Should -Be @('5c0f0000-0000-0000-0000-000000000002', '5c0f0000-0000-0000-0000-000000000003')
+        }
+
+        It 'stops promptly when the pipeline is stopped (Ctrl+C), leaving the units Running for the next run' {
+            $s = $Run4.stop
+            $s.State | Should -Be 'Stopped'
+            $s.Seconds | Should -BeLessThan 5 -Because 'the cancellation reaches the poll waits'
+            $s.States | Should -Be @('Running', 'Running', 'Running')
+            $s.Leftover | Should -Be 0
         }
 
         It '-WhatIf requests nothing and writes nothing' {
