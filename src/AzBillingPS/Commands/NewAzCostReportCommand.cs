@@ -113,7 +113,9 @@ public sealed class NewAzCostReportCommand : AsyncCmdlet
 
     protected override Task ProcessRecordAsync()
     {
-        List<string> scopes = [.. Scope ?? []];
+        // A piped AzBillingToken has a Scope property of its own (the token's OAuth scope, https://.../.default) that
+        // PowerShell binds to -Scope by property name; it is never a cost scope, so it is dropped here.
+        List<string> scopes = [.. (Scope ?? []).Where(s => !string.Equals(s, Token.Scope, StringComparison.OrdinalIgnoreCase))];
         try
         {
             scopes.AddRange(ShortFormScopes());
