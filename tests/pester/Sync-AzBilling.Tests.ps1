@@ -567,8 +567,10 @@ Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientS
     Database = 'from-config.sqlite'
     Table    = 'FromFile'
     Scope    = '5c0f0000-0000-0000-0000-000000000001'
-    Months   = 1
+    LookbackMonths = 2
     Metric   = 'ActualCost'
+    # the command line's -ClientSecret replaces this way of signing in
+    ManagedIdentity = `$true
 }
 "@
             $unknown = Join-Path $cfgDir 'unknown.psd1'
@@ -579,7 +581,7 @@ Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientS
             Set-Content -LiteralPath $code -Value "@{ Database = `$env:HOME }"
             $script:WhatIfDb = Join-Path $Folder 'whatif.sqlite'
             $script:Run4 = Invoke-SyncChild @"
-Invoke-Sync 'config' (`$SignIn + @{ ConfigPath = '$good'; Table = 'Explicit'; PassThru = `$true })
+Invoke-Sync 'config' (`$SignIn + @{ ConfigPath = '$good'; Table = 'Explicit'; Months = 1; PassThru = `$true; Verbose = `$true })
 Invoke-Sync 'unknownKey' (`$SignIn + @{ ConfigPath = '$unknown' })
 Invoke-Sync 'secretKey' (`$SignIn + @{ ConfigPath = '$secretKey'; Scope = 'x' })
 Invoke-Sync 'codeKey' (`$SignIn + @{ ConfigPath = '$code'; Scope = 'x' })
@@ -611,6 +613,7 @@ try { Get-AzBillingSyncState -Database '$WhatIfDb' -ErrorAction Stop } catch { `
 
         It 'reads settings from a .psd1 file, relative paths from its folder, explicit parameters first' {
             $c = $Run4.config
+            $c.Terminating | Should -BeNullOrEmpty
             $c.Ok | Should -BeTrue
             $c.Summary.Table | Should -Be '"Explicit"'
             $c.Summary.Loaded | Should -Be 1

@@ -20,6 +20,8 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
     /// <summary>The target parameters a Sync-AzBilling configuration file may set for this cmdlet (its other keys are ignored here).</summary>
     private static readonly string[] TargetKeys = { "ConnectionString", "Provider", "Database", "Table", "Schema" };
 
+    private static readonly string[][] TargetAlternatives = { new[] { "ConnectionString", "Provider", "Database" } };
+
     private SinkTarget? _target;
     private SyncStateStore? _store;
     private IReadOnlyList<SyncStateRow>? _rows;
@@ -63,7 +65,8 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
                 IReadOnlyList<ConfigSetting> settings = ConfigFile.Read(path)
                     .Where(s => TargetKeys.Contains(s.Key, StringComparer.OrdinalIgnoreCase))
                     .ToList();
-                ConfigFile.Apply(this, path, settings, Array.Empty<string>(), Array.Empty<string>());
+                ConfigFile.Apply(this, path, settings, Array.Empty<string>(), Array.Empty<string>(), out HashSet<string> applied);
+                ConfigFile.YieldToExplicit(this, applied, TargetAlternatives);
             }
 
             _target = ResolveTarget();

@@ -29,6 +29,15 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
 
     private static readonly string[] DeferredFromConfig = { "Scope" };
 
+    /// <summary>Alternatives: a member named on the command line replaces the members the configuration file set.</summary>
+    private static readonly string[][] AlternativeGroups =
+    {
+        new[] { "Token", "CertificatePath", "PrivateKeyPath", "CertificatePassword", "CertificateThumbprint", "Certificate", "SendX5c", "ClientSecret", "ManagedIdentity", "ResourceId", "ObjectId", "FederatedTokenFile" },
+        new[] { "ConnectionString", "Provider", "Database" },
+        new[] { "Months", "From", "To", "LookbackMonths" },
+        new[] { "UseTokenForDatabase", "DatabaseToken" },
+    };
+
     private readonly List<string> _scopes = new();
     private Dictionary<string, object?> _deferred = new(StringComparer.OrdinalIgnoreCase);
     private string? _certificatePath;
@@ -200,7 +209,8 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             {
                 string path = GetUnresolvedProviderPathFromPSPath(ConfigPath);
                 IReadOnlyList<ConfigSetting> settings = ConfigFile.Read(path);
-                _deferred = ConfigFile.Apply(this, path, settings, NotInConfig, DeferredFromConfig);
+                _deferred = ConfigFile.Apply(this, path, settings, NotInConfig, DeferredFromConfig, out HashSet<string> applied);
+                ConfigFile.YieldToExplicit(this, applied, AlternativeGroups);
 
                 WriteVerbose($"Read {settings.Count} setting(s) from {path}; parameters given on the command line override them.");
             }

@@ -90,7 +90,13 @@ internal static class ConfigFile
     /// (returned to the caller, keyed by parameter name). Values are converted and validated like bound arguments.
     /// </summary>
     public static Dictionary<string, object?> Apply(PSCmdlet cmdlet, string path, IReadOnlyList<ConfigSetting> settings, IReadOnlyCollection<string> notAllowed, IReadOnlyCollection<string> deferred)
+        => Apply(cmdlet, path, settings, notAllowed, deferred, out _);
+
+    /// <inheritdoc cref="Apply(PSCmdlet, string, IReadOnlyList{ConfigSetting}, IReadOnlyCollection{string}, IReadOnlyCollection{string})"/>
+    /// <param name="applied">The parameters the file set (by their names).</param>
+    public static Dictionary<string, object?> Apply(PSCmdlet cmdlet, string path, IReadOnlyList<ConfigSetting> settings, IReadOnlyCollection<string> notAllowed, IReadOnlyCollection<string> deferred, out HashSet<string> applied)
     {
+        applied = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         ArgumentNullException.ThrowIfNull(cmdlet);
         ArgumentNullException.ThrowIfNull(settings);
         var result = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
@@ -156,9 +162,41 @@ internal static class ConfigFile
             }
 
             property.SetValue(cmdlet, converted);
+            applied.Add(parameter.Name);
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Explicit parameters win over the file for whole groups of alternatives: when the command line names any member
+    /// of a group (a way to sign in, a target, a period), the members the file set are reset to their defaults, so
+    /// -Months on the command line replaces the file's LookbackMonths instead of contradicting it.
+    /// </summary>
+    public static void YieldToExplicit(PSCmdlet cmdlet, HashSet<string> applied, params string[][] groups)
+    {
+        ArgumentNullException.ThrowIfNull(cmdlet);
+        ArgumentNullException.ThrowIfNull(applied);
+        ArgumentNullException.ThrowIfNull(groups);
+        foreach (string[] group in groups)
+        {
+            if (!group.Any(p => cmdlet.MyInvocation.BoundParameters.ContainsKey(p)))
+            {
+                continue;
+            }
+
+            foreach (string name in group.Where(p => applied.Contains(p) && !cmdlet.MyInvocation.BoundParameters.ContainsKey(p)))
+            {
+                PropertyInfo property = cmdlet.GetType().GetProperty(name, BindingFlags.Public | BindingFlags.Instance)!;
+                Type type = property.PropertyType;
+                object? reset = type == typeof(SwitchParameter) ? new SwitchParameter(false)
+                    : type.IsValueType && Nullable.GetUnderlyingType(type) is null ? Activator.CreateInstance(type)
+                    : null;
+                property.SetValue(cmdlet, reset);
+                applied.Remove(name);
+                cmdlet.WriteVerbose($"-{name} from the configuration file is not used: the command line names another {string.Join('/', group.Select(g => "-" + g))}.");
+            }
+        }
     }
 
     private static readonly MethodInfo ValidateMethod = typeof(ValidateArgumentsAttribute).GetMethod(
