@@ -292,6 +292,11 @@ Invoke-Sync 'failing' (`$SignIn + @{ Scope = '$SubC'; Provider = 'PostgreSql'; C
 `$Results['failedState'] = @(Get-AzBillingSyncState -Provider PostgreSql -ConnectionString '$cs' -Table Retried -Status Failed | ForEach-Object { [ordered]@{ Month = `$_.Month; Metric = `$_.Metric; Error = `$_.Error; HasData = `$null -ne `$_.LoadedAt } })
 Set-Rules @()
 Invoke-Sync 'retry' (`$SignIn + @{ Scope = '$SubC'; Provider = 'PostgreSql'; ConnectionString = '$cs'; Table = 'Retried'; Metric = 'ActualCost', 'AmortizedCost'; PassThru = `$true })
+# The service now says the previous month has no ActualCost data: the month is replaced with nothing.
+Set-Rules @(@{ scope = '/subscriptions/$SubC'; period = '$(Get-Month -1)'; metric = 'ActualCost'; result = 'NoDataFound' })
+Invoke-Sync 'noData' (`$SignIn + @{ Scope = '$SubC'; From = '$(Get-Month -1)-01'; To = '$(Get-Month -1)-01'; Provider = 'PostgreSql'; ConnectionString = '$cs'; Table = 'Retried'; PassThru = `$true })
+`$Results['noDataState'] = @(Get-AzBillingSyncState -Provider PostgreSql -ConnectionString '$cs' -Table Retried -Metric ActualCost | Where-Object Month -eq '$(Get-Month -1)' | ForEach-Object { [ordered]@{ Status = `$_.Status; Rows = `$_.Rows; ImportId = `$_.ImportId } })
+Set-Rules @()
 "@
         }
 
@@ -337,6 +342,25 @@ Invoke-Sync 'retry' (`$SignIn + @{ Scope = '$SubC'; Provider = 'PostgreSql'; Con
             $units = Get-PgUnits 'Retried'
             $units["/subscriptions/$SubC|$Failing"].Rows | Should -Be (2 * (Get-ExpectedRows $Failing))
             $units["/subscriptions/$SubC|$Failing"].Imports | Should -Be 2 -Because 'one load per metric'
+            @($c.Results | Where-Object Action -eq 'Loaded').Count | Should -BeGreaterOrEqual 2
+        }
+
+        It 'a report with no data replaces the month with nothing, and the state says so' {
+            $c = $Run2.noData
+            $c.Ok | Should -BeTrue
+            $r = $c.Results[0]
+            $r.Action | Should -Be 'Loaded'
+            $r.Rows | Should -Be 0
+            $r.RowsReplaced | Should -Be (Get-ExpectedRows (Get-Month -1)) -Because 'the ActualCost rows the retry run loaded'
+            $r.Reason | Should -Match 'no data'
+            $Run2.noDataState.Count | Should -Be 1
+            $Run2.noDataState[0].Status | Should -Be 'Loaded'
+            $Run2.noDataState[0].Rows | Should -Be 0
+            $Run2.noDataState[0].ImportId | Should -BeNullOrEmpty
+            $u = (Get-PgUnits 'Retried')["/subscriptions/$SubC|$(Get-Month -1)"]
+            $u.Rows | Should -Be (Get-ExpectedRows (Get-Month -1)) -Because 'only the AmortizedCost rows are left'
+            $u.Imports | Should -Be 1
+            Invoke-TestPsql $Pg "SELECT count(*) FROM ""Retried"" WHERE ""_Metric"" = 'ActualCost' AND to_char(""Date"", 'YYYY-MM') = '$(Get-Month -1)'" | Should -Be '0'
             Invoke-TestPsql $Pg "SELECT count(*) FROM ""Retried_SyncState"" WHERE ""Status"" = 'Loaded'" | Should -Be '6'
         }
     }

@@ -183,6 +183,36 @@ public abstract class CostSink
     }
 
     /// <summary>
+    /// Empties one period of one scope and metric (a report that came back with no data replaces the period with
+    /// nothing), in one transaction under the table's load lock, with <paramref name="beforeCommit"/> run in the same
+    /// transaction. A table that does not exist yet has nothing to remove. Returns the rows removed.
+    /// </summary>
+    public Task<long> ClearPeriodAsync(string scope, string metric, DateTime periodStart, DateTime periodEnd, TimeSpan lockTimeout, Func<SinkCommit, CancellationToken, Task>? beforeCommit, CancellationToken cancellationToken)
+        => RunLockedAsync(lockTimeout, async (connection, transaction, ct) =>
+        {
+            long removed = 0;
+            if ((await ListColumnsAsync(connection, transaction, ct).ConfigureAwait(false)).Count > 0)
+            {
+                await using DbCommand delete = connection.CreateCommand();
+                delete.Transaction = transaction;
+                delete.CommandTimeout = 0;
+                delete.CommandText = Dialect.DeletePeriod(Target.EffectiveSchema, Target.Table);
+                AddParameter(delete, "scope", scope);
+                AddParameter(delete, "metric", metric);
+                AddDateParameter(delete, "from", periodStart);
+                AddDateParameter(delete, "to", periodEnd);
+                removed = await delete.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+
+            if (beforeCommit is not null)
+            {
+                await beforeCommit(new SinkCommit(connection, transaction, 0, removed), ct).ConfigureAwait(false);
+            }
+
+            return removed;
+        }, cancellationToken);
+
+    /// <summary>
     /// Runs <paramref name="work"/> in one transaction that holds this target's lock (the same lock a load of
     /// <see cref="SinkTarget.Table"/> takes), then commits; any failure rolls back. For short bookkeeping writes
     /// (Sync's state table uses a target naming the state table, so it never waits for a cost load's lock).

@@ -216,10 +216,27 @@ public sealed class SyncRunner : IDisposable
 
             if (report.Blobs.Count == 0)
             {
-                // No data for the month: nothing to replace the rows with, so the table is left as it is.
-                log.Verbose($"{unit.Key}: the report has no data ({report.Status}); the cost table is not changed.");
-                await _store.MarkLoadedAsync(Record(unit, started, null, 0, 0), r.LockTimeout, ct).ConfigureAwait(false);
-                unit.Reason += "; the report had no data";
+                // No data for the month: the month is replaced with nothing (rows of an earlier load, if any, are removed),
+                // with its state row in the same transaction.
+                stage.Restart();
+                await _loadGate.WaitAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    unit.RowsReplaced = await CostSink.Create(r.Target).ClearPeriodAsync(
+                        unit.Key.Scope, unit.Key.Metric,
+                        unit.Key.Month.ToDateTime(TimeOnly.MinValue), SyncPlanner.LastDayOf(unit.Key.Month).ToDateTime(TimeOnly.MinValue),
+                        r.LockTimeout,
+                        (c, t) => _store.MarkLoadedAsync(c.Connection, c.Transaction, Record(unit, started, null, 0, 0), t),
+                        ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _loadGate.Release();
+                }
+
+                unit.LoadDuration = stage.Elapsed;
+                unit.Reason += "; the report has no data";
+                log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{unit.Key}: the report has no data ({report.Status}); {unit.RowsReplaced:N0} earlier row(s) of the month removed."));
                 return;
             }
 

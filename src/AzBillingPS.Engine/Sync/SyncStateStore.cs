@@ -253,14 +253,6 @@ public sealed class SyncStateStore
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Records a load that needed no rows (the report had no data), in its own transaction.</summary>
-    public Task MarkLoadedAsync(SyncLoadRecord load, TimeSpan lockTimeout, CancellationToken cancellationToken)
-        => _sink.RunLockedAsync(lockTimeout, async (connection, transaction, ct) =>
-        {
-            await MarkLoadedAsync(connection, transaction, load, ct).ConfigureAwait(false);
-            return true;
-        }, cancellationToken);
-
     private void AddKey(DbCommand command, SyncUnitKey unit)
     {
         Add(command, SyncStateColumns.Scope, unit.Scope);
