@@ -365,6 +365,35 @@ Set-Rules @()
         }
     }
 
+    Context 'A table whose lock another load holds' -Skip:$NoPg {
+        BeforeAll {
+            # Another session holds the table's load lock (the advisory lock every load of "public"."Locked" takes).
+            $psi = [Diagnostics.ProcessStartInfo]::new($Pg.PsqlPath)
+            foreach ($a in '-X', '-q', '-h', '127.0.0.1', '-p', "$($Pg.Port)", '-U', 'postgres', '-d', 'postgres', '-c', "SELECT pg_advisory_lock(hashtextextended('AZBILLINGPS:PUBLIC.LOCKED', 0)), pg_sleep(20)") { $psi.ArgumentList.Add($a) }
+            $psi.UseShellExecute = $false
+            $psi.RedirectStandardOutput = $true
+            $script:Holder = [Diagnostics.Process]::Start($psi)
+            $until = [DateTime]::UtcNow.AddSeconds(15)
+            while ([DateTime]::UtcNow -lt $until -and (Invoke-TestPsql $Pg "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") -eq '0') { Start-Sleep -Milliseconds 100 }
+            $cs = $Pg.ConnectionString
+            $script:Run5 = Invoke-SyncChild "Invoke-Sync 'locked' (`$SignIn + @{ Scope = '5c100000-0000-0000-0000-000000000001'; Months = 1; Provider = 'PostgreSql'; ConnectionString = '$cs'; Table = 'Locked'; LockTimeout = 1 })"
+        }
+
+        AfterAll { if ($script:Holder -and -not $Holder.HasExited) { $Holder.Kill(); $Holder.WaitForExit() } }
+
+        It 'gives up after -LockTimeout with a clear message, changing nothing' {
+            $c = $Run5.locked
+            $c.Terminating | Should -BeNullOrEmpty
+            $c.Ok | Should -BeFalse
+            $c.Summary.Failed | Should -Be 1
+            $c.Errors[0].Id | Should -BeLike 'SqlLockTimeout*'
+            $c.Errors[0].Category | Should -Be 'ResourceBusy'
+            $c.Errors[0].Message | Should -Match 'held its lock for more than 1 seconds; nothing was changed'
+            Invoke-TestPsql $Pg "SELECT count(*) FROM information_schema.tables WHERE table_name = 'Locked'" | Should -Be '0'
+            Invoke-TestPsql $Pg "SELECT ""Status"" FROM ""Locked_SyncState""" | Should -Be 'Failed'
+        }
+    }
+
     Context '-AllSubscriptions lists every page and honours -Exclude' -Skip:$NoSqlite3 {
         BeforeAll {
             $script:Subs = @(
