@@ -492,7 +492,7 @@ Invoke-Sync 'all' (`$SignIn + @{ AllSubscriptions = `$true; Exclude = '*sandbox'
             Set-Content -LiteralPath $scriptFile -Encoding utf8NoBOM -Value @"
 Import-Module '$env:AZBILLING_MODULE_PATH'
 `$secret = ConvertTo-SecureString `$env:AZB_CLIENT_SECRET -AsPlainText -Force
-Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientSecret `$secret -AuthorityHost `$env:AZB_FIXTURE_HTTPS -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS -Scope '$SubK' -Months 1 -Provider PostgreSql -ConnectionString '$cs' -Table Killed -Verbose *>&1 | ForEach-Object { "`$_" }
+Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientSecret `$secret -AuthorityHost `$env:AZB_FIXTURE_HTTPS -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS -Scope '$SubK' -Months 1 -Provider PostgreSql -ConnectionString '$cs' -Table Killed -WorkingPath '$(Join-Path $Folder 'killwork')' -Verbose *>&1 | ForEach-Object { "`$_" }
 "@
             $psi = [Diagnostics.ProcessStartInfo]::new($cmd.FilePath)
             foreach ($a in $cmd.Arguments) { $psi.ArgumentList.Add($a) }
@@ -517,7 +517,9 @@ Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientS
             $script:AfterKill = Get-PgUnits 'Killed'
             $script:StateAfterKill = @(Invoke-TestPsql $Pg "SELECT ""Status"", ""Rows"", ""ImportId""::text FROM ""Killed_SyncState""" -Split)
 
-            $script:After = Invoke-SyncChild "Invoke-Sync 'next' (`$SignIn + @{ Scope = '$SubK'; LookbackMonths = 1; Provider = 'PostgreSql'; ConnectionString = '$cs'; Table = 'Killed'; PassThru = `$true })"
+            $script:LeftByKill = @(Get-ChildItem (Join-Path $Folder 'killwork') -Recurse -File -Force -ErrorAction SilentlyContinue).Count
+            $script:After = Invoke-SyncChild "Invoke-Sync 'next' (`$SignIn + @{ Scope = '$SubK'; LookbackMonths = 1; Provider = 'PostgreSql'; ConnectionString = '$cs'; Table = 'Killed'; WorkingPath = '$(Join-Path $Folder 'killwork')'; PassThru = `$true })"
+            $script:LeftAfterNext = @(Get-ChildItem (Join-Path $Folder 'killwork') -Force -ErrorAction SilentlyContinue).Count
             Set-TestCostRules $Fixture @()
         }
 
@@ -542,6 +544,11 @@ Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientS
             $units = Get-PgUnits 'Killed'
             $units["/subscriptions/$SubK|$KillMonth"].Rows | Should -Be $BigRows
             $units["/subscriptions/$SubK|$KillMonth"].Imports | Should -Be 1
+        }
+
+        It 'the next run removes the files the killed run left behind' {
+            $LeftByKill | Should -BeGreaterThan 0 -Because 'a killed process cannot clean up'
+            $LeftAfterNext | Should -Be 0
         }
     }
 

@@ -152,7 +152,8 @@ public sealed class SyncRunner : IDisposable
             await _store.MarkRunningAsync(toLoad.Select(u => u.Key).ToList(), started, r.RunId, r.Host, r.LockTimeout, cancellationToken).ConfigureAwait(false);
         }
 
-        string runFolder = Path.Combine(r.WorkingPath, "sync-" + r.RunId.ToString("N"));
+        string runFolder = Path.Combine(r.WorkingPath, RunFolderPrefix + r.RunId.ToString("N"));
+        FileStream? runLock = toLoad.Count > 0 ? ClaimRunFolder(r.WorkingPath, runFolder, log) : null;
         int finished = 0;
         int failed = 0;
         void Parent()
@@ -185,6 +186,11 @@ public sealed class SyncRunner : IDisposable
         finally
         {
             progress?.Report(new EngineProgress(ParentProgressId, "Sync-AzBilling", "Done", 100, Completed: true));
+            if (runLock is not null)
+            {
+                await runLock.DisposeAsync().ConfigureAwait(false);
+            }
+
             if (!r.KeepFiles)
             {
                 DeleteFolder(runFolder, log);
@@ -314,6 +320,54 @@ public sealed class SyncRunner : IDisposable
                 DeleteFolder(folder, log);
             }
         }
+    }
+
+    private const string RunFolderPrefix = "sync-";
+    private const string RunLockName = ".run.lock";
+
+    /// <summary>
+    /// Makes this run's folder and holds its lock file open (exclusively) while the run lives; first removes the folders
+    /// of earlier runs that ended without cleaning up (a killed or restarted job): those whose lock file nobody holds.
+    /// A folder without a lock file is only removed when it is more than a day old (it may be a run that is just starting).
+    /// </summary>
+    private static FileStream ClaimRunFolder(string workingPath, string runFolder, IEngineLog log)
+    {
+        if (Directory.Exists(workingPath))
+        {
+            foreach (string dir in Directory.EnumerateDirectories(workingPath, RunFolderPrefix + "*"))
+            {
+                string lockPath = Path.Combine(dir, RunLockName);
+                bool abandoned;
+                if (File.Exists(lockPath))
+                {
+                    try
+                    {
+                        using (new FileStream(lockPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+                        {
+                        }
+
+                        abandoned = true;
+                    }
+                    catch (IOException)
+                    {
+                        abandoned = false; // a run in progress holds it
+                    }
+                }
+                else
+                {
+                    abandoned = Directory.GetLastWriteTimeUtc(dir) < DateTime.UtcNow.AddDays(-1);
+                }
+
+                if (abandoned)
+                {
+                    log.Verbose($"Removing {dir}: the files of an earlier run that did not finish.");
+                    DeleteFolder(dir, log);
+                }
+            }
+        }
+
+        Directory.CreateDirectory(runFolder);
+        return new FileStream(Path.Combine(runFolder, RunLockName), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
     }
 
     private SyncLoadRecord Record(SyncUnitOutcome unit, DateTime started, Guid? importId, long rows, long bytes)
