@@ -93,7 +93,7 @@ $reports | Save-AzCostBlob -Path ./costs    # complete files are kept, .partial 
 
     Notes        = @'
 - Blob links are plain GETs of SAS URLs: no Azure sign-in is needed to download, only for -Refresh (through the report's token).
-- Files are flushed to the storage device before they are renamed into place.
+- A file gets its final name only after its last byte is written and verified, so a stopped or killed run never leaves a file that looks complete. Files are not forced to the storage device first (fsync), for speed: after a power loss, a raw file left short is downloaded again by the length check on the next run.
 - Import-AzCostToSql loads .csv files; keep the default -Decompress when the files go on to it.
 '@
 

@@ -386,6 +386,31 @@ Describe 'Save-AzCostBlob through the fault proxy' -Tag 'Blob' {
         @(Get-ChildItem -LiteralPath $out -Force).Name | Should -Be @(Split-Path $final -Leaf)
     }
 
+    It 'starts again from the first byte when the blob changed since the .partial was written (If-Match, 412)' {
+        $out = New-Folder 'changed'
+        $name = 'changed/blob.bin'
+        $before = New-TestBlob $Az -Name $name -Length 12MB -Seed 1 -BlockSize 4MB -ContentMd5
+        $report = New-TestCostReport -Scope $Scope -Blob @(@{ Link = (New-Link $name -Proxy); Bytes = $before.Bytes })
+        $null = Set-TestBlobProxy $Fixture -Faults (1..6 | ForEach-Object { @{ cutAfterBytes = 1MB } })
+        $failed = $report | Invoke-Save -Parameters @{ Path = $out }
+        $failed.Errors.Count | Should -Be 1
+        $final = Join-Path $out (Get-ExpectedName 1 1)
+        (Get-Item -LiteralPath "$final.partial").Length | Should -Be 6MB
+        # The blob is replaced (same name and length, other bytes, new ETag) before the next run.
+        $after = New-TestBlob $Az -Name $name -Length 12MB -Seed 2 -BlockSize 4MB -ContentMd5
+        $after.Sha256 | Should -Not -Be $before.Sha256
+        $null = Set-TestBlobProxy $Fixture
+        $r = $report | Invoke-Save -Parameters @{ Path = $out }
+        $r.Errors | Should -BeNullOrEmpty
+        $requests = @(Get-TestBlobProxyRequests $Fixture)
+        $requests[0].range | Should -Be "bytes=$(6MB)-"
+        $requests[0].status | Should -Be 412
+        $requests[1].range | Should -BeNullOrEmpty
+        $requests[1].status | Should -Be 200
+        ($r.Warnings -join "`n") | Should -Match 'not the one the partial download started from .*412'
+        Get-TestFileSha256 $final | Should -Be $after.Sha256
+    }
+
     It 'resumes the .partial of a killed run; the result is byte-identical' {
         $out = New-Folder 'killed'
         $name = 'killed/large.bin'
@@ -434,6 +459,153 @@ Import-Module '$(Join-Path $PSScriptRoot 'TestHelpers.psm1')'
         $resumedAt | Should -BeGreaterThan 0
         Get-TestFileSha256 $final | Should -Be $large.Sha256
         @(Get-ChildItem -LiteralPath $out -Force).Count | Should -Be 1
+    }
+}
+
+Describe 'Save-AzCostBlob with New-AzCostReport against the fixture' -Tag 'Blob' {
+    # One child pwsh (trusting the fixture's TLS CA) runs every case; each case prints one RESULT line, and every
+    # stream of every command is printed too, for the leak check.
+    BeforeAll {
+        $script:E2E = $null
+        if ($NoAzurite -or $NoFixture) { return }
+        $today = [DateTime]::UtcNow.Date
+        $start = [DateTime]::new($today.Year, $today.Month, 1).AddMonths(-1)
+        $end = $start.AddMonths(1).AddDays(-1)
+        $month = $start.ToString('yyyy-MM')
+        $subs = @{ three = [guid]::NewGuid().ToString(); gzip = [guid]::NewGuid().ToString(); refresh = [guid]::NewGuid().ToString(); tampered = [guid]::NewGuid().ToString() }
+        $gen = New-Folder 'e2e-gen'
+        $csv = @(New-TestCostFile -Kind Ea -Rows 1500 -Month $month -Path (Join-Path $gen 'ea.csv') -Blobs 3 -Seed 7)
+        $blobs = for ($i = 0; $i -lt 3; $i++) {
+            $b = New-TestBlob $Az -Name "e2e/part$($i + 1).csv" -Path $csv[$i].FullName
+            @{ blobLink = (New-Link $b.Name); byteCount = $b.Bytes }
+        }
+        $phase1 = @{ rules = @(
+                @{ scope = "/subscriptions/$($subs.three)"; blobs = @($blobs) }
+                @{ scope = "/subscriptions/$($subs.gzip)"; blobCount = 2; compressData = $true }
+                @{ scope = "/subscriptions/$($subs.refresh)"; blobCount = 2; validTillMinutes = -5 }
+                @{ scope = "/subscriptions/$($subs.tampered)"; blobCount = 1 }
+            )
+        } | ConvertTo-Json -Depth 8 -Compress
+        $phase2 = @{ rules = @(@{ scope = "/subscriptions/$($subs.refresh)"; blobCount = 2 }) } | ConvertTo-Json -Depth 8 -Compress
+        $out = New-Folder 'e2e-out'
+        $script:E2EExpectedRows = Get-CsvRowCount -Path $csv.FullName
+        $script:E2ESubs = $subs
+        $script:E2EOut = $out
+        $child = @"
+`$ErrorActionPreference = 'Stop'
+`$DebugPreference = 'Continue'
+Import-Module '$(Join-Path $PSScriptRoot 'TestHelpers.psm1')'
+function Set-Rules([string] `$Json) { Invoke-RestMethod -Method Post -Uri "`$env:AZB_FIXTURE_HTTP/_fixture/cost/rules" -Body `$Json -ContentType 'application/json' -Debug:`$false -Verbose:`$false | Out-Null }
+function Show([string] `$Case, `$Items) {
+    foreach (`$x in @(`$Items)) {
+        if (`$x -is [Management.Automation.ErrorRecord]) { "STREAM `$Case error: `$x | `$(`$x.Exception) | `$(`$x.ErrorDetails)" }
+        elseif (`$x -is [AzBillingPS.AzCostFile] -or `$x -is [AzBillingPS.AzCostImportResult] -or `$x -is [AzBillingPS.AzCostReport]) { "STREAM `$Case object: `$((`$x | Format-List * | Out-String).Trim())" }
+        else { "STREAM `$Case `$(`$x.GetType().Name): `$x" }
+    }
+}
+function Result([string] `$Case, `$Value) { 'RESULT ' + (@{ case = `$Case; value = `$Value } | ConvertTo-Json -Depth 6 -Compress) }
+Set-Rules '$phase1'
+`$secret = ConvertTo-SecureString `$env:AZB_CLIENT_SECRET -AsPlainText -Force
+`$tok = Get-AzBillingToken -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientSecret `$secret -AuthorityHost `$env:AZB_FIXTURE_HTTPS -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS
+`$from = '$($start.ToString('yyyy-MM-dd'))'; `$to = '$($end.ToString('yyyy-MM-dd'))'
+
+# three: New-AzCostReport | Save-AzCostBlob | Import-AzCostToSql
+`$all = @(. { New-AzCostReport -Token `$tok -SubscriptionId '$($subs.three)' -From `$from -To `$to | Save-AzCostBlob -Path '$out/three' -Verbose -OutVariable files | Import-AzCostToSql -Database '$out/three.sqlite' -Confirm:`$false } *>&1)
+Show three `$all
+`$imp = @(`$all | Where-Object { `$_ -is [AzBillingPS.AzCostImportResult] })
+Result three @{ files = @(`$files | ForEach-Object { @{ name = (Split-Path `$_.Path -Leaf); index = `$_.BlobIndex; count = `$_.BlobCount; op = `$_.OperationId; bytes = `$_.Bytes } }); imports = `$imp.Count; rows = @(`$imp | ForEach-Object RowsInserted); importFiles = @(`$imp | ForEach-Object { `$_.Files.Count }); errors = @(`$all | Where-Object { `$_ -is [Management.Automation.ErrorRecord] } | ForEach-Object { "`$_" }) }
+
+# gzip: generated gzip blobs, decompressed by default, kept with -Decompress:`$false
+`$rep = New-AzCostReport -Token `$tok -SubscriptionId '$($subs.gzip)' -From `$from -To `$to
+`$a = @(`$rep | Save-AzCostBlob -Path '$out/gzip' -Verbose *>&1); Show gzip `$a
+`$b = @(`$rep | Save-AzCostBlob -Path '$out/gzip' -Decompress:`$false -Verbose *>&1); Show gzipKept `$b
+`$plain = @(`$a | Where-Object { `$_ -is [AzBillingPS.AzCostFile] }); `$kept = @(`$b | Where-Object { `$_ -is [AzBillingPS.AzCostFile] })
+`$same = for (`$i = 0; `$i -lt `$kept.Count; `$i++) {
+    `$in = [IO.File]::OpenRead(`$kept[`$i].Path); `$z = [IO.Compression.GZipStream]::new(`$in, [IO.Compression.CompressionMode]::Decompress); `$ms = [IO.MemoryStream]::new(); `$z.CopyTo(`$ms); `$z.Dispose(); `$in.Dispose()
+    [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData(`$ms.ToArray())) -eq (Get-FileHash -LiteralPath `$plain[`$i].Path -Algorithm SHA256).Hash
+}
+Result gzip @{ compress = `$rep.CompressData; plain = @(`$plain | ForEach-Object { Split-Path `$_.Path -Leaf }); kept = @(`$kept | ForEach-Object { Split-Path `$_.Path -Leaf }); same = @(`$same); firstLine = (Get-Content -LiteralPath `$plain[0].Path -TotalCount 1) }
+
+# refresh: links already expired; without -Refresh one error; with -Refresh the report is requested again
+`$old = New-AzCostReport -Token `$tok -SubscriptionId '$($subs.refresh)' -From `$from -To `$to
+`$c = @(`$old | Save-AzCostBlob -Path '$out/refresh' -Verbose -ErrorAction Continue *>&1); Show refreshNo `$c
+Set-Rules '$phase2'
+`$d = @(`$old | Save-AzCostBlob -Path '$out/refresh' -Refresh -Verbose -ErrorAction Continue *>&1); Show refreshYes `$d
+`$rf = @(`$d | Where-Object { `$_ -is [AzBillingPS.AzCostFile] })
+Result refresh @{ oldOp = `$old.OperationId; validTill = `$old.ValidTill.ToString('o'); noErrors = @(`$c | Where-Object { `$_ -is [Management.Automation.ErrorRecord] } | ForEach-Object { `$_.FullyQualifiedErrorId }); noFiles = @(`$c | Where-Object { `$_ -is [AzBillingPS.AzCostFile] }).Count; files = @(`$rf | ForEach-Object { @{ name = (Split-Path `$_.Path -Leaf); op = `$_.OperationId } }); errors = @(`$d | Where-Object { `$_ -is [Management.Automation.ErrorRecord] } | ForEach-Object { "`$_" }); verbose = @(`$d | Where-Object { `$_ -is [Management.Automation.VerboseRecord] } | ForEach-Object Message) }
+
+# tampered: the fixture's own blob with a wrong signature answers 403 AuthenticationFailed, as Azure Storage does
+`$gr = New-AzCostReport -Token `$tok -SubscriptionId '$($subs.tampered)' -From `$from -To `$to
+`$link = `$gr.Blobs[0].GetBlobLink().OriginalString -replace 'sig=[^&]+', 'sig=AAAAwrongAAAA'
+`$t = @(New-TestCostReport -Scope `$gr.Scope -Start `$from -End `$to -Blob @(@{ Link = `$link; Bytes = `$gr.Blobs[0].ByteCount }) | Save-AzCostBlob -Path '$out/tampered' -Verbose -ErrorAction Continue *>&1); Show tampered `$t
+`$e = @(`$t | Where-Object { `$_ -is [Management.Automation.ErrorRecord] })
+Result tampered @{ ids = @(`$e | ForEach-Object FullyQualifiedErrorId); code = @(`$e | ForEach-Object { `$_.Exception.ServiceCode }); message = @(`$e | ForEach-Object { `$_.Exception.Message }); category = @(`$e | ForEach-Object { "`$(`$_.CategoryInfo.Category)" }) }
+"@
+        $run = Invoke-ChildPwsh -Script $child -Environment $Fixture.ChildEnv -TimeoutSeconds 180
+        $results = @{}
+        foreach ($line in $run.Output) { if ($line -like 'RESULT *') { $j = $line.Substring(7) | ConvertFrom-Json; $results[$j.case] = $j.value } }
+        $script:E2E = [pscustomobject]@{ Run = $run; Results = $results; Secrets = @(Get-TestFixtureSecrets $Fixture) }
+        $script:Transcript.Add($run.StdOut); $script:Transcript.Add($run.StdErr)
+    }
+
+    BeforeEach {
+        if ($NoAzurite) { Set-ItResult -Skipped -Because $NoAzurite }
+        elseif ($NoFixture) { Set-ItResult -Skipped -Because $NoFixture }
+        else { $E2E.Run.ExitCode | Should -Be 0 -Because "$($E2E.Run.StdErr) $($E2E.Run.StdOut)" }
+    }
+
+    It 'New-AzCostReport | Save-AzCostBlob | Import-AzCostToSql loads a 3-blob report as one unit' {
+        $r = $E2E.Results['three']
+        $r | Should -Not -BeNullOrEmpty -Because $E2E.Run.StdOut
+        $r.errors | Should -BeNullOrEmpty
+        @($r.files).Count | Should -Be 3
+        @($r.files.index) | Should -Be @(1, 2, 3)
+        @($r.files.count | Select-Object -Unique) | Should -Be @(3)
+        @($r.files.op | Select-Object -Unique).Count | Should -Be 1
+        $r.files[0].op | Should -Not -BeNullOrEmpty
+        $r.files[0].name | Should -BeLike "subscriptions-$($E2ESubs.three)_ActualCost_*_1of3.csv"
+        $r.imports | Should -Be 1
+        @($r.importFiles) | Should -Be @(3)
+        @($r.rows) | Should -Be @($E2EExpectedRows)
+    }
+
+    It 'decompresses the generated gzip blobs by default and keeps them with -Decompress:$false' {
+        $r = $E2E.Results['gzip']
+        $r.compress | Should -BeTrue
+        @($r.plain).Count | Should -Be 2
+        @($r.plain) | ForEach-Object { $_ | Should -BeLike '*of2.csv' }
+        @($r.kept) | ForEach-Object { $_ | Should -BeLike '*of2.csv.gz' }
+        @($r.same) | Should -Be @($true, $true)
+        $r.firstLine | Should -Match 'Cost|cost'
+    }
+
+    It '-Refresh requests a report whose links expired again, with its token, and saves the fresh blobs' {
+        $r = $E2E.Results['refresh']
+        [DateTimeOffset]::Parse($r.validTill) | Should -BeLessThan ([DateTimeOffset]::UtcNow)
+        @($r.noErrors) | Should -Be @('BlobLinkExpired,AzBillingPS.Commands.SaveAzCostBlobCommand')
+        $r.noFiles | Should -Be 0
+        $r.errors | Should -BeNullOrEmpty
+        @($r.files).Count | Should -Be 2
+        @($r.files.op | Select-Object -Unique).Count | Should -Be 1
+        $r.files[0].op | Should -Not -Be $r.oldOp
+        ($r.verbose -join "`n") | Should -Match '-Refresh requests the report again'
+        Get-ChildItem -LiteralPath (Join-Path $E2EOut 'refresh') -Filter *.csv | Should -HaveCount 2
+    }
+
+    It 'reports the storage service''s 403 AuthenticationFailed with its code and detail' {
+        $r = $E2E.Results['tampered']
+        @($r.ids) | Should -Be @('AzBillingAuthenticationFailed,AzBillingPS.Commands.SaveAzCostBlobCommand')
+        @($r.code) | Should -Be @('AuthenticationFailed')
+        @($r.category) | Should -Be @('AuthenticationError')
+        $r.message[0] | Should -Match '403 AuthenticationFailed: Server failed to authenticate the request.*Signature did not match'
+        $r.message[0] | Should -Match 'request the report again \(New-AzCostReport\), or run Save-AzCostBlob with -Refresh'
+    }
+
+    It 'shows none of the fixture''s secrets (tokens, client secret, generated SAS signatures) in any stream' {
+        $E2E.Secrets.Count | Should -BeGreaterThan 3
+        $text = $E2E.Run.StdOut + $E2E.Run.StdErr
+        $text | Should -Match 'STREAM three VerboseRecord'
+        foreach ($secret in $E2E.Secrets) { $text.Contains($secret) | Should -BeFalse }
     }
 }
 

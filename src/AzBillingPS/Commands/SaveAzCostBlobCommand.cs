@@ -161,7 +161,7 @@ public sealed class SaveAzCostBlobCommand : AsyncCmdlet
         }
 
         watch.Stop();
-        WriteVerboseAsync(string.Create(CultureInfo.InvariantCulture, $"Done in {watch.Elapsed.TotalSeconds:N1} s: {Interlocked.Read(ref _bytesDone) / 1048576.0:N1} MB written ({Interlocked.Read(ref _bytesDone) / 1048576.0 / Math.Max(watch.Elapsed.TotalSeconds, 1e-3):N1} MB/s)."));
+        WriteVerboseAsync(string.Create(CultureInfo.InvariantCulture, $"Done in {watch.Elapsed.TotalSeconds:N1} s: {Volatile.Read(ref filesDone)} of {blobTotal} file(s), {Interlocked.Read(ref _bytesDone) / 1048576.0:N1} of {byteTotal / 1048576.0:N1} MB in place."));
     }
 
     private string ResolveFolder()
@@ -185,6 +185,11 @@ public sealed class SaveAzCostBlobCommand : AsyncCmdlet
             }
 
             EnsureFileSystem(resolved.Provider, Path);
+            if (resolved.Paths.Count == 0)
+            {
+                throw new TerminatingErrorException(new ErrorRecord(new DirectoryNotFoundException($"-Path '{Path}' matches no folder; give an existing folder or a plain path to create."), ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, Path));
+            }
+
             if (resolved.Paths.Count != 1)
             {
                 throw new TerminatingErrorException(new ErrorRecord(new ArgumentException($"-Path '{Path}' matches {resolved.Paths.Count} folders; give exactly one."), ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, Path));
