@@ -10,7 +10,8 @@
              when running as root) and ends with 'Tests: N passed, N failed, N skipped'.
     Package  Build, then writes out/packages/AzBillingPS.<version>.nupkg for Install-PSResource.
     Bench    Build, then the benchmarks in bench/ (see docs/benchmarks.md).
-    Demo     Build, then import samples/ into ./AzBilling.sqlite and show cost per month and service.
+    Demo     Build, then import samples/ into ./AzBilling.sqlite, run Sync-AzBilling against the test fixture (a local
+             stand-in for Azure) into the same file, and show cost per month and service.
     Clean    Removes out/ and the bin/obj folders.
 .EXAMPLE
     dotnet tool restore; dotnet pwsh -NoProfile -File ./build.ps1 -Task Test

@@ -15,6 +15,8 @@
         'Save-AzCostBlob'
         'Import-AzCostToSql'
         'Get-AzCostSummary'
+        'Sync-AzBilling'
+        'Get-AzBillingSyncState'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -2,7 +2,8 @@
 <#
 .SYNOPSIS
     The main job on the embedded default, with no Azure account: loads the sample cost-details files into
-    ./AzBilling.sqlite with Import-AzCostToSql and shows what landed (cost per month and service).
+    ./AzBilling.sqlite with Import-AzCostToSql, then runs Sync-AzBilling (sign-in, reports, blobs, loads, state)
+    against the repository's test fixture standing in for Azure, and shows what landed (cost per month and service).
 .DESCRIPTION
     Run it twice: the second run replaces each month instead of adding it again (RowsReplaced equals the
     rows of the first run, and the totals do not change).
@@ -33,6 +34,57 @@ $results = @(
         [datetime]'2026-10-01', [datetime]'2026-10-31', 1, 1) | Import-AzCostToSql -Database $Database
 )
 $results | Format-Table | Out-Host
+
+Write-Host 'What landed: cost per month and service (Get-AzCostSummary)' -ForegroundColor Cyan
+Get-AzCostSummary -Database $Database | Format-Table -AutoSize | Out-Host
+
+# --- The whole job, as a schedule runs it: Sync-AzBilling signs in, requests each month's cost-details report,
+# downloads its blobs and loads them exactly once, recording each month in the state table. "Azure" here is the
+# repository's test fixture (tests/AzBillingPS.Fixture, built by build.ps1): it plays Entra ID and the Cost
+# Management API over HTTPS on 127.0.0.1 and serves generated blobs, so no Azure account is needed. Only the
+# endpoints differ from a real run.
+$fixtureDll = Join-Path $PSScriptRoot '../out/AzBillingPS.Fixture/AzBillingPS.Fixture.dll'
+if (-not (Test-Path $fixtureDll)) {
+    Write-Host 'The test fixture is not built (build.ps1 -Task Build builds it); skipping the Sync-AzBilling part.' -ForegroundColor Yellow
+    return
+}
+
+Import-Module (Join-Path $PSScriptRoot '../tests/pester/TestHelpers.psm1') -Force
+$fixture = Start-TestAzureFixture
+try {
+    $subscription = '/subscriptions/0a1b2c3d-0000-4000-8000-000000000001'
+    Write-Host "Sync-AzBilling: the last 3 months of $subscription from a local stand-in for Azure, into $Database" -ForegroundColor Cyan
+    $syncScript = @'
+param($ModulePath, $Database, $Scope)
+$ErrorActionPreference = 'Stop'
+Import-Module $ModulePath -Force
+$secret = ConvertTo-SecureString $env:AZB_CLIENT_SECRET -AsPlainText -Force
+$signIn = @{ TenantId = $env:AZB_TENANT; ClientId = $env:AZB_CLIENT_ID; ClientSecret = $secret; AuthorityHost = $env:AZB_FIXTURE_HTTPS; ResourceManagerUrl = $env:AZB_FIXTURE_HTTPS }
+Sync-AzBilling @signIn -Scope $Scope -Database $Database -PassThru | Format-Table | Out-Host
+Write-Host 'Run again: only the open months are loaded again; the rest is skipped.' -ForegroundColor Cyan
+Sync-AzBilling @signIn -Scope $Scope -Database $Database -PassThru | Format-Table | Out-Host
+Write-Host 'The state table (Get-AzBillingSyncState)' -ForegroundColor Cyan
+Get-AzBillingSyncState -Database $Database | Format-Table | Out-Host
+'@
+    $scriptFile = Join-Path $fixture.Dir 'demo-sync.ps1'
+    Set-Content -LiteralPath $scriptFile -Value $syncScript
+    # The child trusts the fixture's certificate (SSL_CERT_FILE) and runs without client-side pacing.
+    $saved = @{}
+    foreach ($k in $fixture.ChildEnv.Keys) { $saved[$k] = [Environment]::GetEnvironmentVariable($k); [Environment]::SetEnvironmentVariable($k, [string] $fixture.ChildEnv[$k]) }
+    try {
+        $pwsh = [Environment]::ProcessPath
+        $pwshArgs = @()
+        if ([IO.Path]::GetFileNameWithoutExtension($pwsh) -eq 'dotnet') { $pwshArgs = @(Join-Path $PSHOME 'pwsh.dll') }
+        & $pwsh @pwshArgs -NoProfile -NonInteractive -File $scriptFile -ModulePath (Resolve-Path $ModulePath).Path -Database $Database -Scope $subscription
+        if ($LASTEXITCODE -ne 0) { throw "Sync-AzBilling failed (exit code $LASTEXITCODE)." }
+    }
+    finally {
+        foreach ($k in $saved.Keys) { [Environment]::SetEnvironmentVariable($k, $saved[$k]) }
+    }
+}
+finally {
+    Stop-TestAzureFixture $fixture
+}
 
 Write-Host 'What landed: cost per month and service (Get-AzCostSummary)' -ForegroundColor Cyan
 Get-AzCostSummary -Database $Database | Format-Table -AutoSize | Out-Host

@@ -13,6 +13,9 @@ BeforeDiscovery {
         'AzBillingPS.AzCostImportResult'
         'AzBillingPS.AzCostSummary'
         'AzBillingPS.AzBillingToken'
+        'AzBillingPS.AzBillingSyncResult'
+        'AzBillingPS.AzBillingSyncSummary'
+        'AzBillingPS.AzBillingSyncState'
     ) | ForEach-Object { @{ TypeName = $_ } }
 }
 

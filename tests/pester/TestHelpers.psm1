@@ -864,7 +864,9 @@ function Start-TestAzureFixture {
         [string] $Dir,
         # Rules in force from the start (the config's costRules).
         [object[]] $CostRules,
-        [int] $TokenLifetimeSeconds = 3600
+        [int] $TokenLifetimeSeconds = 3600,
+        # The managed-identity endpoints' configuration (identityHeader, tenantId, systemAssigned, userAssigned), as the fixture's config takes it.
+        [hashtable] $ManagedIdentity
     )
     $dll = Join-Path (Get-TestRepoRoot) 'out/AzBillingPS.Fixture/AzBillingPS.Fixture.dll'
     if (-not (Test-Path $dll)) { throw "The Azure test fixture is not built ($dll); run build.ps1 -Task Build." }
@@ -890,6 +892,7 @@ function Start-TestAzureFixture {
         tenants              = @(@{ tenantId = $tenant; domain = 'fixture.azbilling.test'; apps = @(@{ clientId = $client; secret = $secret }) })
     }
     if ($CostRules) { $config.costRules = @($CostRules) }
+    if ($ManagedIdentity) { $config.managedIdentity = $ManagedIdentity }
     $configPath = Join-Path $Dir 'fixture.json'
     [IO.File]::WriteAllText($configPath, ($config | ConvertTo-Json -Depth 12))
 

@@ -24,7 +24,13 @@ public sealed record ImportRequest(
     public int BatchSize { get; init; } = 50_000;
 
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Runs inside the load's transaction just before it commits (Sync writes its state row there).</summary>
+    public Func<ImportCommit, CancellationToken, Task>? BeforeCommit { get; init; }
 }
+
+/// <summary>A load about to commit: its open transaction, its import id and what it wrote.</summary>
+public sealed record ImportCommit(System.Data.Common.DbConnection Connection, System.Data.Common.DbTransaction Transaction, Guid ImportId, long RowsInserted, long RowsReplaced, long Bytes);
 
 /// <summary>What one load did.</summary>
 public sealed record ImportOutcome(
@@ -143,7 +149,10 @@ public static class CostImporter
         SinkResult result;
         try
         {
-            result = await sink.LoadAsync(columns, OpenReader, scope, request.Metric, start, end, request.BatchSize, request.LockTimeout, log, cancellationToken).ConfigureAwait(false);
+            Func<SinkCommit, CancellationToken, Task>? beforeCommit = request.BeforeCommit is { } hook
+                ? (c, ct) => hook(new ImportCommit(c.Connection, c.Transaction, importId, c.RowsInserted, c.RowsReplaced, totalBytes), ct)
+                : null;
+            result = await sink.LoadAsync(columns, OpenReader, scope, request.Metric, start, end, request.BatchSize, request.LockTimeout, log, cancellationToken, beforeCommit).ConfigureAwait(false);
         }
         finally
         {

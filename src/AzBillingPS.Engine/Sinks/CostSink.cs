@@ -20,6 +20,13 @@ public sealed record SinkTarget(DatabaseProvider Provider, string ConnectionStri
 
     public string QualifiedTable => Dialect.QualifiedTable(EffectiveSchema, Table);
 
+    /// <summary>
+    /// SQL Server / Azure SQL only: gets an Entra access token for the connection (scope
+    /// https://database.windows.net/.default). Used as SqlConnection.AccessTokenCallback, so every new connection,
+    /// however long the job runs, gets a token that is still valid. Null: the connection string's own authentication.
+    /// </summary>
+    public Func<CancellationToken, Task<Auth.AccessTokenInfo>>? AccessToken { get; init; }
+
     /// <summary>A SQLite file as a target (the connection string is built, so any path is safe).</summary>
     public static SinkTarget ForSqliteFile(string path, string table, string? schema)
         => new(DatabaseProvider.Sqlite, new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder { DataSource = path }.ToString(), table, schema);
@@ -99,7 +106,8 @@ public abstract class CostSink
         int batchSize,
         TimeSpan lockTimeout,
         IEngineLog log,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Func<SinkCommit, CancellationToken, Task>? beforeCommit = null)
     {
         await using DbConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         DbTransaction transaction;
@@ -148,6 +156,12 @@ public abstract class CostSink
                     log.Verbose($"Indexed {Target.QualifiedTable} on (_Scope, _Metric, Date).");
                 }
 
+                if (beforeCommit is not null)
+                {
+                    // Bookkeeping that must commit or roll back with the rows (Sync's state row).
+                    await beforeCommit(new SinkCommit(connection, transaction, inserted, replaced), cancellationToken).ConfigureAwait(false);
+                }
+
                 await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
                 return new SinkResult(inserted, replaced, added, created);
             }
@@ -161,6 +175,80 @@ public abstract class CostSink
                 {
                     // The connection is gone; the server rolls the transaction back on its own.
                     log.Debug($"Rollback after failure could not be sent ({rollbackError.Message}); the server discards the open transaction.");
+                }
+
+                throw Translate(e, lockTimeout);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Empties one period of one scope and metric (a report that came back with no data replaces the period with
+    /// nothing), in one transaction under the table's load lock, with <paramref name="beforeCommit"/> run in the same
+    /// transaction. A table that does not exist yet has nothing to remove. Returns the rows removed.
+    /// </summary>
+    public Task<long> ClearPeriodAsync(string scope, string metric, DateTime periodStart, DateTime periodEnd, TimeSpan lockTimeout, Func<SinkCommit, CancellationToken, Task>? beforeCommit, CancellationToken cancellationToken)
+        => RunLockedAsync(lockTimeout, async (connection, transaction, ct) =>
+        {
+            long removed = 0;
+            if ((await ListColumnsAsync(connection, transaction, ct).ConfigureAwait(false)).Count > 0)
+            {
+                await using DbCommand delete = connection.CreateCommand();
+                delete.Transaction = transaction;
+                delete.CommandTimeout = 0;
+                delete.CommandText = Dialect.DeletePeriod(Target.EffectiveSchema, Target.Table);
+                AddParameter(delete, "scope", scope);
+                AddParameter(delete, "metric", metric);
+                AddDateParameter(delete, "from", periodStart);
+                AddDateParameter(delete, "to", periodEnd);
+                removed = await delete.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+
+            if (beforeCommit is not null)
+            {
+                await beforeCommit(new SinkCommit(connection, transaction, 0, removed), ct).ConfigureAwait(false);
+            }
+
+            return removed;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in one transaction that holds this target's lock (the same lock a load of
+    /// <see cref="SinkTarget.Table"/> takes), then commits; any failure rolls back. For short bookkeeping writes
+    /// (Sync's state table uses a target naming the state table, so it never waits for a cost load's lock).
+    /// </summary>
+    public async Task<T> RunLockedAsync<T>(TimeSpan lockTimeout, Func<DbConnection, DbTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        await using DbConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        DbTransaction transaction;
+        try
+        {
+            transaction = await BeginAsync(connection, lockTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is DbException && IsBusy(e))
+        {
+            throw LockTimedOut(lockTimeout, e);
+        }
+
+        await using (transaction.ConfigureAwait(false))
+        {
+            try
+            {
+                await LockAsync(connection, transaction, lockTimeout, cancellationToken).ConfigureAwait(false);
+                T result = await work(connection, transaction, cancellationToken).ConfigureAwait(false);
+                await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                return result;
+            }
+            catch (Exception e)
+            {
+                try
+                {
+                    await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception rollbackError) when (rollbackError is DbException or InvalidOperationException or System.IO.IOException)
+                {
+                    // The connection is gone; the server rolls the transaction back on its own.
                 }
 
                 throw Translate(e, lockTimeout);
@@ -306,6 +394,9 @@ public abstract class CostSink
         return rows;
     }
 }
+
+/// <summary>The open load transaction just before it commits, with what the load wrote (for bookkeeping in the same transaction).</summary>
+public sealed record SinkCommit(DbConnection Connection, DbTransaction Transaction, long RowsInserted, long RowsReplaced);
 
 /// <summary>One line of a cost summary.</summary>
 public sealed record CostSummaryRow(string Month, string Service, string Currency, decimal Cost, long Rows);

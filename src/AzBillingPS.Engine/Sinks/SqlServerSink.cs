@@ -21,7 +21,36 @@ internal sealed class SqlServerSink(SinkTarget target) : CostSink(target)
         return $"SQL Server {b.DataSource}/{b.InitialCatalog}";
     }
 
-    protected override DbConnection CreateConnection() => new SqlConnection(Target.ConnectionString);
+    protected override DbConnection CreateConnection()
+    {
+        var connection = new SqlConnection(Target.ConnectionString);
+        if (Target.AccessToken is { } getToken)
+        {
+            var b = new SqlConnectionStringBuilder(Target.ConnectionString);
+            if (b.IntegratedSecurity || !string.IsNullOrEmpty(b.UserID) || !string.IsNullOrEmpty(b.Password) || b.Authentication != SqlAuthenticationMethod.NotSpecified)
+            {
+                connection.Dispose();
+                throw new ArgumentException("Entra token sign-in to the database cannot be combined with Authentication=, User ID/Password or Integrated Security in the connection string: name only the server and database.");
+            }
+
+            // SqlClient calls back whenever it opens a physical connection, so a long job keeps getting valid tokens.
+            try
+            {
+                connection.AccessTokenCallback = async (_, ct) =>
+                {
+                    AzBillingPS.Engine.Auth.AccessTokenInfo token = await getToken(ct).ConfigureAwait(false);
+                    return new SqlAuthenticationToken(token.Token, token.ExpiresOn);
+                };
+            }
+            catch (InvalidOperationException e)
+            {
+                connection.Dispose();
+                throw new ArgumentException("Entra token sign-in to the database cannot be combined with Authentication=, User ID/Password or Integrated Security in the connection string: " + e.Message, e);
+            }
+        }
+
+        return connection;
+    }
 
     protected override async Task<DbTransaction> BeginAsync(DbConnection connection, TimeSpan lockTimeout, CancellationToken cancellationToken)
         => await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);

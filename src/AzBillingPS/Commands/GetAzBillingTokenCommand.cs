@@ -19,12 +19,12 @@ namespace AzBillingPS.Commands;
 [OutputType(typeof(SecureString))]
 public sealed class GetAzBillingTokenCommand : AsyncCmdlet
 {
-    public const string CertificateFileSet = "CertificateFile";
-    public const string CertificateThumbprintSet = "CertificateThumbprint";
-    public const string CertificateObjectSet = "CertificateObject";
-    public const string ClientSecretSet = "ClientSecret";
-    public const string ManagedIdentitySet = "ManagedIdentity";
-    public const string FederatedTokenSet = "FederatedToken";
+    public const string CertificateFileSet = SignInParameters.CertificateFile;
+    public const string CertificateThumbprintSet = SignInParameters.CertificateThumbprint;
+    public const string CertificateObjectSet = SignInParameters.CertificateObject;
+    public const string ClientSecretSet = SignInParameters.ClientSecret;
+    public const string ManagedIdentitySet = SignInParameters.ManagedIdentity;
+    public const string FederatedTokenSet = SignInParameters.FederatedToken;
 
     private string? _certificatePath;
     private string? _privateKeyPath;
@@ -142,25 +142,13 @@ public sealed class GetAzBillingTokenCommand : AsyncCmdlet
     [Parameter]
     public SwitchParameter AsSecureString { get; set; }
 
-    protected override object? ErrorTarget => ParameterSetName switch
-    {
-        CertificateFileSet => CertificatePath,
-        CertificateThumbprintSet => CertificateThumbprint,
-        CertificateObjectSet => Certificate,
-        FederatedTokenSet => FederatedTokenFile ?? (object?)TenantId,
-        ManagedIdentitySet => ClientId ?? ResourceId ?? ObjectId ?? "system-assigned",
-        _ => TenantId,
-    };
+    protected override object? ErrorTarget => SignIn().ErrorTarget(ParameterSetName);
 
     protected override async Task ProcessRecordAsync()
     {
         IEngineLog log = CreateLog();
-        CloudEndpoints cloud = CloudEndpoints.Get(Cloud.ToString());
-        Uri authorityHost = AuthorityHost ?? cloud.AuthorityHost;
-        Uri resourceManager = ResourceManagerUrl ?? cloud.ResourceManagerUrl;
-        string cloudName = AuthorityHost is null && ResourceManagerUrl is null ? cloud.Name : "Custom";
-
-        TokenProviderOptions options = BuildOptions(cloudName, authorityHost, resourceManager, log);
+        SignInParameters signIn = SignIn();
+        TokenProviderOptions options = signIn.Build(ParameterSetName, log);
         AccessTokenProvider provider = AccessTokenProvider.Create(options);
         AccessTokenInfo token = await provider.GetTokenAsync(log, CancellationToken).ConfigureAwait(false);
         if (AsSecureString)
@@ -169,72 +157,29 @@ public sealed class GetAzBillingTokenCommand : AsyncCmdlet
             return;
         }
 
-        WriteObjectAsync(new AzBillingToken(provider, cloudName, (AzBillingAuthMethod)(int)provider.Method));
+        WriteObjectAsync(new AzBillingToken(provider, signIn.CloudName, (AzBillingAuthMethod)(int)provider.Method));
     }
 
-    private TokenProviderOptions BuildOptions(string cloudName, Uri authorityHost, Uri resourceManager, IEngineLog log)
+    private SignInParameters SignIn() => new()
     {
-        switch (ParameterSetName)
-        {
-            case CertificateFileSet:
-            {
-                X509Certificate2 cert = CertificateLoader.LoadFromFile(CertificatePath!, CertificatePassword, PrivateKeyPath);
-                log.Verbose($"Loaded certificate '{cert.Subject}' (thumbprint {cert.Thumbprint}) from '{CertificatePath}'.");
-                return Options(AuthMethod.Certificate, cloudName, authorityHost, resourceManager) with { Certificate = cert, CertificateSource = $"'{CertificatePath}'", SendX5c = SendX5c };
-            }
-
-            case CertificateThumbprintSet:
-            {
-                X509Certificate2 cert = CertificateLoader.FindInStore(CertificateThumbprint!);
-                log.Verbose($"Found certificate '{cert.Subject}' (thumbprint {cert.Thumbprint}) in the certificate store.");
-                return Options(AuthMethod.Certificate, cloudName, authorityHost, resourceManager) with { Certificate = cert, CertificateSource = "with thumbprint " + cert.Thumbprint, SendX5c = SendX5c };
-            }
-
-            case CertificateObjectSet:
-                return Options(AuthMethod.Certificate, cloudName, authorityHost, resourceManager) with { Certificate = Certificate, CertificateSource = "given as -Certificate", SendX5c = SendX5c };
-
-            case ClientSecretSet:
-                return Options(AuthMethod.ClientSecret, cloudName, authorityHost, resourceManager) with { ClientSecret = ClientSecret };
-
-            case ManagedIdentitySet:
-                return Options(AuthMethod.ManagedIdentity, cloudName, authorityHost, resourceManager) with { ManagedIdentityResourceId = ResourceId, ManagedIdentityObjectId = ObjectId };
-
-            default:
-            {
-                string? file = FederatedTokenFile ?? NonEmpty(Environment.GetEnvironmentVariable("AZURE_FEDERATED_TOKEN_FILE"));
-                if (file is null)
-                {
-                    throw new EngineException(
-                        EngineErrorKind.InvalidArgument,
-                        "No sign-in method was given: use -CertificatePath, -CertificateThumbprint, -Certificate, -ClientSecret, -ManagedIdentity or -FederatedTokenFile (workload identity; AZURE_FEDERATED_TOKEN_FILE is not set).");
-                }
-
-                string? tenant = TenantId ?? NonEmpty(Environment.GetEnvironmentVariable("AZURE_TENANT_ID"));
-                string? client = ClientId ?? NonEmpty(Environment.GetEnvironmentVariable("AZURE_CLIENT_ID"));
-                if (tenant is null || client is null)
-                {
-                    throw new EngineException(
-                        EngineErrorKind.InvalidArgument,
-                        $"Workload identity sign-in needs {(tenant is null ? "-TenantId (or AZURE_TENANT_ID)" : string.Empty)}{(tenant is null && client is null ? " and " : string.Empty)}{(client is null ? "-ClientId (or AZURE_CLIENT_ID)" : string.Empty)}.");
-                }
-
-                return Options(AuthMethod.FederatedToken, cloudName, authorityHost, resourceManager) with { TenantId = tenant, ClientId = client, FederatedTokenFile = file };
-            }
-        }
-    }
-
-    private TokenProviderOptions Options(AuthMethod method, string cloudName, Uri authorityHost, Uri resourceManager) => new()
-    {
-        Method = method,
         TenantId = TenantId,
         ClientId = ClientId,
-        Cloud = cloudName,
-        AuthorityHost = authorityHost,
-        ResourceManagerUrl = resourceManager,
+        CertificatePath = CertificatePath,
+        CertificatePassword = CertificatePassword,
+        PrivateKeyPath = PrivateKeyPath,
+        Thumbprint = CertificateThumbprint,
+        Certificate = Certificate,
+        SendX5c = SendX5c,
+        Secret = ClientSecret,
+        UseManagedIdentity = ManagedIdentity,
+        ResourceId = ResourceId,
+        ObjectId = ObjectId,
+        FederatedTokenFile = FederatedTokenFile,
+        Cloud = Cloud,
+        AuthorityHost = AuthorityHost,
+        ResourceManagerUrl = ResourceManagerUrl,
         Scope = Scope,
     };
-
-    private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
     // Paths are resolved while binding, on the pipeline thread, so $PWD and PSDrives behave.
     private string? ResolvePath(string? path)

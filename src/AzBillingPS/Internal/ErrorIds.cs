@@ -32,4 +32,7 @@ public static class ErrorIds
     public const string IncompleteReport = "ImportIncompleteReport";
     public const string BlobLinkExpired = "BlobLinkExpired";
     public const string BlobReportNotCompleted = "BlobReportNotCompleted";
+    public const string ConfigInvalid = "SyncConfigInvalid";
+    public const string ConfigUnknownKey = "SyncConfigUnknownKey";
+    public const string SyncStateNotFound = "SyncStateNotFound";
 }

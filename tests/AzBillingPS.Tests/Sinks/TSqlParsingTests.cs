@@ -109,6 +109,59 @@ public class TSqlParsingTests
         Assert.Equal("bill[ing", name.SchemaIdentifier.Value);
     }
 
+    [Fact]
+    public void Sync_state_table_is_created_only_when_missing_with_its_key()
+    {
+        var sql = new AzBillingPS.Engine.Sync.SyncStateSql(Dialect, "bill]ing", "Cost]s");
+        var statements = Statements(sql.CreateIfMissing());
+        var ifStatement = Assert.IsType<IfStatement>(Assert.Single(statements));
+        var create = Assert.IsType<CreateTableStatement>(ifStatement.ThenStatement);
+        Assert.Equal("Cost]s_SyncState", create.SchemaObjectName.BaseIdentifier.Value);
+        Assert.Equal("bill]ing", create.SchemaObjectName.SchemaIdentifier.Value);
+        Assert.Equal(AzBillingPS.Engine.Sync.SyncStateSql.Columns, create.Definition.ColumnDefinitions.Select(c => c.ColumnIdentifier.Value));
+        var key = Assert.IsType<UniqueConstraintDefinition>(Assert.Single(create.Definition.TableConstraints));
+        Assert.True(key.IsPrimaryKey);
+        Assert.Equal(new[] { "Scope", "Metric", "Month" }, key.Columns.Select(c => c.Column.MultiPartIdentifier.Identifiers.Last().Value));
+        ColumnDefinition rows = create.Definition.ColumnDefinitions.Single(c => c.ColumnIdentifier.Value == "Rows");
+        Assert.Equal(SqlDataTypeOption.BigInt, ((SqlDataTypeReference)rows.DataType).SqlDataTypeOption);
+        ColumnDefinition started = create.Definition.ColumnDefinitions.Single(c => c.ColumnIdentifier.Value == "StartedAt");
+        Assert.Equal(SqlDataTypeOption.DateTime2, ((SqlDataTypeReference)started.DataType).SqlDataTypeOption);
+    }
+
+    [Fact]
+    public void Sync_state_upsert_updates_under_a_key_range_lock_then_inserts_when_no_row_was_there()
+    {
+        var sql = new AzBillingPS.Engine.Sync.SyncStateSql(Dialect, "dbo", "AzureCostDetails");
+        string text = sql.Upsert(new[] { "Status", "Rows", "ImportId", "FinishedAt" });
+        var statements = Statements(text);
+        Assert.Equal(2, statements.Count);
+        var update = Assert.IsType<UpdateStatement>(statements[0]);
+        var target = Assert.IsType<NamedTableReference>(update.UpdateSpecification.Target);
+        Assert.Equal("AzureCostDetails_SyncState", target.SchemaObject.BaseIdentifier.Value);
+        Assert.Contains(target.TableHints, h => h.HintKind == TableHintKind.UpdLock);
+        Assert.Contains(target.TableHints, h => h.HintKind == TableHintKind.Serializable);
+        Assert.Equal(new[] { "Status", "Rows", "ImportId", "FinishedAt" },
+            update.UpdateSpecification.SetClauses.Cast<AssignmentSetClause>().Select(c => c.Column.MultiPartIdentifier.Identifiers.Last().Value));
+        var ifStatement = Assert.IsType<IfStatement>(statements[1]);
+        var insert = Assert.IsType<InsertStatement>(ifStatement.ThenStatement);
+        Assert.Equal(new[] { "Scope", "Metric", "Month", "Status", "Rows", "ImportId", "FinishedAt" },
+            insert.InsertSpecification.Columns.Select(c => c.MultiPartIdentifier.Identifiers.Last().Value));
+        foreach (string p in new[] { "@Scope", "@Metric", "@Month", "@Status", "@Rows", "@ImportId", "@FinishedAt" })
+        {
+            Assert.Contains(p, text);
+        }
+    }
+
+    [Fact]
+    public void Sync_state_select_parses_and_unknown_columns_are_refused()
+    {
+        var sql = new AzBillingPS.Engine.Sync.SyncStateSql(Dialect, null, "AzureCostDetails");
+        Assert.IsType<SelectStatement>(Assert.Single(Statements(sql.Select(byScope: true))));
+        Assert.IsType<SelectStatement>(Assert.Single(Statements(sql.Select(byScope: false))));
+        Assert.Throws<AzBillingPS.Engine.Common.EngineException>(() => sql.Upsert(new[] { "Scope" }));
+        Assert.Throws<AzBillingPS.Engine.Common.EngineException>(() => sql.Upsert(new[] { "x; DROP TABLE y" }));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("a\0b")]

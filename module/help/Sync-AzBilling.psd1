@@ -1,0 +1,137 @@
+# Help source for Sync-AzBilling. build/New-ModuleHelp.ps1 turns this into MAML (en-US/AzBillingPS.dll-Help.xml).
+# Every parameter of the cmdlet needs an entry under Parameters; the build fails otherwise.
+@{
+    Synopsis     = 'Keeps a database''s Azure cost details current in one call: for every scope and month that is missing or still open, request the report, download it and load it exactly once.'
+
+    Description  = @'
+Sync-AzBilling is the whole pipeline (Get-AzBillingToken, New-AzCostReport, Save-AzCostBlob, Import-AzCostToSql) in one command, for many scopes and months, made to run on a schedule: from a shell, an Azure Automation runbook or a CI pipeline. It signs in, decides which (scope, metric, month) units need loading, and for each one requests the cost-details report, downloads its blobs to a working folder, loads them into the target table (replacing that month in one transaction), records the load in a state table and removes the files.
+
+WHAT IT LOADS BY DEFAULT. Without -From/-To or -Months, Sync loads "what is missing or still open": every month of the lookback window (-LookbackMonths, default 3: the current month and the two before it; at most 13, the API's reach) that the state table does not hold as complete, plus the current month on every run, plus the previous month until its costs are final even when it lies outside the window. A month is complete when a load of it committed and that load counts as final: Microsoft finalises a month's usage up to 72 hours after it ends, so a load counts as final when its report was requested from 00:00 UTC on the 5th of the next month (the month's end + 72 hours + one day of margin). Months loaded before that are loaded again on every run until a final load is in. Units left alone are reported with the action Skipped and the reason. Corrections that arrive later (credits, invoice adjustments) are not followed automatically: load such a month again with -From/-To.
+
+EXPLICIT PERIODS. -From/-To and -Months name the months to load whatever the state says. Sync works in whole calendar months: -From 2026-03-15 loads March from its first day. The current month is loaded up to today. Months older than the API serves (the current month and the 12 before it) are refused before any call.
+
+THE STATE TABLE. Next to the cost table, in the same schema, Sync keeps <table>_SyncState (AzureCostDetails_SyncState by default), created on the first run that loads something: one row per (scope, metric, month) with Status (Loaded, Failed or Running), IsFinal, PeriodStart, PeriodEnd, Rows, Bytes, Blobs, OperationId, ImportId, StartedAt, FinishedAt, LoadedAt, Error, RunId and Host. The Loaded row is written inside the load's own transaction, so the state never claims rows that are not there. A failed attempt records Status Failed and the error, and keeps the columns that describe the data still in the table (Rows, ImportId, IsFinal, LoadedAt). Get-AzBillingSyncState reads it. A report that comes back with no data (NoDataFound) replaces the month with nothing: rows of an earlier load of that scope, metric and month are removed, and the state records a load of 0 rows.
+
+SCOPES. -Scope takes subscriptions (/subscriptions/{id} or a bare GUID) and billing scopes (billing accounts, billing profiles, invoice sections, departments, enrollment accounts, customers), one or many, or from the pipeline. -AllSubscriptions lists every subscription the identity can read (Azure Resource Manager's subscription list, all pages; deleted subscriptions are left out). -Exclude leaves out subscriptions or scopes by id, display name or scope, with wildcards. -Metric ActualCost (the default), AmortizedCost, or both: each metric is its own unit.
+
+SIGN-IN. The sign-in parameters are Get-AzBillingToken's: a certificate (-CertificatePath, -CertificateThumbprint or -Certificate), a client secret (-ClientSecret), a managed identity (-ManagedIdentity, with -ClientId, -ResourceId or -ObjectId for a user-assigned one) or workload identity federation (-FederatedTokenFile, or the AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID and AZURE_CLIENT_ID environment variables). Or pass -Token, a token object from Get-AzBillingToken. Sync gets a token before anything else, so a wrong identity stops the command once, before any unit. The identity needs Cost Management Reader (or a billing reader role) on the scopes, and Reader on the subscriptions for -AllSubscriptions.
+
+TARGET. The target parameters are Import-AzCostToSql's: -ConnectionString with -Provider (SqlServer or PostgreSql), or -Database for a SQLite file, AzBilling.sqlite in the current location by default; -Table and -Schema. Azure SQL Database and SQL Server accept SQL logins and integrated security in the connection string, or Entra sign-in: -UseTokenForDatabase signs in to the database with the same identity (scope https://database.windows.net/.default in the public cloud), through SqlClient's access-token callback, so every new connection gets a valid token however long the job runs; -DatabaseToken takes such a token from Get-AzBillingToken instead.
+
+PARALLELISM AND LOCKS. Units run -ThrottleLimit at a time: while one unit loads, others request their reports and download. Loads into the target run one at a time: in this process, and across processes through the table's load lock (sp_getapplock on SQL Server, an advisory lock on PostgreSQL, the write lock on SQLite). Two Sync runs against the same table (two runbook jobs) never interleave a unit: one waits up to -LockTimeout seconds for the other's lock, and otherwise the unit fails with SqlLockTimeout and is retried by the next run. Calls to Cost Management are paced to the API's published limits by the module, process-wide.
+
+FILES. Each unit's blobs go to its own folder under -WorkingPath (default: AzBillingPS in the system temp folder), in a sub-folder per run, and are removed as soon as the unit is loaded (or has failed), unless -KeepFiles. Disk use is bounded by the units in flight; memory does not grow with the files (everything streams). Files left by a run that was killed are removed by the next run that uses the same -WorkingPath (a run in progress keeps a lock on its folder, so a concurrent run leaves it alone).
+
+OUTPUT. At the end, one AzBillingSyncSummary: the run id, target, counts of units loaded, skipped and failed, rows and bytes, the failed units with their reasons, and every unit's AzBillingSyncResult in its Results property. With -PassThru each AzBillingSyncResult (scope, metric, month, action, reason, rows, bytes, final flag, operation and import ids, time per stage) is also written as its unit finishes. Each failed unit is a non-terminating error (its FullyQualifiedErrorId says why, for example AzBillingPermissionDenied or SqlLockTimeout; its target object is the unit's result), and the other units go on; so $? is $false after a run in which any unit failed. A runbook ends with: if (-not $?) { exit 1 }.
+
+PROGRESS. A parent progress bar counts the units; each unit in flight has a child bar for its stage (report, download with megabytes, load with rows).
+
+CONFIGURATION FILE. -ConfigPath reads the same settings from a PowerShell data file (.psd1): one hashtable whose keys are this cmdlet's parameter names, for example @{ ManagedIdentity = $true; AllSubscriptions = $true; Provider = 'PostgreSql'; ConnectionString = '...'; LookbackMonths = 3 }. Parameters given on the command line override the file, by whole alternatives: a sign-in parameter on the command line (for example -ClientSecret) replaces the file's way of signing in, -Database replaces its ConnectionString and Provider, and -Months or -From/-To replace its LookbackMonths. Relative paths in the file (Database, WorkingPath, CertificatePath, PrivateKeyPath, FederatedTokenFile) are taken from the file's folder. The file is parsed, never run: only constants, arrays and $true/$false/$null. A key that is not a parameter stops the command (SyncConfigUnknownKey, naming the key, file and line); so do ClientSecret, CertificatePassword, Certificate, Token and DatabaseToken, which are passed as parameters only. Nothing Sync-AzBilling does prompts for input.
+
+ERRORS THAT STOP THE COMMAND. Contradictory parameters (AzBillingParameterConflict), an invalid configuration file (SyncConfigInvalid, SyncConfigUnknownKey), a failed sign-in (AzBillingAuthenticationFailed), a subscription list that cannot be read, an unreachable database (SqlConnectionFailed), and a state table that cannot be written.
+'@
+
+    Parameters   = @{
+        Token                = 'A token object from Get-AzBillingToken, used instead of the sign-in parameters. It renews itself when fewer than five minutes remain, so a long run is not cut short. Cannot be combined with the sign-in parameters or with -UseTokenForDatabase (use -DatabaseToken).'
+        TenantId             = 'The directory (tenant) id or domain of the app registration. Needed for certificate and client secret sign-in, and for workload identity federation unless AZURE_TENANT_ID is set. Not used with -ManagedIdentity.'
+        ClientId             = 'The application (client) id of the app registration; with -ManagedIdentity, the client id of a user-assigned managed identity (leave it out for the system-assigned one).'
+        CertificatePath      = 'Sign in with a certificate from a file: a PFX/P12 file, a PEM file holding the certificate and its private key, or a PEM certificate whose key is in -PrivateKeyPath. Relative paths resolve against the current location (or, in a configuration file, the file''s folder).'
+        CertificatePassword  = 'The password of the PFX file, or of an encrypted PKCS#8 PEM key, as a SecureString. Only with -CertificatePath; never from a configuration file.'
+        PrivateKeyPath       = 'A PEM private key (PKCS#8, PKCS#1 RSA, SEC1 EC, or encrypted PKCS#8) for the PEM certificate in -CertificatePath.'
+        CertificateThumbprint = 'Sign in with a certificate from the certificate store, by its SHA-1 thumbprint (CurrentUser\My, then LocalMachine\My on Windows). The certificate needs its private key.'
+        Certificate          = 'Sign in with a certificate object (X509Certificate2) that has its private key. Never from a configuration file.'
+        SendX5c              = 'Send the certificate chain (x5c) with the sign-in assertion, for app registrations that trust a subject name and issuer (SNI). Only with a certificate sign-in.'
+        ClientSecret         = 'Sign in with the app registration''s client secret (its value, not its id), as a SecureString. Never from a configuration file: in a runbook prefer -ManagedIdentity, or read the secret from an Automation credential.'
+        ManagedIdentity      = 'Sign in with the managed identity of the Azure resource this runs on: an Azure Automation account, a virtual machine, App Service, Functions, Arc. System-assigned unless -ClientId, -ResourceId or -ObjectId names a user-assigned identity.'
+        ResourceId           = 'With -ManagedIdentity: a user-assigned managed identity by its Azure resource id (/subscriptions/.../providers/Microsoft.ManagedIdentity/userAssignedIdentities/...).'
+        ObjectId             = 'With -ManagedIdentity: a user-assigned managed identity by its object (principal) id.'
+        FederatedTokenFile   = 'Sign in with workload identity federation: a file holding the federated token (for example a Kubernetes service account token), read again for every sign-in. Without it, AZURE_FEDERATED_TOKEN_FILE is used when set; -TenantId and -ClientId default to AZURE_TENANT_ID and AZURE_CLIENT_ID.'
+        Cloud                = 'The Azure cloud: AzurePublic (the default), AzureUSGovernment or AzureChina. Sets the sign-in host, the Resource Manager URL and, with -UseTokenForDatabase, the database token''s scope.'
+        AuthorityHost        = 'Overrides the cloud''s Entra ID sign-in host (Azure Stack, private clouds, tests).'
+        ResourceManagerUrl   = 'Overrides the cloud''s Resource Manager URL, where the Cost Management and subscription list calls go.'
+        Scope                = 'The cost scopes to sync: /subscriptions/{id} (or a bare subscription GUID), /providers/Microsoft.Billing/billingAccounts/{id}, .../billingProfiles/{id}, .../invoiceSections/{id}, .../departments/{id}, .../enrollmentAccounts/{id} or .../customers/{id}. One or many, or from the pipeline (by value, or by the property name Scope). Resource groups and management groups are refused: the Cost Details API does not take them. Cannot be combined with -AllSubscriptions.'
+        AllSubscriptions     = 'Sync every subscription the identity can list in Azure Resource Manager (all pages; subscriptions in the Deleted state are left out). Use -Exclude to leave some out.'
+        Exclude              = 'Subscriptions or scopes to leave out, by subscription id, display name or scope; wildcards allowed, case-insensitive (for example ''*-sandbox'', ''00000000-*'').'
+        Metric               = 'ActualCost (the default), AmortizedCost, or both. Each metric of each month is its own unit, with its own state row; both live in the same table.'
+        From                 = 'First day of an explicit period: the months from this day''s month to -To''s month are loaded whatever the state says. At most 12 months before the current one. Without -To, up to today.'
+        To                   = 'Last day of an explicit period (its whole month is loaded; the current month up to today). Without -From, only -To''s month.'
+        Months               = 'Load the last N months, the current one included (1 to 13), whatever the state says. Cannot be combined with -From/-To.'
+        LookbackMonths       = 'The default period''s window: the current month and the N-1 before it (1 to 13; default 3). Months in it that the state does not hold as complete are loaded; the previous month is loaded until final even when N is 1. Only for the default period.'
+        ConfigPath           = 'A PowerShell data file (.psd1) holding settings as @{ ParameterName = value; ... }. Explicit parameters override it (a sign-in, target or period parameter on the command line replaces the file''s alternatives to it); relative paths in it are taken from its folder; unknown keys and secrets stop the command. So a runbook can be one line: Sync-AzBilling -ConfigPath ./sync.psd1.'
+        WorkingPath          = 'The folder the downloaded blobs go to, in a sub-folder per run and per unit; created when missing. Default: AzBillingPS in the system temp folder. Each unit''s files are removed once it is loaded or has failed, unless -KeepFiles.'
+        KeepFiles            = 'Keep the downloaded files under -WorkingPath after loading (for inspection); by default each unit''s files are removed as soon as it is done.'
+        ThrottleLimit        = 'How many units are in flight at once (requesting, downloading, waiting to load). Loads into the target run one at a time. Default 4; 1 to 16. The Cost Management calls are paced to the API''s limits whatever the value.'
+        LockTimeout          = 'Seconds to wait for another load into the same table (another Sync or Import-AzCostToSql) to release the table''s lock; after that the unit fails with SqlLockTimeout, nothing is changed and the next run retries it. Default 300; 0 to 86400.'
+        UseTokenForDatabase  = 'SQL Server and Azure SQL targets: sign in to the database as the same identity with an Entra access token (scope https://database.windows.net/.default, or the sovereign cloud''s), through SqlClient''s access-token callback so each new connection gets a fresh token. The connection string then names only the server and database (no Authentication, User ID or Integrated Security). The identity needs a database user (CREATE USER [name] FROM EXTERNAL PROVIDER) with rights to create and write the tables.'
+        DatabaseToken        = 'SQL Server and Azure SQL targets: a token for the database from Get-AzBillingToken -Scope https://database.windows.net/.default, used through SqlClient''s access-token callback (for example with -Token).'
+        PassThru             = 'Also write one AzBillingSyncResult per unit as it finishes (skipped units first). Without it, only the summary is written; the summary''s Results property holds every unit''s result either way.'
+        ConnectionString     = 'An ADO.NET connection string for the database named by -Provider (SQL Server when -Provider is not given), for example "Server=tcp:billing.database.windows.net;Database=Billing;Encrypt=true" with -UseTokenForDatabase, or "Host=pg01;Database=billing;Username=loader". Passwords in it never appear in output, verbose text or errors. Cannot be combined with -Database.'
+        Provider             = 'The database behind -ConnectionString: SqlServer (SQL Server and Azure SQL Database, the default), PostgreSql or Sqlite. Without -ConnectionString only Sqlite is allowed.'
+        Database             = 'A SQLite database file, created when missing (its folder must exist). Without -Database and -ConnectionString the file is AzBilling.sqlite in the current location. Cannot be combined with -ConnectionString.'
+        Table                = 'The cost table, created on the first load. Default: AzureCostDetails. The state table is <table>_SyncState in the same schema.'
+        Schema               = 'The schema of the cost and state tables. Default: dbo on SQL Server, public on PostgreSQL; not used on SQLite.'
+        WhatIf               = 'Shows, for each unit that would be loaded, the target table and the month, metric, scope and why; requests nothing, downloads nothing and writes nothing (the state table is only read).'
+        Confirm              = 'Asks for confirmation before each unit that would be loaded.'
+    }
+
+    Examples     = @(
+        @{
+            Title   = 'The one-line scheduled sync, with a configuration file'
+            Code    = 'Sync-AzBilling -ConfigPath ./sync.psd1'
+            Remarks = @'
+With sync.psd1 holding, for example:
+@{ ManagedIdentity = $true; AllSubscriptions = $true; Exclude = '*-sandbox'; Metric = 'ActualCost', 'AmortizedCost'; Provider = 'PostgreSql'; ConnectionString = 'Host=pg01;Database=finops;Username=loader' }
+Loads, for every subscription the managed identity can list, each month of the last three that is missing or not final yet, plus the current month. Writes one summary object; failures go to the error stream.
+'@
+        }
+        @{
+            Title   = 'Keep one subscription current in a local SQLite file'
+            Code    = 'Sync-AzBilling -TenantId $tenant -ClientId $app -CertificatePath ./app.pfx -CertificatePassword $pw -Scope /subscriptions/$sub -PassThru'
+            Remarks = 'Writes AzBilling.sqlite in the current location; -PassThru shows each month loaded or skipped and why. Run it again tomorrow: only the open months are loaded again.'
+        }
+        @{
+            Title   = 'Reload a quarter for two subscriptions, both metrics, into SQL Server'
+            Code    = @'
+$token = Get-AzBillingToken -TenantId $tenant -ClientId $app -CertificateThumbprint $thumb
+$sub1, $sub2 | Sync-AzBilling -Token $token -From 2026-01-01 -To 2026-03-31 -Metric ActualCost, AmortizedCost -ConnectionString 'Server=sql01;Database=Billing;Integrated Security=true;Encrypt=true'
+'@
+            Remarks = 'Twelve units (two scopes, three months, two metrics), whatever the state says: each month is replaced exactly once.'
+        }
+        @{
+            Title   = 'Azure SQL with the runbook''s managed identity, and a failure check'
+            Code    = @'
+Sync-AzBilling -ManagedIdentity -AllSubscriptions -Exclude 'Visual Studio*' -ConnectionString 'Server=tcp:finops.database.windows.net;Database=billing;Encrypt=true' -UseTokenForDatabase
+if (-not $?) { exit 1 }
+'@
+            Remarks = 'The same identity reads the costs and writes the database (it needs a database user created FROM EXTERNAL PROVIDER). Any failed unit makes $? false, so the job ends as failed.'
+        }
+        @{
+            Title   = 'See what would be loaded, without loading'
+            Code    = 'Sync-AzBilling -ManagedIdentity -Scope $sub -Provider PostgreSql -ConnectionString $pg -LookbackMonths 6 -WhatIf'
+            Remarks = 'Reads the state table and names each month it would load and why; requests no report and writes nothing.'
+        }
+    )
+
+    Inputs       = @(
+        @{ Type = 'System.String'; Description = 'Scopes, by value or by the property name Scope (for example AzBillingSyncState or AzCostImportResult objects).' }
+    )
+
+    Outputs      = @(
+        @{ Type = 'AzBillingPS.AzBillingSyncSummary'; Description = 'One per run: RunId, Target, Table, StateTable, StartedAt, FinishedAt, Elapsed, Scopes, Units, Loaded, Skipped, Failed, Rows, Bytes, Success, FailedUnits, Results.' }
+        @{ Type = 'AzBillingPS.AzBillingSyncResult'; Description = 'With -PassThru, one per unit: Scope, Metric, Month, PeriodStart, PeriodEnd, Action (Loaded, Skipped, Failed), Reason, Rows, RowsReplaced, Bytes, Blobs, IsFinal, OperationId, ImportId, Error, ErrorId, ReportDuration, DownloadDuration, LoadDuration, Elapsed.' }
+    )
+
+    Notes        = @'
+Azure Automation: see docs/runbook.md in the project for the PowerShell 7.4 runtime, importing the module, the roles to assign, the schedule, and how many scopes one job can take within the sandbox's 400 MB and three hours.
+
+The Cost Details API is meant for up to about 2 GB (about 2 million rows) per scope and month; beyond that, use Cost Management exports and Import-AzCostToSql. Microsoft suggests one request per scope per day: a daily schedule fits.
+'@
+
+    RelatedLinks = @(
+        @{ Text = 'Get-AzBillingSyncState' }
+        @{ Text = 'Get-AzBillingToken' }
+        @{ Text = 'New-AzCostReport' }
+        @{ Text = 'Import-AzCostToSql' }
+        @{ Text = 'about_AzBillingPS' }
+    )
+}

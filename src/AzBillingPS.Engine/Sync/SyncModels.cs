@@ -1,0 +1,140 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Threading;
+using System.Threading.Tasks;
+using AzBillingPS.Engine.Auth;
+using AzBillingPS.Engine.Common;
+using AzBillingPS.Engine.CostDetails;
+using AzBillingPS.Engine.Sinks;
+
+namespace AzBillingPS.Engine.Sync;
+
+/// <summary>What one Sync run does: which scopes, metrics and months go into which target, and how.</summary>
+public sealed record SyncRequest
+{
+    public required SinkTarget Target { get; init; }
+
+    /// <summary>The identity that requests the reports.</summary>
+    public required AccessTokenProvider Tokens { get; init; }
+
+    /// <summary>Scopes in the order given (any spelling; normalised and checked by the run).</summary>
+    public required IReadOnlyList<string> Scopes { get; init; }
+
+    /// <summary>ActualCost and/or AmortizedCost.</summary>
+    public required IReadOnlyList<string> Metrics { get; init; }
+
+    /// <summary>Months to load whatever the state says (first days), or null for the default period.</summary>
+    public IReadOnlyList<DateOnly>? Months { get; init; }
+
+    /// <summary>The default period's window, the current month included.</summary>
+    public int LookbackMonths { get; init; } = SyncPlanner.DefaultLookbackMonths;
+
+    /// <summary>The folder the run's files go to (a sub-folder per run and per unit is made in it).</summary>
+    public required string WorkingPath { get; init; }
+
+    /// <summary>Keep each unit's files after it is loaded.</summary>
+    public bool KeepFiles { get; init; }
+
+    /// <summary>Units in flight at once (reports, downloads and a load).</summary>
+    public int ThrottleLimit { get; init; } = 4;
+
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    public int BatchSize { get; init; } = 50_000;
+
+    public string ApiVersion { get; init; } = CostReportDefaults.ApiVersion;
+
+    public Guid RunId { get; init; } = Guid.NewGuid();
+
+    /// <summary>The computer name recorded in the state table.</summary>
+    public string Host { get; init; } = Environment.MachineName;
+}
+
+/// <summary>What a run does with a unit.</summary>
+public enum SyncAction
+{
+    Loaded,
+    Skipped,
+    Failed,
+}
+
+/// <summary>The outcome of one unit: one (scope, metric, month).</summary>
+public sealed class SyncUnitOutcome
+{
+    public required SyncUnitKey Key { get; init; }
+
+    /// <summary>Plan order (scope, metric, month), 0-based.</summary>
+    public int Index { get; init; }
+
+    public DateOnly PeriodStart { get; init; }
+
+    public DateOnly PeriodEnd { get; init; }
+
+    public SyncAction Action { get; set; }
+
+    public string Reason { get; set; } = string.Empty;
+
+    public long Rows { get; set; }
+
+    public long RowsReplaced { get; set; }
+
+    public long Bytes { get; set; }
+
+    public int Blobs { get; set; }
+
+    public bool IsFinal { get; set; }
+
+    public string? OperationId { get; set; }
+
+    public Guid? ImportId { get; set; }
+
+    /// <summary>Why the unit failed; never carries a secret.</summary>
+    public Exception? Error { get; set; }
+
+    public TimeSpan ReportDuration { get; set; }
+
+    public TimeSpan DownloadDuration { get; set; }
+
+    public TimeSpan LoadDuration { get; set; }
+
+    public TimeSpan Elapsed { get; set; }
+
+    public override string ToString() => $"{Key}: {Action}";
+}
+
+/// <summary>The outcome of a run.</summary>
+public sealed record SyncRunOutcome(
+    Guid RunId,
+    string Target,
+    string Table,
+    string StateTable,
+    DateTime StartedAt,
+    DateTime FinishedAt,
+    int Scopes,
+    IReadOnlyList<SyncUnitOutcome> Units);
+
+/// <summary>Gets one report (the Cost Details client in production).</summary>
+public interface ISyncReportSource
+{
+    Task<CostReportResult> RequestAsync(CostReportRequest request, IEngineLog log, IProgress<EngineProgress>? progress, int progressId, CancellationToken cancellationToken);
+}
+
+/// <summary>Downloads one blob of a report to a file (the blob downloader in production); returns the bytes on disk.</summary>
+public interface ISyncBlobSource
+{
+    Task<long> DownloadAsync(CostReportBlob blob, CostReportResult report, string destinationPath, IEngineLog log, IProgress<long>? bytesWritten, CancellationToken cancellationToken);
+
+    /// <summary>The file name of a blob in the unit's folder.</summary>
+    string FileName(CostReportResult report, CostReportBlob blob);
+}
+
+/// <summary>Text for errors and the state table: SAS signatures redacted, in case any message ever carries a link.</summary>
+public static class SyncText
+{
+    private static readonly System.Text.RegularExpressions.Regex Sig = new(@"(?i)([?&]sig=)[^&\s""'<>]+", System.Text.RegularExpressions.RegexOptions.Compiled | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    public static string Scrub(string? text) => string.IsNullOrEmpty(text) ? string.Empty : Sig.Replace(text, "$1" + SasRedactor.Placeholder);
+
+    public static string Month(DateOnly month) => month.ToString("yyyy-MM", CultureInfo.InvariantCulture);
+}

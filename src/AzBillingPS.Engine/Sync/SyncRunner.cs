@@ -1,0 +1,418 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using AzBillingPS.Engine.Common;
+using AzBillingPS.Engine.CostDetails;
+using AzBillingPS.Engine.Import;
+using AzBillingPS.Engine.Sinks;
+
+namespace AzBillingPS.Engine.Sync;
+
+/// <summary>
+/// One Sync run: plans the units (scope x metric x month) from the request and the state table, marks them Running,
+/// then runs them with bounded parallelism. Each unit requests its report, downloads its blobs into its own folder,
+/// loads them (loads of the target are serialised here and by the target's lock, so one unit's download overlaps
+/// another's load) with its Loaded state row written in the load's transaction, and removes its files. A unit that
+/// fails is recorded as Failed and reported; the others go on. Cancellation stops everything: a load in progress rolls
+/// back, and units not finished stay Running in the state, which the next run treats as not loaded.
+/// </summary>
+public sealed class SyncRunner : IDisposable
+{
+    private const int ParentProgressId = 1;
+    private const int UnitProgressBase = 100;
+    private readonly SyncRequest _request;
+    private readonly ISyncReportSource _reports;
+    private readonly ISyncBlobSource _blobs;
+    private readonly SyncStateStore _store;
+    private readonly SemaphoreSlim _loadGate = new(1, 1);
+
+    public SyncRunner(SyncRequest request, ISyncReportSource reports, ISyncBlobSource blobs)
+    {
+        _request = request ?? throw new ArgumentNullException(nameof(request));
+        _reports = reports ?? throw new ArgumentNullException(nameof(reports));
+        _blobs = blobs ?? throw new ArgumentNullException(nameof(blobs));
+        if (request.Scopes.Count == 0)
+        {
+            throw new EngineException(EngineErrorKind.InvalidArgument, "No scope to sync.");
+        }
+
+        if (request.ThrottleLimit < 1)
+        {
+            throw new EngineException(EngineErrorKind.InvalidArgument, "ThrottleLimit must be at least 1.");
+        }
+
+        _store = new SyncStateStore(request.Target);
+    }
+
+    public SyncStateStore State => _store;
+
+    public void Dispose() => _loadGate.Dispose();
+
+    /// <summary>The units of the run before anything is requested (also what -WhatIf shows).</summary>
+    public static IReadOnlyList<SyncUnitOutcome> Plan(SyncRequest request, IReadOnlyList<SyncStateRow> state, DateTimeOffset nowUtc)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(state);
+        DateOnly today = DateOnly.FromDateTime(nowUtc.UtcDateTime);
+        var scopes = new List<string>();
+        foreach (string s in request.Scopes)
+        {
+            string scope = CostReportPlanner.ParseScope(s).Scope;
+            if (!scopes.Contains(scope, StringComparer.Ordinal))
+            {
+                scopes.Add(scope);
+            }
+        }
+
+        var metrics = request.Metrics.Count == 0
+            ? new List<string> { "ActualCost" }
+            : request.Metrics.Select(CostReportPlanner.NormaliseMetric).Distinct(StringComparer.Ordinal).ToList();
+        var units = new List<SyncUnitOutcome>();
+        foreach (string scope in scopes)
+        {
+            foreach (string metric in metrics)
+            {
+                IEnumerable<SyncMonthDecision> decisions = request.Months is { } months
+                    ? months.Select(m => new SyncMonthDecision(SyncPlanner.MonthOf(m), true, SyncReason.Requested, "requested"))
+                    : SyncPlanner.DefaultPeriod(nowUtc, request.LookbackMonths, state.Where(r => r.Scope == scope && r.Metric == metric));
+                foreach (SyncMonthDecision d in decisions)
+                {
+                    DateOnly last = SyncPlanner.LastDayOf(d.Month);
+                    units.Add(new SyncUnitOutcome
+                    {
+                        Key = new SyncUnitKey(scope, metric, d.Month),
+                        Index = units.Count,
+                        PeriodStart = d.Month,
+                        PeriodEnd = last < today ? last : today,
+                        Action = d.Load ? SyncAction.Loaded : SyncAction.Skipped,
+                        Reason = d.Detail,
+                        IsFinal = d.Reason == SyncReason.Complete,
+                    });
+                }
+            }
+        }
+
+        return units;
+    }
+
+    /// <summary>
+    /// Runs the sync. <paramref name="shouldProcess"/> is asked once per unit to load, before anything is requested;
+    /// <paramref name="onUnit"/> receives every unit's outcome as it is known (skipped ones first). Throws only for
+    /// what concerns the whole run (the database cannot be reached, the state table cannot be written, cancellation).
+    /// </summary>
+    public async Task<SyncRunOutcome> RunAsync(
+        Func<string, string, Task<bool>> shouldProcess,
+        Action<SyncUnitOutcome> onUnit,
+        IEngineLog log,
+        IProgress<EngineProgress>? progress,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(shouldProcess);
+        ArgumentNullException.ThrowIfNull(onUnit);
+        ArgumentNullException.ThrowIfNull(log);
+        DateTime started = DateTime.UtcNow;
+        SyncRequest r = _request;
+        string target = $"{r.Target.QualifiedTable} on {_store.Describe()}";
+
+        // Reading first: with -WhatIf (nothing to load) nothing is written, not even the state table.
+        IReadOnlyList<SyncStateRow> state = await _store.ReadAsync(null, cancellationToken).ConfigureAwait(false) ?? Array.Empty<SyncStateRow>();
+        IReadOnlyList<SyncUnitOutcome> units = Plan(r, state, DateTimeOffset.UtcNow);
+        int scopes = units.Select(u => u.Key.Scope).Distinct(StringComparer.Ordinal).Count();
+        log.Verbose(string.Create(CultureInfo.InvariantCulture,
+            $"Sync run {r.RunId}: {units.Count} unit(s) over {scopes} scope(s), {units.Count(u => u.Action == SyncAction.Loaded)} to load, {units.Count(u => u.Action == SyncAction.Skipped)} complete; state in {_store.QualifiedTable}."));
+
+        var toLoad = new List<SyncUnitOutcome>();
+        var reported = new List<SyncUnitOutcome>();
+        foreach (SyncUnitOutcome unit in units)
+        {
+            if (unit.Action == SyncAction.Skipped)
+            {
+                log.Verbose($"{unit.Key}: skipped, {unit.Reason}.");
+                reported.Add(unit);
+                onUnit(unit);
+                continue;
+            }
+
+            string action = string.Create(CultureInfo.InvariantCulture, $"Replace {unit.Key.MonthText} {unit.Key.Metric} for {unit.Key.Scope} ({unit.Reason})");
+            if (await shouldProcess(target, action).ConfigureAwait(false))
+            {
+                toLoad.Add(unit);
+                reported.Add(unit);
+            }
+        }
+
+        if (toLoad.Count > 0)
+        {
+            await _store.EnsureAsync(r.LockTimeout, cancellationToken).ConfigureAwait(false);
+            await _store.MarkRunningAsync(toLoad.Select(u => u.Key).ToList(), started, r.RunId, r.Host, r.LockTimeout, cancellationToken).ConfigureAwait(false);
+        }
+
+        string runFolder = Path.Combine(r.WorkingPath, RunFolderPrefix + r.RunId.ToString("N"));
+        FileStream? runLock = toLoad.Count > 0 ? ClaimRunFolder(r.WorkingPath, runFolder, log) : null;
+        int finished = 0;
+        int failed = 0;
+        void Parent()
+        {
+            int done = Volatile.Read(ref finished);
+            progress?.Report(new EngineProgress(ParentProgressId, "Sync-AzBilling",
+                string.Create(CultureInfo.InvariantCulture, $"{done} of {toLoad.Count} unit(s) done, {Volatile.Read(ref failed)} failed"),
+                toLoad.Count == 0 ? 100 : done * 100 / toLoad.Count));
+        }
+
+        Parent();
+        try
+        {
+            await Parallel.ForEachAsync(
+                toLoad,
+                new ParallelOptions { MaxDegreeOfParallelism = r.ThrottleLimit, CancellationToken = cancellationToken },
+                async (unit, ct) =>
+                {
+                    await RunUnitAsync(unit, runFolder, log, progress, ct).ConfigureAwait(false);
+                    if (unit.Action == SyncAction.Failed)
+                    {
+                        Interlocked.Increment(ref failed);
+                    }
+
+                    Interlocked.Increment(ref finished);
+                    onUnit(unit);
+                    Parent();
+                }).ConfigureAwait(false);
+        }
+        finally
+        {
+            progress?.Report(new EngineProgress(ParentProgressId, "Sync-AzBilling", "Done", 100, Completed: true));
+            if (runLock is not null)
+            {
+                await runLock.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (!r.KeepFiles)
+            {
+                DeleteFolder(runFolder, log);
+            }
+        }
+
+        return new SyncRunOutcome(r.RunId, _store.Describe(), r.Target.QualifiedTable, _store.QualifiedTable, started, DateTime.UtcNow, scopes, reported.OrderBy(u => u.Index).ToList());
+    }
+
+    private async Task RunUnitAsync(SyncUnitOutcome unit, string runFolder, IEngineLog log, IProgress<EngineProgress>? progress, CancellationToken ct)
+    {
+        SyncRequest r = _request;
+        var total = Stopwatch.StartNew();
+        DateTime started = DateTime.UtcNow;
+        int progressId = UnitProgressBase + (unit.Index % 10_000);
+        var child = new ChildProgress(progress, ParentProgressId);
+        string activity = $"Sync {unit.Key}";
+        string folder = Path.Combine(runFolder, string.Create(CultureInfo.InvariantCulture, $"{unit.Index + 1:D4}-{unit.Key.Metric}-{unit.Key.MonthText}"));
+        var stage = Stopwatch.StartNew();
+        try
+        {
+            child.Report(new EngineProgress(progressId, activity, "Requesting the report", -1));
+            var reportRequest = new CostReportRequest(unit.Key.Scope, unit.Key.Metric, unit.PeriodStart, unit.PeriodEnd) { ApiVersion = r.ApiVersion };
+            CostReportResult report = await _reports.RequestAsync(reportRequest, log, child, progressId, ct).ConfigureAwait(false);
+            unit.ReportDuration = stage.Elapsed;
+            unit.OperationId = report.OperationId;
+            unit.IsFinal = SyncPlanner.IsFinal(unit.Key.Month, report.RequestedAt == default ? DateTimeOffset.UtcNow : report.RequestedAt);
+            unit.Blobs = report.Blobs.Count;
+
+            if (report.Blobs.Count == 0)
+            {
+                // No data for the month: the month is replaced with nothing (rows of an earlier load, if any, are removed),
+                // with its state row in the same transaction.
+                stage.Restart();
+                await _loadGate.WaitAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    unit.RowsReplaced = await CostSink.Create(r.Target).ClearPeriodAsync(
+                        unit.Key.Scope, unit.Key.Metric,
+                        unit.Key.Month.ToDateTime(TimeOnly.MinValue), SyncPlanner.LastDayOf(unit.Key.Month).ToDateTime(TimeOnly.MinValue),
+                        r.LockTimeout,
+                        (c, t) => _store.MarkLoadedAsync(c.Connection, c.Transaction, Record(unit, started, null, 0, 0), t),
+                        ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _loadGate.Release();
+                }
+
+                unit.LoadDuration = stage.Elapsed;
+                unit.Reason += "; the report has no data";
+                log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{unit.Key}: the report has no data ({report.Status}); {unit.RowsReplaced:N0} earlier row(s) of the month removed."));
+                return;
+            }
+
+            stage.Restart();
+            var files = new List<string>(report.Blobs.Count);
+            long bytesOnDisk = 0;
+            foreach (CostReportBlob blob in report.Blobs.OrderBy(b => b.Index))
+            {
+                string path = Path.Combine(folder, _blobs.FileName(report, blob));
+                long expected = report.ByteCount;
+                var bytes = new BytesProgress(child, progressId, activity,
+                    string.Create(CultureInfo.InvariantCulture, $"Downloading blob {blob.Index} of {report.Blobs.Count}"), bytesOnDisk, expected);
+                bytesOnDisk += await _blobs.DownloadAsync(blob, report, path, log, bytes, ct).ConfigureAwait(false);
+                files.Add(path);
+            }
+
+            unit.DownloadDuration = stage.Elapsed;
+            unit.Bytes = bytesOnDisk;
+
+            stage.Restart();
+            child.Report(new EngineProgress(progressId, activity, "Waiting for the database", -1));
+            await _loadGate.WaitAsync(ct).ConfigureAwait(false);
+            ImportOutcome? outcome;
+            try
+            {
+                var import = new ImportRequest(
+                    r.Target, unit.Key.Scope, unit.Key.Metric,
+                    unit.Key.Month.ToDateTime(TimeOnly.MinValue),
+                    SyncPlanner.LastDayOf(unit.Key.Month).ToDateTime(TimeOnly.MinValue), // the whole month is replaced
+                    files)
+                {
+                    BatchSize = r.BatchSize,
+                    LockTimeout = r.LockTimeout,
+                    BeforeCommit = (c, t) => _store.MarkLoadedAsync(c.Connection, c.Transaction, Record(unit, started, c.ImportId, c.RowsInserted, c.Bytes), t),
+                };
+                outcome = await CostImporter.ImportAsync(import, (_, _) => Task.FromResult(true), log, child, progressId, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                _loadGate.Release();
+            }
+
+            unit.LoadDuration = stage.Elapsed;
+            if (outcome is not null)
+            {
+                unit.Rows = outcome.RowsInserted;
+                unit.RowsReplaced = outcome.RowsReplaced;
+                unit.ImportId = outcome.ImportId;
+            }
+
+            log.Verbose(string.Create(CultureInfo.InvariantCulture,
+                $"{unit.Key}: loaded {unit.Rows:N0} rows (replaced {unit.RowsReplaced:N0}) from {files.Count} file(s), {unit.Bytes / 1048576.0:N1} MB{(unit.IsFinal ? ", final" : string.Empty)}."));
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            unit.Action = SyncAction.Failed;
+            unit.Error = e;
+            string message = SyncText.Scrub(e.Message);
+            log.Verbose($"{unit.Key}: failed: {message}");
+            try
+            {
+                await _store.MarkFailedAsync(unit.Key, message, unit.OperationId, started, DateTime.UtcNow, r.RunId, r.Host, r.LockTimeout, ct).ConfigureAwait(false);
+            }
+            catch (Exception stateError) when (stateError is not OperationCanceledException)
+            {
+                log.Warning($"{unit.Key}: the failure could not be recorded in {_store.QualifiedTable}: {SyncText.Scrub(stateError.Message)}");
+            }
+        }
+        finally
+        {
+            unit.Elapsed = total.Elapsed;
+            child.Report(new EngineProgress(progressId, activity, "Done", 100, Completed: true));
+            if (!r.KeepFiles)
+            {
+                DeleteFolder(folder, log);
+            }
+        }
+    }
+
+    private const string RunFolderPrefix = "sync-";
+    private const string RunLockName = ".run.lock";
+
+    /// <summary>
+    /// Makes this run's folder and holds its lock file open (exclusively) while the run lives; first removes the folders
+    /// of earlier runs that ended without cleaning up (a killed or restarted job): those whose lock file nobody holds.
+    /// A folder without a lock file is only removed when it is more than a day old (it may be a run that is just starting).
+    /// </summary>
+    private static FileStream ClaimRunFolder(string workingPath, string runFolder, IEngineLog log)
+    {
+        if (Directory.Exists(workingPath))
+        {
+            foreach (string dir in Directory.EnumerateDirectories(workingPath, RunFolderPrefix + "*"))
+            {
+                string lockPath = Path.Combine(dir, RunLockName);
+                bool abandoned;
+                if (File.Exists(lockPath))
+                {
+                    try
+                    {
+                        using (new FileStream(lockPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+                        {
+                        }
+
+                        abandoned = true;
+                    }
+                    catch (IOException)
+                    {
+                        abandoned = false; // a run in progress holds it
+                    }
+                }
+                else
+                {
+                    abandoned = Directory.GetLastWriteTimeUtc(dir) < DateTime.UtcNow.AddDays(-1);
+                }
+
+                if (abandoned)
+                {
+                    log.Verbose($"Removing {dir}: the files of an earlier run that did not finish.");
+                    DeleteFolder(dir, log);
+                }
+            }
+        }
+
+        Directory.CreateDirectory(runFolder);
+        return new FileStream(Path.Combine(runFolder, RunLockName), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+    }
+
+    private SyncLoadRecord Record(SyncUnitOutcome unit, DateTime started, Guid? importId, long rows, long bytes)
+        => new(unit.Key, unit.PeriodStart, unit.PeriodEnd, unit.IsFinal, rows, bytes, unit.Blobs, unit.OperationId, importId, started, DateTime.UtcNow, _request.RunId, _request.Host);
+
+    private static void DeleteFolder(string folder, IEngineLog log)
+    {
+        try
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Warning($"Could not remove {folder}: {e.Message}");
+        }
+    }
+
+    /// <summary>Stage progress under the run's bar.</summary>
+    private sealed class ChildProgress(IProgress<EngineProgress>? inner, int parentId) : IProgress<EngineProgress>
+    {
+        public void Report(EngineProgress value) => inner?.Report(value with { ParentActivityId = parentId });
+    }
+
+    /// <summary>Download progress: bytes on disk of the unit's blobs against the report's byte count, at most a few updates a second.</summary>
+    private sealed class BytesProgress(IProgress<EngineProgress> inner, int id, string activity, string status, long before, long total) : IProgress<long>
+    {
+        private long _bytes = before;
+        private long _lastReport;
+
+        public void Report(long value)
+        {
+            long bytes = Interlocked.Add(ref _bytes, value);
+            long now = Environment.TickCount64;
+            if (now - Interlocked.Read(ref _lastReport) < 250)
+            {
+                return;
+            }
+
+            Interlocked.Exchange(ref _lastReport, now);
+            int percent = total > 0 ? (int)Math.Clamp(bytes * 100 / total, 0, 100) : -1;
+            inner.Report(new EngineProgress(id, activity,
+                string.Create(CultureInfo.InvariantCulture, $"{status}: {bytes / 1048576.0:N1} of {total / 1048576.0:N1} MB"), percent));
+        }
+    }
+}

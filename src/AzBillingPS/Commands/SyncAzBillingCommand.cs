@@ -1,0 +1,557 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using System.Security;
+using System.Security.Cryptography.X509Certificates;
+using System.Threading.Tasks;
+using AzBillingPS.Engine.Auth;
+using AzBillingPS.Engine.Common;
+using AzBillingPS.Engine.CostDetails;
+using AzBillingPS.Engine.Sinks;
+using AzBillingPS.Engine.Sync;
+using AzBillingPS.Internal;
+
+namespace AzBillingPS.Commands;
+
+/// <summary>
+/// <para type="synopsis">Keeps a database's Azure cost details current: sign in, request, download and load every scope and month that is missing or still open, in one call.</para>
+/// </summary>
+[Cmdlet(VerbsData.Sync, "AzBilling", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(AzBillingSyncSummary))]
+[OutputType(typeof(AzBillingSyncResult))]
+public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
+{
+    /// <summary>Parameters a configuration file may not set: secrets and live objects are passed as parameters.</summary>
+    private static readonly string[] NotInConfig = { "ConfigPath", "ClientSecret", "CertificatePassword", "Certificate", "Token", "DatabaseToken" };
+
+    private static readonly string[] DeferredFromConfig = { "Scope" };
+
+    /// <summary>Alternatives: a member named on the command line replaces the members the configuration file set.</summary>
+    private static readonly string[][] AlternativeGroups =
+    {
+        new[] { "Token", "CertificatePath", "PrivateKeyPath", "CertificatePassword", "CertificateThumbprint", "Certificate", "SendX5c", "ClientSecret", "ManagedIdentity", "ResourceId", "ObjectId", "FederatedTokenFile" },
+        new[] { "ConnectionString", "Provider", "Database" },
+        new[] { "Months", "From", "To", "LookbackMonths" },
+        new[] { "UseTokenForDatabase", "DatabaseToken" },
+    };
+
+    private readonly List<string> _scopes = new();
+    private Dictionary<string, object?> _deferred = new(StringComparer.OrdinalIgnoreCase);
+    private string? _certificatePath;
+    private string? _privateKeyPath;
+    private string? _federatedTokenFile;
+    private SinkTarget? _target;
+    private string _signInMethod = SignInParameters.FederatedToken;
+
+    // ---- Sign-in: the parameters of Get-AzBillingToken, or -Token.
+
+    /// <summary>A token from Get-AzBillingToken, instead of the sign-in parameters.</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public AzBillingToken? Token { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [Alias("Tenant")]
+    public string? TenantId { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [Alias("ApplicationId", "AppId")]
+    public string? ClientId { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? CertificatePath
+    {
+        get => _certificatePath;
+        set => _certificatePath = ResolvePath(value);
+    }
+
+    [Parameter]
+    public SecureString? CertificatePassword { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? PrivateKeyPath
+    {
+        get => _privateKeyPath;
+        set => _privateKeyPath = ResolvePath(value);
+    }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [Alias("Thumbprint")]
+    public string? CertificateThumbprint { get; set; }
+
+    [Parameter]
+    [ValidateNotNull]
+    public X509Certificate2? Certificate { get; set; }
+
+    [Parameter]
+    public SwitchParameter SendX5c { get; set; }
+
+    [Parameter]
+    [ValidateNotNull]
+    public SecureString? ClientSecret { get; set; }
+
+    [Parameter]
+    public SwitchParameter ManagedIdentity { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ResourceId { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [Alias("PrincipalId")]
+    public string? ObjectId { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? FederatedTokenFile
+    {
+        get => _federatedTokenFile;
+        set => _federatedTokenFile = ResolvePath(value);
+    }
+
+    [Parameter]
+    public AzureCloud Cloud { get; set; } = AzureCloud.AzurePublic;
+
+    [Parameter]
+    [ValidateNotNull]
+    public Uri? AuthorityHost { get; set; }
+
+    [Parameter]
+    [ValidateNotNull]
+    public Uri? ResourceManagerUrl { get; set; }
+
+    // ---- What to sync.
+
+    /// <summary>Cost scopes (subscriptions, billing accounts, ...); from the pipeline too.</summary>
+    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string[]? Scope { get; set; }
+
+    /// <summary>Every subscription the identity can list.</summary>
+    [Parameter]
+    public SwitchParameter AllSubscriptions { get; set; }
+
+    /// <summary>Subscriptions or scopes to leave out: ids, names or scopes, wildcards allowed.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
+    public string[]? Exclude { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public AzCostMetric[] Metric { get; set; } = { AzCostMetric.ActualCost };
+
+    // ---- Period.
+
+    [Parameter]
+    public DateTime? From { get; set; }
+
+    [Parameter]
+    public DateTime? To { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, SyncPlanner.MaxLookbackMonths)]
+    public int? Months { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, SyncPlanner.MaxLookbackMonths)]
+    public int? LookbackMonths { get; set; }
+
+    // ---- How.
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ConfigPath { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? WorkingPath { get; set; }
+
+    [Parameter]
+    public SwitchParameter KeepFiles { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 16)]
+    public int ThrottleLimit { get; set; } = 4;
+
+    [Parameter]
+    [ValidateRange(0, 86_400)]
+    public int LockTimeout { get; set; } = 300;
+
+    /// <summary>SQL Server / Azure SQL: sign in to the database with the same identity (Entra token, refreshed as needed).</summary>
+    [Parameter]
+    public SwitchParameter UseTokenForDatabase { get; set; }
+
+    /// <summary>SQL Server / Azure SQL: a token for the database from Get-AzBillingToken -Scope https://database.windows.net/.default.</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public AzBillingToken? DatabaseToken { get; set; }
+
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override object? ErrorTarget => Token is not null ? Token : SignIn().ErrorTarget(_signInMethod);
+
+    protected override async Task BeginProcessingAsync()
+    {
+        _target = await OnPipelineAsync(() =>
+        {
+            if (ConfigPath is not null)
+            {
+                string path = GetUnresolvedProviderPathFromPSPath(ConfigPath);
+                IReadOnlyList<ConfigSetting> settings = ConfigFile.Read(path);
+                _deferred = ConfigFile.Apply(this, path, settings, NotInConfig, DeferredFromConfig, out HashSet<string> applied);
+                ConfigFile.YieldToExplicit(this, applied, AlternativeGroups);
+
+                WriteVerbose($"Read {settings.Count} setting(s) from {path}; parameters given on the command line override them.");
+            }
+
+            return ResolveTarget();
+        }).ConfigureAwait(false);
+
+        Conflict(Months is not null && (From is not null || To is not null), "Give -Months or -From/-To, not both.", Months);
+        Conflict(LookbackMonths is not null && (Months is not null || From is not null || To is not null),
+            "-LookbackMonths sets the default period's window; it does not go with -Months or -From/-To, which load the months they name.", LookbackMonths);
+        Conflict(From is DateTime f && To is DateTime t && t.Date < f.Date, $"-To ({To:yyyy-MM-dd}) is before -From ({From:yyyy-MM-dd}).", To);
+        Conflict(UseTokenForDatabase && DatabaseToken is not null, "Give -UseTokenForDatabase or -DatabaseToken, not both.", DatabaseToken);
+        Conflict((UseTokenForDatabase || DatabaseToken is not null) && _target!.Provider != DatabaseProvider.SqlServer,
+            "-UseTokenForDatabase and -DatabaseToken are for SQL Server and Azure SQL targets (-Provider SqlServer).", _target!.Provider);
+        if (Token is not null)
+        {
+            string[] signIn = { "TenantId", "ClientId", "CertificatePath", "CertificateThumbprint", "Certificate", "ClientSecret", "ManagedIdentity", "FederatedTokenFile", "ResourceId", "ObjectId", "PrivateKeyPath", "CertificatePassword" };
+            string? also = signIn.FirstOrDefault(p => MyInvocation.BoundParameters.ContainsKey(p));
+            Conflict(also is not null, $"-Token already says who signs in; leave out -{also}.", Token);
+            Conflict(UseTokenForDatabase, "-UseTokenForDatabase signs in to the database with the sign-in parameters; with -Token, pass a database token as -DatabaseToken (Get-AzBillingToken ... -Scope https://database.windows.net/.default).", Token);
+        }
+        else
+        {
+            try
+            {
+                _signInMethod = SignIn().InferMethod();
+            }
+            catch (EngineException e)
+            {
+                throw new TerminatingErrorException(new ErrorRecord(new ArgumentException(e.Message, e), ErrorIds.ParameterConflict, ErrorCategory.InvalidArgument, null));
+            }
+        }
+    }
+
+    protected override Task ProcessRecordAsync()
+    {
+        if (Scope is not null)
+        {
+            _scopes.AddRange(Scope);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    protected override async Task EndProcessingAsync()
+    {
+        IEngineLog log = CreateLog();
+        bool scopesGiven = _scopes.Count > 0;
+        if (!scopesGiven && _deferred.TryGetValue("Scope", out object? fromFile) && fromFile is string[] configured)
+        {
+            _scopes.AddRange(configured);
+        }
+
+        bool all = AllSubscriptions.IsPresent;
+        if (all && _scopes.Count > 0)
+        {
+            bool allExplicit = MyInvocation.BoundParameters.ContainsKey(nameof(AllSubscriptions));
+            Conflict(allExplicit == scopesGiven, "Give -Scope or -AllSubscriptions, not both.", AllSubscriptions);
+            all = allExplicit; // what the command line says wins over the file
+            if (!all)
+            {
+                WriteVerboseAsync("-Scope given: the configuration file's AllSubscriptions is not used.");
+            }
+            else
+            {
+                _scopes.Clear();
+            }
+        }
+
+        Conflict(!all && _scopes.Count == 0, "Give the scopes to sync: -Scope /subscriptions/{id} (or a billing scope; several, or from the pipeline), or -AllSubscriptions.", null);
+
+        // Sign in first: a wrong identity fails the command once, before any unit.
+        AccessTokenProvider tokens;
+        TokenProviderOptions? options = null;
+        if (Token is not null)
+        {
+            tokens = Token.Provider;
+        }
+        else
+        {
+            options = SignIn().Build(_signInMethod, log);
+            tokens = AccessTokenProvider.Create(options);
+        }
+
+        await tokens.GetTokenAsync(log, CancellationToken).ConfigureAwait(false);
+        WriteVerboseAsync($"Signed in as {tokens.Who} for {tokens.ResourceManagerUrl}.");
+
+        var scopes = new List<string>();
+        if (all)
+        {
+            using var lister = new SubscriptionLister();
+            IReadOnlyList<AzureSubscription> subscriptions = await lister.ListAsync(tokens, log, CancellationToken).ConfigureAwait(false);
+            foreach (AzureSubscription s in subscriptions)
+            {
+                if (Excluded(s.Scope, s.SubscriptionId, s.DisplayName))
+                {
+                    WriteVerboseAsync($"Excluded subscription {s.SubscriptionId} ('{s.DisplayName}').");
+                    continue;
+                }
+
+                scopes.Add(s.Scope);
+            }
+
+            WriteVerboseAsync(string.Create(CultureInfo.InvariantCulture, $"-AllSubscriptions: {subscriptions.Count} subscription(s) listed, {scopes.Count} to sync."));
+        }
+        else
+        {
+            foreach (string s in _scopes)
+            {
+                string scope;
+                try
+                {
+                    scope = CostReportPlanner.ParseScope(s).Scope;
+                }
+                catch (EngineException e)
+                {
+                    throw new TerminatingErrorException(ErrorMapper.ToErrorRecord(e, s));
+                }
+
+                string id = scope.StartsWith("/subscriptions/", StringComparison.Ordinal) ? scope["/subscriptions/".Length..] : scope;
+                if (Excluded(scope, id, null))
+                {
+                    WriteVerboseAsync($"Excluded scope {scope}.");
+                    continue;
+                }
+
+                scopes.Add(scope);
+            }
+        }
+
+        SinkTarget target = _target!;
+        if (UseTokenForDatabase)
+        {
+            string resource = DatabaseResource(options!);
+            AccessTokenProvider database = AccessTokenProvider.Create(options! with { Scope = resource });
+            target = target with { AccessToken = ct => database.GetTokenAsync(log, ct) };
+            WriteVerboseAsync($"Signing in to the database as {database.Who} with scope {resource}.");
+        }
+        else if (DatabaseToken is not null)
+        {
+            AzBillingToken databaseToken = DatabaseToken;
+            target = target with { AccessToken = ct => databaseToken.GetTokenAsync(log, ct) };
+        }
+
+        DateOnly today = DateOnly.FromDateTime(DateTime.UtcNow);
+        IReadOnlyList<DateOnly>? months = null;
+        try
+        {
+            if (Months is int n)
+            {
+                months = SyncPlanner.LastMonths(n, today);
+            }
+            else if (From is not null || To is not null)
+            {
+                DateOnly from = From is DateTime f ? DateOnly.FromDateTime(f) : SyncPlanner.MonthOf(DateOnly.FromDateTime(To!.Value));
+                DateOnly to = To is DateTime t ? DateOnly.FromDateTime(t) : today;
+                months = SyncPlanner.ExplicitMonths(from, to, today);
+            }
+        }
+        catch (EngineException e)
+        {
+            throw new TerminatingErrorException(new ErrorRecord(new ArgumentException(e.Message, e), ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, (object?)From ?? To));
+        }
+
+        if (scopes.Count == 0)
+        {
+            WriteWarningAsync("No scope is left to sync after -Exclude; nothing was done.");
+        }
+
+        string working = await OnPipelineAsync(() => GetUnresolvedProviderPathFromPSPath(WorkingPath ?? Path.Combine(Path.GetTempPath(), "AzBillingPS"))).ConfigureAwait(false);
+        var request = new SyncRequest
+        {
+            Target = target,
+            Tokens = tokens,
+            Scopes = scopes,
+            Metrics = Metric.Select(m => m.ToString()).ToArray(),
+            Months = months,
+            LookbackMonths = LookbackMonths ?? SyncPlanner.DefaultLookbackMonths,
+            WorkingPath = working,
+            KeepFiles = KeepFiles,
+            ThrottleLimit = ThrottleLimit,
+            LockTimeout = TimeSpan.FromSeconds(LockTimeout),
+        };
+
+        SyncRunOutcome outcome;
+        if (scopes.Count == 0)
+        {
+            outcome = new SyncRunOutcome(request.RunId, string.Empty, target.QualifiedTable, string.Empty, DateTime.UtcNow, DateTime.UtcNow, 0, Array.Empty<SyncUnitOutcome>());
+        }
+        else
+        {
+            using var reports = new CostDetailsReportSource(tokens);
+            using var blobs = new BlobDownloaderSource();
+            using var runner = new SyncRunner(request, reports, blobs);
+            WriteVerboseAsync($"Sync run {request.RunId} into {target.QualifiedTable} ({runner.State.Describe()}); working folder {working}.");
+            outcome = await runner.RunAsync(ShouldProcessAsync, OnUnit, log, CreateProgress(), CancellationToken).ConfigureAwait(false);
+        }
+
+        WriteObjectAsync(Summary(outcome));
+    }
+
+    private void OnUnit(SyncUnitOutcome unit)
+    {
+        AzBillingSyncResult result = ToResult(unit);
+        if (unit.Action == SyncAction.Failed && unit.Error is not null)
+        {
+            ErrorRecord record = ErrorMapper.ToErrorRecord(unit.Error, result);
+            string recommended = record.ErrorDetails?.RecommendedAction ?? string.Empty;
+            record.ErrorDetails = new ErrorDetails($"Sync of {unit.Key} failed; the table keeps what it held: {SyncText.Scrub(unit.Error.Message)}")
+            {
+                RecommendedAction = string.IsNullOrEmpty(recommended) ? "The next run retries the month." : recommended + " The next run retries the month.",
+            };
+            WriteErrorAsync(record);
+        }
+
+        if (PassThru)
+        {
+            WriteObjectAsync(result);
+        }
+    }
+
+    private static AzBillingSyncResult ToResult(SyncUnitOutcome u) => new()
+    {
+        Scope = u.Key.Scope,
+        Metric = u.Key.Metric,
+        Month = u.Key.MonthText,
+        PeriodStart = u.PeriodStart.ToDateTime(TimeOnly.MinValue),
+        PeriodEnd = u.PeriodEnd.ToDateTime(TimeOnly.MinValue),
+        Action = (AzBillingSyncAction)(int)u.Action,
+        Reason = u.Reason,
+        Rows = u.Rows,
+        RowsReplaced = u.RowsReplaced,
+        Bytes = u.Bytes,
+        Blobs = u.Blobs,
+        IsFinal = u.IsFinal,
+        OperationId = u.OperationId,
+        ImportId = u.ImportId,
+        Error = u.Error is null ? null : SyncText.Scrub(u.Error.Message),
+        ErrorId = u.Error is null ? null : ErrorMapper.ToErrorRecord(u.Error, null).FullyQualifiedErrorId,
+        ReportDuration = u.ReportDuration,
+        DownloadDuration = u.DownloadDuration,
+        LoadDuration = u.LoadDuration,
+        Elapsed = u.Elapsed,
+    };
+
+    private static AzBillingSyncSummary Summary(SyncRunOutcome o)
+    {
+        AzBillingSyncResult[] results = o.Units.Select(ToResult).ToArray();
+        return new AzBillingSyncSummary
+        {
+            RunId = o.RunId,
+            Target = o.Target,
+            Table = o.Table,
+            StateTable = o.StateTable,
+            StartedAt = o.StartedAt,
+            FinishedAt = o.FinishedAt,
+            Elapsed = o.FinishedAt - o.StartedAt,
+            Scopes = o.Scopes,
+            Units = results.Length,
+            Loaded = results.Count(r => r.Action == AzBillingSyncAction.Loaded),
+            Skipped = results.Count(r => r.Action == AzBillingSyncAction.Skipped),
+            Failed = results.Count(r => r.Action == AzBillingSyncAction.Failed),
+            Rows = results.Sum(r => r.Rows),
+            Bytes = results.Sum(r => r.Bytes),
+            Success = results.All(r => r.Action != AzBillingSyncAction.Failed),
+            FailedUnits = results.Where(r => r.Action == AzBillingSyncAction.Failed).Select(r => $"{r.Scope} {r.Metric} {r.Month}: {r.Error}").ToArray(),
+            Results = results,
+        };
+    }
+
+    private bool Excluded(string scope, string id, string? name)
+    {
+        if (Exclude is null)
+        {
+            return false;
+        }
+
+        foreach (string e in Exclude)
+        {
+            var pattern = new WildcardPattern(e.Trim(), WildcardOptions.IgnoreCase);
+            var scopePattern = new WildcardPattern("/" + e.Trim().Trim('/'), WildcardOptions.IgnoreCase);
+            if (pattern.IsMatch(id) || (name is not null && pattern.IsMatch(name)) || scopePattern.IsMatch(scope))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The database resource of the cloud signed in to (Azure SQL's Entra audience).</summary>
+    private static string DatabaseResource(TokenProviderOptions options) => options.Cloud switch
+    {
+        "AzureUSGovernment" => "https://database.usgovcloudapi.net/.default",
+        "AzureChina" => "https://database.chinacloudapi.cn/.default",
+        _ => "https://database.windows.net/.default",
+    };
+
+    private SignInParameters SignIn() => new()
+    {
+        TenantId = TenantId,
+        ClientId = ClientId,
+        CertificatePath = CertificatePath,
+        CertificatePassword = CertificatePassword,
+        PrivateKeyPath = PrivateKeyPath,
+        Thumbprint = CertificateThumbprint,
+        Certificate = Certificate,
+        SendX5c = SendX5c,
+        Secret = ClientSecret,
+        UseManagedIdentity = ManagedIdentity,
+        ResourceId = ResourceId,
+        ObjectId = ObjectId,
+        FederatedTokenFile = FederatedTokenFile,
+        Cloud = Cloud,
+        AuthorityHost = AuthorityHost,
+        ResourceManagerUrl = ResourceManagerUrl,
+    };
+
+    private static void Conflict(bool condition, string message, object? target)
+    {
+        if (condition)
+        {
+            throw new TerminatingErrorException(new ErrorRecord(new ArgumentException(message), ErrorIds.ParameterConflict, ErrorCategory.InvalidArgument, target));
+        }
+    }
+
+    // Paths are resolved while binding, on the pipeline thread, so $PWD and PSDrives behave.
+    private string? ResolvePath(string? path)
+    {
+        if (string.IsNullOrEmpty(path))
+        {
+            return path;
+        }
+
+        try
+        {
+            return SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+        }
+        catch (Exception e) when (e is ItemNotFoundException or System.Management.Automation.DriveNotFoundException or ProviderNotFoundException or NotSupportedException or PSInvalidOperationException)
+        {
+            return path;
+        }
+    }
+}
