@@ -60,9 +60,9 @@ $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath -Force
 $secret = ConvertTo-SecureString $env:AZB_CLIENT_SECRET -AsPlainText -Force
 $signIn = @{ TenantId = $env:AZB_TENANT; ClientId = $env:AZB_CLIENT_ID; ClientSecret = $secret; AuthorityHost = $env:AZB_FIXTURE_HTTPS; ResourceManagerUrl = $env:AZB_FIXTURE_HTTPS }
-Sync-AzBilling @signIn -Scope $Scope -Database $Database -PassThru | Format-Table | Out-Host
+Sync-AzBilling @signIn -Scope $Scope -Database $Database -PassThru | Out-Host
 Write-Host 'Run again: only the open months are loaded again; the rest is skipped.' -ForegroundColor Cyan
-Sync-AzBilling @signIn -Scope $Scope -Database $Database -PassThru | Format-Table | Out-Host
+Sync-AzBilling @signIn -Scope $Scope -Database $Database -PassThru | Out-Host
 Write-Host 'The state table (Get-AzBillingSyncState)' -ForegroundColor Cyan
 Get-AzBillingSyncState -Database $Database | Format-Table | Out-Host
 '@
