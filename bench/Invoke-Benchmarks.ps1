@@ -1,7 +1,8 @@
 #Requires -Version 7.4
 <#
 .SYNOPSIS
-    Import benchmarks: our Import-AzCostToSql against the practical ceilings (psql \copy, sqlite3 .import).
+    Import benchmarks: our Import-AzCostToSql against the practical ceilings (psql \copy, sqlite3 .import);
+    Save-AzCostBlob against curl; Sync-AzBilling (the whole job) against Import-AzCostToSql of the same files.
 .DESCRIPTION
     Generates EA-shaped cost-details files (the large one, 1,000,000 rows by default, and a 100,000-row one) under
     out/bench/ with the test-data generator, then, in one run:
@@ -16,11 +17,18 @@
                   size with a stored Content-MD5, which Save-AzCostBlob verifies); Save-AzCostBlob in a fresh child
                   pwsh against 'curl -s -o file <link>' of the same SAS link, alternating, median of -BlobRuns each.
                   Targets: at least 0.9 of curl's MB/s, under 200 MB peak working set.
+      Sync        Sync-AzBilling, the whole job: the test fixture (Start-TestAzureFixture) plays Entra ID and Cost
+                  Management, its manifests point at Azurite blobs; -SyncScopes subscriptions x the last closed month,
+                  -SyncRows EA rows each, into SQLite and PostgreSQL at each -SyncThrottleLimit. Baseline: the same
+                  files loaded one after another by Import-AzCostToSql -Path in one child pwsh. Every run's rows are
+                  counted per subscription in the table and must equal the files'. Time ratio and memory ratio
+                  against the baseline; -SyncRepeat rounds (mean time, highest peak). -SyncOnly runs just this part.
     Writes docs/benchmarks.md (overwritten) and out/bench/results.json.
 .EXAMPLE
     dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench
 .EXAMPLE
-    ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -Rows 200000 -SmallRows 20000
+    ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -Rows 200000 -SmallRows 20000.EXAMPLE
+    ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -SyncOnly -ReportPath ./out/bench/sync.md
 #>
 [CmdletBinding()]
 param(
@@ -51,7 +59,9 @@ param(
     # Sync: rows in each subscription's blob.
     [int] $SyncRows = 200000,
     # Sync: the -ThrottleLimit values to run.
-    [int[]] $SyncThrottleLimit = @(1, 2, 4)
+    [int[]] $SyncThrottleLimit = @(1, 2, 4),
+    # Sync: rounds of (baseline, each -ThrottleLimit); time is the mean of the rounds, peak working set the highest.
+    [int] $SyncRepeat = 2
 )
 
 $ErrorActionPreference = 'Stop'
@@ -317,6 +327,7 @@ $warmUp
 # Import-AzCostToSql -Path in one child pwsh. Every run is checked against the files: rows per scope in the table.
 $syncFiles = [System.Collections.Generic.List[object]]::new()
 $syncResults = [System.Collections.Generic.List[object]]::new()
+$syncRaw = [System.Collections.Generic.List[object]]::new()
 $syncMonthStart = ([DateTime]::UtcNow.Date.AddDays(1 - [DateTime]::UtcNow.Day)).AddMonths(-1)
 $SyncMonth = $syncMonthStart.ToString('yyyy-MM')
 $syncFrom = $syncMonthStart.ToString('yyyy-MM-dd')
@@ -434,8 +445,11 @@ else {
 
             foreach ($target in $targets) {
                 Write-Host "  $target" -ForegroundColor Cyan
-                $runs = @(@{ Kind = 'Baseline'; ThrottleLimit = $null }) + @($SyncThrottleLimit | ForEach-Object { @{ Kind = 'Sync'; ThrottleLimit = $_ } })
-                $baseline = $null
+                # Rounds of the baseline and each -ThrottleLimit, interleaved, so a slow spell of the machine hits all alike.
+                $runs = foreach ($round in 1..([Math]::Max(1, $SyncRepeat))) {
+                    @{ Kind = 'Baseline'; ThrottleLimit = $null; Round = $round }
+                    foreach ($tl in $SyncThrottleLimit) { @{ Kind = 'Sync'; ThrottleLimit = $tl; Round = $round } }
+                }
                 foreach ($run in $runs) {
                     $name = if ($run.Kind -eq 'Baseline') { 'SyncBaseline' } else { "SyncThrottle$($run.ThrottleLimit)" }
                     $db = Join-Path $syncDir "$name.sqlite"
@@ -487,7 +501,7 @@ function Get-Mean([string] `$p) { if (`$units.Count) { (`$units | ForEach-Object
                     $left = @(Get-ChildItem -LiteralPath $work -Recurse -File -Force -ErrorAction SilentlyContinue | Where-Object Name -NE '.run.lock').Count
                     $rows = if ($counts) { ($counts.Values | Measure-Object -Sum).Sum } else { $null }
                     $r = [pscustomobject]@{
-                        Target = $target; Kind = $run.Kind; ThrottleLimit = $run.ThrottleLimit
+                        Target = $target; Kind = $run.Kind; ThrottleLimit = $run.ThrottleLimit; Round = $run.Round
                         Seconds = if ($c.Result) { [double]$c.Result.Seconds } else { $null }
                         WallSeconds = $c.WallSeconds; PeakBytes = $c.PeakBytes; RowsInTable = $rows
                         RowsPerSecond = if ($c.Result -and $rows) { $rows / [double]$c.Result.Seconds } else { $null }
@@ -497,19 +511,10 @@ function Get-Mean([string] `$p) { if (`$units.Count) { (`$units | ForEach-Object
                         FilesLeft = $left
                         Verified = -not $c.Error -and -not $verifyError
                         Error = if ($c.Error) { $c.Error } else { $verifyError }
-                        TimeRatio = $null; MemoryRatio = $null
                     }
-                    if ($run.Kind -eq 'Baseline') { $baseline = $r }
-                    elseif ($baseline -and $baseline.Verified -and $r.Verified) {
-                        $r.TimeRatio = $r.Seconds / $baseline.Seconds
-                        if ($r.PeakBytes -and $baseline.PeakBytes) { $r.MemoryRatio = $r.PeakBytes / $baseline.PeakBytes }
-                    }
-                    $syncResults.Add($r)
+                    $syncRaw.Add($r)
                     if ($r.Error) { Write-Host " failed: $($r.Error)" -ForegroundColor Red }
-                    else {
-                        Write-Host (" {0:N0} rows (verified) in {1:N1} s, wall {2:N1} s ({3:N0} rows/s), peak {4}{5}" -f $rows, $r.Seconds, $r.WallSeconds, $r.RowsPerSecond, (Format-MB $r.PeakBytes),
-                            $(if ($null -ne $r.TimeRatio) { ', time x{0:N2}, memory x{1:N2} of the baseline' -f $r.TimeRatio, $r.MemoryRatio } else { '' }))
-                    }
+                    else { Write-Host (" {0:N0} rows (checked) in {1:N1} s, wall {2:N1} s ({3:N0} rows/s), peak {4}" -f $rows, $r.Seconds, $r.WallSeconds, $r.RowsPerSecond, (Format-MB $r.PeakBytes)) }
                     # Free the disk before the next run (the cluster and the folder go at the end anyway).
                     if ($target -eq 'SQLite') { Remove-Item "$db*" -Force -ErrorAction SilentlyContinue }
                     else { Invoke-TestPsql $syncPg "DROP TABLE IF EXISTS ""$table"", ""$($table)_SyncState""" | Out-Null }
@@ -517,6 +522,32 @@ function Get-Mean([string] `$p) { if (`$units.Count) { (`$units | ForEach-Object
             }
         }
         finally {
+            # One line per (target, run): time and stages the mean of the rounds, peak working set the highest; a run
+            # counts only when every round loaded exactly the files' rows.
+            foreach ($g in @($syncRaw | Group-Object Target, Kind, ThrottleLimit)) {
+                $rounds = @($g.Group)
+                $ok = @($rounds | Where-Object Verified)
+                $first = $rounds[0]
+                $mean = { param($p) if ($ok.Count -eq $rounds.Count -and @($ok | Where-Object { $null -ne $_.$p }).Count) { ($ok | Measure-Object -Property $p -Average).Average } else { $null } }
+                $syncResults.Add([pscustomobject]@{
+                        Target = $first.Target; Kind = $first.Kind; ThrottleLimit = $first.ThrottleLimit; Rounds = $rounds.Count
+                        Seconds = & $mean Seconds; WallSeconds = & $mean WallSeconds; Report = & $mean Report; Download = & $mean Download; Load = & $mean Load
+                        PeakBytes = ($rounds | Where-Object PeakBytes | Measure-Object -Property PeakBytes -Maximum).Maximum
+                        RowsInTable = $first.RowsInTable; RowsPerSecond = $null
+                        FilesLeft = ($rounds | Measure-Object -Property FilesLeft -Sum).Sum
+                        Verified = $ok.Count -eq $rounds.Count
+                        Error = (@($rounds | Where-Object Error | ForEach-Object { "round $($_.Round): $($_.Error)" }) -join '; ')
+                        Runs = $rounds; TimeRatio = $null; MemoryRatio = $null
+                    })
+            }
+            foreach ($r in $syncResults) {
+                if ($r.Seconds -and $r.RowsInTable) { $r.RowsPerSecond = $r.RowsInTable / $r.Seconds }
+                $b = $syncResults | Where-Object { $_.Target -eq $r.Target -and $_.Kind -eq 'Baseline' } | Select-Object -First 1
+                if ($r.Kind -eq 'Sync' -and $b -and $b.Seconds -and $r.Seconds) {
+                    $r.TimeRatio = $r.Seconds / $b.Seconds
+                    if ($r.PeakBytes -and $b.PeakBytes) { $r.MemoryRatio = $r.PeakBytes / $b.PeakBytes }
+                }
+            }
             if ($syncFixture) { Stop-TestAzureFixture $syncFixture }
             if ($syncPg) { Stop-TestPostgres $syncPg }
             Stop-TestAzurite $syncAz
@@ -604,7 +635,7 @@ if ($syncResults.Count) {
     $null = $md.AppendLine('## Sync-AzBilling (the whole job)').AppendLine()
     $null = $md.AppendLine(("{0} subscriptions x 1 closed month ({1}), one report of one blob each: {2:N0} EA rows per blob ({3:N0} rows, {4:N0} MB in all; seeds {5}..{6}). Sync-AzBilling signs in with a client secret (MSAL) and calls Cost Management on the test fixture over HTTPS; each report answers 202 once (Retry-After: 1) and then Completed with a manifest whose blob link is a service-SAS link into Azurite; the blobs are downloaded to ``-WorkingPath``, loaded, recorded in the state table and removed. Client-side API pacing is off (``AZBILLING_PACING_SCALE=0``), as in the tests. Each run is a fresh child pwsh into a fresh database (SQLite file, or a new PostgreSQL table), with ``-From {7} -To {8} -PassThru``. Baseline: the same {0} files, already on disk, loaded one after another by ``Import-AzCostToSql -Path`` in one child pwsh. Setup (generate and upload) took {9:N1} s." -f
             $syncFiles.Count, $SyncMonth, $SyncRows, $syncTotalRows, ($syncTotalBytes / 1MB), ($Seed + 1), ($Seed + $syncFiles.Count), $syncFrom, $syncTo, $syncSetupSeconds)).AppendLine()
-    $null = $md.AppendLine('Time is the call itself (a stopwatch around `Sync-AzBilling`, or around the baseline''s imports: sign-in, reports, downloads and loads); wall adds starting pwsh and importing the module. Rows/s is rows over time. Every run is checked: rows per subscription counted in the table by the database''s own shell (sqlite3, psql) must equal the rows of that subscription''s file, and the command''s own row count must agree. Peak working set is the child''s VmHWM. Per unit: mean seconds per (scope, month) for the report (request and polling), the download, and the load (waiting for the run''s one database load at a time included).').AppendLine()
+    $null = $md.AppendLine('Time is the call itself (a stopwatch around `Sync-AzBilling`, or around the baseline''s imports: sign-in, reports, downloads and loads); wall adds starting pwsh and importing the module. Rows/s is rows over time. Every run is checked: rows per subscription counted in the table by the database''s own shell (sqlite3, psql) must equal the rows of that subscription''s file, and the command''s own row count must agree. Peak working set is the child''s VmHWM. Each run was repeated ' + "$([Math]::Max(1, $SyncRepeat))" + ' times (rounds of the baseline and each -ThrottleLimit in turn): times are the mean of the rounds, peak working set the highest. Per unit: mean seconds per (scope, month) for the report (request and polling), the download, and the load (waiting for the run''s one database load at a time included).').AppendLine()
     if ($syncIdlePeak) { $null = $md.AppendLine(("A child pwsh that only imports the module peaks at {0}." -f (Format-MB $syncIdlePeak))).AppendLine() }
     foreach ($engine in 'SQLite', 'PostgreSQL') {
         $rs = @($syncResults | Where-Object Target -EQ $engine)
@@ -621,6 +652,11 @@ if ($syncResults.Count) {
                     $(if ($r.Kind -eq 'Baseline') { '1' } else { Format-Ratio $r.MemoryRatio }), $stages))
         }
         $null = $md.AppendLine()
+        $every = foreach ($r in $rs) {
+            '{0}: {1}' -f $(if ($r.Kind -eq 'Baseline') { 'baseline' } else { "-ThrottleLimit $($r.ThrottleLimit)" }),
+                (($r.Runs | ForEach-Object { if ($_.Error) { 'failed' } else { '{0:N1} s, {1}' -f $_.Seconds, (Format-MB $_.PeakBytes) } }) -join ' / ')
+        }
+        $null = $md.AppendLine("Every run: $($every -join '; ').").AppendLine()
         foreach ($r in $rs) {
             if ($r.Error) { $null = $md.AppendLine("- $engine, $(if ($r.Kind -eq 'Baseline') { 'baseline' } else { "-ThrottleLimit $($r.ThrottleLimit)" }): $($r.Error)") }
             if ($r.Kind -eq 'Sync' -and $r.FilesLeft) { $null = $md.AppendLine("- $engine, -ThrottleLimit $($r.ThrottleLimit): $($r.FilesLeft) file(s) left in the working folder after the run.") }
@@ -634,7 +670,7 @@ if ($notes.Count) {
     $null = $md.AppendLine()
 }
 $null = $md.AppendLine('## How to run').AppendLine()
-$null = $md.AppendLine('```powershell').AppendLine('dotnet tool restore').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench            # 1,000,000 rows').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchRows 200000').AppendLine('```')
+$null = $md.AppendLine('```powershell').AppendLine('dotnet tool restore').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench            # 1,000,000 rows').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchRows 200000').AppendLine('# only the Sync-AzBilling part (writes the report given, not this file):').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -SyncOnly -ReportPath ./out/bench/sync.md').AppendLine('```')
 New-Item -ItemType Directory -Force (Split-Path $ReportPath) | Out-Null
 Set-Content -LiteralPath $ReportPath -Value $md.ToString().TrimEnd() -Encoding utf8NoBOM
 
@@ -642,7 +678,7 @@ $json = [ordered]@{
     When = $when; Module = $moduleVersion; Files = @($files.Values); Notes = @($notes)
     Results = @($results | ForEach-Object { [ordered]@{ Target = $_.Target; Rows = $_.File.Rows; Ours = $_.Ours; Baseline = $_.Baseline; Ratio = $_.Ratio } })
     Blob = @($blobResults)
-    Sync = [ordered]@{ Month = $SyncMonth; Files = @($syncFiles | Select-Object Index, Scope, Path, Rows, Bytes); IdlePeakBytes = $syncIdlePeak; Runs = @($syncResults) }
+    Sync = [ordered]@{ Month = $SyncMonth; Files = @($syncFiles | Select-Object Index, Scope, Path, Rows, Bytes); IdlePeakBytes = $syncIdlePeak; Results = @($syncResults | Select-Object * -ExcludeProperty Runs); Runs = @($syncRaw) }
 }
 $json | ConvertTo-Json -Depth 6 | Set-Content -LiteralPath (Join-Path $OutDir 'results.json') -Encoding utf8NoBOM
 foreach ($n in $notes) { Write-Host $n -ForegroundColor Yellow }
