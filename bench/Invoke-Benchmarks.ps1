@@ -429,7 +429,8 @@ else {
             Write-Host (" peak {0}" -f (Format-MB $syncIdlePeak))
 
             $targets = [System.Collections.Generic.List[object]]::new()
-            if (-not $syncSqlite3) { $notes.Add('Sync-AzBilling, SQLite: not run, the sqlite3 shell (which counts the loaded rows) was not found.') }
+            if ($SkipSqlite) { $notes.Add('Sync-AzBilling, SQLite: skipped (-SkipSqlite).') }
+            elseif (-not $syncSqlite3) { $notes.Add('Sync-AzBilling, SQLite: not run, the sqlite3 shell (which counts the loaded rows) was not found.') }
             else { $targets.Add('SQLite') }
             if ($SkipPostgres) { $notes.Add('Sync-AzBilling, PostgreSQL: skipped (-SkipPostgres).') }
             else {
