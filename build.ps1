@@ -216,6 +216,9 @@ function Invoke-Package {
 
 function Invoke-Bench {
     Invoke-Build
+    # Azurite (blob and Sync benchmarks) and PostgreSQL, as for the tests; what cannot be had is noted in the report.
+    . "$Root/tests/Prerequisites.ps1"
+    $null = Install-TestPrerequisites
     & "$Root/bench/Invoke-Benchmarks.ps1" -ModulePath (Join-Path $ModuleDir 'AzBillingPS.psd1') -Rows $BenchRows
 }
 
