@@ -18,33 +18,9 @@ BeforeAll {
     $X509 = 'System.Security.Cryptography.X509Certificates'
 
     function New-TestRsaCert {
-        param([string] $Subject, [int] $NotBeforeDays = -1, [int] $NotAfterDays = 30, $Issuer, $IssuerKey, [switch] $Ca, [switch] $Server)
-        $key = [Security.Cryptography.RSA]::Create(2048)
-        $req = [Security.Cryptography.X509Certificates.CertificateRequest]::new($Subject, $key, 'SHA256', [Security.Cryptography.RSASignaturePadding]::Pkcs1)
-        if ($Ca) {
-            $req.CertificateExtensions.Add([Security.Cryptography.X509Certificates.X509BasicConstraintsExtension]::new($true, $false, 0, $true))
-            $req.CertificateExtensions.Add([Security.Cryptography.X509Certificates.X509KeyUsageExtension]::new('KeyCertSign, CrlSign', $true))
-        }
-        if ($Server) {
-            $san = [Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder]::new()
-            $san.AddIpAddress([Net.IPAddress]::Loopback)
-            $san.AddDnsName('localhost')
-            $req.CertificateExtensions.Add($san.Build())
-            $eku = [Security.Cryptography.OidCollection]::new()
-            [void] $eku.Add([Security.Cryptography.Oid]::new('1.3.6.1.5.5.7.3.1'))
-            $req.CertificateExtensions.Add([Security.Cryptography.X509Certificates.X509EnhancedKeyUsageExtension]::new($eku, $false))
-        }
-        $nb = [DateTimeOffset]::UtcNow.AddDays($NotBeforeDays)
-        $na = [DateTimeOffset]::UtcNow.AddDays($NotAfterDays)
-        if ($Issuer) {
-            $serial = [byte[]]::new(16); [Security.Cryptography.RandomNumberGenerator]::Fill($serial); $serial[0] = 1
-            $cert = $req.Create($Issuer, $nb, $na, $serial)
-            $cert = [Security.Cryptography.X509Certificates.RSACertificateExtensions]::CopyWithPrivateKey($cert, $key)
-        }
-        else {
-            $cert = $req.CreateSelfSigned($nb, $na)
-        }
-        [pscustomobject]@{ Cert = $cert; Key = $key }
+        param([string] $Subject, [int] $NotBeforeDays = -1, [int] $NotAfterDays = 30, $Issuer, [switch] $Ca, [switch] $Server)
+        $cert = New-TestFixtureCertificate -Subject $Subject -NotBeforeDays $NotBeforeDays -NotAfterDays $NotAfterDays -Issuer $Issuer -Ca:$Ca -Server:$Server
+        [pscustomobject]@{ Cert = $cert; Key = [Security.Cryptography.X509Certificates.RSACertificateExtensions]::GetRSAPrivateKey($cert) }
     }
 
     function Write-Text([string] $Name, [string] $Text) {

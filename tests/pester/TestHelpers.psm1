@@ -811,8 +811,9 @@ Export-ModuleMember -Function Start-TestPostgres, Stop-TestPostgres, Invoke-Test
 #region Azure test fixture (Entra ID, ARM, Cost Management, blob fault proxy)
 
 function New-TestFixtureCertificate {
-    # An RSA certificate: a CA (-Ca), or a loopback server certificate (-Server) signed by -Issuer.
-    param([string] $Subject, [int] $NotAfterDays = 2, $Issuer, [switch] $Ca, [switch] $Server)
+    # An RSA certificate with its private key: self-signed, a CA (-Ca), a loopback server certificate (-Server),
+    # or signed by -Issuer; valid from -NotBeforeDays to -NotAfterDays around now.
+    param([string] $Subject, [int] $NotBeforeDays = -1, [int] $NotAfterDays = 2, $Issuer, [switch] $Ca, [switch] $Server)
     $key = [Security.Cryptography.RSA]::Create(2048)
     $req = [Security.Cryptography.X509Certificates.CertificateRequest]::new($Subject, $key, 'SHA256', [Security.Cryptography.RSASignaturePadding]::Pkcs1)
     if ($Ca) {
@@ -828,7 +829,7 @@ function New-TestFixtureCertificate {
         [void] $eku.Add([Security.Cryptography.Oid]::new('1.3.6.1.5.5.7.3.1'))
         $req.CertificateExtensions.Add([Security.Cryptography.X509Certificates.X509EnhancedKeyUsageExtension]::new($eku, $false))
     }
-    $nb = [DateTimeOffset]::UtcNow.AddDays(-1)
+    $nb = [DateTimeOffset]::UtcNow.AddDays($NotBeforeDays)
     $na = [DateTimeOffset]::UtcNow.AddDays($NotAfterDays)
     if ($Issuer) {
         $serial = [byte[]]::new(16); [Security.Cryptography.RandomNumberGenerator]::Fill($serial); $serial[0] = 1
@@ -1092,6 +1093,6 @@ function Get-TestBlobProxyRequests {
 
 #endregion
 
-Export-ModuleMember -Function Start-TestAzureFixture, Stop-TestAzureFixture, Set-TestCostRules, Get-TestCostRequests, Get-TestCostOperations,
+Export-ModuleMember -Function New-TestFixtureCertificate, Start-TestAzureFixture, Stop-TestAzureFixture, Set-TestCostRules, Get-TestCostRequests, Get-TestCostOperations,
     Reset-TestCostFixture, Revoke-TestFixtureTokens, Get-TestFixtureIssued, Get-TestFixtureSecrets, Set-TestSubscriptions, Set-TestBlobProxy,
     Get-TestBlobProxyRequests
