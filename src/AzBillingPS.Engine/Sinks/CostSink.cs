@@ -109,77 +109,36 @@ public abstract class CostSink
         CancellationToken cancellationToken,
         Func<SinkCommit, CancellationToken, Task>? beforeCommit = null)
     {
-        await using DbConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        DbTransaction transaction;
-        try
-        {
-            transaction = await BeginAsync(connection, lockTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is DbException && IsBusy(e))
-        {
-            throw LockTimedOut(lockTimeout, e);
-        }
-
-        await using (transaction.ConfigureAwait(false))
-        {
-            try
+        return await RunLockedAsync(
+            lockTimeout,
+            async (connection, transaction, ct) =>
             {
-                log.Debug($"Taking the load lock on {Target.QualifiedTable} (wait at most {lockTimeout.TotalSeconds:0} s).");
-                await LockAsync(connection, transaction, lockTimeout, cancellationToken).ConfigureAwait(false);
-
-                (bool created, List<string> added) = await EnsureTableAsync(connection, transaction, dataColumns, log, cancellationToken).ConfigureAwait(false);
-
-                long replaced;
-                await using (DbCommand delete = connection.CreateCommand())
-                {
-                    delete.Transaction = transaction;
-                    delete.CommandTimeout = 0;
-                    delete.CommandText = Dialect.DeletePeriod(Target.EffectiveSchema, Target.Table);
-                    AddParameter(delete, "scope", scope);
-                    AddParameter(delete, "metric", metric);
-                    AddDateParameter(delete, "from", periodStart);
-                    AddDateParameter(delete, "to", periodEnd);
-                    replaced = await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                }
-
+                (bool created, List<string> added) = await EnsureTableAsync(connection, transaction, dataColumns, log, ct).ConfigureAwait(false);
+                long replaced = await DeletePeriodAsync(connection, transaction, scope, metric, periodStart, periodEnd, ct).ConfigureAwait(false);
                 log.Verbose(string.Create(CultureInfo.InvariantCulture, $"Removed {replaced:N0} earlier rows of {scope} {metric} dated {periodStart:yyyy-MM-dd} to {periodEnd:yyyy-MM-dd}."));
 
                 long inserted;
                 using (CostDataReader reader = openReader())
                 {
-                    inserted = await BulkInsertAsync(connection, transaction, reader, batchSize, cancellationToken).ConfigureAwait(false);
+                    inserted = await BulkInsertAsync(connection, transaction, reader, batchSize, ct).ConfigureAwait(false);
                 }
 
                 if (created)
                 {
-                    await ExecuteAsync(connection, transaction, Dialect.CreateIndex(Target.EffectiveSchema, Target.Table), cancellationToken).ConfigureAwait(false);
+                    await ExecuteAsync(connection, transaction, Dialect.CreateIndex(Target.EffectiveSchema, Target.Table), ct).ConfigureAwait(false);
                     log.Verbose($"Indexed {Target.QualifiedTable} on (_Scope, _Metric, Date).");
                 }
 
                 if (beforeCommit is not null)
                 {
                     // Bookkeeping that must commit or roll back with the rows (Sync's state row).
-                    await beforeCommit(new SinkCommit(connection, transaction, inserted, replaced), cancellationToken).ConfigureAwait(false);
+                    await beforeCommit(new SinkCommit(connection, transaction, inserted, replaced), ct).ConfigureAwait(false);
                 }
 
-                await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
                 return new SinkResult(inserted, replaced, added, created);
-            }
-            catch (Exception e)
-            {
-                try
-                {
-                    await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (Exception rollbackError) when (rollbackError is DbException or InvalidOperationException or System.IO.IOException)
-                {
-                    // The connection is gone; the server rolls the transaction back on its own.
-                    log.Debug($"Rollback after failure could not be sent ({rollbackError.Message}); the server discards the open transaction.");
-                }
-
-                throw Translate(e, lockTimeout);
-            }
-        }
+            },
+            log,
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -193,15 +152,7 @@ public abstract class CostSink
             long removed = 0;
             if ((await ListColumnsAsync(connection, transaction, ct).ConfigureAwait(false)).Count > 0)
             {
-                await using DbCommand delete = connection.CreateCommand();
-                delete.Transaction = transaction;
-                delete.CommandTimeout = 0;
-                delete.CommandText = Dialect.DeletePeriod(Target.EffectiveSchema, Target.Table);
-                AddParameter(delete, "scope", scope);
-                AddParameter(delete, "metric", metric);
-                AddDateParameter(delete, "from", periodStart);
-                AddDateParameter(delete, "to", periodEnd);
-                removed = await delete.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                removed = await DeletePeriodAsync(connection, transaction, scope, metric, periodStart, periodEnd, ct).ConfigureAwait(false);
             }
 
             if (beforeCommit is not null)
@@ -217,7 +168,10 @@ public abstract class CostSink
     /// <see cref="SinkTarget.Table"/> takes), then commits; any failure rolls back. For short bookkeeping writes
     /// (Sync's state table uses a target naming the state table, so it never waits for a cost load's lock).
     /// </summary>
-    public async Task<T> RunLockedAsync<T>(TimeSpan lockTimeout, Func<DbConnection, DbTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    public Task<T> RunLockedAsync<T>(TimeSpan lockTimeout, Func<DbConnection, DbTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+        => RunLockedAsync(lockTimeout, work, null, cancellationToken);
+
+    private async Task<T> RunLockedAsync<T>(TimeSpan lockTimeout, Func<DbConnection, DbTransaction, CancellationToken, Task<T>> work, IEngineLog? log, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
         await using DbConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -235,6 +189,7 @@ public abstract class CostSink
         {
             try
             {
+                log?.Debug($"Taking the load lock on {Target.QualifiedTable} (wait at most {lockTimeout.TotalSeconds:0} s).");
                 await LockAsync(connection, transaction, lockTimeout, cancellationToken).ConfigureAwait(false);
                 T result = await work(connection, transaction, cancellationToken).ConfigureAwait(false);
                 await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
@@ -249,11 +204,26 @@ public abstract class CostSink
                 catch (Exception rollbackError) when (rollbackError is DbException or InvalidOperationException or System.IO.IOException)
                 {
                     // The connection is gone; the server rolls the transaction back on its own.
+                    log?.Debug($"Rollback after failure could not be sent ({rollbackError.Message}); the server discards the open transaction.");
                 }
 
                 throw Translate(e, lockTimeout);
             }
         }
+    }
+
+    /// <summary>Deletes the rows of one scope and metric dated within the period; returns how many.</summary>
+    private async Task<long> DeletePeriodAsync(DbConnection connection, DbTransaction transaction, string scope, string metric, DateTime periodStart, DateTime periodEnd, CancellationToken cancellationToken)
+    {
+        await using DbCommand delete = connection.CreateCommand();
+        delete.Transaction = transaction;
+        delete.CommandTimeout = 0;
+        delete.CommandText = Dialect.DeletePeriod(Target.EffectiveSchema, Target.Table);
+        AddParameter(delete, "scope", scope);
+        AddParameter(delete, "metric", metric);
+        AddDateParameter(delete, "from", periodStart);
+        AddDateParameter(delete, "to", periodEnd);
+        return await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private Exception Translate(Exception e, TimeSpan lockTimeout)
