@@ -167,11 +167,21 @@ public sealed class SyncStateStore
     public Task MarkRunningAsync(IReadOnlyCollection<SyncUnitKey> units, DateTime startedAt, Guid runId, string host, TimeSpan lockTimeout, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(units);
-        if (units.Count == 0)
-        {
-            return Task.CompletedTask;
-        }
+        return units.Count == 0
+            ? Task.CompletedTask
+            : WriteAttemptAsync(units, SyncStatus.Running, startedAt, null, null, null, runId, host, lockTimeout, cancellationToken);
+    }
 
+    /// <summary>Records a failed attempt. The columns describing the loaded data (rows, import id, final flag, loaded at) keep their values: a failed load changed nothing.</summary>
+    public Task MarkFailedAsync(SyncUnitKey unit, string error, string? operationId, DateTime startedAt, DateTime finishedAt, Guid runId, string host, TimeSpan lockTimeout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(unit);
+        return WriteAttemptAsync([unit], SyncStatus.Failed, startedAt, finishedAt, operationId, error, runId, host, lockTimeout, cancellationToken);
+    }
+
+    /// <summary>Writes the columns that describe the last attempt (never those of the loaded data) for each unit, in one short transaction.</summary>
+    private Task<bool> WriteAttemptAsync(IEnumerable<SyncUnitKey> units, string status, DateTime startedAt, DateTime? finishedAt, string? operationId, string? error, Guid runId, string host, TimeSpan lockTimeout, CancellationToken cancellationToken)
+    {
         string[] columns = { SyncStateColumns.Status, SyncStateColumns.StartedAt, SyncStateColumns.FinishedAt, SyncStateColumns.OperationId, SyncStateColumns.Error, SyncStateColumns.RunId, SyncStateColumns.Host };
         string sql = Sql.Upsert(columns);
         return _sink.RunLockedAsync(lockTimeout, async (connection, transaction, ct) =>
@@ -182,40 +192,16 @@ public sealed class SyncStateStore
                 command.Transaction = transaction;
                 command.CommandText = sql;
                 AddKey(command, unit);
-                Add(command, SyncStateColumns.Status, SyncStatus.Running);
+                Add(command, SyncStateColumns.Status, status);
                 Add(command, SyncStateColumns.StartedAt, startedAt);
-                Add(command, SyncStateColumns.FinishedAt, null);
-                Add(command, SyncStateColumns.OperationId, null);
-                Add(command, SyncStateColumns.Error, null);
+                Add(command, SyncStateColumns.FinishedAt, finishedAt);
+                Add(command, SyncStateColumns.OperationId, operationId);
+                Add(command, SyncStateColumns.Error, error);
                 Add(command, SyncStateColumns.RunId, runId);
                 Add(command, SyncStateColumns.Host, host);
                 await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
 
-            return true;
-        }, cancellationToken);
-    }
-
-    /// <summary>Records a failed attempt. The columns describing the loaded data (rows, import id, final flag, loaded at) keep their values: a failed load changed nothing.</summary>
-    public Task MarkFailedAsync(SyncUnitKey unit, string error, string? operationId, DateTime startedAt, DateTime finishedAt, Guid runId, string host, TimeSpan lockTimeout, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(unit);
-        string[] columns = { SyncStateColumns.Status, SyncStateColumns.StartedAt, SyncStateColumns.FinishedAt, SyncStateColumns.OperationId, SyncStateColumns.Error, SyncStateColumns.RunId, SyncStateColumns.Host };
-        string sql = Sql.Upsert(columns);
-        return _sink.RunLockedAsync(lockTimeout, async (connection, transaction, ct) =>
-        {
-            await using DbCommand command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = sql;
-            AddKey(command, unit);
-            Add(command, SyncStateColumns.Status, SyncStatus.Failed);
-            Add(command, SyncStateColumns.StartedAt, startedAt);
-            Add(command, SyncStateColumns.FinishedAt, finishedAt);
-            Add(command, SyncStateColumns.OperationId, operationId);
-            Add(command, SyncStateColumns.Error, error);
-            Add(command, SyncStateColumns.RunId, runId);
-            Add(command, SyncStateColumns.Host, host);
-            await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             return true;
         }, cancellationToken);
     }
