@@ -260,11 +260,8 @@ public sealed class CostDetailsClient : IDisposable
                     await Task.Delay(paced, ct).ConfigureAwait(false);
                 }
 
-                _token ??= await client._tokens.GetTokenAsync(log, ct).ConfigureAwait(false);
-                if (_token.ExpiresOn - DateTimeOffset.UtcNow < AccessTokenProvider.RefreshMargin)
-                {
-                    _token = await client._tokens.GetTokenAsync(log, ct).ConfigureAwait(false);
-                }
+                // The provider hands back its current token, renewed when fewer than five minutes remain.
+                _token = await client._tokens.GetTokenAsync(log, ct).ConfigureAwait(false);
 
                 using var message = new HttpRequestMessage(method, uri);
                 message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token.Token);
