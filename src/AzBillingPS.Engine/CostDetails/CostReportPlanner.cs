@@ -119,7 +119,7 @@ public static class CostReportPlanner
                 throw new EngineException(EngineErrorKind.InvalidArgument, $"-BillingPeriod '{billingPeriod}' is not a billing period; write it as yyyyMM, for example {todayUtc:yyyyMM}.");
             }
 
-            DateOnly last = first.AddMonths(1).AddDays(-1);
+            DateOnly last = LastOfMonth(first);
             if (first > todayUtc)
             {
                 throw new EngineException(EngineErrorKind.InvalidArgument, $"-BillingPeriod {billingPeriod} is in the future; the latest billing period is {todayUtc:yyyyMM}.");

@@ -57,9 +57,6 @@ public static class SyncPlanner
     /// <summary>The first day of the month <paramref name="day"/> is in.</summary>
     public static DateOnly MonthOf(DateOnly day) => new(day.Year, day.Month, 1);
 
-    /// <summary>The last day of the month that starts on (or contains) <paramref name="day"/>.</summary>
-    public static DateOnly LastDayOf(DateOnly day) => MonthOf(day).AddMonths(1).AddDays(-1);
-
     /// <summary>When loads of the month start counting as final.</summary>
     public static DateTimeOffset FinalFrom(DateOnly month)
     {

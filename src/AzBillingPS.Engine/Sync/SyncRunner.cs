@@ -82,7 +82,7 @@ public sealed class SyncRunner : IDisposable
                     : SyncPlanner.DefaultPeriod(nowUtc, request.LookbackMonths, state.Where(r => r.Scope == scope && r.Metric == metric));
                 foreach (SyncMonthDecision d in decisions)
                 {
-                    DateOnly last = SyncPlanner.LastDayOf(d.Month);
+                    DateOnly last = CostReportPlanner.LastOfMonth(d.Month);
                     units.Add(new SyncUnitOutcome
                     {
                         Key = new SyncUnitKey(scope, metric, d.Month),
@@ -230,7 +230,7 @@ public sealed class SyncRunner : IDisposable
                 {
                     unit.RowsReplaced = await CostSink.Create(r.Target).ClearPeriodAsync(
                         unit.Key.Scope, unit.Key.Metric,
-                        unit.Key.Month.ToDateTime(TimeOnly.MinValue), SyncPlanner.LastDayOf(unit.Key.Month).ToDateTime(TimeOnly.MinValue),
+                        unit.Key.Month.ToDateTime(TimeOnly.MinValue), CostReportPlanner.LastOfMonth(unit.Key.Month).ToDateTime(TimeOnly.MinValue),
                         r.LockTimeout,
                         (c, t) => _store.MarkLoadedAsync(c.Connection, c.Transaction, Record(unit, started, null, 0, 0), t),
                         ct).ConfigureAwait(false);
@@ -271,7 +271,7 @@ public sealed class SyncRunner : IDisposable
                 var import = new ImportRequest(
                     r.Target, unit.Key.Scope, unit.Key.Metric,
                     unit.Key.Month.ToDateTime(TimeOnly.MinValue),
-                    SyncPlanner.LastDayOf(unit.Key.Month).ToDateTime(TimeOnly.MinValue), // the whole month is replaced
+                    CostReportPlanner.LastOfMonth(unit.Key.Month).ToDateTime(TimeOnly.MinValue), // the whole month is replaced
                     files)
                 {
                     BatchSize = r.BatchSize,

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using AzBillingPS.Engine.Common;
+using AzBillingPS.Engine.CostDetails;
 using AzBillingPS.Engine.Sync;
 using Xunit;
 
@@ -14,7 +15,7 @@ public class SyncPlannerTests
     private static DateOnly M(int year, int month) => new(year, month, 1);
 
     private static SyncStateRow Row(DateOnly month, string status, bool final, DateTime? loadedAt, string? error = null)
-        => new("/subscriptions/x", "ActualCost", month.ToString("yyyy-MM"), status, final, month, SyncPlanner.LastDayOf(month),
+        => new("/subscriptions/x", "ActualCost", month.ToString("yyyy-MM"), status, final, month, CostReportPlanner.LastOfMonth(month),
             loadedAt is null ? null : 10, loadedAt is null ? null : 100, 1, "op", loadedAt is null ? null : Guid.NewGuid(),
             loadedAt, loadedAt, loadedAt, error, Guid.NewGuid(), "host");
 
