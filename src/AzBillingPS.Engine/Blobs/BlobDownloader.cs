@@ -246,6 +246,12 @@ public sealed class BlobDownloader : IDisposable
 
                 string clientRequestId = Guid.NewGuid().ToString("D");
                 message.Headers.TryAddWithoutValidation("x-ms-client-request-id", clientRequestId);
+                if (request.BearerToken is { } bearer)
+                {
+                    Exports.StorageTokenRule.EnsureAllowed(link, request.TokenEndpoint ?? link);
+                    message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await bearer(ct).ConfigureAwait(false));
+                    message.Headers.TryAddWithoutValidation("x-ms-version", Exports.StorageTokenRule.ServiceVersion);
+                }
 
                 HttpResponseMessage response;
                 using (var headersTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
@@ -713,11 +719,13 @@ public sealed class BlobDownloader : IDisposable
                     : string.Equals(code, "AuthenticationFailed", StringComparison.OrdinalIgnoreCase) || status == 401 ? EngineErrorKind.AuthenticationFailed
                     : EngineErrorKind.PermissionDenied;
                 string till = expiry is DateTimeOffset x ? string.Create(CultureInfo.InvariantCulture, $" (valid till {x.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC)") : string.Empty;
-                text += $" The link is a shared-access signature{till}: when it has expired or was revoked, request the report again (New-AzCostReport), or run Save-AzCostBlob with -Refresh.";
+                text += request.RefusedAdvice is { } refused
+                    ? " " + refused
+                    : $" The link is a shared-access signature{till}: when it has expired or was revoked, request the report again (New-AzCostReport), or run Save-AzCostBlob with -Refresh.";
                 break;
             case 404:
                 kind = EngineErrorKind.NotFound;
-                text += " The blob is gone (reports are kept for a limited time): request the report again.";
+                text += " " + (request.NotFoundAdvice ?? "The blob is gone (reports are kept for a limited time): request the report again.");
                 break;
             default:
                 kind = EngineErrorKind.ServiceError;

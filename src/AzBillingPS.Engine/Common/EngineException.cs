@@ -30,6 +30,12 @@ public enum EngineErrorKind
 
     /// <summary>A SAS link (a report's blob link) has expired or is about to: request the report again.</summary>
     LinkExpired,
+
+    /// <summary>An export's manifest.json is not JSON or lacks what a load needs.</summary>
+    ExportManifestInvalid,
+
+    /// <summary>An export run's blobs do not match its manifest (a part missing, a byte or row count that differs).</summary>
+    ExportRunIncomplete,
 }
 
 /// <summary>

@@ -35,4 +35,6 @@ public static class ErrorIds
     public const string ConfigInvalid = "SyncConfigInvalid";
     public const string ConfigUnknownKey = "SyncConfigUnknownKey";
     public const string SyncStateNotFound = "SyncStateNotFound";
+    public const string ExportManifestInvalid = "ExportManifestInvalid";
+    public const string ExportRunIncomplete = "ExportRunIncomplete";
 }
