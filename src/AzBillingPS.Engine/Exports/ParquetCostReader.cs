@@ -503,7 +503,7 @@ internal abstract class ParquetColumn(int ordinal, CostColumnType target)
 
     public static ParquetColumn For(Type clr, bool nullable, int ordinal, CostColumnType target)
     {
-        if (clr == typeof(string))
+        if (clr == typeof(string) || clr == typeof(ReadOnlyMemory<char>))
         {
             return new StringColumn(ordinal, target);
         }
