@@ -116,7 +116,10 @@ public static class CostFileSchema
         };
 
     /// <summary>Reads and resolves the header line of a file; fails with a message naming the file when it is missing, empty or unusable.</summary>
-    public static CostFileHeader ReadHeader(string path, ColumnCatalog? catalog = null)
+    public static CostFileHeader ReadHeader(string path) => ReadHeader(path, null);
+
+    /// <summary>Reads and resolves the header line of a file against a dataset catalog (cost details when null).</summary>
+    public static CostFileHeader ReadHeader(string path, ColumnCatalog? catalog)
     {
         if (!File.Exists(path))
         {
