@@ -248,9 +248,10 @@ public sealed class BlobDownloader : IDisposable
                 message.Headers.TryAddWithoutValidation("x-ms-client-request-id", clientRequestId);
                 if (request.BearerToken is { } bearer)
                 {
-                    Exports.StorageTokenRule.EnsureAllowed(link, request.TokenEndpoint ?? link);
-                    message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await bearer(ct).ConfigureAwait(false));
-                    message.Headers.TryAddWithoutValidation("x-ms-version", Exports.StorageTokenRule.ServiceVersion);
+                    TokenEndpoint endpoint = request.TokenEndpoint ?? throw new EngineException(EngineErrorKind.InvalidArgument, "A bearer token needs the endpoint it belongs to.");
+                    endpoint.Check(link, what);
+                    endpoint.Authorize(message, await bearer(ct).ConfigureAwait(false), what);
+                    message.Headers.TryAddWithoutValidation("x-ms-version", Exports.BlobContainerStore.ServiceVersion);
                 }
 
                 HttpResponseMessage response;

@@ -138,34 +138,31 @@ public sealed class LocalExportStore : IExportStore
 /// A storage container: listed with List Blobs (paged by NextMarker, parsed with an XmlReader), manifests read with
 /// Get Blob, parts downloaded with the engine's <see cref="BlobDownloader"/> (streamed, resumed with Range, length and
 /// Content-MD5 checked). Reached by a container SAS URL, or by the account endpoint and container with an Entra token
-/// (sent only as <see cref="StorageTokenRule"/> allows). Redirects are never followed.
+/// (sent only as <see cref="TokenEndpoint"/> allows: https to the account's own host and port, loopback http only for an
+/// emulator). Redirects are never followed, and a listing's continuation is a marker, never an address.
 /// </summary>
 public sealed class BlobContainerStore : IExportStore
 {
+    /// <summary>The Blob service version the requests ask for (supports bearer tokens and List Blobs paging).</summary>
+    public const string ServiceVersion = "2023-11-03";
+
     private const int MaxAttempts = 4;
     private readonly Uri _container; // https://account.blob.core.windows.net/container (no query)
     private readonly string? _sas;    // the SAS query without '?', or null
     private readonly string _prefix;  // folder inside the container ('' or ending with '/')
     private readonly Func<CancellationToken, Task<string>>? _token;
-    private readonly Uri? _endpoint;
+    private readonly TokenEndpoint? _endpoint;
     private readonly HttpClient _http;
     private readonly BlobDownloader _downloader;
 
-    private BlobContainerStore(Uri container, string? sas, string? prefix, Func<CancellationToken, Task<string>>? token, Uri? endpoint, BlobDownloaderOptions? options)
+    private BlobContainerStore(Uri container, string? sas, string? prefix, Func<CancellationToken, Task<string>>? token, TokenEndpoint? endpoint, BlobDownloaderOptions? options)
     {
         _container = container;
         _sas = sas;
         _prefix = string.IsNullOrEmpty(prefix?.Trim('/')) ? string.Empty : prefix.Trim('/') + "/";
         _token = token;
         _endpoint = endpoint;
-        var handler = new SocketsHttpHandler
-        {
-            AllowAutoRedirect = false,
-            UseCookies = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            ConnectTimeout = TimeSpan.FromSeconds(30),
-        };
-        _http = new HttpClient(handler, disposeHandler: true) { Timeout = TimeSpan.FromMinutes(5) };
+        _http = new HttpClient(TokenEndpoint.CreateHandler(), disposeHandler: true) { Timeout = TimeSpan.FromMinutes(5) };
         _downloader = new BlobDownloader(options);
     }
 
@@ -206,10 +203,9 @@ public sealed class BlobContainerStore : IExportStore
             throw new EngineException(EngineErrorKind.InvalidArgument, $"The storage account endpoint '{SasRedactor.Redact(accountEndpoint)}' must be a plain URL (no query, no user name).");
         }
 
-        var endpoint = new Uri(accountEndpoint.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/");
-        StorageTokenRule.EnsureAllowed(endpoint, endpoint);
+        var endpoint = new Uri(TokenEndpoint.RequireEndpoint(accountEndpoint, "StorageAccount").GetLeftPart(UriPartial.Path).TrimEnd('/') + "/");
         var uri = new Uri(endpoint, Uri.EscapeDataString(container.Trim('/')));
-        return new BlobContainerStore(uri, null, prefix, token, endpoint, options);
+        return new BlobContainerStore(uri, null, prefix, token, TokenEndpoint.For(endpoint, "storage account", "StorageAccount"), options);
     }
 
     public string Describe() => _container.AbsoluteUri + (_prefix.Length > 0 ? "/" + _prefix.TrimEnd('/') : string.Empty);
@@ -309,11 +305,10 @@ public sealed class BlobContainerStore : IExportStore
         for (int attempt = 1; ; attempt++)
         {
             using var message = new HttpRequestMessage(HttpMethod.Get, url);
-            message.Headers.TryAddWithoutValidation("x-ms-version", StorageTokenRule.ServiceVersion);
+            message.Headers.TryAddWithoutValidation("x-ms-version", ServiceVersion);
             if (_token is not null)
             {
-                StorageTokenRule.EnsureAllowed(url, _endpoint!);
-                message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await _token(cancellationToken).ConfigureAwait(false));
+                _endpoint!.Authorize(message, await _token(cancellationToken).ConfigureAwait(false), "The request to " + what);
             }
 
             HttpResponseMessage response;

@@ -142,11 +142,21 @@ public class ExportManifestTests
     [InlineData("https://acct.blob.core.windows.net/costs?comp=list", "https://acct.blob.core.windows.net/", true)]
     [InlineData("https://evil.example/costs", "https://acct.blob.core.windows.net/", false)]
     [InlineData("https://acct.blob.core.windows.net.evil.example/costs", "https://acct.blob.core.windows.net/", false)]
-    [InlineData("http://acct.blob.core.windows.net/costs", "http://acct.blob.core.windows.net/", false)]
+    [InlineData("http://acct.blob.core.windows.net/costs", "https://acct.blob.core.windows.net/", false)]
     [InlineData("https://acct.blob.core.windows.net:8443/costs", "https://acct.blob.core.windows.net/", false)]
     [InlineData("https://user@acct.blob.core.windows.net/costs", "https://acct.blob.core.windows.net/", false)]
     [InlineData("http://127.0.0.1:10000/devstoreaccount1/costs", "http://127.0.0.1:10000/devstoreaccount1/", true)]
     [InlineData("http://127.0.0.1:10001/devstoreaccount1/costs", "http://127.0.0.1:10000/devstoreaccount1/", false)]
     public void The_storage_token_goes_only_to_the_account_over_https(string request, string endpoint, bool allowed)
-        => Assert.Equal(allowed, StorageTokenRule.IsAllowed(new Uri(request), new Uri(endpoint)));
+        => Assert.Equal(allowed, TokenEndpoint.For(new Uri(endpoint), "storage account", "StorageAccount").Allows(new Uri(request)));
+
+    [Fact]
+    public void A_storage_account_over_plain_http_is_refused_unless_loopback()
+    {
+        EngineException e = Assert.Throws<EngineException>(() => BlobContainerStore.WithToken(new Uri("http://acct.blob.core.windows.net/"), "costs", null, _ => System.Threading.Tasks.Task.FromResult("t")));
+        Assert.Equal(EngineErrorKind.InvalidArgument, e.Kind);
+        Assert.Contains("StorageAccount", e.Message, StringComparison.Ordinal);
+        using BlobContainerStore ok = BlobContainerStore.WithToken(new Uri("http://127.0.0.1:10000/devstoreaccount1"), "costs", null, _ => System.Threading.Tasks.Task.FromResult("t"));
+        Assert.Equal("http://127.0.0.1:10000/devstoreaccount1/costs", ok.Describe());
+    }
 }
