@@ -174,7 +174,7 @@ Import-Module '$Out/Pester/Pester.psd1' -Force
 `$c.TestResult.Enabled = `$true
 `$c.TestResult.OutputFormat = 'NUnitXml'
 `$c.TestResult.OutputPath = '$results/pester.xml'
-if ('$tagArg') { `$c.Filter.Tag = @($tagArg) }
+if (`$$([bool]$Tag)) { `$c.Filter.Tag = @($tagArg) }
 `$r = Invoke-Pester -Configuration `$c
 @{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount; Skipped = `$r.SkippedCount + `$r.NotRunCount;
    SkippedTests = @(`$r.Skipped | ForEach-Object { `$_.ExpandedPath }) } | ConvertTo-Json | Set-Content '$summary'
