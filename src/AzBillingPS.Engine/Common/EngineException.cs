@@ -30,6 +30,9 @@ public enum EngineErrorKind
 
     /// <summary>A SAS link (a report's blob link) has expired or is about to: request the report again.</summary>
     LinkExpired,
+
+    /// <summary>A request would have carried a bearer token to an address that is not the token's endpoint; it was not sent.</summary>
+    TokenHostRefused,
 }
 
 /// <summary>

@@ -35,4 +35,7 @@ public static class ErrorIds
     public const string ConfigInvalid = "SyncConfigInvalid";
     public const string ConfigUnknownKey = "SyncConfigUnknownKey";
     public const string SyncStateNotFound = "SyncStateNotFound";
+
+    // Issue 10 (docs/security.md lists these).
+    public const string TokenHostRefused = "AzBillingTokenHostRefused";
 }

@@ -63,6 +63,7 @@ internal static class ErrorMapper
         EngineErrorKind.ServiceError => (ErrorIds.ServiceError, ErrorCategory.InvalidResult),
         EngineErrorKind.Unsupported => (ErrorIds.Unsupported, ErrorCategory.NotImplemented),
         EngineErrorKind.LinkExpired => (ErrorIds.BlobLinkExpired, ErrorCategory.ResourceUnavailable),
+        EngineErrorKind.TokenHostRefused => (ErrorIds.TokenHostRefused, ErrorCategory.SecurityError),
         _ => (ErrorIds.Unexpected, ErrorCategory.NotSpecified),
     };
 
