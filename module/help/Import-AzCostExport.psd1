@@ -8,6 +8,8 @@ Import-AzCostExport reads what Cost Management exports write into a storage acco
 
 SOURCES. -Path reads a local folder tree (as azcopy sync or Storage Explorer leave a container). -ContainerSasUrl reads a container through its SAS URL (read and list permissions). -StorageAccount with -Container and -Token reads a container with an Entra token (Get-AzBillingToken ... -Scope https://storage.azure.com/.default; the identity needs Storage Blob Data Reader); the token is only ever sent to that account's own host, over https. -Prefix limits a container to one folder.
 
+TARGET. The same target parameters as Import-AzCostToSql: -SqlInstance with -Database (SQL Server), -ConnectionString (its keywords tell the database), -DatabasePath for a SQLite file, or with none of them AzBilling.sqlite in the current location.
+
 DISCOVERY. Every manifest under the root is read; the data parts are the blobs the manifest lists (never guessed from file names), found next to the manifest. Runs are grouped by export (exportConfig.resourceId) and month (runInfo.startDate); the newest run (runInfo.submittedTime) of each is loaded and older ones are ignored, so several runs a day and the previous-month runs of a month's first days are normal.
 
 EXACTLY ONCE. Each table the exports load into has a state table next to it (<table>_ExportState) naming, for every export and month, the run whose rows the table holds; it is written in the same transaction as the rows. A run already loaded is skipped; a newer run replaces the month; -Force loads the newest run again.
@@ -32,11 +34,7 @@ ERRORS. A month that fails is a non-terminating error (its result object has Act
         Force            = 'Loads the newest run of each month even when the state table says it is already loaded.'
         BatchSize        = 'Number of rows between progress updates and verbose lines, and the SqlBulkCopy batch size on SQL Server. A month always commits or rolls back as a whole. Default 50000.'
         LockTimeout      = 'Seconds to wait for another load into the same table before giving up with SqlLockTimeout (nothing is changed then). Default 300.'
-        ConnectionString = 'An ADO.NET connection string for the database named by -Provider (SQL Server when -Provider is not given). Cannot be combined with -Database.'
-        Provider         = 'The database behind -ConnectionString: SqlServer (the default), PostgreSql or Sqlite.'
-        Database         = 'A SQLite database file, created when missing. Without -Database and -ConnectionString the file is AzBilling.sqlite in the current location.'
-        Table            = 'The cost-details table (ActualCost, AmortizedCost, Usage). Default: AzureCostDetails. The other datasets go to tables of their own (see the description).'
-        Schema           = 'The schema of the tables. Default: dbo on SQL Server, public on PostgreSQL; not used on SQLite.'
+        Table            = 'The cost-details table (ActualCost, AmortizedCost, Usage), as a plain name. Default: AzureCostDetails. The other datasets go to tables of their own (see the description).'
         WhatIf           = 'Shows, for each export month to load, which table would be replaced with which run, without changing the database.'
         Confirm          = 'Asks for confirmation before each export month is loaded.'
     }
@@ -53,7 +51,7 @@ Import-AzCostExport -Path ./exports
         @{
             Title   = 'Load straight from the container with a SAS URL into PostgreSQL'
             Code    = @'
-Import-AzCostExport -ContainerSasUrl $sasUrl -Prefix exports -Dataset FocusCost -Provider PostgreSql -ConnectionString 'Host=pg01;Database=finops;Username=loader'
+Import-AzCostExport -ContainerSasUrl $sasUrl -Prefix exports -Dataset FocusCost -ConnectionString 'Host=pg01;Database=finops' -Credential $login
 '@
             Remarks = 'The FocusCost runs under the exports folder go into "public"."AzureCostFocus", with their state in "AzureCostFocus_ExportState".'
         }
@@ -61,7 +59,7 @@ Import-AzCostExport -ContainerSasUrl $sasUrl -Prefix exports -Dataset FocusCost 
             Title   = 'Load with the identity of an Automation account (Entra token)'
             Code    = @'
 $storage = Get-AzBillingToken -ManagedIdentity -Scope https://storage.azure.com/.default
-Import-AzCostExport -StorageAccount finopsdata -Container costs -Token $storage -ConnectionString $cs
+Import-AzCostExport -StorageAccount finopsdata -Container costs -Token $storage -SqlInstance sql01 -Database FinOps
 '@
             Remarks = 'The managed identity needs Storage Blob Data Reader on the account or container.'
         }

@@ -56,7 +56,7 @@ Describe 'Import-AzCostExport from a local export tree' -Tag 'Export' {
         )
         $script:Written = @(New-TestExportLayout -Root $Root -Runs $Runs)
         $script:Db = Join-Path $Work 'local.sqlite'
-        $script:First = @(Import-AzCostExport -Path $Root -Database $Db -ErrorVariable firstErrors -ErrorAction SilentlyContinue)
+        $script:First = @(Import-AzCostExport -Path $Root -DatabasePath $Db -ErrorVariable firstErrors -ErrorAction SilentlyContinue)
         $script:FirstErrors = $firstErrors
     }
 
@@ -90,7 +90,7 @@ Describe 'Import-AzCostExport from a local export tree' -Tag 'Export' {
     }
 
     It 'loads nothing on a rerun' -Skip:$NoSqlite {
-        $again = @(Import-AzCostExport -Path $Root -Database $Db)
+        $again = @(Import-AzCostExport -Path $Root -DatabasePath $Db)
         $again.Action | Sort-Object -Unique | Should -Be 'Skipped'
         ($again | Where-Object ExportName -eq 'focus' | Select-Object -First 1).Reason | Should -Match 'already loaded'
         (Q $Db "select count(*) from AzureCostFocus") | Should -Be '670'
@@ -100,7 +100,7 @@ Describe 'Import-AzCostExport from a local export tree' -Tag 'Export' {
         $newer = New-RunSpec focus FocusCost 2026-03 '2026-03-06T06:00:00Z' Csv 390 2 15
         $older = New-RunSpec actual ActualCost 2026-03 '2026-03-01T06:00:00Z' Csv 999 1 23
         $null = New-TestExportLayout -Root $Root -Runs @($newer, $older)
-        $r = @(Import-AzCostExport -Path $Root -Database $Db)
+        $r = @(Import-AzCostExport -Path $Root -DatabasePath $Db)
         $focus = $r | Where-Object { $_.ExportName -eq 'focus' -and $_.Month -eq '2026-03' }
         $focus.Action | Should -Be 'Loaded'
         $focus.RowsReplaced | Should -Be 420
@@ -118,7 +118,7 @@ Describe 'Import-AzCostExport: a broken run fails its month only' -Tag 'Export' 
         $script:Good = New-RunSpec good ActualCost 2026-03 '2026-03-03T06:00:00Z' Csv 120 1 41
         $script:Base = New-RunSpec rows ActualCost 2026-02 '2026-03-01T06:00:00Z' Csv 100 2 42
         $null = New-TestExportLayout -Root $Root -Runs @($Good, $Base)
-        $null = Import-AzCostExport -Path $Root -Database $Db
+        $null = Import-AzCostExport -Path $Root -DatabasePath $Db
         $script:Before = (Q $Db "select _Metric, count(*), printf('%.10f', sum(CostInBillingCurrency)) from AzureCostDetails group by 1") -join ';'
     }
 
@@ -126,7 +126,7 @@ Describe 'Import-AzCostExport: a broken run fails its month only' -Tag 'Export' 
         $lie = New-RunSpec rows ActualCost 2026-02 '2026-03-02T06:00:00Z' Csv 130 2 43 @{ lieAboutRows = 1 }
         $fresh = New-RunSpec other AmortizedCost 2026-03 '2026-03-03T06:00:00Z' Csv 60 1 44
         $null = New-TestExportLayout -Root $Root -Runs @($lie, $fresh)
-        $r = @(Import-AzCostExport -Path $Root -Database $Db -ErrorVariable errs -ErrorAction SilentlyContinue)
+        $r = @(Import-AzCostExport -Path $Root -DatabasePath $Db -ErrorVariable errs -ErrorAction SilentlyContinue)
         ($r | Where-Object ExportName -eq 'rows').Action | Should -Be 'Failed'
         $errs.Count | Should -Be 1
         $errs[0].FullyQualifiedErrorId | Should -BeLike 'ExportRunIncomplete*'
@@ -141,7 +141,7 @@ Describe 'Import-AzCostExport: a broken run fails its month only' -Tag 'Export' 
         $missing = New-RunSpec rows ActualCost 2026-02 '2026-03-04T06:00:00Z' Csv 90 3 45
         $null = New-TestExportLayout -Root $Root -Runs @($missing)
         Remove-Item (Join-Path $Root "$($missing.folder)/part_0_0002.csv")
-        $r = @(Import-AzCostExport -Path $Root -Database $Db -Dataset ActualCost -ErrorVariable errs -ErrorAction SilentlyContinue)
+        $r = @(Import-AzCostExport -Path $Root -DatabasePath $Db -Dataset ActualCost -ErrorVariable errs -ErrorAction SilentlyContinue)
         ($r | Where-Object ExportName -eq 'rows').Action | Should -Be 'Failed'
         $errs[0].FullyQualifiedErrorId | Should -BeLike 'ExportRunIncomplete*'
         $errs[0].Exception.Message | Should -Match 'part_0_0002\.csv'
@@ -152,7 +152,7 @@ Describe 'Import-AzCostExport: a broken run fails its month only' -Tag 'Export' 
     It 'a byte-count mismatch fails the month before the database is touched' -Skip:$NoSqlite {
         $bytes = New-RunSpec rows ActualCost 2026-02 '2026-03-04T07:00:00Z' Csv 90 1 46 @{ lieAboutBytes = 7 }
         $null = New-TestExportLayout -Root $Root -Runs @($bytes)
-        $r = @(Import-AzCostExport -Path $Root -Database $Db -ExportName rows -ErrorVariable errs -ErrorAction SilentlyContinue)
+        $r = @(Import-AzCostExport -Path $Root -DatabasePath $Db -ExportName rows -ErrorVariable errs -ErrorAction SilentlyContinue)
         $r.Action | Should -Be 'Failed'
         $errs[0].Exception.Message | Should -Match 'says \d[\d,]*'
         (Q $Db "select RunId from AzureCostDetails_ExportState where Export like '%/exports/rows'") | Should -Be $Base.runId
@@ -162,7 +162,7 @@ Describe 'Import-AzCostExport: a broken run fails its month only' -Tag 'Export' 
     It 'a manifest that is not JSON is an error naming it; the rest loads' -Skip:$NoSqlite {
         $bad = New-RunSpec broken ActualCost 2026-03 '2026-03-04T06:00:00Z' Csv 10 1 47 @{ breakManifest = $true }
         $null = New-TestExportLayout -Root $Root -Runs @($bad)
-        $r = @(Import-AzCostExport -Path $Root -Database $Db -ErrorVariable errs -ErrorAction SilentlyContinue)
+        $r = @(Import-AzCostExport -Path $Root -DatabasePath $Db -ErrorVariable errs -ErrorAction SilentlyContinue)
         $failed = @($r | Where-Object Action -eq 'Failed')
         $failed.Count | Should -Be 1
         $failed[0].Manifest | Should -BeLike '*broken*manifest.json'
@@ -184,8 +184,8 @@ Describe 'Import-AzCostExport: Parquet and CSV of the same rows load the same va
         $null = New-TestExportLayout -Root $root2 -Runs @(New-RunSpec same FocusCost 2026-03 '2026-03-05T06:00:00Z' Csv 800 2 77)
         $cs = $Pg.ConnectionString
         Invoke-TestPsql $Pg 'create schema if not exists pqside; create schema if not exists csvside'
-        $null = Import-AzCostExport -Path $root1 -Provider PostgreSql -ConnectionString $cs -Schema pqside
-        $null = Import-AzCostExport -Path $root2 -Provider PostgreSql -ConnectionString $cs -Schema csvside
+        $null = Import-AzCostExport -Path $root1 -ConnectionString $cs -Schema pqside
+        $null = Import-AzCostExport -Path $root2 -ConnectionString $cs -Schema csvside
         $sql = 'select "ChargePeriodStart"::date, sum("BilledCost")::text, sum("EffectiveCost")::text, count(*), sum(("Tags" is null)::int), sum(("x_SkuIsCreditEligible")::int) from "{0}"."AzureCostFocus" group by 1 order by 1'
         $pq = @(Invoke-TestPsql $Pg ($sql -f 'pqside'))
         $csv = @(Invoke-TestPsql $Pg ($sql -f 'csvside'))
@@ -204,8 +204,8 @@ Describe 'Import-AzCostToSql reads gzip CSV directly' -Tag 'Export', 'Import' {
         $zip = [IO.Compression.GZipStream]::new($out, [IO.Compression.CompressionLevel]::Optimal)
         $in.CopyTo($zip); $zip.Dispose(); $in.Dispose()
         $a = Join-Path $Work 'plain.sqlite'; $b = Join-Path $Work 'gz.sqlite'
-        $r1 = Import-AzCostToSql -Path $csv -Scope $Sub -Database $a
-        $r2 = Import-AzCostToSql -Path $gz -Scope $Sub -Database $b
+        $r1 = Import-AzCostToSql -Path $csv -Scope $Sub -DatabasePath $a
+        $r2 = Import-AzCostToSql -Path $gz -Scope $Sub -DatabasePath $b
         $r2.RowsInserted | Should -Be 400
         $r2.PeriodStart | Should -Be $r1.PeriodStart
         $q = "select Date, printf('%.15g', sum(CostInBillingCurrency)), count(*) from AzureCostDetails group by 1 order by 1"
@@ -236,19 +236,19 @@ Describe 'Import-AzCostExport from Azurite' -Tag 'Export', 'Blob' {
         $sas = New-TestContainerSasUrl $Az -Container costs
         $sig = [Uri]::UnescapeDataString(([regex]::Match($sas, 'sig=([^&]+)')).Groups[1].Value)
         $db = Join-Path $Work 'sas.sqlite'
-        $all = Import-AzCostExport -ContainerSasUrl $sas -Prefix finops -Database $db -Verbose *>&1 | Out-String -Width 400
+        $all = Import-AzCostExport -ContainerSasUrl $sas -Prefix finops -DatabasePath $db -Verbose *>&1 | Out-String -Width 400
         $all | Should -Not -Match ([regex]::Escape($sig))
         (Q $db "select count(*) from AzureCostFocus") | Should -Be '170'
         (Q $db "select count(*) from AzureCostDetails") | Should -Be '90'
         (Q $db "select Manifest from AzureCostFocus_ExportState") | Should -BeLike 'finops/exports/focus/*/manifest.json'
-        $again = @(Import-AzCostExport -ContainerSasUrl $sas -Prefix finops -Database $db)
+        $again = @(Import-AzCostExport -ContainerSasUrl $sas -Prefix finops -DatabasePath $db)
         $again.Action | Sort-Object -Unique | Should -Be 'Skipped'
     }
 
     It 'a SAS signed with the wrong key is a clear 403 error'  {
         if (-not $Az) { Set-ItResult -Skipped -Because 'Azurite is not installed or did not start'; return }
         $bad = New-TestContainerSasUrl $Az -Container costs -Key ([Convert]::ToBase64String([byte[]](1..64)))
-        { Import-AzCostExport -ContainerSasUrl $bad -Database (Join-Path $Work 'bad.sqlite') -ErrorAction Stop } |
+        { Import-AzCostExport -ContainerSasUrl $bad -DatabasePath (Join-Path $Work 'bad.sqlite') -ErrorAction Stop } |
             Should -Throw -ExpectedMessage '*403*SAS URL*'
     }
 
@@ -260,7 +260,7 @@ Describe 'Import-AzCostExport from Azurite' -Tag 'Export', 'Blob' {
             $script = @"
 `$secret = ConvertTo-SecureString `$env:AZB_CLIENT_SECRET -AsPlainText -Force
 `$t = Get-AzBillingToken -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientSecret `$secret -AuthorityHost `$env:AZB_FIXTURE_HTTPS -Scope https://storage.azure.com/.default
-try { Import-AzCostExport -StorageAccount '$($Az.Endpoint)' -Container costs -Token `$t -Database '$(Join-Path $Work 'refused.sqlite')' -ErrorAction Stop; 'no error' }
+try { Import-AzCostExport -StorageAccount '$($Az.Endpoint)' -Container costs -Token `$t -DatabasePath '$(Join-Path $Work 'refused.sqlite')' -ErrorAction Stop; 'no error' }
 catch { "ERR `$(`$_.FullyQualifiedErrorId) `$(`$_.Exception.Message)" }
 "@
             $r = Invoke-ChildPwsh -Script $script -Environment $f.ChildEnv -TimeoutSeconds 120
@@ -296,9 +296,9 @@ Describe 'Import-AzCostExport with an Entra token (Azurite over https with OAuth
         $script = @"
 `$secret = ConvertTo-SecureString `$env:AZB_CLIENT_SECRET -AsPlainText -Force
 `$t = Get-AzBillingToken -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientSecret `$secret -AuthorityHost `$env:AZB_FIXTURE_HTTPS -Scope https://storage.azure.com/.default
-Import-AzCostExport -StorageAccount '$($AzO.Endpoint)' -Container exports -Token `$t -Database '$db' -Verbose *>&1 | ForEach-Object { "`$_" }
+Import-AzCostExport -StorageAccount '$($AzO.Endpoint)' -Container exports -Token `$t -DatabasePath '$db' -Verbose *>&1 | ForEach-Object { "`$_" }
 `$arm = Get-AzBillingToken -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientSecret `$secret -AuthorityHost `$env:AZB_FIXTURE_HTTPS -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS
-try { Import-AzCostExport -StorageAccount '$($AzO.Endpoint)' -Container exports -Token `$arm -Database '$db' -ErrorAction Stop } catch { "ARM: `$(`$_.Exception.Message)" }
+try { Import-AzCostExport -StorageAccount '$($AzO.Endpoint)' -Container exports -Token `$arm -DatabasePath '$db' -ErrorAction Stop } catch { "ARM: `$(`$_.Exception.Message)" }
 "@
         $r = Invoke-ChildPwsh -Script $script -Environment $envs -TimeoutSeconds 180
         $r.ExitCode | Should -Be 0 -Because $r.StdErr

@@ -87,7 +87,7 @@ public sealed class ImportAzCostExportCommand : DatabaseTargetCmdlet
 
     protected override async Task BeginProcessingAsync()
     {
-        _target = await OnPipelineAsync(ResolveTarget).ConfigureAwait(false);
+        _target = await OnPipelineAsync(() => ResolveTarget()).ConfigureAwait(false);
     }
 
     protected override async Task ProcessRecordAsync()
