@@ -38,4 +38,6 @@ public static class ErrorIds
 
     // Issue 10 (docs/security.md lists these).
     public const string TokenHostRefused = "AzBillingTokenHostRefused";
+    public const string UnsafeFolder = "AzBillingUnsafeFolder";
+    public const string UnsafeFile = "AzBillingUnsafeFile";
 }
