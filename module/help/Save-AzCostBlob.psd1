@@ -52,7 +52,7 @@ A report with status NoDataFound, or no blobs, writes nothing (a verbose line sa
 Get-AzBillingToken -TenantId $tenant -ClientId $app -CertificatePath ./app.pfx |
     New-AzCostReport -Scope /subscriptions/$sub -From 2026-01-01 -To 2026-03-31 |
     Save-AzCostBlob -Path ./costs |
-    Import-AzCostToSql -Database ./billing.sqlite
+    Import-AzCostToSql -DatabasePath ./billing.sqlite
 '@
             Remarks = 'Each month''s report is saved blob by blob in ./costs and loaded as one unit as soon as all of its blobs are on disk. Running the line again keeps the complete files and replaces the three months in the database.'
         }

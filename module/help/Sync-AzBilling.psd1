@@ -16,7 +16,7 @@ SCOPES. -Scope takes subscriptions (/subscriptions/{id} or a bare GUID) and bill
 
 SIGN-IN. The sign-in parameters are Get-AzBillingToken's: a certificate (-CertificatePath, -CertificateThumbprint or -Certificate), a client secret (-ClientSecret), a managed identity (-ManagedIdentity, with -ClientId, -ResourceId or -ObjectId for a user-assigned one) or workload identity federation (-FederatedTokenFile, or the AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID and AZURE_CLIENT_ID environment variables). Or pass -Token, a token object from Get-AzBillingToken. Sync gets a token before anything else, so a wrong identity stops the command once, before any unit. The identity needs Cost Management Reader (or a billing reader role) on the scopes, and Reader on the subscriptions for -AllSubscriptions.
 
-TARGET. The target parameters are Import-AzCostToSql's: -ConnectionString with -Provider (SqlServer or PostgreSql), or -Database for a SQLite file, AzBilling.sqlite in the current location by default; -Table and -Schema. Azure SQL Database and SQL Server accept SQL logins and integrated security in the connection string, or Entra sign-in: -UseTokenForDatabase signs in to the database with the same identity (scope https://database.windows.net/.default in the public cloud), through SqlClient's access-token callback, so every new connection gets a valid token however long the job runs; -DatabaseToken takes such a token from Get-AzBillingToken instead.
+TARGET. The target parameters are shared by every database cmdlet: -SqlInstance with -Database for SQL Server and Azure SQL (as dbatools names them), -ConnectionString for any database (PostgreSQL, SQL Server or SQLite, told by its keywords; -Provider when they do not tell), -DatabasePath for a SQLite file, -Credential (alias -SqlCredential) for a SQL Server or PostgreSQL login, and with none of them AzBilling.sqlite in the current location; -Table and -Schema name the table. Azure SQL Database and SQL Server accept SQL logins (-Credential) and integrated security, or Entra sign-in: -UseTokenForDatabase signs in to the database with the same identity (scope https://database.windows.net/.default in the public cloud), through SqlClient's access-token callback, so every new connection gets a valid token however long the job runs; -DatabaseToken takes such a token from Get-AzBillingToken instead.
 
 PARALLELISM AND LOCKS. Units run -ThrottleLimit at a time: while one unit loads, others request their reports and download. Loads into the target run one at a time: in this process, and across processes through the table's load lock (sp_getapplock on SQL Server, an advisory lock on PostgreSQL, the write lock on SQLite). Two Sync runs against the same table (two runbook jobs) never interleave a unit: one waits up to -LockTimeout seconds for the other's lock, and otherwise the unit fails with SqlLockTimeout and is retried by the next run. Calls to Cost Management are paced to the API's published limits by the module, process-wide.
 
@@ -26,7 +26,7 @@ OUTPUT. At the end, one AzBillingSyncSummary: the run id, target, counts of unit
 
 PROGRESS. A parent progress bar counts the units; each unit in flight has a child bar for its stage (report, download with megabytes, load with rows).
 
-CONFIGURATION FILE. -ConfigPath reads the same settings from a PowerShell data file (.psd1): one hashtable whose keys are this cmdlet's parameter names, for example @{ ManagedIdentity = $true; AllSubscriptions = $true; Provider = 'PostgreSql'; ConnectionString = '...'; LookbackMonths = 3 }. Parameters given on the command line override the file, by whole alternatives: a sign-in parameter on the command line (for example -ClientSecret) replaces the file's way of signing in, -Database replaces its ConnectionString and Provider, and -Months or -From/-To replace its LookbackMonths. Relative paths in the file (Database, WorkingPath, CertificatePath, PrivateKeyPath, FederatedTokenFile) are taken from the file's folder. The file is parsed, never run: only constants, arrays and $true/$false/$null. A key that is not a parameter stops the command (SyncConfigUnknownKey, naming the key, file and line); so do ClientSecret, CertificatePassword, Certificate, Token and DatabaseToken, which are passed as parameters only. Nothing Sync-AzBilling does prompts for input.
+CONFIGURATION FILE. -ConfigPath reads the same settings from a PowerShell data file (.psd1): one hashtable whose keys are this cmdlet's parameter names, for example @{ ManagedIdentity = $true; AllSubscriptions = $true; ConnectionString = 'Host=pg01;Database=finops'; LookbackMonths = 3 }. Parameters given on the command line override the file, by whole alternatives: a sign-in parameter on the command line (for example -ClientSecret) replaces the file's way of signing in, a target parameter (-SqlInstance, -Database, -ConnectionString, -Provider or -DatabasePath) replaces the file's target, and -Months or -From/-To replace its LookbackMonths. Relative paths in the file (DatabasePath, WorkingPath, CertificatePath, PrivateKeyPath, FederatedTokenFile) are taken from the file's folder. The file is parsed, never run: only constants, arrays and $true/$false/$null. A key that is not a parameter stops the command (SyncConfigUnknownKey, naming the key, file and line); so do ClientSecret, CertificatePassword, Certificate, Token, DatabaseToken and Credential, which are passed as parameters only (in a runbook: -Credential (Get-AutomationPSCredential -Name ...)). Nothing Sync-AzBilling does prompts for input.
 
 ERRORS THAT STOP THE COMMAND. Contradictory parameters (AzBillingParameterConflict), an invalid configuration file (SyncConfigInvalid, SyncConfigUnknownKey), a failed sign-in (AzBillingAuthenticationFailed), a subscription list that cannot be read, an unreachable database (SqlConnectionFailed), and a state table that cannot be written.
 '@
@@ -65,9 +65,6 @@ ERRORS THAT STOP THE COMMAND. Contradictory parameters (AzBillingParameterConfli
         UseTokenForDatabase  = 'SQL Server and Azure SQL targets: sign in to the database as the same identity with an Entra access token (scope https://database.windows.net/.default, or the sovereign cloud''s), through SqlClient''s access-token callback so each new connection gets a fresh token. The connection string then names only the server and database (no Authentication, User ID or Integrated Security). The identity needs a database user (CREATE USER [name] FROM EXTERNAL PROVIDER) with rights to create and write the tables.'
         DatabaseToken        = 'SQL Server and Azure SQL targets: a token for the database from Get-AzBillingToken -Scope https://database.windows.net/.default, used through SqlClient''s access-token callback (for example with -Token).'
         PassThru             = 'Also write one AzBillingSyncResult per unit as it finishes (skipped units first). Without it, only the summary is written; the summary''s Results property holds every unit''s result either way.'
-        ConnectionString     = 'An ADO.NET connection string for the database named by -Provider (SQL Server when -Provider is not given), for example "Server=tcp:billing.database.windows.net;Database=Billing;Encrypt=true" with -UseTokenForDatabase, or "Host=pg01;Database=billing;Username=loader". Passwords in it never appear in output, verbose text or errors. Cannot be combined with -Database.'
-        Provider             = 'The database behind -ConnectionString: SqlServer (SQL Server and Azure SQL Database, the default), PostgreSql or Sqlite. Without -ConnectionString only Sqlite is allowed.'
-        Database             = 'A SQLite database file, created when missing (its folder must exist). Without -Database and -ConnectionString the file is AzBilling.sqlite in the current location. Cannot be combined with -ConnectionString.'
         Table                = 'The cost table, created on the first load. Default: AzureCostDetails. The state table is <table>_SyncState in the same schema.'
         Schema               = 'The schema of the cost and state tables. Default: dbo on SQL Server, public on PostgreSQL; not used on SQLite.'
         WhatIf               = 'Shows, for each unit that would be loaded, the target table and the month, metric, scope and why; requests nothing, downloads nothing and writes nothing (the state table is only read).'
@@ -77,11 +74,11 @@ ERRORS THAT STOP THE COMMAND. Contradictory parameters (AzBillingParameterConfli
     Examples     = @(
         @{
             Title   = 'The one-line scheduled sync, with a configuration file'
-            Code    = 'Sync-AzBilling -ConfigPath ./sync.psd1'
+            Code    = 'Sync-AzBilling -ConfigPath ./sync.psd1 -Credential (Get-AutomationPSCredential -Name finops-loader)'
             Remarks = @'
 With sync.psd1 holding, for example:
-@{ ManagedIdentity = $true; AllSubscriptions = $true; Exclude = '*-sandbox'; Metric = 'ActualCost', 'AmortizedCost'; Provider = 'PostgreSql'; ConnectionString = 'Host=pg01;Database=finops;Username=loader' }
-Loads, for every subscription the managed identity can list, each month of the last three that is missing or not final yet, plus the current month. Writes one summary object; failures go to the error stream.
+@{ ManagedIdentity = $true; AllSubscriptions = $true; Exclude = '*-sandbox'; Metric = 'ActualCost', 'AmortizedCost'; ConnectionString = 'Host=pg01;Database=finops' }
+The PostgreSQL login comes from the Automation account's credential asset, never from the file. Loads, for every subscription the managed identity can list, each month of the last three that is missing or not final yet, plus the current month. Writes one summary object; failures go to the error stream.
 '@
         }
         @{
@@ -93,7 +90,7 @@ Loads, for every subscription the managed identity can list, each month of the l
             Title   = 'Reload a quarter for two subscriptions, both metrics, into SQL Server'
             Code    = @'
 $token = Get-AzBillingToken -TenantId $tenant -ClientId $app -CertificateThumbprint $thumb
-$sub1, $sub2 | Sync-AzBilling -Token $token -From 2026-01-01 -To 2026-03-31 -Metric ActualCost, AmortizedCost -ConnectionString 'Server=sql01;Database=Billing;Integrated Security=true;Encrypt=true'
+$sub1, $sub2 | Sync-AzBilling -Token $token -From 2026-01-01 -To 2026-03-31 -Metric ActualCost, AmortizedCost -SqlInstance sql01 -Database Billing
 '@
             Remarks = 'Twelve units (two scopes, three months, two metrics), whatever the state says: each month is replaced exactly once.'
         }
@@ -107,7 +104,7 @@ if (-not $?) { exit 1 }
         }
         @{
             Title   = 'See what would be loaded, without loading'
-            Code    = 'Sync-AzBilling -ManagedIdentity -Scope $sub -Provider PostgreSql -ConnectionString $pg -LookbackMonths 6 -WhatIf'
+            Code    = 'Sync-AzBilling -ManagedIdentity -Scope $sub -ConnectionString ''Host=pg01;Database=finops'' -Credential $login -LookbackMonths 6 -WhatIf'
             Remarks = 'Reads the state table and names each month it would load and why; requests no report and writes nothing.'
         }
     )

@@ -129,13 +129,13 @@ foreach ($k in $D.Subs.Keys) {
 }
 foreach ($k in $D.Next.Keys) {
     $null = Invoke-Control POST '/_fixture/subscriptions' @{ subscriptions = $D.ListSubs; pageSize = 1; nextLink = $D.Next[$k] }
-    Invoke-Case "nextLink-$k" { Sync-AzBilling @SignIn -AllSubscriptions -Database (Join-Path $PWD "next-$k.sqlite") -WhatIf }
+    Invoke-Case "nextLink-$k" { Sync-AzBilling @SignIn -AllSubscriptions -DatabasePath (Join-Path $PWD "next-$k.sqlite") -WhatIf }
 }
 # Endpoint overrides: https only, plain http only for a loopback address (nothing is requested for a refused one).
 Invoke-Case 'override-http' { Get-AzBillingToken -TenantId $env:AZB_TENANT -ClientId $env:AZB_CLIENT_ID -ClientSecret $secret -AuthorityHost $env:AZB_FIXTURE_HTTPS -ResourceManagerUrl 'http://management.example/' }
 Invoke-Case 'override-userinfo' { Get-AzBillingToken -TenantId $env:AZB_TENANT -ClientId $env:AZB_CLIENT_ID -ClientSecret $secret -AuthorityHost $env:AZB_FIXTURE_HTTPS -ResourceManagerUrl "https://management.example@127.0.0.1:$($D.FixturePort)/" }
 Invoke-Case 'override-authority-http' { Get-AzBillingToken -TenantId $env:AZB_TENANT -ClientId $env:AZB_CLIENT_ID -ClientSecret $secret -AuthorityHost "http://127.0.0.1:$($D.FixtureHttpPort)" -ResourceManagerUrl $env:AZB_FIXTURE_HTTPS }
-Invoke-Case 'override-sync' { Sync-AzBilling @SignIn -ResourceManagerUrl 'http://10.1.2.3:8080/' -Scope "/subscriptions/$($D.Subs.relative)" -Database (Join-Path $PWD 'override.sqlite') -WhatIf }
+Invoke-Case 'override-sync' { Sync-AzBilling @SignIn -ResourceManagerUrl 'http://10.1.2.3:8080/' -Scope "/subscriptions/$($D.Subs.relative)" -DatabasePath (Join-Path $PWD 'override.sqlite') -WhatIf }
 Invoke-Case 'override-loopback-http' { Get-AzBillingToken -TenantId $env:AZB_TENANT -ClientId $env:AZB_CLIENT_ID -ClientSecret $secret -AuthorityHost $env:AZB_FIXTURE_HTTPS -ResourceManagerUrl "http://127.0.0.1:$($D.FixtureHttpPort)" -Scope 'https://management.azure.com/.default' }
 '@
         $script:R = $Run.Results

@@ -117,7 +117,7 @@ public sealed class SyncRunner : IDisposable
         ArgumentNullException.ThrowIfNull(log);
         DateTime started = DateTime.UtcNow;
         SyncRequest r = _request;
-        string target = $"{r.Target.QualifiedTable} on {_store.Describe()}";
+        string target = $"{r.Target.DisplayTable} on {_store.Describe()}";
 
         // Reading first: with -WhatIf (nothing to load) nothing is written, not even the state table.
         IReadOnlyList<SyncStateRow> state = await _store.ReadAsync(null, cancellationToken).ConfigureAwait(false) ?? Array.Empty<SyncStateRow>();
@@ -215,7 +215,7 @@ public sealed class SyncRunner : IDisposable
             }
         }
 
-        return new SyncRunOutcome(r.RunId, _store.Describe(), r.Target.QualifiedTable, _store.QualifiedTable, started, DateTime.UtcNow, scopes, reported.OrderBy(u => u.Index).ToList());
+        return new SyncRunOutcome(r.RunId, _store.Describe(), r.Target.Table, _store.StateTarget.Table, started, DateTime.UtcNow, scopes, reported.OrderBy(u => u.Index).ToList());
     }
 
     private async Task RunUnitAsync(SyncUnitOutcome unit, string runFolder, IEngineLog log, IProgress<EngineProgress>? progress, CancellationToken ct)

@@ -25,7 +25,7 @@ namespace AzBillingPS.Commands;
 public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
 {
     /// <summary>Parameters a configuration file may not set: secrets and live objects are passed as parameters.</summary>
-    private static readonly string[] NotInConfig = { "ConfigPath", "ClientSecret", "CertificatePassword", "Certificate", "Token", "DatabaseToken" };
+    private static readonly string[] NotInConfig = { "ConfigPath", "ClientSecret", "CertificatePassword", "Certificate", "Token", "DatabaseToken", "Credential" };
 
     private static readonly string[] DeferredFromConfig = { "Scope" };
 
@@ -33,7 +33,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     private static readonly string[][] AlternativeGroups =
     {
         new[] { "Token", "CertificatePath", "PrivateKeyPath", "CertificatePassword", "CertificateThumbprint", "Certificate", "SendX5c", "ClientSecret", "ManagedIdentity", "ResourceId", "ObjectId", "FederatedTokenFile" },
-        new[] { "ConnectionString", "Provider", "Database" },
+        TargetGroup,
         new[] { "Months", "From", "To", "LookbackMonths" },
         new[] { "UseTokenForDatabase", "DatabaseToken" },
     };
@@ -198,6 +198,8 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
 
     [Parameter]
     public SwitchParameter PassThru { get; set; }
+
+    protected override bool DatabaseSignInByToken => UseTokenForDatabase || DatabaseToken is not null;
 
     protected override object? ErrorTarget => Token is not null ? Token : SignIn().ErrorTarget(_signInMethod);
 
@@ -401,7 +403,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         SyncRunOutcome outcome;
         if (scopes.Count == 0)
         {
-            outcome = new SyncRunOutcome(request.RunId, string.Empty, target.QualifiedTable, string.Empty, DateTime.UtcNow, DateTime.UtcNow, 0, Array.Empty<SyncUnitOutcome>());
+            outcome = new SyncRunOutcome(request.RunId, string.Empty, target.Table, string.Empty, DateTime.UtcNow, DateTime.UtcNow, 0, Array.Empty<SyncUnitOutcome>());
         }
         else
         {
