@@ -285,15 +285,15 @@ $T = $D.T
 $Sync = @{ Scope = "/subscriptions/$($D.Sub)"; Months = 1 }
 function Use-Home([string] $Cache, [string] $HomeDir = $env:HOME, [string] $Temp = $env:TMPDIR) { $env:XDG_CACHE_HOME = $Cache; $env:HOME = $HomeDir; $env:TMPDIR = $Temp }
 $home0 = $env:HOME; $tmp0 = $env:TMPDIR
-Use-Home "$T/cacheForeign"; Invoke-Case 'defaultForeign' { Sync-AzBilling @SignIn @Sync -Database "$T/a.sqlite" }
-Use-Home "$T/cacheOpen"; Invoke-Case 'defaultOpen' { Sync-AzBilling @SignIn @Sync -Database "$T/b.sqlite" }
-Use-Home $null '' "$T/tmpForeign"; Invoke-Case 'defaultTemp' { Sync-AzBilling @SignIn @Sync -Database "$T/c.sqlite" }
-Use-Home "$T/cacheNew/deeper" $home0 $tmp0; Invoke-Case 'defaultNew' { Sync-AzBilling @SignIn @Sync -Database "$T/d.sqlite" -KeepFiles }
-Invoke-Case 'explicitForeign' { Sync-AzBilling @SignIn @Sync -Database "$T/e.sqlite" -WorkingPath "$T/shared" }
-Invoke-Case 'cleanup' { Sync-AzBilling @SignIn @Sync -Database "$T/f.sqlite" -WorkingPath "$T/work" }
+Use-Home "$T/cacheForeign"; Invoke-Case 'defaultForeign' { Sync-AzBilling @SignIn @Sync -DatabasePath "$T/a.sqlite" }
+Use-Home "$T/cacheOpen"; Invoke-Case 'defaultOpen' { Sync-AzBilling @SignIn @Sync -DatabasePath "$T/b.sqlite" }
+Use-Home $null '' "$T/tmpForeign"; Invoke-Case 'defaultTemp' { Sync-AzBilling @SignIn @Sync -DatabasePath "$T/c.sqlite" }
+Use-Home "$T/cacheNew/deeper" $home0 $tmp0; Invoke-Case 'defaultNew' { Sync-AzBilling @SignIn @Sync -DatabasePath "$T/d.sqlite" -KeepFiles }
+Invoke-Case 'explicitForeign' { Sync-AzBilling @SignIn @Sync -DatabasePath "$T/e.sqlite" -WorkingPath "$T/shared" }
+Invoke-Case 'cleanup' { Sync-AzBilling @SignIn @Sync -DatabasePath "$T/f.sqlite" -WorkingPath "$T/work" }
 $Results.state = [ordered]@{}
 foreach ($db in 'a', 'b', 'e', 'f') {
-    $rows = @(Get-AzBillingSyncState -Database "$T/$db.sqlite" -ErrorAction SilentlyContinue -ErrorVariable stateError)
+    $rows = @(Get-AzBillingSyncState -DatabasePath "$T/$db.sqlite" -ErrorAction SilentlyContinue -ErrorVariable stateError)
     $Results.state[$db] = [ordered]@{ Rows = $rows.Count; Running = @($rows | Where-Object { "$($_.Status)" -eq 'Running' }).Count; Error = "$($stateError | Select-Object -First 1 | ForEach-Object FullyQualifiedErrorId)" }
 }
 
