@@ -423,46 +423,22 @@ public static class ExportImporter
     }
 }
 
-/// <summary>A folder the module makes for itself: new (never an existing one), private to the user, removed when done.</summary>
+/// <summary>A folder the module makes for itself through <see cref="PrivateFiles"/>: new (never an existing one), private to the user, removed when done.</summary>
 internal static class PrivateFolder
 {
     public static string Create(string parent, string prefix)
     {
-        Directory.CreateDirectory(parent);
-        for (int attempt = 0; ; attempt++)
-        {
-            string path = Path.Combine(parent, prefix + Guid.NewGuid().ToString("N"));
-            if (Directory.Exists(path) || File.Exists(path))
-            {
-                continue;
-            }
-
-            if (OperatingSystem.IsWindows())
-            {
-                Directory.CreateDirectory(path);
-            }
-            else
-            {
-                Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
-
-            if (new DirectoryInfo(path).LinkTarget is not null)
-            {
-                throw new EngineException(EngineErrorKind.InvalidArgument, $"{path} is a symbolic link; the module only writes into folders it made.");
-            }
-
-            return path;
-        }
+        PrivateFiles.EnsureFolder(parent, strict: false, "The working folder", "WorkingPath");
+        string path = Path.Combine(parent, prefix + Guid.NewGuid().ToString("N"));
+        PrivateFiles.CreateFolder(path); // new, private to the user; fails if anything is already there
+        return path;
     }
 
     public static void Delete(string path, IEngineLog log)
     {
         try
         {
-            if (Directory.Exists(path))
-            {
-                Directory.Delete(path, recursive: true);
-            }
+            PrivateFiles.DeleteTree(path); // never through a link
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
