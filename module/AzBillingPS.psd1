@@ -17,6 +17,7 @@
         'Get-AzCostSummary'
         'Sync-AzBilling'
         'Get-AzBillingSyncState'
+        'Clear-AzBillingTokenCache'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

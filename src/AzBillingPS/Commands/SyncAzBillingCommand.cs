@@ -29,10 +29,13 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
 
     private static readonly string[] DeferredFromConfig = { "Scope" };
 
+    /// <summary>Sign-in parameters besides the method switches: none goes with -Token.</summary>
+    private static readonly string[] SignInDetails = { "TenantId", "ClientId", "ResourceId", "ObjectId", "PrivateKeyPath", "CertificatePassword" };
+
     /// <summary>Alternatives: a member named on the command line replaces the members the configuration file set.</summary>
     private static readonly string[][] AlternativeGroups =
     {
-        new[] { "Token", "CertificatePath", "PrivateKeyPath", "CertificatePassword", "CertificateThumbprint", "Certificate", "SendX5c", "ClientSecret", "ManagedIdentity", "ResourceId", "ObjectId", "FederatedTokenFile" },
+        new[] { "Token", "CertificatePath", "PrivateKeyPath", "CertificatePassword", "CertificateThumbprint", "Certificate", "SendX5c", "ClientSecret", "ManagedIdentity", "ResourceId", "ObjectId", "FederatedTokenFile", "DeviceCode", "Interactive", "UseAzContext", "UseAzureCli" },
         new[] { "ConnectionString", "Provider", "Database" },
         new[] { "Months", "From", "To", "LookbackMonths" },
         new[] { "UseTokenForDatabase", "DatabaseToken" },
@@ -117,6 +120,18 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         get => _federatedTokenFile;
         set => _federatedTokenFile = ResolvePath(value);
     }
+
+    [Parameter]
+    public SwitchParameter DeviceCode { get; set; }
+
+    [Parameter]
+    public SwitchParameter Interactive { get; set; }
+
+    [Parameter]
+    public SwitchParameter UseAzContext { get; set; }
+
+    [Parameter]
+    public SwitchParameter UseAzureCli { get; set; }
 
     [Parameter]
     public AzureCloud Cloud { get; set; } = AzureCloud.AzurePublic;
@@ -227,7 +242,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             "-UseTokenForDatabase and -DatabaseToken are for SQL Server and Azure SQL targets (-Provider SqlServer).", _target!.Provider);
         if (Token is not null)
         {
-            string[] signIn = { "TenantId", "ClientId", "CertificatePath", "CertificateThumbprint", "Certificate", "ClientSecret", "ManagedIdentity", "FederatedTokenFile", "ResourceId", "ObjectId", "PrivateKeyPath", "CertificatePassword" };
+            string[] signIn = SignInParameters.MethodParameters.Concat(SignInDetails).ToArray();
             string? also = signIn.FirstOrDefault(p => MyInvocation.BoundParameters.ContainsKey(p));
             Conflict(also is not null, $"-Token already says who signs in; leave out -{also}.", Token);
             Conflict(UseTokenForDatabase, "-UseTokenForDatabase signs in to the database with the sign-in parameters; with -Token, pass a database token as -DatabaseToken (Get-AzBillingToken ... -Scope https://database.windows.net/.default).", Token);
@@ -291,7 +306,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         }
         else
         {
-            options = SignIn().Build(_signInMethod, log);
+            options = await SignIn().BuildAsync(_signInMethod, log).ConfigureAwait(false);
             tokens = AccessTokenProvider.Create(options);
         }
 
@@ -524,7 +539,13 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         ResourceId = ResourceId,
         ObjectId = ObjectId,
         FederatedTokenFile = FederatedTokenFile,
+        UseDeviceCode = DeviceCode,
+        UseInteractive = Interactive,
+        UseAzContext = UseAzContext,
+        UseAzureCli = UseAzureCli,
         Cloud = Cloud,
+        CloudGiven = MyInvocation.BoundParameters.ContainsKey(nameof(Cloud)),
+        RemoteSession = string.Equals(Host?.Name, "ServerRemoteHost", StringComparison.Ordinal),
         AuthorityHost = AuthorityHost,
         ResourceManagerUrl = ResourceManagerUrl,
     };
