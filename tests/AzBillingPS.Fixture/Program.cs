@@ -47,6 +47,7 @@ WebApplication app = builder.Build();
 var state = new FixtureState(config);
 var cost = new AzBillingPS.Fixture.Cost.CostState(config);
 EntraEndpoints.Map(app, state);
+DeviceCodeEndpoints.Map(app, state);
 ManagedIdentityEndpoints.Map(app, state);
 ControlEndpoints.Map(app, state, cost);
 CostEndpoints.Map(app, state, cost);
