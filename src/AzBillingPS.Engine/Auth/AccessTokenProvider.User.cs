@@ -90,9 +90,6 @@ public sealed partial class AccessTokenProvider
             }
 
             AuthenticationResult result;
-            IEngineLog? previous = DeviceCodePolling.Log.Value;
-            DeviceCodePolling.Log.Value = log;
-            try
             {
                 if (interactive)
                 {
@@ -113,10 +110,6 @@ public sealed partial class AccessTokenProvider
                     }).ExecuteAsync(ct).ConfigureAwait(false);
                 }
             }
-            finally
-            {
-                DeviceCodePolling.Log.Value = previous;
-            }
 
             account = result.Account;
             return FromUser(result, where);
@@ -136,6 +129,8 @@ public sealed partial class AccessTokenProvider
 
         self = new AccessTokenProvider(options with { ClientId = clientId, TenantId = options.TenantId }, scope, async (force, log, ct) =>
         {
+            IEngineLog? previous = DeviceCodePolling.Log.Value;
+            DeviceCodePolling.Log.Value = log; // for the slow_down handler and the cache callbacks, which MSAL calls in this flow
             try
             {
                 return await Acquire(force, log, ct).ConfigureAwait(false);
@@ -143,6 +138,10 @@ public sealed partial class AccessTokenProvider
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 throw AuthErrors.MapUser(e, self!.Who, interactive);
+            }
+            finally
+            {
+                DeviceCodePolling.Log.Value = previous;
             }
         })
         {

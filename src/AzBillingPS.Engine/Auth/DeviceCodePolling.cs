@@ -166,7 +166,7 @@ internal sealed class DeviceCodePolling : DelegatingHandler, IMsalHttpClientFact
             }
         }
 
-        return grant == DeviceCodeGrant ? code : null;
+        return grant is DeviceCodeGrant or "device_code" ? code : null; // MSAL sends the short name
     }
 
     private static async Task<string?> ErrorOfAsync(HttpResponseMessage response, CancellationToken cancellationToken)

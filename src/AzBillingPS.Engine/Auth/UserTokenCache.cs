@@ -85,8 +85,17 @@ public static class UserTokenCache
         if (mode == TokenCacheMode.PlainFile)
         {
             string path = Path.Combine(Folder, PlainFileName);
-            RegisterPlainFile(cache, path);
-            return $"remembered in '{path}', a file only you can read ({ModeVariable}=PlainFile)";
+            try
+            {
+                PrivateFiles.EnsureFolder(Folder);
+                RegisterPlainFile(cache, path);
+                return $"remembered in '{path}', a file only you can read ({ModeVariable}=PlainFile)";
+            }
+            catch (EngineException e)
+            {
+                log?.Warning($"Your sign-in is kept for this PowerShell session only: {e.Message}");
+                return "kept in this PowerShell session only (the cache folder is not private)";
+            }
         }
 
         if (Interlocked.Exchange(ref _warned, 1) == 0)
@@ -209,7 +218,18 @@ public static class UserTokenCache
         {
             lock (fileLock)
             {
-                byte[]? data = PrivateFiles.ReadOwn(path);
+                byte[]? data;
+                try
+                {
+                    data = PrivateFiles.ReadOwn(path);
+                }
+                catch (EngineException e)
+                {
+                    // Not read: the next write replaces it (a rename replaces a link; it never writes through it).
+                    DeviceCodePolling.Log.Value?.Warning(e.Message);
+                    data = null;
+                }
+
                 args.TokenCache.DeserializeMsalV3(data, shouldClearExistingCache: true);
             }
         });

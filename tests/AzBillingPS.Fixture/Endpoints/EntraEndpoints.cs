@@ -105,10 +105,11 @@ internal static class EntraEndpoints
         TenantConfig? t = FindTenant(state, tenant);
         if (c.Request.HasFormContentType && (t is not null || DeviceCodeEndpoints.IsAlias(tenant)))
         {
-            // A person's grants: the device code flow and silent renewal with a refresh token.
+            // A person's grants: the device code flow (Entra takes RFC 8628's URN and the short name MSAL sends) and silent
+            // renewal with a refresh token.
             IFormCollection userForm = c.Request.ReadFormAsync().GetAwaiter().GetResult();
             string userGrant = userForm["grant_type"].ToString();
-            if (userGrant == DeviceCodeEndpoints.DeviceCodeGrant)
+            if (userGrant is DeviceCodeEndpoints.DeviceCodeGrant or "device_code")
             {
                 return DeviceCodeEndpoints.Poll(c, state, userForm);
             }
