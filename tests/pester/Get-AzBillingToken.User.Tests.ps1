@@ -234,6 +234,90 @@ $($approveAfterPolls.ToString())
 '@)
 Invoke-Person 'link' "Get-AzBillingToken -DeviceCode -ClientId $($Pub.link) $CommonArgs" `$approve
 "@
+    # --- Run 4: the sessions a person already has: a stand-in Az.Accounts (both Token shapes), a stand-in az first on PATH;
+    # and -Interactive where no browser can be opened. Every case sets the stand-ins' switches itself (the environment is the process's).
+    $azModule = New-Item -ItemType Directory -Force -Path (Join-Path $Dir 'azmods/Az.Accounts/3.0.0')
+    Set-Content -LiteralPath (Join-Path $azModule 'Az.Accounts.psd1') -Value "@{ RootModule = 'Az.Accounts.psm1'; ModuleVersion = '3.0.0'; GUID = '$([guid]::NewGuid())'; FunctionsToExport = @('Get-AzContext', 'Get-AzAccessToken'); CmdletsToExport = @(); AliasesToExport = @(); VariablesToExport = @() }"
+    Set-Content -LiteralPath (Join-Path $azModule 'Az.Accounts.psm1') -Value @'
+# A stand-in for Az.Accounts (tests only): a signed-in context for the fixture's cloud, and Get-AzAccessToken returning a
+# token the fixture issued, as a string (Az.Accounts 2.x) or a SecureString (3 and later), per $env:AZB_AZ_SHAPE.
+function Get-AzContext {
+    if ($env:AZB_AZ_SIGNEDIN -eq '0') { return $null }
+    [pscustomobject]@{
+        Account     = [pscustomobject]@{ Id = 'ana@fixture.azbilling.test'; Type = 'User' }
+        Tenant      = [pscustomobject]@{ Id = $env:AZB_TENANT }
+        Environment = [pscustomobject]@{ Name = 'AzBillingFixture'; ResourceManagerUrl = "$env:AZB_FIXTURE_HTTPS/"; ActiveDirectoryAuthority = "$env:AZB_FIXTURE_HTTPS/" }
+    }
+}
+function Get-AzAccessToken {
+    [CmdletBinding()]
+    param([string] $ResourceUrl, [string] $TenantId, [switch] $AsSecureString)
+    $global:AzbCalls = @($global:AzbCalls) + [pscustomobject]@{ Thread = [Threading.Thread]::CurrentThread.ManagedThreadId; ResourceUrl = $ResourceUrl; TenantId = $TenantId }
+    $r = Invoke-RestMethod -Method Post -Uri "$env:AZB_FIXTURE_HTTPS/$TenantId/oauth2/v2.0/token" -Verbose:$false -Debug:$false -Body @{
+        grant_type = 'client_credentials'; client_id = $env:AZB_CLIENT_ID; client_secret = $env:AZB_CLIENT_SECRET; scope = $ResourceUrl.TrimEnd('/') + '/.default' }
+    $expires = if ($env:AZB_AZ_EXPIRING -eq '1' -and @($global:AzbCalls).Count -eq 1) { [DateTimeOffset]::UtcNow.AddMinutes(2) } else { [DateTimeOffset]::UtcNow.AddSeconds($r.expires_in) }
+    $token = if ($env:AZB_AZ_SHAPE -eq 'SecureString') { ConvertTo-SecureString $r.access_token -AsPlainText -Force } else { $r.access_token }
+    [pscustomobject]@{ Token = $token; ExpiresOn = $expires; TenantId = $TenantId; UserId = 'ana@fixture.azbilling.test'; Type = 'Bearer' }
+}
+'@
+    $bin = New-Item -ItemType Directory -Force -Path (Join-Path $Dir 'bin')
+    $az = Join-Path $bin 'az'
+    Set-Content -LiteralPath $az -Value @'
+#!/bin/sh
+# A stand-in for the Azure CLI (tests only): 'az account get-access-token' answered with the documented JSON.
+printf '%s\n' "$*" >> "$AZB_AZ_LOG"
+n=$(wc -l < "$AZB_AZ_LOG")
+token=$(cat "$AZB_AZ_TOKEN_FILE")
+exp=$(( $(date +%s) + 3600 ))
+if [ "$AZB_AZ_EXPIRING" = 1 ] && [ "$n" -eq 1 ]; then exp=$(( $(date +%s) + 120 )); fi
+local=$(date -d "@$exp" '+%Y-%m-%d %H:%M:%S.000000')
+case "$AZB_AZ_MODE" in
+  notloggedin) echo "ERROR: Please run 'az login' to setup account." >&2; exit 1 ;;
+  leaky) echo "ERROR: AADSTS50000: the request failed for $token" >&2; exit 1 ;;
+  garbage) echo "WARNING: not JSON $token"; exit 0 ;;
+  local) printf '{"accessToken":"%s","expiresOn":"%s","subscription":"%s","tenant":"%s","tokenType":"Bearer"}\n' "$token" "$local" "$AZB_SUB" "$AZB_TENANT" ;;
+  *) printf '{"accessToken":"%s","expiresOn":"%s","expires_on":%s,"subscription":"%s","tenant":"%s","tokenType":"Bearer"}\n' "$token" "$local" "$exp" "$AZB_SUB" "$AZB_TENANT" ;;
+esac
+'@
+    [IO.File]::SetUnixFileMode($az, 'UserRead, UserWrite, UserExecute')
+
+    $reportArgs = "-Scope /subscriptions/$Sub -From ([datetime]::new((Get-Date).AddMonths(-1).Year, (Get-Date).AddMonths(-1).Month, 1)) -To ([datetime]::new((Get-Date).Year, (Get-Date).Month, 1).AddDays(-1))"
+    $syncArgs = "-Scope /subscriptions/$Sub -Months 1 -WorkingPath '$(Join-Path $Dir 'work2')'"
+    $reset = '$global:AzbCalls = @(); Remove-Item -LiteralPath $env:AZB_AZ_LOG -ErrorAction SilentlyContinue; $env:AZB_AZ_SHAPE = $null; $env:AZB_AZ_EXPIRING = $null; $env:AZB_AZ_SIGNEDIN = $null; $env:AZB_AZ_MODE = $null' + "`n"
+    $calls = '@{ Calls = @($global:AzbCalls).Count; CallThreads = (@($global:AzbCalls.Thread | Sort-Object -Unique) -join ","); Main = [Threading.Thread]::CurrentThread.ManagedThreadId; Resources = (@($global:AzbCalls.ResourceUrl) -join ","); AzArgs = (Get-Content -LiteralPath $env:AZB_AZ_LOG -ErrorAction SilentlyContinue) -join "|"; AzRuns = @(Get-Content -LiteralPath $env:AZB_AZ_LOG -ErrorAction SilentlyContinue).Count }'
+    $cases = [ordered]@{
+        azString      = "Get-AzBillingToken -UseAzContext`n$calls"
+        azSecure      = "`$env:AZB_AZ_SHAPE = 'SecureString'`nGet-AzBillingToken -UseAzContext`n$calls"
+        azPipeline    = "`$env:AZB_AZ_SHAPE = 'SecureString'; `$env:AZB_AZ_EXPIRING = '1'`n`$t = Get-AzBillingToken -UseAzContext`n`$r = `$t | New-AzCostReport $reportArgs`n`$o = $calls; `$o.Status = `"`$(`$r.Status)`"; `$o"
+        azSyncToken   = "`$env:AZB_AZ_EXPIRING = '1'`n`$t = Get-AzBillingToken -UseAzContext`nSync-AzBilling -Token `$t $syncArgs -Database '$(Join-Path $Dir 'az1.sqlite')'`n$calls"
+        azSync        = "Sync-AzBilling -UseAzContext $syncArgs -Database '$(Join-Path $Dir 'az2.sqlite')'`n$calls"
+        azMethod      = "`$env:AZB_AZ_EXPIRING = '1'`n`$t = Get-AzBillingToken -UseAzContext`n`$null = `$t.GetAccessToken()`n$calls"
+        azNoPipeline  = "`$env:AZB_AZ_EXPIRING = '1'`n`$t = Get-AzBillingToken -UseAzContext`n`$p = `$t.GetType().GetProperty('Provider', [Reflection.BindingFlags]'NonPublic,Instance').GetValue(`$t)`ntry { `$null = `$p.GetTokenAsync([Threading.CancellationToken]::None).GetAwaiter().GetResult(); @{ NoPipeline = 'renewed' } } catch { @{ NoPipeline = `$_.Exception.GetBaseException().Message } }"
+        azNotSignedIn = "`$env:AZB_AZ_SIGNEDIN = '0'`nGet-AzBillingToken -UseAzContext"
+        cliEpoch      = "Get-AzBillingToken -UseAzureCli -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS`n$calls"
+        cliTenant     = "Get-AzBillingToken -UseAzureCli -TenantId `$env:AZB_TENANT -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS`n$calls"
+        cliLocal      = "`$env:AZB_AZ_MODE = 'local'`nGet-AzBillingToken -UseAzureCli -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS`n$calls"
+        cliPipeline   = "`$env:AZB_AZ_EXPIRING = '1'`n`$t = Get-AzBillingToken -UseAzureCli -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS`n`$r = `$t | New-AzCostReport $reportArgs`n`$o = $calls; `$o.Status = `"`$(`$r.Status)`"; `$o"
+        cliSync       = "Sync-AzBilling -UseAzureCli -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS $syncArgs -Database '$(Join-Path $Dir 'cli.sqlite')'`n$calls"
+        cliNotSignedIn = "`$env:AZB_AZ_MODE = 'notloggedin'`nGet-AzBillingToken -UseAzureCli -TenantId `$env:AZB_TENANT -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS"
+        cliLeaky      = "`$env:AZB_AZ_MODE = 'leaky'`nGet-AzBillingToken -UseAzureCli -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS"
+        cliGarbage    = "`$env:AZB_AZ_MODE = 'garbage'`nGet-AzBillingToken -UseAzureCli -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS"
+        cliMissing    = "`$saved = `$env:PATH; `$env:PATH = (`$env:PATH -split ':' | Where-Object { `$_ -ne '$bin' }) -join ':'`ntry { Get-AzBillingToken -UseAzureCli -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS } finally { `$env:PATH = `$saved }"
+        noDisplay     = "Get-AzBillingToken -Interactive $CommonArgs"
+        automation    = "`$env:DISPLAY = ':99'; `$env:AUTOMATION_ASSET_ACCOUNTID = '$([guid]::NewGuid())'`ntry { Get-AzBillingToken -Interactive $CommonArgs } finally { `$env:DISPLAY = `$null; `$env:AUTOMATION_ASSET_ACCOUNTID = `$null }"
+        azMissing     = "`$saved = `$env:PSModulePath; `$env:PSModulePath = (`$env:PSModulePath -split ':' | Where-Object { `$_ -notlike '*azmods*' }) -join ':'`ntry { Get-AzBillingToken -UseAzContext } finally { `$env:PSModulePath = `$saved }"
+    }
+    $casesJson = ($cases | ConvertTo-Json -Compress).Replace("'", "''")
+    $script:Sessions = Invoke-Run -Environment @{
+        PSModulePath = (Join-Path $Dir 'azmods') + [IO.Path]::PathSeparator + $env:PSModulePath
+        PATH = "$bin$([IO.Path]::PathSeparator)$env:PATH"; TZ = 'America/New_York'
+        AZB_AZ_LOG = (Join-Path $Dir 'az.log'); AZB_AZ_TOKEN_FILE = (Join-Path $Dir 'az-token'); AZB_SUB = $Sub
+    } -Script @"
+`$tok = Invoke-RestMethod -Method Post -Uri "`$env:AZB_FIXTURE_HTTPS/`$env:AZB_TENANT/oauth2/v2.0/token" -Body @{ grant_type = 'client_credentials'; client_id = `$env:AZB_CLIENT_ID; client_secret = `$env:AZB_CLIENT_SECRET; scope = "`$env:AZB_FIXTURE_HTTPS/.default" }
+[IO.File]::WriteAllText(`$env:AZB_AZ_TOKEN_FILE, `$tok.access_token)
+`$cases = ConvertFrom-Json -AsHashtable '$casesJson'
+foreach (`$name in '$(@($cases.Keys) -join "','")') { Invoke-Person `$name ('$($reset.Replace("'", "''"))' + `$cases[`$name]) }
+"@
 }
 
 AfterAll {
@@ -400,7 +484,7 @@ Describe 'Person sign-in secrets' -Tag 'Auth', 'SignIn' -Skip:$NoFixture {
     }
 
     It 'no device code, token or ID token appears in any stream of <Run>, nor in its child''s output' -TestCases @(
-        @{ Run = 'Device' }, @{ Run = 'Plain1' }, @{ Run = 'Plain2' }, @{ Run = 'Link' }
+        @{ Run = 'Device' }, @{ Run = 'Plain1' }, @{ Run = 'Plain2' }, @{ Run = 'Link' }, @{ Run = 'Sessions' }
     ) {
         $run = Get-Variable -Name $Run -ValueOnly
         foreach ($r in $run.Results.Values) {
@@ -431,5 +515,104 @@ Describe 'Person sign-in secrets' -Tag 'Auth', 'SignIn' -Skip:$NoFixture {
         foreach ($c in $codes) { $files.Contains($c) | Should -BeFalse }
         # the search is meaningful: the PlainFile cache does hold a refresh token
         Find-Secret ([IO.File]::ReadAllText($LinkPath)) | Should -Not -BeNullOrEmpty
+    }
+}
+
+Describe 'Get-AzBillingToken -UseAzContext' -Tag 'Auth', 'SignIn' -Skip:$NoFixture {
+    It 'takes the token of the signed-in Az session (Token as <Shape>), for the context''s cloud and tenant, on the pipeline thread' -TestCases @(
+        @{ Case = 'azString'; Shape = 'a string' }, @{ Case = 'azSecure'; Shape = 'a SecureString' }
+    ) {
+        $r = $Sessions.Results[$Case]
+        $r.Message | Should -BeNullOrEmpty
+        $r.AuthMethod | Should -Be 'AzContext'
+        $r.TenantId | Should -Be $Fixture.TenantId
+        $r.ClientId | Should -Be $Fixture.ClientId -Because 'the appid claim of the session''s token'
+        $r.ResourceManagerUrl | Should -Be "$($Fixture.Https)/"
+        $r.Cloud | Should -Be 'Custom'
+        $r.Calls | Should -Be 1
+        $r.Resources | Should -Be "$($Fixture.Https)/"
+        $r.CallThreads | Should -Be "$($r.Main)"
+        $r.TokenHash | Should -Not -BeNullOrEmpty
+    }
+
+    It 'asks Get-AzAccessToken again, from New-AzCostReport''s pipeline thread, when the token it has is about to expire' {
+        $r = $Sessions.Results['azPipeline']
+        $r.Message | Should -BeNullOrEmpty
+        $r.Calls | Should -Be 2
+        $r.CallThreads | Should -Be "$($r.Main)"
+        $r.Status | Should -Be 'Completed'
+    }
+
+    It 'renews for Sync-AzBilling -Token, and Sync-AzBilling -UseAzContext loads' {
+        $Sessions.Results['azSyncToken'].Loaded | Should -Be 1
+        $Sessions.Results['azSyncToken'].Calls | Should -Be 2
+        $Sessions.Results['azSync'].Loaded | Should -Be 1
+        $Sessions.Results['azSync'].Failed | Should -Be 0
+    }
+
+    It 'renews through GetAccessToken() on the calling thread' {
+        $Sessions.Results['azMethod'].Ok | Should -BeTrue
+        $Sessions.Results['azMethod'].Calls | Should -Be 2
+    }
+
+    It 'fails clearly where no PowerShell pipeline can run Get-AzAccessToken' {
+        $Sessions.Results['azNoPipeline'].NoPipeline | Should -Match 'renewed by calling Get-AzAccessToken in a PowerShell pipeline, and none is running here'
+    }
+
+    It 'says Connect-AzAccount when <Case>' -TestCases @(
+        @{ Case = 'azNotSignedIn'; Pattern = 'not signed in.*Connect-AzAccount' }, @{ Case = 'azMissing'; Pattern = 'Az.Accounts is not available.*Connect-AzAccount' }
+    ) {
+        $r = $Sessions.Results[$Case]
+        $r.Id | Should -Be 'AzBillingAuthenticationFailed,AzBillingPS.Commands.GetAzBillingTokenCommand'
+        $r.Message | Should -Match $Pattern
+        $r.TokenRequests | Should -Be 0
+    }
+}
+
+Describe 'Get-AzBillingToken -UseAzureCli' -Tag 'Auth', 'SignIn' -Skip:$NoFixture {
+    It 'runs az account get-access-token for the Resource Manager URL and reads expires_on' {
+        $r = $Sessions.Results['cliEpoch']
+        $r.Message | Should -BeNullOrEmpty
+        $r.AuthMethod | Should -Be 'AzureCli'
+        $r.AzArgs | Should -Be "account get-access-token --resource $($Fixture.Https)/ --output json"
+        $r.TenantId | Should -Be $Fixture.TenantId
+        [Math]::Abs($r.ExpiresOn - [DateTimeOffset]::UtcNow.AddHours(1).ToUnixTimeSeconds()) | Should -BeLessThan 600
+        $Sessions.Results['cliTenant'].AzArgs | Should -Be "account get-access-token --resource $($Fixture.Https)/ --output json --tenant $($Fixture.TenantId)"
+    }
+
+    It 'reads the older expiresOn, in local time (TZ=America/New_York)' {
+        $r = $Sessions.Results['cliLocal']
+        $r.Ok | Should -BeTrue
+        [Math]::Abs($r.ExpiresOn - [DateTimeOffset]::UtcNow.AddHours(1).ToUnixTimeSeconds()) | Should -BeLessThan 600 -Because 'read as UTC it would be hours off'
+    }
+
+    It 'runs az again when the token is about to expire, and Sync-AzBilling -UseAzureCli loads' {
+        $Sessions.Results['cliPipeline'].AzRuns | Should -Be 2
+        $Sessions.Results['cliPipeline'].Status | Should -Be 'Completed'
+        $Sessions.Results['cliSync'].Loaded | Should -Be 1
+    }
+
+    It '<Case>: <Id> naming <Pattern>' -TestCases @(
+        @{ Case = 'cliNotSignedIn'; Id = 'AzBillingAuthenticationFailed'; Pattern = "not signed in to tenant .*: run 'az login --tenant" }
+        @{ Case = 'cliLeaky'; Id = 'AzBillingAuthenticationFailed'; Pattern = 'failed with exit code 1: ERROR: AADSTS50000: the request failed for \[removed\]' }
+        @{ Case = 'cliGarbage'; Id = 'AzBillingServiceError'; Pattern = 'not JSON \(it is not shown' }
+        @{ Case = 'cliMissing'; Id = 'AzBillingNotFound'; Pattern = "not found on PATH.*'az login'" }
+    ) {
+        $r = $Sessions.Results[$Case]
+        $r.Ok | Should -BeFalse
+        $r.Id | Should -Be "$Id,AzBillingPS.Commands.GetAzBillingTokenCommand"
+        $r.Message | Should -Match $Pattern
+    }
+}
+
+Describe 'Get-AzBillingToken -Interactive' -Tag 'Auth', 'SignIn' -Skip:$NoFixture {
+    It 'where no browser can be opened (<Case>), fails before any network call and says to use -DeviceCode' -TestCases @(
+        @{ Case = 'noDisplay'; Why = 'no graphical display' }, @{ Case = 'automation'; Why = 'Azure Automation job' }
+    ) {
+        $r = $Sessions.Results[$Case]
+        $r.Id | Should -Be 'AzBillingUnsupported,AzBillingPS.Commands.GetAzBillingTokenCommand'
+        $r.Message | Should -Match "$Why.*Use -DeviceCode instead"
+        $r.TokenRequests | Should -Be 0
+        $r.DeviceCodeRequests | Should -Be 0
     }
 }
