@@ -2,7 +2,10 @@
 # line override them. Parsed, never run: constants, arrays and $true/$false only. Relative paths are taken from
 # this file's folder. Secrets (ClientSecret, CertificatePassword) cannot be set here.
 @{
-    # Who signs in: the managed identity of the Automation account, VM or hybrid worker.
+    # Who signs in: the managed identity of the Automation account, VM or hybrid worker. To try the same job from
+    # your own prompt first, give a person's sign-in on the command line (it replaces this one):
+    #   Sync-AzBilling -ConfigPath ./sync.psd1 -DeviceCode      (or -UseAzContext, -UseAzureCli, -Interactive)
+    # or put it here instead: DeviceCode = $true, UseAzContext = $true or UseAzureCli = $true.
     ManagedIdentity  = $true
 
     # What: every subscription the identity can list, except sandboxes.

@@ -283,6 +283,12 @@ esac
 
     $reportArgs = "-Scope /subscriptions/$Sub -From ([datetime]::new((Get-Date).AddMonths(-1).Year, (Get-Date).AddMonths(-1).Month, 1)) -To ([datetime]::new((Get-Date).Year, (Get-Date).Month, 1).AddDays(-1))"
     $syncArgs = "-Scope /subscriptions/$Sub -Months 1 -WorkingPath '$(Join-Path $Dir 'work2')'"
+    # Sync-AzBilling's configuration keys are its parameter names: a person's sign-in in the file, or on the command line
+    # replacing the file's ManagedIdentity.
+    $script:ConfigKey = Join-Path $Dir 'cli-key.psd1'
+    Set-Content -LiteralPath $ConfigKey -Value "@{ UseAzureCli = `$true; ResourceManagerUrl = '$($Fixture.Https)'; Scope = '/subscriptions/$Sub'; Months = 1; Database = 'cfg1.sqlite'; WorkingPath = 'work3' }"
+    $script:ConfigMi = Join-Path $Dir 'mi.psd1'
+    Set-Content -LiteralPath $ConfigMi -Value "@{ ManagedIdentity = `$true; ResourceManagerUrl = '$($Fixture.Https)'; Scope = '/subscriptions/$Sub'; Months = 1; Database = 'cfg2.sqlite'; WorkingPath = 'work4' }"
     $reset = '$global:AzbCalls = @(); Remove-Item -LiteralPath $env:AZB_AZ_LOG -ErrorAction SilentlyContinue; $env:AZB_AZ_SHAPE = $null; $env:AZB_AZ_EXPIRING = $null; $env:AZB_AZ_SIGNEDIN = $null; $env:AZB_AZ_MODE = $null' + "`n"
     $calls = '@{ Calls = @($global:AzbCalls).Count; CallThreads = (@($global:AzbCalls.Thread | Sort-Object -Unique) -join ","); Main = [Threading.Thread]::CurrentThread.ManagedThreadId; Resources = (@($global:AzbCalls.ResourceUrl) -join ","); AzArgs = (Get-Content -LiteralPath $env:AZB_AZ_LOG -ErrorAction SilentlyContinue) -join "|"; AzRuns = @(Get-Content -LiteralPath $env:AZB_AZ_LOG -ErrorAction SilentlyContinue).Count }'
     $cases = [ordered]@{
@@ -299,6 +305,8 @@ esac
         cliLocal      = "`$env:AZB_AZ_MODE = 'local'`nGet-AzBillingToken -UseAzureCli -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS`n$calls"
         cliPipeline   = "`$env:AZB_AZ_EXPIRING = '1'`n`$t = Get-AzBillingToken -UseAzureCli -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS`n`$r = `$t | New-AzCostReport $reportArgs`n`$o = $calls; `$o.Status = `"`$(`$r.Status)`"; `$o"
         cliSync       = "Sync-AzBilling -UseAzureCli -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS $syncArgs -Database '$(Join-Path $Dir 'cli.sqlite')'`n$calls"
+        cliConfigKey  = "Sync-AzBilling -ConfigPath '$ConfigKey'`n$calls"
+        cliConfigSwitch = "Sync-AzBilling -ConfigPath '$ConfigMi' -UseAzureCli`n$calls"
         cliNotSignedIn = "`$env:AZB_AZ_MODE = 'notloggedin'`nGet-AzBillingToken -UseAzureCli -TenantId `$env:AZB_TENANT -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS"
         cliLeaky      = "`$env:AZB_AZ_MODE = 'leaky'`nGet-AzBillingToken -UseAzureCli -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS"
         cliGarbage    = "`$env:AZB_AZ_MODE = 'garbage'`nGet-AzBillingToken -UseAzureCli -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS"
@@ -590,6 +598,16 @@ Describe 'Get-AzBillingToken -UseAzureCli' -Tag 'Auth', 'SignIn' -Skip:$NoFixtur
         $Sessions.Results['cliPipeline'].AzRuns | Should -Be 2
         $Sessions.Results['cliPipeline'].Status | Should -Be 'Completed'
         $Sessions.Results['cliSync'].Loaded | Should -Be 1
+    }
+
+    It 'Sync-AzBilling takes UseAzureCli from its configuration file, or on the command line in place of the file''s ManagedIdentity' {
+        foreach ($c in 'cliConfigKey', 'cliConfigSwitch') {
+            $r = $Sessions.Results[$c]
+            $r.Message | Should -BeNullOrEmpty -Because $c
+            $r.Loaded | Should -Be 1 -Because $c
+            $r.AzRuns | Should -BeGreaterOrEqual 1 -Because $c
+        }
+        ($Sessions.Results['cliConfigSwitch'].Verbose -join "`n") | Should -Match '-ManagedIdentity from the configuration file is not used'
     }
 
     It '<Case>: <Id> naming <Pattern>' -TestCases @(
