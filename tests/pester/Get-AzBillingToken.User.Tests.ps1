@@ -197,7 +197,7 @@ Invoke-Person 'stop' "Get-AzBillingToken -DeviceCode -ClientId $($Pub.stop) $Com
     Start-Sleep -Seconds 3
     @{ StopSeconds = `$stopSeconds; PollsAtStop = `$polls; PollsAfter = @((Get-Code `$code).polls).Count }
 }
-Invoke-Person 'sync' "Sync-AzBilling -DeviceCode -ClientId $($Pub.sync) $CommonArgs -Scope /subscriptions/$Sub -Months 1 -Database '$(Join-Path $Dir 'sync.sqlite')' -WorkingPath '$(Join-Path $Dir 'work')'" `$approve
+Invoke-Person 'sync' "Sync-AzBilling -DeviceCode -ClientId $($Pub.sync) $CommonArgs -Scope /subscriptions/$Sub -Months 1 -DatabasePath '$(Join-Path $Dir 'sync.sqlite')' -WorkingPath '$(Join-Path $Dir 'work')'" `$approve
 Invoke-Person 'clear' "Clear-AzBillingTokenCache"
 Invoke-Person 'afterClear' "Get-AzBillingToken -DeviceCode -ClientId $($Pub.approve) $CommonArgs" { param(`$code, `$ps) `$ps.Stop() }
 "@
@@ -286,17 +286,17 @@ esac
     # Sync-AzBilling's configuration keys are its parameter names: a person's sign-in in the file, or on the command line
     # replacing the file's ManagedIdentity.
     $script:ConfigKey = Join-Path $Dir 'cli-key.psd1'
-    Set-Content -LiteralPath $ConfigKey -Value "@{ UseAzureCli = `$true; ResourceManagerUrl = '$($Fixture.Https)'; Scope = '/subscriptions/$Sub'; Months = 1; Database = 'cfg1.sqlite'; WorkingPath = 'work3' }"
+    Set-Content -LiteralPath $ConfigKey -Value "@{ UseAzureCli = `$true; ResourceManagerUrl = '$($Fixture.Https)'; Scope = '/subscriptions/$Sub'; Months = 1; DatabasePath = 'cfg1.sqlite'; WorkingPath = 'work3' }"
     $script:ConfigMi = Join-Path $Dir 'mi.psd1'
-    Set-Content -LiteralPath $ConfigMi -Value "@{ ManagedIdentity = `$true; ResourceManagerUrl = '$($Fixture.Https)'; Scope = '/subscriptions/$Sub'; Months = 1; Database = 'cfg2.sqlite'; WorkingPath = 'work4' }"
+    Set-Content -LiteralPath $ConfigMi -Value "@{ ManagedIdentity = `$true; ResourceManagerUrl = '$($Fixture.Https)'; Scope = '/subscriptions/$Sub'; Months = 1; DatabasePath = 'cfg2.sqlite'; WorkingPath = 'work4' }"
     $reset = '$global:AzbCalls = @(); Remove-Item -LiteralPath $env:AZB_AZ_LOG -ErrorAction SilentlyContinue; $env:AZB_AZ_SHAPE = $null; $env:AZB_AZ_EXPIRING = $null; $env:AZB_AZ_SIGNEDIN = $null; $env:AZB_AZ_MODE = $null' + "`n"
     $calls = '@{ Calls = @($global:AzbCalls).Count; CallThreads = (@($global:AzbCalls.Thread | Sort-Object -Unique) -join ","); Main = [Threading.Thread]::CurrentThread.ManagedThreadId; Resources = (@($global:AzbCalls.ResourceUrl) -join ","); AzArgs = (Get-Content -LiteralPath $env:AZB_AZ_LOG -ErrorAction SilentlyContinue) -join "|"; AzRuns = @(Get-Content -LiteralPath $env:AZB_AZ_LOG -ErrorAction SilentlyContinue).Count }'
     $cases = [ordered]@{
         azString      = "Get-AzBillingToken -UseAzContext`n$calls"
         azSecure      = "`$env:AZB_AZ_SHAPE = 'SecureString'`nGet-AzBillingToken -UseAzContext`n$calls"
         azPipeline    = "`$env:AZB_AZ_SHAPE = 'SecureString'; `$env:AZB_AZ_EXPIRING = '1'`n`$t = Get-AzBillingToken -UseAzContext`n`$r = `$t | New-AzCostReport $reportArgs`n`$o = $calls; `$o.Status = `"`$(`$r.Status)`"; `$o"
-        azSyncToken   = "`$env:AZB_AZ_EXPIRING = '1'`n`$t = Get-AzBillingToken -UseAzContext`nSync-AzBilling -Token `$t $syncArgs -Database '$(Join-Path $Dir 'az1.sqlite')'`n$calls"
-        azSync        = "Sync-AzBilling -UseAzContext $syncArgs -Database '$(Join-Path $Dir 'az2.sqlite')'`n$calls"
+        azSyncToken   = "`$env:AZB_AZ_EXPIRING = '1'`n`$t = Get-AzBillingToken -UseAzContext`nSync-AzBilling -Token `$t $syncArgs -DatabasePath '$(Join-Path $Dir 'az1.sqlite')'`n$calls"
+        azSync        = "Sync-AzBilling -UseAzContext $syncArgs -DatabasePath '$(Join-Path $Dir 'az2.sqlite')'`n$calls"
         azMethod      = "`$env:AZB_AZ_EXPIRING = '1'`n`$t = Get-AzBillingToken -UseAzContext`n`$null = `$t.GetAccessToken()`n$calls"
         azNoPipeline  = "`$env:AZB_AZ_EXPIRING = '1'`n`$t = Get-AzBillingToken -UseAzContext`n`$p = `$t.GetType().GetProperty('Provider', [Reflection.BindingFlags]'NonPublic,Instance').GetValue(`$t)`ntry { `$null = `$p.GetTokenAsync([Threading.CancellationToken]::None).GetAwaiter().GetResult(); @{ NoPipeline = 'renewed' } } catch { @{ NoPipeline = `$_.Exception.GetBaseException().Message } }"
         azNotSignedIn = "`$env:AZB_AZ_SIGNEDIN = '0'`nGet-AzBillingToken -UseAzContext"
@@ -304,7 +304,7 @@ esac
         cliTenant     = "Get-AzBillingToken -UseAzureCli -TenantId `$env:AZB_TENANT -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS`n$calls"
         cliLocal      = "`$env:AZB_AZ_MODE = 'local'`nGet-AzBillingToken -UseAzureCli -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS`n$calls"
         cliPipeline   = "`$env:AZB_AZ_EXPIRING = '1'`n`$t = Get-AzBillingToken -UseAzureCli -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS`n`$r = `$t | New-AzCostReport $reportArgs`n`$o = $calls; `$o.Status = `"`$(`$r.Status)`"; `$o"
-        cliSync       = "Sync-AzBilling -UseAzureCli -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS $syncArgs -Database '$(Join-Path $Dir 'cli.sqlite')'`n$calls"
+        cliSync       = "Sync-AzBilling -UseAzureCli -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS $syncArgs -DatabasePath '$(Join-Path $Dir 'cli.sqlite')'`n$calls"
         cliConfigKey  = "Sync-AzBilling -ConfigPath '$ConfigKey'`n$calls"
         cliConfigSwitch = "Sync-AzBilling -ConfigPath '$ConfigMi' -UseAzureCli`n$calls"
         cliNotSignedIn = "`$env:AZB_AZ_MODE = 'notloggedin'`nGet-AzBillingToken -UseAzureCli -TenantId `$env:AZB_TENANT -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS"

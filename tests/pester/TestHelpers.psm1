@@ -823,6 +823,9 @@ function New-TestFixtureCertificate {
     if ($Server) {
         $san = [Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder]::new()
         $san.AddIpAddress([Net.IPAddress]::Loopback)
+        # the fixture's "elsewhere" listener (Start-TestAzureFixture -Elsewhere): a hostile host must not fail on TLS
+        # alone, or a test that no token reaches it could never fail
+        $san.AddIpAddress([Net.IPAddress]::Parse('127.0.0.2'))
         $san.AddDnsName('localhost')
         $req.CertificateExtensions.Add($san.Build())
         $eku = [Security.Cryptography.OidCollection]::new()
@@ -873,7 +876,10 @@ function Start-TestAzureFixture {
         # Public client applications of the tenant (device code sign-in): client ids, or @{ clientId; tokenLifetimeSeconds }.
         [object[]] $PublicClients,
         # The device code flow's timing: @{ intervalSeconds = 5; expiresInSeconds = 900 }.
-        [hashtable] $DeviceCode
+        [hashtable] $DeviceCode,
+        # Also listen "elsewhere" (https and http on 127.0.0.2, https on another port of 127.0.0.1): hosts a hostile answer
+        # points to, which record every Authorization header they get (Get-TestElsewhereRequests).
+        [switch] $Elsewhere
     )
     $dll = Join-Path (Get-TestRepoRoot) 'out/AzBillingPS.Fixture/AzBillingPS.Fixture.dll'
     if (-not (Test-Path $dll)) { throw "The Azure test fixture is not built ($dll); run build.ps1 -Task Build." }
@@ -912,6 +918,7 @@ function Start-TestAzureFixture {
 
     $psi = [Diagnostics.ProcessStartInfo]::new((Get-TestDotnet))
     foreach ($a in $dll, '--config', $configPath, '--tls-pfx', $pfx, '--tls-password', $tlsPassword, '--parent-pid', $PID) { $psi.ArgumentList.Add([string] $a) }
+    if ($Elsewhere) { foreach ($a in '--elsewhere-ip', '127.0.0.2') { $psi.ArgumentList.Add($a) } }
     $psi.UseShellExecute = $false
     $psi.RedirectStandardOutput = $true
     $psi.RedirectStandardError = $true
@@ -947,7 +954,20 @@ function Start-TestAzureFixture {
         OwnDir       = $ownDir
         ConfigPath   = $configPath
         StdErr       = $stderr
+        Elsewhere    = if ($ports.PSObject.Properties['elsewhere']) { $ports.elsewhere }
     }
+}
+
+function Get-TestElsewhereRequests {
+    <#
+    .SYNOPSIS
+        Every request the fixture's "elsewhere" listeners got (Start-TestAzureFixture -Elsewhere): time, scheme, local,
+        method, path, authorization (the header as received, or null).
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory, Position = 0)] $Fixture)
+    $r = Invoke-TestFixtureControl $Fixture GET '/_fixture/elsewhere'
+    foreach ($x in $r.requests) { $x }
 }
 
 function Stop-TestAzureFixture {
@@ -1074,8 +1094,12 @@ function Set-TestSubscriptions {
         Set-TestSubscriptions $f @(@{ subscriptionId = $a; displayName = 'Prod' }, $b) -PageSize 1
     #>
     [CmdletBinding()]
-    param([Parameter(Mandatory, Position = 0)] $Fixture, [Parameter(Position = 1)] [AllowEmptyCollection()] [object[]] $Subscriptions = @(), [int] $PageSize = 100)
-    [void] (Invoke-TestFixtureControl $Fixture POST '/_fixture/subscriptions' @{ subscriptions = @($Subscriptions); pageSize = $PageSize })
+    param([Parameter(Mandatory, Position = 0)] $Fixture, [Parameter(Position = 1)] [AllowEmptyCollection()] [object[]] $Subscriptions = @(), [int] $PageSize = 100,
+        # Every page's nextLink instead of the fixture's own: a template with {skiptoken} and {apiVersion} (absolute or relative).
+        [string] $NextLink)
+    $body = @{ subscriptions = @($Subscriptions); pageSize = $PageSize }
+    if ($NextLink) { $body.nextLink = $NextLink }
+    [void] (Invoke-TestFixtureControl $Fixture POST '/_fixture/subscriptions' $body)
 }
 
 function Set-TestBlobProxy {
@@ -1142,4 +1166,4 @@ function Set-TestDeviceCode {
 
 Export-ModuleMember -Function Get-TestDeviceCodes, Set-TestDeviceCode, New-TestFixtureCertificate, Start-TestAzureFixture, Stop-TestAzureFixture, Set-TestCostRules, Get-TestCostRequests, Get-TestCostOperations,
     Reset-TestCostFixture, Revoke-TestFixtureTokens, Get-TestFixtureIssued, Get-TestFixtureSecrets, Set-TestSubscriptions, Set-TestBlobProxy,
-    Get-TestBlobProxyRequests
+    Get-TestBlobProxyRequests, Get-TestElsewhereRequests

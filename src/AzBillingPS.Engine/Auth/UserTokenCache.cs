@@ -87,7 +87,7 @@ public static class UserTokenCache
             string path = Path.Combine(Folder, PlainFileName);
             try
             {
-                PrivateFiles.EnsureFolder(Folder);
+                EnsureFolder();
                 RegisterPlainFile(cache, path);
                 return $"remembered in '{path}', a file only you can read ({ModeVariable}=PlainFile)";
             }
@@ -138,10 +138,9 @@ public static class UserTokenCache
             }
 
             string plain = Path.Combine(Folder, PlainFileName);
-            var info = new FileInfo(plain);
-            if (info.Exists || info.LinkTarget is not null)
+            if (PrivateFiles.Inspect(plain).Kind is EntryKind.File or EntryKind.SymbolicLink)
             {
-                File.Delete(plain);
+                File.Delete(plain); // a link is removed itself, never what it points to
                 removed.Add($"'{plain}'");
             }
         }
@@ -183,7 +182,7 @@ public static class UserTokenCache
     {
         try
         {
-            PrivateFiles.EnsureFolder(Folder);
+            EnsureFolder();
             StorageCreationProperties properties = new StorageCreationPropertiesBuilder(ProtectedFileName, Folder)
                 .WithLinuxKeyring(
                     "com.azbillingps.tokencache",
@@ -221,7 +220,7 @@ public static class UserTokenCache
                 byte[]? data;
                 try
                 {
-                    data = PrivateFiles.ReadOwn(path);
+                    data = ReadOwn(path);
                 }
                 catch (EngineException e)
                 {
@@ -242,10 +241,63 @@ public static class UserTokenCache
 
             lock (fileLock)
             {
-                PrivateFiles.WriteAtomically(path, args.TokenCache.SerializeMsalV3());
+                WriteAtomically(path, args.TokenCache.SerializeMsalV3());
             }
         });
     }
 
     private static readonly object PlainFileLock = new();
+
+    /// <summary>The cache folder, created private to the user, or refused when it is another user's or open to others.</summary>
+    private static void EnsureFolder()
+        => PrivateFiles.EnsureFolder(Folder, strict: true, "The token cache folder", $"XDG_DATA_HOME (or {ModeVariable}=Memory)");
+
+    /// <summary>
+    /// Replaces <paramref name="path"/> in one rename with a new private file (PrivateFiles.CreateNew: 0600, created new,
+    /// never through a link); a link at <paramref name="path"/> is replaced itself, what it points to is not touched.
+    /// </summary>
+    private static void WriteAtomically(string path, byte[] data)
+    {
+        EnsureFolder();
+        string temp = Path.Combine(Path.GetDirectoryName(path)!, "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N") + ".tmp");
+        try
+        {
+            using (FileStream stream = PrivateFiles.CreateNew(temp))
+            {
+                stream.Write(data);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, path, overwrite: true);
+        }
+        catch
+        {
+            PrivateFiles.DeleteOwned(temp);
+            throw;
+        }
+    }
+
+    /// <summary>The cache file when it is the user's own regular file that nobody else can read or write; null when absent.</summary>
+    private static byte[]? ReadOwn(string path)
+    {
+        if (PrivateFiles.Inspect(path).Kind == EntryKind.SymbolicLink)
+        {
+            throw new EngineException(EngineErrorKind.UnsafeFile, $"'{path}' is a symbolic link, not the token cache AzBillingPS made: it is not read, and the next save replaces the link itself (what it points to is not touched).") { FilePath = path };
+        }
+
+        if (!PrivateFiles.RequireOwnedFile(path, "read"))
+        {
+            return null;
+        }
+
+        if (!OperatingSystem.IsWindows() && (PrivateFiles.Inspect(path).Mode & 0x3F) != 0)
+        {
+            throw new EngineException(EngineErrorKind.UnsafeFile, $"'{path}' can be read or written by other users; it is not read as a token cache. Remove it (Clear-AzBillingTokenCache).") { FilePath = path };
+        }
+
+        using FileStream stream = PrivateFiles.OpenOwned(path, FileAccess.Read);
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
 }

@@ -20,6 +20,12 @@ public sealed record SinkTarget(DatabaseProvider Provider, string ConnectionStri
 
     public string QualifiedTable => Dialect.QualifiedTable(EffectiveSchema, Table);
 
+    /// <summary>The table as people write it, unquoted: schema.table (table alone on SQLite), for messages and -WhatIf.</summary>
+    public string DisplayTable => Dialect.DefaultSchema is null ? Table : $"{EffectiveSchema}.{Table}";
+
+    /// <summary>A SQL Server or PostgreSQL login given apart from the connection string (-Credential), its password kept as a SecureString.</summary>
+    public System.Net.NetworkCredential? Credential { get; init; }
+
     /// <summary>
     /// SQL Server / Azure SQL only: gets an Entra access token for the connection (scope
     /// https://database.windows.net/.default). Used as SqlConnection.AccessTokenCallback, so every new connection,

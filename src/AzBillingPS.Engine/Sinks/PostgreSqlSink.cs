@@ -19,7 +19,7 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
         return string.Create(CultureInfo.InvariantCulture, $"PostgreSQL {b.Host}:{b.Port}/{b.Database}");
     }
 
-    protected override DbConnection CreateConnection() => new NpgsqlConnection(Target.ConnectionString);
+    protected override DbConnection CreateConnection() => new NpgsqlConnection(TargetConnection.PostgreSqlWithCredential(Target.ConnectionString, Target.Credential));
 
     protected override async Task<DbTransaction> BeginAsync(DbConnection connection, TimeSpan lockTimeout, CancellationToken cancellationToken)
     {

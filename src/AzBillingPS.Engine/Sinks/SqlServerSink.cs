@@ -23,11 +23,11 @@ internal sealed class SqlServerSink(SinkTarget target) : CostSink(target)
 
     protected override DbConnection CreateConnection()
     {
-        var connection = new SqlConnection(Target.ConnectionString);
+        var connection = new SqlConnection(Target.ConnectionString, TargetConnection.SqlServerCredential(Target.Credential));
         if (Target.AccessToken is { } getToken)
         {
             var b = new SqlConnectionStringBuilder(Target.ConnectionString);
-            if (b.IntegratedSecurity || !string.IsNullOrEmpty(b.UserID) || !string.IsNullOrEmpty(b.Password) || b.Authentication != SqlAuthenticationMethod.NotSpecified)
+            if (Target.Credential is not null || b.IntegratedSecurity || !string.IsNullOrEmpty(b.UserID) || !string.IsNullOrEmpty(b.Password) || b.Authentication != SqlAuthenticationMethod.NotSpecified)
             {
                 connection.Dispose();
                 throw new ArgumentException("Entra token sign-in to the database cannot be combined with Authentication=, User ID/Password or Integrated Security in the connection string: name only the server and database.");

@@ -17,11 +17,6 @@ namespace AzBillingPS.Commands;
 [OutputType(typeof(AzBillingSyncState))]
 public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
 {
-    /// <summary>The target parameters a Sync-AzBilling configuration file may set for this cmdlet (its other keys are ignored here).</summary>
-    private static readonly string[] TargetKeys = { "ConnectionString", "Provider", "Database", "Table", "Schema" };
-
-    private static readonly string[][] TargetAlternatives = { new[] { "ConnectionString", "Provider", "Database" } };
-
     private SinkTarget? _target;
     private SyncStateStore? _store;
     private IReadOnlyList<SyncStateRow>? _rows;
@@ -55,6 +50,8 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
     [ValidateNotNull]
     public AzBillingToken? DatabaseToken { get; set; }
 
+    protected override bool DatabaseSignInByToken => DatabaseToken is not null;
+
     protected override async Task BeginProcessingAsync()
     {
         await OnPipelineAsync(() =>
@@ -66,10 +63,10 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
                     .Where(s => TargetKeys.Contains(s.Key, StringComparer.OrdinalIgnoreCase))
                     .ToList();
                 ConfigFile.Apply(this, path, settings, Array.Empty<string>(), Array.Empty<string>(), out HashSet<string> applied);
-                ConfigFile.YieldToExplicit(this, applied, TargetAlternatives);
+                ConfigFile.YieldToExplicit(this, applied, TargetGroup);
             }
 
-            _target = ResolveTarget();
+            _target = ResolveTarget(readOnly: true);
             return true;
         }).ConfigureAwait(false);
 
@@ -123,7 +120,7 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
                 continue;
             }
 
-            WriteObjectAsync(ToState(row, complete, _store!.QualifiedTable));
+            WriteObjectAsync(ToState(row, complete, _store!.StateTarget.Table));
         }
     }
 
