@@ -357,8 +357,10 @@ public sealed partial class AccessTokenProvider
         return value;
     }
 
-    private static string Unprotect(SecureString value)
+    /// <summary>The text of a SecureString secret (a client secret; a token another module handed over as a SecureString). Never log it.</summary>
+    public static string Unprotect(SecureString value)
     {
+        ArgumentNullException.ThrowIfNull(value);
         IntPtr p = Marshal.SecureStringToGlobalAllocUnicode(value);
         try
         {

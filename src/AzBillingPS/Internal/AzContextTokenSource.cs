@@ -2,7 +2,6 @@ using System;
 using System.Collections.ObjectModel;
 using System.Linq;
 using System.Management.Automation;
-using System.Runtime.InteropServices;
 using System.Security;
 using System.Threading;
 using System.Threading.Tasks;
@@ -62,7 +61,7 @@ internal static class AzContextTokenSource
         object? token = Property(answer, "Token");
         string? text = token switch
         {
-            SecureString secure => Unprotect(secure),
+            SecureString secure => AccessTokenProvider.Unprotect(secure),
             string plain => plain,
             _ => null,
         };
@@ -130,18 +129,5 @@ internal static class AzContextTokenSource
         PSObject o = target as PSObject ?? PSObject.AsPSObject(target);
         object? value = o.Properties[name]?.Value;
         return value is PSObject p && p.BaseObject is not PSCustomObject ? p.BaseObject : value;
-    }
-
-    private static string Unprotect(SecureString value)
-    {
-        IntPtr p = Marshal.SecureStringToGlobalAllocUnicode(value);
-        try
-        {
-            return Marshal.PtrToStringUni(p, value.Length);
-        }
-        finally
-        {
-            Marshal.ZeroFreeGlobalAllocUnicode(p);
-        }
     }
 }
