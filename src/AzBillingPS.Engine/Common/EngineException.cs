@@ -39,6 +39,12 @@ public enum EngineErrorKind
 
     /// <summary>Something the module did not make (a symbolic link, another user's file) is where it would write or resume a file; it was left alone.</summary>
     UnsafeFile,
+
+    /// <summary>An export's manifest.json is not JSON or lacks what a load needs.</summary>
+    ExportManifestInvalid,
+
+    /// <summary>An export run's blobs do not match its manifest (a part missing, a byte or row count that differs).</summary>
+    ExportRunIncomplete,
 }
 
 /// <summary>

@@ -40,4 +40,8 @@ public static class ErrorIds
     public const string TokenHostRefused = "AzBillingTokenHostRefused";
     public const string UnsafeFolder = "AzBillingUnsafeFolder";
     public const string UnsafeFile = "AzBillingUnsafeFile";
+
+    // Issue 15: Cost Management exports.
+    public const string ExportManifestInvalid = "ExportManifestInvalid";
+    public const string ExportRunIncomplete = "ExportRunIncomplete";
 }

@@ -66,6 +66,8 @@ internal static class ErrorMapper
         EngineErrorKind.TokenHostRefused => (ErrorIds.TokenHostRefused, ErrorCategory.SecurityError),
         EngineErrorKind.UnsafeFolder => (ErrorIds.UnsafeFolder, ErrorCategory.SecurityError),
         EngineErrorKind.UnsafeFile => (ErrorIds.UnsafeFile, ErrorCategory.SecurityError),
+        EngineErrorKind.ExportManifestInvalid => (ErrorIds.ExportManifestInvalid, ErrorCategory.InvalidData),
+        EngineErrorKind.ExportRunIncomplete => (ErrorIds.ExportRunIncomplete, ErrorCategory.InvalidData),
         _ => (ErrorIds.Unexpected, ErrorCategory.NotSpecified),
     };
 
