@@ -50,9 +50,14 @@ public static class CostFileSchema
 {
     internal const int BufferSize = 1 << 16;
 
-    private static readonly CsvReaderOptions Options = new()
+    private static readonly CsvReaderOptions Options = NewOptions(hasHeader: true);
+
+    /// <summary>The same reading rules with the header read as a record, to see its raw bytes.</summary>
+    private static readonly CsvReaderOptions HeaderBytesOptions = NewOptions(hasHeader: false);
+
+    private static CsvReaderOptions NewOptions(bool hasHeader) => new()
     {
-        HasHeader = true,
+        HasHeader = hasHeader,
         Separator = ',',
         Mode = CsvMode.Rfc4180,
         AllowLineBreaksInQuotes = true,
@@ -83,16 +88,49 @@ public static class CostFileSchema
             Line = e.LineNumber,
         };
 
-    /// <summary>Reads and resolves the header line of a file; fails with a message naming the file when it is missing, empty or unusable.</summary>
+    /// <summary>
+    /// Reads and resolves the header line of a file; fails with a message naming the file when it is missing, a folder,
+    /// compressed (gzip or zip), empty or unusable.
+    /// </summary>
     public static CostFileHeader ReadHeader(string path)
     {
+        if (Directory.Exists(path))
+        {
+            throw new EngineException(EngineErrorKind.PathIsFolder, $"{path} is a folder, not a cost file; give the files in it, for example -Path '{Path.Combine(path, "*.csv")}'.") { FilePath = path };
+        }
+
         if (!File.Exists(path))
         {
             throw new EngineException(EngineErrorKind.FileNotFound, $"Cost file not found: {path}") { FilePath = path };
         }
 
+        RejectCompressed(path);
         using CsvReader reader = Open(path);
         return ReadHeader(path, reader);
+    }
+
+    /// <summary>A file that starts with the gzip or zip signature is not CSV text: say so instead of reading binary as a header.</summary>
+    private static void RejectCompressed(string path)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        int got;
+        using (var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1))
+        {
+            got = probe.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false);
+        }
+
+        string? kind = got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b ? "gzip-compressed (it starts with the gzip signature 0x1F 0x8B)"
+            : got >= 4 && magic[0] == 0x50 && magic[1] == 0x4b && magic[2] == 0x03 && magic[3] == 0x04 ? "a zip archive (it starts with the zip signature PK 0x03 0x04)"
+            : null;
+        if (kind is not null)
+        {
+            throw new EngineException(EngineErrorKind.CsvCompressedFile,
+                $"{path}: the file looks {kind}, not CSV text. Decompress it first (for example 'gzip -dc file.csv.gz > file.csv'), or let Save-AzCostBlob decompress report blobs (its default).")
+            {
+                FilePath = path,
+                Line = 1,
+            };
+        }
     }
 
     internal static CostFileHeader ReadHeader(string path, CsvReader reader)
@@ -113,12 +151,45 @@ public static class CostFileSchema
         }
 
         var raw = new string[reader.Headers.Count];
+        bool suspicious = false;
         for (int i = 0; i < raw.Length; i++)
         {
             raw[i] = reader.Headers[i];
+            suspicious |= raw[i].AsSpan().IndexOfAny('\uFFFD', '\0') >= 0;
+        }
+
+        if (suspicious)
+        {
+            // The header is decoded for us: a replacement character may stand for bytes that are not UTF-8. Look at the bytes.
+            CheckHeaderBytes(path);
         }
 
         return Resolve(path, raw);
+    }
+
+    /// <summary>Reads the header line again as raw bytes and fails, naming the field, when it is not valid UTF-8 or holds a NUL.</summary>
+    private static void CheckHeaderBytes(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan);
+        using CsvReader reader = CsvReader.Create(stream, HeaderBytesOptions, false);
+        try
+        {
+            if (!reader.Read())
+            {
+                return;
+            }
+        }
+        catch (CsvFormatException e)
+        {
+            throw Malformed(path, e);
+        }
+
+        if (CsvText.IsClean(reader.RawRecord))
+        {
+            return;
+        }
+
+        throw CostDataReader.InvalidText(path, reader, null);
     }
 
     internal static CostFileHeader Resolve(string path, string[] raw)
@@ -139,7 +210,7 @@ public static class CostFileSchema
             if (seen.TryGetValue(column.Name, out string? earlier))
             {
                 throw new EngineException(EngineErrorKind.CsvDuplicateColumn,
-                    $"{path}: line 1: columns '{earlier}' and '{name}' both hold {column.Name}; a file may name each column once.")
+                    $"{path}: line 1: columns '{CsvText.Printable(earlier)}' and '{CsvText.Printable(name)}' both hold {column.Name}; a file may name each column once.")
                 {
                     FilePath = path,
                     Line = 1,
@@ -168,16 +239,8 @@ public static class CostFileSchema
         return new CostFileHeader(path, raw, columns, dateIndex);
     }
 
-    internal static string Shorten(string? value, int max = 60)
-    {
-        if (value is null)
-        {
-            return string.Empty;
-        }
-
-        string oneLine = value.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
-        return oneLine.Length <= max ? oneLine : string.Concat(oneLine.AsSpan(0, max), "…");
-    }
+    /// <summary>A value for a message: on one line, control characters and undecodable bytes escaped (never raw binary), cut to <paramref name="max"/>.</summary>
+    internal static string Shorten(string? value, int max = 60) => CsvText.Printable(value, max);
 
     /// <summary>
     /// The first and last date in a set of files (reads only what it must). Used to find the period of files

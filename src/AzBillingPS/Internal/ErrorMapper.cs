@@ -66,6 +66,10 @@ internal static class ErrorMapper
         EngineErrorKind.TokenHostRefused => (ErrorIds.TokenHostRefused, ErrorCategory.SecurityError),
         EngineErrorKind.UnsafeFolder => (ErrorIds.UnsafeFolder, ErrorCategory.SecurityError),
         EngineErrorKind.UnsafeFile => (ErrorIds.UnsafeFile, ErrorCategory.SecurityError),
+        EngineErrorKind.DecompressionLimit => (ErrorIds.DecompressionLimit, ErrorCategory.InvalidData),
+        EngineErrorKind.CsvInvalidText => (ErrorIds.CsvInvalidText, ErrorCategory.InvalidData),
+        EngineErrorKind.CsvCompressedFile => (ErrorIds.CsvCompressedFile, ErrorCategory.InvalidData),
+        EngineErrorKind.PathIsFolder => (ErrorIds.PathIsFolder, ErrorCategory.InvalidArgument),
         _ => (ErrorIds.Unexpected, ErrorCategory.NotSpecified),
     };
 
