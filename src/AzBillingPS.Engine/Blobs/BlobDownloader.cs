@@ -250,6 +250,13 @@ public sealed class BlobDownloader : IDisposable
 
                 string clientRequestId = Guid.NewGuid().ToString("D");
                 message.Headers.TryAddWithoutValidation("x-ms-client-request-id", clientRequestId);
+                if (request.BearerToken is { } bearer)
+                {
+                    TokenEndpoint endpoint = request.TokenEndpoint ?? throw new EngineException(EngineErrorKind.InvalidArgument, "A bearer token needs the endpoint it belongs to.");
+                    endpoint.Check(link, what);
+                    endpoint.Authorize(message, await bearer(ct).ConfigureAwait(false), what);
+                    message.Headers.TryAddWithoutValidation("x-ms-version", Exports.BlobContainerStore.ServiceVersion);
+                }
 
                 HttpResponseMessage response;
                 using (var headersTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
@@ -726,11 +733,13 @@ public sealed class BlobDownloader : IDisposable
                     : string.Equals(code, "AuthenticationFailed", StringComparison.OrdinalIgnoreCase) || status == 401 ? EngineErrorKind.AuthenticationFailed
                     : EngineErrorKind.PermissionDenied;
                 string till = expiry is DateTimeOffset x ? string.Create(CultureInfo.InvariantCulture, $" (valid till {x.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC)") : string.Empty;
-                text += $" The link is a shared-access signature{till}: when it has expired or was revoked, request the report again (New-AzCostReport), or run Save-AzCostBlob with -Refresh.";
+                text += request.RefusedAdvice is { } refused
+                    ? " " + refused
+                    : $" The link is a shared-access signature{till}: when it has expired or was revoked, request the report again (New-AzCostReport), or run Save-AzCostBlob with -Refresh.";
                 break;
             case 404:
                 kind = EngineErrorKind.NotFound;
-                text += " The blob is gone (reports are kept for a limited time): request the report again.";
+                text += " " + (request.NotFoundAdvice ?? "The blob is gone (reports are kept for a limited time): request the report again.");
                 break;
             default:
                 kind = EngineErrorKind.ServiceError;

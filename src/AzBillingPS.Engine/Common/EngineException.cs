@@ -51,6 +51,12 @@ public enum EngineErrorKind
 
     /// <summary>A folder was given where a file was expected.</summary>
     PathIsFolder,
+
+    /// <summary>An export's manifest.json is not JSON or lacks what a load needs.</summary>
+    ExportManifestInvalid,
+
+    /// <summary>An export run's blobs do not match its manifest (a part missing, a byte or row count that differs).</summary>
+    ExportRunIncomplete,
 }
 
 /// <summary>

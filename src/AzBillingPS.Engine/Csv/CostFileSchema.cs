@@ -10,9 +10,10 @@ namespace AzBillingPS.Engine.Csv;
 /// <summary>The header of one cost-details file, resolved against the catalog.</summary>
 public sealed class CostFileHeader
 {
-    internal CostFileHeader(string path, IReadOnlyList<string> rawNames, IReadOnlyList<CostColumn> columns, int dateIndex)
+    internal CostFileHeader(string path, IReadOnlyList<string> rawNames, IReadOnlyList<CostColumn> columns, int dateIndex, ColumnCatalog? catalog = null)
     {
         Path = path;
+        Catalog = catalog ?? CostColumnCatalog.Instance;
         RawNames = rawNames;
         Columns = columns;
         DateIndex = dateIndex;
@@ -20,13 +21,16 @@ public sealed class CostFileHeader
 
     public string Path { get; }
 
+    /// <summary>The dataset catalog the header was resolved against.</summary>
+    public ColumnCatalog Catalog { get; }
+
     /// <summary>The header names as the file spells them.</summary>
     public IReadOnlyList<string> RawNames { get; }
 
     /// <summary>The canonical column of each field, in file order.</summary>
     public IReadOnlyList<CostColumn> Columns { get; }
 
-    /// <summary>Index of the Date column in the file.</summary>
+    /// <summary>Index of the catalog's period column (Date for cost details) in the file; -1 when the dataset has none.</summary>
     public int DateIndex { get; }
 
     /// <summary>Headers the catalog does not know (kept as text columns).</summary>
@@ -36,7 +40,7 @@ public sealed class CostFileHeader
         {
             foreach (string raw in RawNames)
             {
-                if (!CostColumnCatalog.IsKnown(raw))
+                if (!Catalog.IsKnown(raw))
                 {
                     yield return raw;
                 }
@@ -73,11 +77,43 @@ public static class CostFileSchema
         BufferSize = BufferSize,
     };
 
-    /// <summary>Opens a file for reading (UTF-8, BOM or not), positioned before the header.</summary>
-    internal static CsvReader Open(string path)
+    /// <summary>
+    /// Opens a file for reading (UTF-8, BOM or not), positioned before the header. A gzip file (known by its first two
+    /// bytes, 1F 8B, whatever its name) is decompressed as it is read.
+    /// </summary>
+    internal static CsvReader Open(string path) => CsvReader.Create(OpenStream(path), Options, false);
+
+    /// <summary>The file's bytes; a gzip file's inflated bytes, bounded by <see cref="InflationLimit.Default"/> (a gzip bomb stops with DecompressionLimit).</summary>
+    private static Stream OpenStream(string path)
     {
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan);
-        return CsvReader.Create(stream, Options, false);
+        try
+        {
+            return IsGzip(stream)
+                ? InflationLimit.Default.Inflate(stream, stream.Length, path, "decompress it yourself if you trust it, and load the CSV")
+                : stream;
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>True when the stream starts with the gzip magic bytes; the stream is left at its start.</summary>
+    internal static bool IsGzip(Stream stream)
+    {
+        Span<byte> magic = stackalloc byte[2];
+        int n = stream.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
+        stream.Position = 0;
+        return n == 2 && magic[0] == 0x1F && magic[1] == 0x8B;
+    }
+
+    /// <summary>True when the file starts with the gzip magic bytes.</summary>
+    public static bool IsGzip(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+        return IsGzip(stream);
     }
 
     /// <summary>Turns CsvHelper's malformed-data exception into one that names the file and line.</summary>
@@ -90,9 +126,12 @@ public static class CostFileSchema
 
     /// <summary>
     /// Reads and resolves the header line of a file; fails with a message naming the file when it is missing, a folder,
-    /// compressed (gzip or zip), empty or unusable.
+    /// compressed under a name that says CSV (or a zip archive), empty or unusable.
     /// </summary>
-    public static CostFileHeader ReadHeader(string path)
+    public static CostFileHeader ReadHeader(string path) => ReadHeader(path, null);
+
+    /// <summary>Reads and resolves the header line of a file against a dataset catalog (cost details when null).</summary>
+    public static CostFileHeader ReadHeader(string path, ColumnCatalog? catalog)
     {
         if (Directory.Exists(path))
         {
@@ -104,13 +143,17 @@ public static class CostFileSchema
             throw new EngineException(EngineErrorKind.FileNotFound, $"Cost file not found: {path}") { FilePath = path };
         }
 
-        RejectCompressed(path);
+        RejectMislabelled(path);
         using CsvReader reader = Open(path);
-        return ReadHeader(path, reader);
+        return ReadHeader(path, reader, catalog);
     }
 
-    /// <summary>A file that starts with the gzip or zip signature is not CSV text: say so instead of reading binary as a header.</summary>
-    private static void RejectCompressed(string path)
+    /// <summary>
+    /// A file whose bytes are not what its name says: a zip archive, or gzip under a name that does not end in .gz (gzip
+    /// is read, decompressed and bounded, only when the name says so: *.csv.gz as Save-AzCostBlob -Decompress:$false and
+    /// Cost Management exports write it). Say so instead of reading binary as a header.
+    /// </summary>
+    private static void RejectMislabelled(string path)
     {
         Span<byte> magic = stackalloc byte[4];
         int got;
@@ -119,13 +162,13 @@ public static class CostFileSchema
             got = probe.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false);
         }
 
-        string? kind = got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b ? "gzip-compressed (it starts with the gzip signature 0x1F 0x8B)"
-            : got >= 4 && magic[0] == 0x50 && magic[1] == 0x4b && magic[2] == 0x03 && magic[3] == 0x04 ? "a zip archive (it starts with the zip signature PK 0x03 0x04)"
+        bool gzipNamed = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+        string? kind = got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b && !gzipNamed ? "gzip-compressed (it starts with the gzip signature 0x1F 0x8B), although its name says CSV text. Decompress it (for example 'gzip -dc file > file.csv'), or give it a .csv.gz name to load it as gzip"
+            : got >= 4 && magic[0] == 0x50 && magic[1] == 0x4b && magic[2] == 0x03 && magic[3] == 0x04 ? "a zip archive (it starts with the zip signature PK 0x03 0x04), not CSV text. Extract the CSV files from it and load those"
             : null;
         if (kind is not null)
         {
-            throw new EngineException(EngineErrorKind.CsvCompressedFile,
-                $"{path}: the file looks {kind}, not CSV text. Decompress it first (for example 'gzip -dc file.csv.gz > file.csv'), or let Save-AzCostBlob decompress report blobs (its default).")
+            throw new EngineException(EngineErrorKind.CsvCompressedFile, $"{path}: the file looks {kind}.")
             {
                 FilePath = path,
                 Line = 1,
@@ -133,7 +176,7 @@ public static class CostFileSchema
         }
     }
 
-    internal static CostFileHeader ReadHeader(string path, CsvReader reader)
+    internal static CostFileHeader ReadHeader(string path, CsvReader reader, ColumnCatalog? catalog = null)
     {
         try
         {
@@ -142,6 +185,10 @@ public static class CostFileSchema
         catch (CsvFormatException e)
         {
             throw Malformed(path, e);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new EngineException(EngineErrorKind.CsvBadHeader, $"{path}: the file starts like gzip but is not a valid gzip stream: {e.Message}", e) { FilePath = path };
         }
 
         if (reader.Headers.Count == 0)
@@ -164,14 +211,13 @@ public static class CostFileSchema
             CheckHeaderBytes(path);
         }
 
-        return Resolve(path, raw);
+        return Resolve(path, raw, catalog);
     }
 
     /// <summary>Reads the header line again as raw bytes and fails, naming the field, when it is not valid UTF-8 or holds a NUL.</summary>
     private static void CheckHeaderBytes(string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan);
-        using CsvReader reader = CsvReader.Create(stream, HeaderBytesOptions, false);
+        using CsvReader reader = CsvReader.Create(OpenStream(path), HeaderBytesOptions, false);
         try
         {
             if (!reader.Read())
@@ -192,8 +238,11 @@ public static class CostFileSchema
         throw CostDataReader.InvalidText(path, reader, null);
     }
 
-    internal static CostFileHeader Resolve(string path, string[] raw)
+    /// <summary>Resolves header names against a dataset catalog (cost details when null); checks duplicates and the period column.</summary>
+    public static CostFileHeader Resolve(string path, string[] raw, ColumnCatalog? catalog = null)
     {
+        ArgumentNullException.ThrowIfNull(raw);
+        catalog ??= CostColumnCatalog.Instance;
         var columns = new CostColumn[raw.Length];
         var seen = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         int dateIndex = -1;
@@ -206,7 +255,7 @@ public static class CostFileSchema
                 raw[i] = name;
             }
 
-            CostColumn column = CostColumnCatalog.Resolve(name);
+            CostColumn column = catalog.Resolve(name);
             if (seen.TryGetValue(column.Name, out string? earlier))
             {
                 throw new EngineException(EngineErrorKind.CsvDuplicateColumn,
@@ -220,23 +269,24 @@ public static class CostFileSchema
 
             seen.Add(column.Name, name);
             columns[i] = column;
-            if (string.Equals(column.Name, CostColumnCatalog.DateColumn, StringComparison.Ordinal))
+            if (catalog.PeriodColumn is not null && string.Equals(column.Name, catalog.PeriodColumn, StringComparison.Ordinal))
             {
                 dateIndex = i;
             }
         }
 
-        if (dateIndex < 0)
+        if (catalog.PeriodColumn is not null && dateIndex < 0)
         {
+            string what = ReferenceEquals(catalog, CostColumnCatalog.Instance) ? "an Azure cost-details file" : $"a {catalog.Dataset} file";
             throw new EngineException(EngineErrorKind.CsvBadHeader,
-                $"{path}: line 1: no Date column in the header ({Shorten(string.Join(",", raw))}); is this an Azure cost-details file?")
+                $"{path}: line 1: no {catalog.PeriodColumn} column in the header ({Shorten(string.Join(",", raw))}); is this {what}?")
             {
                 FilePath = path,
                 Line = 1,
             };
         }
 
-        return new CostFileHeader(path, raw, columns, dateIndex);
+        return new CostFileHeader(path, raw, columns, dateIndex, catalog);
     }
 
     /// <summary>A value for a message: on one line, control characters and undecodable bytes escaped (never raw binary), cut to <paramref name="max"/>.</summary>
@@ -251,8 +301,13 @@ public static class CostFileSchema
         DateTime? first = null, last = null;
         foreach (CostFileHeader file in files)
         {
+            if (file.DateIndex < 0)
+            {
+                continue;
+            }
+
             using CsvReader reader = Open(file.Path);
-            ReadHeader(file.Path, reader);
+            ReadHeader(file.Path, reader, file.Catalog);
             try
             {
                 while (reader.Read())

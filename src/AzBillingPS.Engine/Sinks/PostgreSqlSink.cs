@@ -40,7 +40,7 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
 
     protected override bool IsBusy(Exception e) => e is PostgresException { SqlState: "55P03" };
 
-    protected override Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostDataReader reader, int batchSize, CancellationToken cancellationToken)
+    protected override Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, int batchSize, CancellationToken cancellationToken)
     {
         var npgsql = (NpgsqlConnection)connection;
         string columns = string.Join(", ", reader.Columns.Select(c => Dialect.Quote(c.Name)));

@@ -44,4 +44,8 @@ public static class ErrorIds
     public const string CsvInvalidText = "CsvInvalidText";
     public const string CsvCompressedFile = "CsvCompressedFile";
     public const string PathIsFolder = "AzBillingPathIsFolder";
+
+    // Issue 15: Cost Management exports.
+    public const string ExportManifestInvalid = "ExportManifestInvalid";
+    public const string ExportRunIncomplete = "ExportRunIncomplete";
 }

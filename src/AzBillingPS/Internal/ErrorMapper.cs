@@ -70,6 +70,8 @@ internal static class ErrorMapper
         EngineErrorKind.CsvInvalidText => (ErrorIds.CsvInvalidText, ErrorCategory.InvalidData),
         EngineErrorKind.CsvCompressedFile => (ErrorIds.CsvCompressedFile, ErrorCategory.InvalidData),
         EngineErrorKind.PathIsFolder => (ErrorIds.PathIsFolder, ErrorCategory.InvalidArgument),
+        EngineErrorKind.ExportManifestInvalid => (ErrorIds.ExportManifestInvalid, ErrorCategory.InvalidData),
+        EngineErrorKind.ExportRunIncomplete => (ErrorIds.ExportRunIncomplete, ErrorCategory.InvalidData),
         _ => (ErrorIds.Unexpected, ErrorCategory.NotSpecified),
     };
 
