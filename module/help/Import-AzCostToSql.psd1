@@ -25,7 +25,8 @@ CONFIRMATION AND FEEDBACK. -WhatIf and -Confirm apply per unit: the target is th
 ERRORS. A failed unit is a non-terminating error; other units go on. An unreachable database (SqlConnectionFailed) or contradictory parameters stop the command. Match errors on their FullyQualifiedErrorId, for example $_.FullyQualifiedErrorId -like 'CsvBadValue*':
 - CsvBadValue: a value that does not parse as its column's type (file, line and column named).
 - CsvInvalidText: a field that is not valid UTF-8 or holds a NUL character (file, line, column and the offending bytes in hex named; the bytes themselves are never shown). The check runs on every row before the database sees it, on every target.
-- CsvCompressedFile: a file that is gzip-compressed (or a zip archive) although it was given as a CSV: decompress it first.
+- CsvCompressedFile: a file whose name says CSV but whose bytes are gzip (a *.csv.gz file is read decompressed; rename it so, or decompress it), or a zip archive.
+- AzBillingDecompressionLimit: a *.csv.gz that inflates past 100 times its size (at least 64 MB): cost CSV compresses 10 to 25 times, so it is not one.
 - AzBillingPathIsFolder: a folder given where a file was expected (give the files in it, for example -Path ./costs/*.csv).
 - CsvRaggedRow: a row with more or fewer fields than the header.
 - CsvEmptyFile: a file with no header line.

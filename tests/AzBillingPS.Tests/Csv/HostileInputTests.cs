@@ -124,6 +124,30 @@ public sealed class HostileInputTests : IDisposable
 
         string zip = WriteBytes("costs2.csv", new byte[] { 0x50, 0x4B, 0x03, 0x04, 0x14, 0, 0, 0 });
         Assert.Contains("a zip archive", Assert.Throws<EngineException>(() => CostFileSchema.ReadHeader(zip)).Message, StringComparison.Ordinal);
+
+        // Named for what it is, gzip is read (decompressed, bounded).
+        string named = WriteBytes("costs.csv.gz", gz.ToArray());
+        Assert.Equal(4, CostFileSchema.ReadHeader(named).Columns.Count);
+    }
+
+    [Fact]
+    public void A_gzip_bomb_named_csv_gz_stops_at_the_limit_when_read()
+    {
+        using var bomb = new MemoryStream();
+        using (var z = new GZipStream(bomb, CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            z.Write(Header);
+            byte[] row = B("03/01/2026,1,a,x\r\n");
+            for (int i = 0; i < 4_000_000; i++)
+            {
+                z.Write(row); // 68 MB of one repeated row
+            }
+        }
+
+        string f = WriteBytes("bomb.csv.gz", bomb.ToArray());
+        var e = Assert.Throws<EngineException>(() => ReadAll(f));
+        Assert.Equal(EngineErrorKind.DecompressionLimit, e.Kind);
+        Assert.Contains("decompress it yourself if you trust it", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
