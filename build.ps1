@@ -64,7 +64,6 @@ function Invoke-Build {
 
     Copy-Item "$staging/cmdlets/AzBillingPS.dll" $ModuleDir
     Copy-Item "$Root/module/AzBillingPS.psd1", "$Root/module/AzBillingPS.Format.ps1xml" $ModuleDir
-    Copy-Item "$Root/module/en-US/*" "$ModuleDir/en-US"
     # The FinOps toolkit open data embedded in the engine (MIT) ships with its notice.
     Copy-Item "$Root/src/AzBillingPS.Engine/Exports/OpenData/NOTICE.txt" "$ModuleDir/ThirdPartyNotices.txt"
     Copy-Item -Recurse "$staging/engine/*" "$ModuleDir/Dependencies" -Exclude '*.pdb'
@@ -76,7 +75,8 @@ function Invoke-Build {
     Get-ChildItem "$ModuleDir/Dependencies/runtimes" -Directory |
         Where-Object Name -NotIn $keepRid | Remove-Item -Recurse -Force
 
-    # Help: MAML + about topic from module/help/, parameter metadata from the built cmdlets; fails on undocumented cmdlets/parameters.
+    # Help: MAML + about topic from module/help/, parameter metadata from the built cmdlets, generated into the built
+    # module only (out/); fails on undocumented cmdlets/parameters.
     & "$Root/build/New-ModuleHelp.ps1" -ModulePath (Join-Path $ModuleDir 'AzBillingPS.psd1') -OutputPath "$ModuleDir/en-US"
 
     Test-Layout

@@ -491,6 +491,7 @@ Invoke-Sync 'all' (`$SignIn + @{ AllSubscriptions = `$true; Exclude = '*sandbox'
             $scriptFile = Join-Path $Folder 'kill.ps1'
             Set-Content -LiteralPath $scriptFile -Encoding utf8NoBOM -Value @"
 Import-Module '$env:AZBILLING_MODULE_PATH'
+[AzBillingPS.Internal.InternalHooks]::SetTestHook('PacingScale', 0)
 `$secret = ConvertTo-SecureString `$env:AZB_CLIENT_SECRET -AsPlainText -Force
 Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientSecret `$secret -AuthorityHost `$env:AZB_FIXTURE_HTTPS -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS -Scope '$SubK' -Months 1 -Provider PostgreSql -ConnectionString '$cs' -Table Killed -WorkingPath '$(Join-Path $Folder 'killwork')' -Verbose *>&1 | ForEach-Object { "`$_" }
 "@

@@ -4,8 +4,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
+using AzBillingPS.Engine.Blobs;
 using AzBillingPS.Engine.Common;
 using AzBillingPS.Engine.CostDetails;
 using AzBillingPS.Engine.Import;
@@ -14,24 +16,39 @@ using AzBillingPS.Engine.Sinks;
 namespace AzBillingPS.Engine.Sync;
 
 /// <summary>
-/// One Sync run: plans the units (scope x metric x month) from the request and the state table, marks them Running,
-/// then runs them with bounded parallelism. Each unit requests its report, downloads its blobs into its own folder,
-/// loads them (loads of the target are serialised here and by the target's lock, so one unit's download overlaps
-/// another's load) with its Loaded state row written in the load's transaction, and removes its files. A unit that
-/// fails is recorded as Failed and reported; the others go on. Cancellation stops everything: a load in progress rolls
-/// back, and units not finished stay Running in the state, which the next run treats as not loaded.
+/// How a run's units flow through its stages: how many reports are requested and waited for at once, how many finished
+/// reports may wait for a download slot, how many units download at once (and how many blobs across them), and how many
+/// loads run at once. A stage takes its next unit when it has a free slot and the stage after it has room, so each bound
+/// holds. Scheduling reports by the API's limits instead of a count (issue 16) is a different <see cref="Reports"/> and
+/// <see cref="ReportQueue"/>, not a different pipeline.
 /// </summary>
-public sealed class SyncRunner : IDisposable
+internal sealed record SyncSchedule(int Reports, int ReportQueue, int Downloads, int Blobs, int Loads)
+{
+    /// <summary>Today's policy: -ThrottleLimit reports in flight, units downloading and blobs at once; <paramref name="loads"/> loads.</summary>
+    public static SyncSchedule For(int throttleLimit, int loads) => new(throttleLimit, throttleLimit, throttleLimit, throttleLimit, Math.Max(1, loads));
+}
+
+/// <summary>
+/// One Sync run: plans the units (scope x metric x month) from the request and the state table, marks them Running,
+/// then runs them through three stages joined by bounded queues (<see cref="SyncSchedule"/>): the report stage requests
+/// each unit's report and waits for it (<see cref="ICostReportSource"/>); the download stage saves its blobs into the
+/// unit's own folder with the same rules as Save-AzCostBlob (<see cref="BlobSaver"/>: names, parallel blobs, links
+/// requested again when they expire); the load stage replaces the month (<see cref="CostImporter"/>) with its Loaded
+/// state row in the load's transaction, and removes the unit's files. A unit goes on to the next stage as soon as it
+/// is ready, so one unit's load overlaps others' downloads and reports; the outcomes are handed on in plan order. A
+/// unit that fails is recorded as Failed and reported; the others go on. Cancellation stops everything: a load in
+/// progress rolls back, and units not finished stay Running in the state, which the next run treats as not loaded.
+/// </summary>
+public sealed class SyncRunner
 {
     private const int ParentProgressId = 1;
     private const int UnitProgressBase = 100;
     private readonly SyncRequest _request;
-    private readonly ISyncReportSource _reports;
-    private readonly ISyncBlobSource _blobs;
+    private readonly ICostReportSource _reports;
+    private readonly IBlobSource _blobs;
     private readonly SyncStateStore _store;
-    private readonly SemaphoreSlim _loadGate = new(1, 1);
 
-    public SyncRunner(SyncRequest request, ISyncReportSource reports, ISyncBlobSource blobs)
+    public SyncRunner(SyncRequest request, ICostReportSource reports, IBlobSource blobs)
     {
         _request = request ?? throw new ArgumentNullException(nameof(request));
         _reports = reports ?? throw new ArgumentNullException(nameof(reports));
@@ -47,13 +64,15 @@ public sealed class SyncRunner : IDisposable
         }
 
         _store = new SyncStateStore(request.Target);
+        Schedule = SyncSchedule.For(request.ThrottleLimit, request.LoadConcurrency);
     }
 
     public SyncStateStore State => _store;
 
-    public void Dispose() => _loadGate.Dispose();
+    /// <summary>The stages' bounds (from the request; tests set their own).</summary>
+    internal SyncSchedule Schedule { get; init; }
 
-    /// <summary>The units of the run before anything is requested (also what -WhatIf shows).</summary>
+    /// <summary>The units of the run before anything is requested (also what -WhatIf shows): Pending to load, or Skipped.</summary>
     public static IReadOnlyList<SyncUnitOutcome> Plan(SyncRequest request, IReadOnlyList<SyncStateRow> state, DateTimeOffset nowUtc)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -89,7 +108,7 @@ public sealed class SyncRunner : IDisposable
                         Index = units.Count,
                         PeriodStart = d.Month,
                         PeriodEnd = last < today ? last : today,
-                        Action = d.Load ? SyncAction.Loaded : SyncAction.Skipped,
+                        Action = d.Load ? SyncAction.Pending : SyncAction.Skipped,
                         Reason = d.Detail,
                         IsFinal = d.Reason == SyncReason.Complete,
                     });
@@ -102,8 +121,9 @@ public sealed class SyncRunner : IDisposable
 
     /// <summary>
     /// Runs the sync. <paramref name="shouldProcess"/> is asked once per unit to load, before anything is requested;
-    /// <paramref name="onUnit"/> receives every unit's outcome as it is known (skipped ones first). Throws only for
-    /// what concerns the whole run (the database cannot be reached, the state table cannot be written, cancellation).
+    /// <paramref name="onUnit"/> receives every unit's outcome (skipped ones included; declined ones not), in plan order,
+    /// as soon as it and those before it are known. Throws only for what concerns the whole run (the database cannot be
+    /// reached, the state table cannot be written, cancellation).
     /// </summary>
     public async Task<SyncRunOutcome> RunAsync(
         Func<string, string, Task<bool>> shouldProcess,
@@ -124,7 +144,7 @@ public sealed class SyncRunner : IDisposable
         IReadOnlyList<SyncUnitOutcome> units = Plan(r, state, DateTimeOffset.UtcNow);
         int scopes = units.Select(u => u.Key.Scope).Distinct(StringComparer.Ordinal).Count();
         log.Verbose(string.Create(CultureInfo.InvariantCulture,
-            $"Sync run {r.RunId}: {units.Count} unit(s) over {scopes} scope(s), {units.Count(u => u.Action == SyncAction.Loaded)} to load, {units.Count(u => u.Action == SyncAction.Skipped)} complete; state in {_store.QualifiedTable}."));
+            $"Sync run {r.RunId}: {units.Count} unit(s) over {scopes} scope(s), {units.Count(u => u.Action == SyncAction.Pending)} to load, {units.Count(u => u.Action == SyncAction.Skipped)} complete; state in {_store.QualifiedTable}."));
 
         var toLoad = new List<SyncUnitOutcome>();
         var reported = new List<SyncUnitOutcome>();
@@ -134,7 +154,6 @@ public sealed class SyncRunner : IDisposable
             {
                 log.Verbose($"{unit.Key}: skipped, {unit.Reason}.");
                 reported.Add(unit);
-                onUnit(unit);
                 continue;
             }
 
@@ -174,34 +193,36 @@ public sealed class SyncRunner : IDisposable
         int failed = 0;
         void Parent()
         {
-            int done = Volatile.Read(ref finished);
-            progress?.Report(new EngineProgress(ParentProgressId, "Sync-AzBilling",
-                string.Create(CultureInfo.InvariantCulture, $"{done} of {toLoad.Count} unit(s) done, {Volatile.Read(ref failed)} failed"),
-                toLoad.Count == 0 ? 100 : done * 100 / toLoad.Count));
+            progress?.Report(new EngineProgress(ParentProgressId, r.Activity,
+                string.Create(CultureInfo.InvariantCulture, $"{finished} of {toLoad.Count} unit(s) done, {failed} failed"),
+                toLoad.Count == 0 ? 100 : finished * 100 / toLoad.Count));
         }
 
         Parent();
         try
         {
-            await Parallel.ForEachAsync(
-                toLoad,
-                new ParallelOptions { MaxDegreeOfParallelism = r.ThrottleLimit, CancellationToken = cancellationToken },
-                async (unit, ct) =>
+            await using IAsyncEnumerator<SyncUnitOutcome> done = RunUnitsAsync(toLoad, runFolder, log, progress, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            foreach (SyncUnitOutcome unit in reported)
+            {
+                if (unit.Action != SyncAction.Skipped)
                 {
-                    await RunUnitAsync(unit, runFolder, log, progress, ct).ConfigureAwait(false);
-                    if (unit.Action == SyncAction.Failed)
+                    // The pipeline hands the units to load back in plan order, so the next one out is this one.
+                    if (!await done.MoveNextAsync().ConfigureAwait(false) || !ReferenceEquals(done.Current, unit))
                     {
-                        Interlocked.Increment(ref failed);
+                        throw new InvalidOperationException("The sync pipeline handed back the units out of order.");
                     }
 
-                    Interlocked.Increment(ref finished);
-                    onUnit(unit);
+                    finished++;
+                    failed += unit.Action == SyncAction.Failed ? 1 : 0;
                     Parent();
-                }).ConfigureAwait(false);
+                }
+
+                onUnit(unit);
+            }
         }
         finally
         {
-            progress?.Report(new EngineProgress(ParentProgressId, "Sync-AzBilling", "Done", 100, Completed: true));
+            progress?.Report(new EngineProgress(ParentProgressId, r.Activity, "Done", 100, Completed: true));
             if (r.KeepFiles)
             {
                 if (runLock is not null)
@@ -215,130 +236,244 @@ public sealed class SyncRunner : IDisposable
             }
         }
 
-        return new SyncRunOutcome(r.RunId, _store.Describe(), r.Target.Table, _store.StateTarget.Table, started, DateTime.UtcNow, scopes, reported.OrderBy(u => u.Index).ToList());
+        return new SyncRunOutcome(r.RunId, _store.Describe(), r.Target.Table, _store.StateTarget.Table, started, DateTime.UtcNow, scopes, reported);
     }
 
-    private async Task RunUnitAsync(SyncUnitOutcome unit, string runFolder, IEngineLog log, IProgress<EngineProgress>? progress, CancellationToken ct)
+    /// <summary>
+    /// The pipeline: report stage, download stage, load stage, each bounded by <see cref="Schedule"/> and each taking
+    /// units as the stage before finishes them; the units come out in the order of <paramref name="units"/>.
+    /// </summary>
+    internal IAsyncEnumerable<SyncUnitOutcome> RunUnitsAsync(IReadOnlyList<SyncUnitOutcome> units, string runFolder, IEngineLog log, IProgress<EngineProgress>? progress, CancellationToken cancellationToken)
     {
-        SyncRequest r = _request;
-        var total = Stopwatch.StartNew();
-        DateTime started = DateTime.UtcNow;
-        int progressId = UnitProgressBase + (unit.Index % 10_000);
-        var child = new ChildProgress(progress, ParentProgressId);
-        string activity = $"Sync {unit.Key}";
-        string folder = Path.Combine(runFolder, string.Create(CultureInfo.InvariantCulture, $"{unit.Index + 1:D4}-{unit.Key.Metric}-{unit.Key.MonthText}"));
+        SyncSchedule s = Schedule;
+        var saver = new BlobSaver(_blobs, new BlobSaveOptions { ThrottleLimit = s.Blobs, Refresh = true, RefreshNote = "requesting the report again for fresh links" });
+        IAsyncEnumerable<UnitWork> work = FanOut.ToAsync(units.Select((u, i) => new UnitWork(u, i, runFolder, progress)));
+        IAsyncEnumerable<UnitWork> requested = Values(FanOut.InCompletionOrder(work, s.Reports, (w, _, ct) => RequestStageAsync(w, log, ct), s.ReportQueue, cancellationToken));
+        IAsyncEnumerable<UnitWork> downloaded = Values(FanOut.InCompletionOrder(requested, s.Downloads, (w, _, ct) => DownloadStageAsync(w, saver, log, ct), s.Loads, cancellationToken));
+        IAsyncEnumerable<(int, SyncUnitOutcome)> loaded = Values(FanOut.InCompletionOrder(downloaded, s.Loads, async (w, _, ct) => (w.Position, await LoadStageAsync(w, log, ct).ConfigureAwait(false)), 1, cancellationToken));
+        return Disposing(FanOut.Reorder(loaded, cancellationToken), saver, cancellationToken);
+    }
+
+    private async Task<UnitWork> RequestStageAsync(UnitWork w, IEngineLog log, CancellationToken ct)
+    {
+        SyncUnitOutcome unit = w.Unit;
+        w.Status("Requesting the report");
         var stage = Stopwatch.StartNew();
         try
         {
-            child.Report(new EngineProgress(progressId, activity, "Requesting the report", -1));
-            var reportRequest = new CostReportRequest(unit.Key.Scope, unit.Key.Metric, unit.PeriodStart, unit.PeriodEnd) { ApiVersion = r.ApiVersion };
-            CostReportResult report = await _reports.RequestAsync(reportRequest, log, child, progressId, ct).ConfigureAwait(false);
+            var reportRequest = new CostReportRequest(unit.Key.Scope, unit.Key.Metric, unit.PeriodStart, unit.PeriodEnd) { ApiVersion = _request.ApiVersion };
+            CostReportResult report = await _reports.RequestAsync(reportRequest, log, w.Child, w.ProgressId, ct).ConfigureAwait(false);
             unit.ReportDuration = stage.Elapsed;
-            unit.OperationId = report.OperationId;
-            unit.IsFinal = SyncPlanner.IsFinal(unit.Key.Month, report.RequestedAt == default ? DateTimeOffset.UtcNow : report.RequestedAt);
-            unit.Blobs = report.Blobs.Count;
-
-            if (report.Blobs.Count == 0)
-            {
-                // No data for the month: the month is replaced with nothing (rows of an earlier load, if any, are removed),
-                // with its state row in the same transaction.
-                stage.Restart();
-                await _loadGate.WaitAsync(ct).ConfigureAwait(false);
-                try
-                {
-                    unit.RowsReplaced = await CostSink.Create(r.Target).ClearPeriodAsync(
-                        unit.Key.Scope, unit.Key.Metric,
-                        unit.Key.Month.ToDateTime(TimeOnly.MinValue), CostReportPlanner.LastOfMonth(unit.Key.Month).ToDateTime(TimeOnly.MinValue),
-                        r.LockTimeout,
-                        (c, t) => _store.MarkLoadedAsync(c.Connection, c.Transaction, Record(unit, started, null, 0, 0), t),
-                        ct).ConfigureAwait(false);
-                }
-                finally
-                {
-                    _loadGate.Release();
-                }
-
-                unit.LoadDuration = stage.Elapsed;
-                unit.Reason += "; the report has no data";
-                log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{unit.Key}: the report has no data ({report.Status}); {unit.RowsReplaced:N0} earlier row(s) of the month removed."));
-                return;
-            }
-
-            stage.Restart();
-            PrivateFiles.CreateFolder(folder);
-            var files = new List<string>(report.Blobs.Count);
-            long bytesOnDisk = 0;
-            foreach (CostReportBlob blob in report.Blobs.OrderBy(b => b.Index))
-            {
-                string path = Path.Combine(folder, _blobs.FileName(report, blob));
-                long expected = report.ByteCount;
-                var bytes = new BytesProgress(child, progressId, activity,
-                    string.Create(CultureInfo.InvariantCulture, $"Downloading blob {blob.Index} of {report.Blobs.Count}"), bytesOnDisk, expected);
-                bytesOnDisk += await _blobs.DownloadAsync(blob, report, path, log, bytes, ct).ConfigureAwait(false);
-                files.Add(path);
-            }
-
-            unit.DownloadDuration = stage.Elapsed;
-            unit.Bytes = bytesOnDisk;
-
-            stage.Restart();
-            child.Report(new EngineProgress(progressId, activity, "Waiting for the database", -1));
-            await _loadGate.WaitAsync(ct).ConfigureAwait(false);
-            ImportOutcome? outcome;
-            try
-            {
-                var import = new ImportRequest(
-                    r.Target, unit.Key.Scope, unit.Key.Metric,
-                    unit.Key.Month.ToDateTime(TimeOnly.MinValue),
-                    CostReportPlanner.LastOfMonth(unit.Key.Month).ToDateTime(TimeOnly.MinValue), // the whole month is replaced
-                    files)
-                {
-                    BatchSize = r.BatchSize,
-                    LockTimeout = r.LockTimeout,
-                    BeforeCommit = (c, t) => _store.MarkLoadedAsync(c.Connection, c.Transaction, Record(unit, started, c.ImportId, c.RowsInserted, c.Bytes), t),
-                };
-                outcome = await CostImporter.ImportAsync(import, (_, _) => Task.FromResult(true), log, child, progressId, ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                _loadGate.Release();
-            }
-
-            unit.LoadDuration = stage.Elapsed;
-            if (outcome is not null)
-            {
-                unit.Rows = outcome.RowsInserted;
-                unit.RowsReplaced = outcome.RowsReplaced;
-                unit.ImportId = outcome.ImportId;
-            }
-
-            log.Verbose(string.Create(CultureInfo.InvariantCulture,
-                $"{unit.Key}: loaded {unit.Rows:N0} rows (replaced {unit.RowsReplaced:N0}) from {files.Count} file(s), {unit.Bytes / 1048576.0:N1} MB{(unit.IsFinal ? ", final" : string.Empty)}."));
+            Took(unit, report);
+            w.Report = report;
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            unit.Action = SyncAction.Failed;
-            unit.Error = e;
-            string message = SyncText.Scrub(e.Message);
-            log.Verbose($"{unit.Key}: failed: {message}");
-            try
+            await FailAsync(w, e, log, ct).ConfigureAwait(false);
+        }
+
+        return w;
+    }
+
+    private async Task<UnitWork> DownloadStageAsync(UnitWork w, BlobSaver saver, IEngineLog log, CancellationToken ct)
+    {
+        if (w.Unit.Action == SyncAction.Failed || w.Report is not { Blobs.Count: > 0 } report)
+        {
+            return w;
+        }
+
+        SyncUnitOutcome unit = w.Unit;
+        var stage = Stopwatch.StartNew();
+        try
+        {
+            PrivateFiles.CreateFolder(w.Folder);
+            var bytes = new BytesProgress(w.Child, w.ProgressId, w.Activity, report.ByteCount);
+            SavePlan? plan = await saver.PlanAsync(report, w.Folder, _reports, shouldProcess: null, log, bytes).ConfigureAwait(false);
+            if (plan is not null)
             {
-                await _store.MarkFailedAsync(unit.Key, message, unit.OperationId, started, DateTime.UtcNow, r.RunId, r.Host, r.LockTimeout, ct).ConfigureAwait(false);
+                SaveOutcome saved = await saver.SaveOneAsync(plan, log, ct).ConfigureAwait(false);
+                if (!saved.Succeeded)
+                {
+                    throw saved.Errors.Count == 1 ? saved.Errors[0] : new AggregateException(saved.Errors);
+                }
+
+                if (!ReferenceEquals(saved.Report, report))
+                {
+                    Took(unit, saved.Report); // requested again for fresh links
+                    w.Report = saved.Report;
+                }
+
+                w.Files = saved.Files.Select(f => f.Path).ToList();
+                unit.Bytes = saved.Files.Sum(f => f.Bytes);
             }
-            catch (Exception stateError) when (stateError is not OperationCanceledException)
+
+            unit.DownloadDuration = stage.Elapsed;
+            w.Status("Waiting for the database");
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            await FailAsync(w, e is AggregateException { InnerExceptions.Count: > 0 } a ? a.InnerExceptions[0] : e, log, ct).ConfigureAwait(false);
+        }
+
+        return w;
+    }
+
+    private async Task<SyncUnitOutcome> LoadStageAsync(UnitWork w, IEngineLog log, CancellationToken ct)
+    {
+        SyncUnitOutcome unit = w.Unit;
+        if (unit.Action == SyncAction.Failed)
+        {
+            return unit;
+        }
+
+        SyncRequest r = _request;
+        var stage = Stopwatch.StartNew();
+        try
+        {
+            DateTime monthStart = unit.Key.Month.ToDateTime(TimeOnly.MinValue);
+            DateTime monthEnd = CostReportPlanner.LastOfMonth(unit.Key.Month).ToDateTime(TimeOnly.MinValue); // the whole month is replaced
+            if (w.Files.Count == 0)
             {
-                log.Warning($"{unit.Key}: the failure could not be recorded in {_store.QualifiedTable}: {SyncText.Scrub(stateError.Message)}");
+                // No data for the month: the month is replaced with nothing (rows of an earlier load, if any, are removed),
+                // with its state row in the same transaction.
+                unit.RowsReplaced = await CostSink.Create(r.Target).ClearPeriodAsync(
+                    unit.Key.Scope, unit.Key.Metric, monthStart, monthEnd, r.LockTimeout,
+                    (c, t) => _store.MarkLoadedAsync(c.Connection, c.Transaction, Record(unit, w.Started, null, 0, 0), t),
+                    ct).ConfigureAwait(false);
+                unit.LoadDuration = stage.Elapsed;
+                unit.Reason += "; the report has no data";
+                unit.Action = SyncAction.Loaded;
+                log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{unit.Key}: the report has no data ({w.Report?.Status}); {unit.RowsReplaced:N0} earlier row(s) of the month removed."));
+            }
+            else
+            {
+                var import = new ImportRequest(r.Target, unit.Key.Scope, unit.Key.Metric, monthStart, monthEnd, w.Files)
+                {
+                    BatchSize = r.BatchSize,
+                    LockTimeout = r.LockTimeout,
+                    BeforeCommit = (c, t) => _store.MarkLoadedAsync(c.Connection, c.Transaction, Record(unit, w.Started, c.ImportId, c.RowsInserted, c.Bytes), t),
+                };
+                ImportOutcome? outcome = await CostImporter.ImportAsync(import, (_, _) => Task.FromResult(true), log, w.Child, w.ProgressId, ct).ConfigureAwait(false);
+                unit.LoadDuration = stage.Elapsed;
+                if (outcome is not null)
+                {
+                    unit.Rows = outcome.RowsInserted;
+                    unit.RowsReplaced = outcome.RowsReplaced;
+                    unit.ImportId = outcome.ImportId;
+                }
+
+                unit.Action = SyncAction.Loaded;
+                log.Verbose(string.Create(CultureInfo.InvariantCulture,
+                    $"{unit.Key}: loaded {unit.Rows:N0} rows (replaced {unit.RowsReplaced:N0}) from {w.Files.Count} file(s), {unit.Bytes / 1048576.0:N1} MB{(unit.IsFinal ? ", final" : string.Empty)}."));
+            }
+
+            Finish(w, log);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            await FailAsync(w, e, log, ct).ConfigureAwait(false);
+        }
+
+        return unit;
+    }
+
+    /// <summary>Records a unit as Failed (in the state too, when it can be written) and lets go of its files.</summary>
+    private async Task FailAsync(UnitWork w, Exception e, IEngineLog log, CancellationToken ct)
+    {
+        SyncRequest r = _request;
+        SyncUnitOutcome unit = w.Unit;
+        unit.Action = SyncAction.Failed;
+        unit.Error = e;
+        string message = SyncText.Scrub(e.Message);
+        log.Verbose($"{unit.Key}: failed: {message}");
+        try
+        {
+            await _store.MarkFailedAsync(unit.Key, message, unit.OperationId, w.Started, DateTime.UtcNow, r.RunId, r.Host, r.LockTimeout, ct).ConfigureAwait(false);
+        }
+        catch (Exception stateError) when (stateError is not OperationCanceledException)
+        {
+            log.Warning($"{unit.Key}: the failure could not be recorded in {_store.QualifiedTable}: {SyncText.Scrub(stateError.Message)}");
+        }
+
+        Finish(w, log);
+    }
+
+    /// <summary>A unit leaves the pipeline: its time, its bar completed, its files removed (unless kept).</summary>
+    private void Finish(UnitWork w, IEngineLog log)
+    {
+        w.Unit.Elapsed = w.Total.Elapsed;
+        w.Child.Report(new EngineProgress(w.ProgressId, w.Activity, "Done", 100, Completed: true));
+        if (!_request.KeepFiles)
+        {
+            DeleteFolder(w.Folder, log);
+        }
+    }
+
+    private static void Took(SyncUnitOutcome unit, CostReportResult report)
+    {
+        unit.OperationId = report.OperationId;
+        unit.IsFinal = SyncPlanner.IsFinal(unit.Key.Month, report.RequestedAt == default ? DateTimeOffset.UtcNow : report.RequestedAt);
+        unit.Blobs = report.Blobs.Count;
+    }
+
+    private static async IAsyncEnumerable<T> Values<T>(IAsyncEnumerable<(int Index, T Result)> source)
+    {
+        await foreach ((int _, T value) in source.ConfigureAwait(false))
+        {
+            yield return value;
+        }
+    }
+
+    private static async IAsyncEnumerable<T> Disposing<T>(IAsyncEnumerable<T> source, BlobSaver owned, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await foreach (T value in source.WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                yield return value;
             }
         }
         finally
         {
-            unit.Elapsed = total.Elapsed;
-            child.Report(new EngineProgress(progressId, activity, "Done", 100, Completed: true));
-            if (!r.KeepFiles)
-            {
-                DeleteFolder(folder, log);
-            }
+            owned.Dispose();
         }
+    }
+
+    /// <summary>One unit on its way through the stages: what it carries from one stage to the next.</summary>
+    private sealed class UnitWork
+    {
+        public UnitWork(SyncUnitOutcome unit, int position, string runFolder, IProgress<EngineProgress>? progress)
+        {
+            Unit = unit;
+            Position = position;
+            ProgressId = UnitProgressBase + (unit.Index % 10_000);
+            Activity = $"Sync {unit.Key}";
+            Folder = Path.Combine(runFolder, string.Create(CultureInfo.InvariantCulture, $"{unit.Index + 1:D4}-{unit.Key.Metric}-{unit.Key.MonthText}"));
+            Child = new ChildProgress(progress, ParentProgressId);
+        }
+
+        public SyncUnitOutcome Unit { get; }
+
+        /// <summary>Position among the units to load (the pipeline's output order).</summary>
+        public int Position { get; }
+
+        public int ProgressId { get; }
+
+        public string Activity { get; }
+
+        public string Folder { get; }
+
+        public ChildProgress Child { get; }
+
+        public DateTime Started { get; } = DateTime.UtcNow;
+
+        public Stopwatch Total { get; } = Stopwatch.StartNew();
+
+        public CostReportResult? Report { get; set; }
+
+        public IReadOnlyList<string> Files { get; set; } = Array.Empty<string>();
+
+        public void Status(string status) => Child.Report(new EngineProgress(ProgressId, Activity, status, -1));
     }
 
     private const string RunFolderPrefix = "sync-";
@@ -449,16 +584,10 @@ public sealed class SyncRunner : IDisposable
         }
     }
 
-    /// <summary>Stage progress under the run's bar.</summary>
-    private sealed class ChildProgress(IProgress<EngineProgress>? inner, int parentId) : IProgress<EngineProgress>
-    {
-        public void Report(EngineProgress value) => inner?.Report(value with { ParentActivityId = parentId });
-    }
-
     /// <summary>Download progress: bytes on disk of the unit's blobs against the report's byte count, at most a few updates a second.</summary>
-    private sealed class BytesProgress(IProgress<EngineProgress> inner, int id, string activity, string status, long before, long total) : IProgress<long>
+    private sealed class BytesProgress(IProgress<EngineProgress> inner, int id, string activity, long total) : IProgress<long>
     {
-        private long _bytes = before;
+        private long _bytes;
         private long _lastReport;
 
         public void Report(long value)
@@ -473,7 +602,7 @@ public sealed class SyncRunner : IDisposable
             Interlocked.Exchange(ref _lastReport, now);
             int percent = total > 0 ? (int)Math.Clamp(bytes * 100 / total, 0, 100) : -1;
             inner.Report(new EngineProgress(id, activity,
-                string.Create(CultureInfo.InvariantCulture, $"{status}: {bytes / 1048576.0:N1} of {total / 1048576.0:N1} MB"), percent));
+                string.Create(CultureInfo.InvariantCulture, $"Downloading blobs: {bytes / 1048576.0:N1} of {total / 1048576.0:N1} MB"), percent));
         }
     }
 }

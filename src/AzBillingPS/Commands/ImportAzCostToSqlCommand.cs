@@ -181,7 +181,8 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
             _pending.Add(key, unit);
         }
 
-        string path = GetUnresolvedProviderPathFromPSPath(file.Path);
+        // Resolved on the pipeline thread: session state ($PWD, PSDrives) is only safe there.
+        string path = await OnPipelineAsync(() => UnresolvedPath(file.Path)).ConfigureAwait(false);
         if (unit.Files.TryGetValue(file.BlobIndex, out string? already) && !string.Equals(already, path, StringComparison.Ordinal))
         {
             WriteErrorAsync(new ErrorRecord(
@@ -250,7 +251,7 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
         {
             if (literal)
             {
-                return new[] { GetUnresolvedProviderPathFromPSPath(path) };
+                return new[] { UnresolvedPath(path) };
             }
 
             try
@@ -266,7 +267,7 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
             catch (ItemNotFoundException)
             {
                 // A missing file fails the unit with a message naming it (the engine checks existence).
-                return new[] { GetUnresolvedProviderPathFromPSPath(path) };
+                return new[] { UnresolvedPath(path) };
             }
         }).ConfigureAwait(false);
     }

@@ -8,6 +8,7 @@ using System.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Threading.Tasks;
 using AzBillingPS.Engine.Auth;
+using AzBillingPS.Engine.Blobs;
 using AzBillingPS.Engine.Common;
 using AzBillingPS.Engine.CostDetails;
 using AzBillingPS.Engine.Sinks;
@@ -233,7 +234,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         {
             if (ConfigPath is not null)
             {
-                string path = GetUnresolvedProviderPathFromPSPath(ConfigPath);
+                string path = UnresolvedPath(ConfigPath);
                 IReadOnlyList<ConfigSetting> settings = ConfigFile.Read(path);
                 _deferred = ConfigFile.Apply(this, path, settings, NotInConfig, DeferredFromConfig, out HashSet<string> applied);
                 ConfigFile.YieldToExplicit(this, applied, AlternativeGroups);
@@ -324,47 +325,14 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         await tokens.GetTokenAsync(log, CancellationToken).ConfigureAwait(false);
         WriteVerboseAsync($"Signed in as {tokens.Who} for {tokens.ResourceManagerUrl}.");
 
-        var scopes = new List<string>();
-        if (all)
+        IReadOnlyList<string> scopes;
+        try
         {
-            using var lister = new SubscriptionLister();
-            IReadOnlyList<AzureSubscription> subscriptions = await lister.ListAsync(tokens, log, CancellationToken).ConfigureAwait(false);
-            foreach (AzureSubscription s in subscriptions)
-            {
-                if (Excluded(s.Scope, s.SubscriptionId, s.DisplayName))
-                {
-                    WriteVerboseAsync($"Excluded subscription {s.SubscriptionId} ('{s.DisplayName}').");
-                    continue;
-                }
-
-                scopes.Add(s.Scope);
-            }
-
-            WriteVerboseAsync(string.Create(CultureInfo.InvariantCulture, $"-AllSubscriptions: {subscriptions.Count} subscription(s) listed, {scopes.Count} to sync."));
+            scopes = await SyncScopes.ResolveAsync(_scopes, all, Excluded, tokens, log, CancellationToken).ConfigureAwait(false);
         }
-        else
+        catch (EngineException e) when (!all)
         {
-            foreach (string s in _scopes)
-            {
-                string scope;
-                try
-                {
-                    scope = CostReportPlanner.ParseScope(s).Scope;
-                }
-                catch (EngineException e)
-                {
-                    throw new TerminatingErrorException(ErrorMapper.ToErrorRecord(e, s));
-                }
-
-                string id = scope.StartsWith("/subscriptions/", StringComparison.Ordinal) ? scope["/subscriptions/".Length..] : scope;
-                if (Excluded(scope, id, null))
-                {
-                    WriteVerboseAsync($"Excluded scope {scope}.");
-                    continue;
-                }
-
-                scopes.Add(scope);
-            }
+            throw new TerminatingErrorException(ErrorMapper.ToErrorRecord(e, _scopes.Count == 1 ? _scopes[0] : _scopes.ToArray()));
         }
 
         SinkTarget target = _target!;
@@ -381,20 +349,10 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             target = target with { AccessToken = ct => databaseToken.GetTokenAsync(log, ct) };
         }
 
-        DateOnly today = DateOnly.FromDateTime(DateTime.UtcNow);
-        IReadOnlyList<DateOnly>? months = null;
+        IReadOnlyList<DateOnly>? months;
         try
         {
-            if (Months is int n)
-            {
-                months = SyncPlanner.LastMonths(n, today);
-            }
-            else if (From is not null || To is not null)
-            {
-                DateOnly from = From is DateTime f ? DateOnly.FromDateTime(f) : SyncPlanner.MonthOf(DateOnly.FromDateTime(To!.Value));
-                DateOnly to = To is DateTime t ? DateOnly.FromDateTime(t) : today;
-                months = SyncPlanner.ExplicitMonths(from, to, today);
-            }
+            months = SyncScopes.Months(Months, From is DateTime f ? DateOnly.FromDateTime(f) : null, To is DateTime t ? DateOnly.FromDateTime(t) : null, DateOnly.FromDateTime(DateTime.UtcNow));
         }
         catch (EngineException e)
         {
@@ -408,11 +366,10 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
 
         // The default working folder is the user's own (PrivateFiles.DefaultWorkingFolder); the runner checks it, or
         // -WorkingPath, before anything is written.
-        string working = WorkingPath is null ? PrivateFiles.DefaultWorkingFolder() : await OnPipelineAsync(() => GetUnresolvedProviderPathFromPSPath(WorkingPath)).ConfigureAwait(false);
+        string working = WorkingPath is null ? PrivateFiles.DefaultWorkingFolder() : await OnPipelineAsync(() => UnresolvedPath(WorkingPath)).ConfigureAwait(false);
         var request = new SyncRequest
         {
             Target = target,
-            Tokens = tokens,
             Scopes = scopes,
             Metrics = Metric.Select(m => m.ToString()).ToArray(),
             Months = months,
@@ -422,18 +379,19 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             KeepFiles = KeepFiles,
             ThrottleLimit = ThrottleLimit,
             LockTimeout = TimeSpan.FromSeconds(LockTimeout),
+            Activity = "Sync-AzBilling",
         };
 
         SyncRunOutcome outcome;
         if (scopes.Count == 0)
         {
-            outcome = new SyncRunOutcome(request.RunId, string.Empty, target.Table, string.Empty, DateTime.UtcNow, DateTime.UtcNow, 0, Array.Empty<SyncUnitOutcome>());
+            outcome = SyncRunOutcome.Empty(request.RunId, target.Table);
         }
         else
         {
             using var reports = new CostDetailsReportSource(tokens);
-            using var blobs = new BlobDownloaderSource(new AzBillingPS.Engine.Blobs.BlobDownloaderOptions { Inflation = new InflationLimit(MaxGzipRatio) });
-            using var runner = new SyncRunner(request, reports, blobs);
+            using var blobs = new BlobDownloader(new BlobDownloaderOptions { Inflation = new InflationLimit(MaxGzipRatio) });
+            var runner = new SyncRunner(request, reports, blobs);
             WriteVerboseAsync($"Sync run {request.RunId} into {target.QualifiedTable} ({runner.State.Describe()}); working folder {working}.");
             outcome = await runner.RunAsync(ShouldProcessAsync, OnUnit, log, CreateProgress(), CancellationToken).ConfigureAwait(false);
         }
@@ -473,7 +431,12 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         Month = u.Key.MonthText,
         PeriodStart = u.PeriodStart.ToDateTime(TimeOnly.MinValue),
         PeriodEnd = u.PeriodEnd.ToDateTime(TimeOnly.MinValue),
-        Action = (AzBillingSyncAction)(int)u.Action,
+        Action = u.Action switch
+        {
+            SyncAction.Loaded => AzBillingSyncAction.Loaded,
+            SyncAction.Skipped => AzBillingSyncAction.Skipped,
+            _ => AzBillingSyncAction.Failed, // a unit handed back is done: Loaded, Skipped or Failed
+        },
         Reason = u.Reason,
         Rows = u.Rows,
         RowsReplaced = u.RowsReplaced,
@@ -503,13 +466,13 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             FinishedAt = o.FinishedAt,
             Elapsed = o.FinishedAt - o.StartedAt,
             Scopes = o.Scopes,
-            Units = results.Length,
-            Loaded = results.Count(r => r.Action == AzBillingSyncAction.Loaded),
-            Skipped = results.Count(r => r.Action == AzBillingSyncAction.Skipped),
-            Failed = results.Count(r => r.Action == AzBillingSyncAction.Failed),
-            Rows = results.Sum(r => r.Rows),
-            Bytes = results.Sum(r => r.Bytes),
-            Success = results.All(r => r.Action != AzBillingSyncAction.Failed),
+            Units = o.Units.Count,
+            Loaded = o.Loaded,
+            Skipped = o.Skipped,
+            Failed = o.Failed,
+            Rows = o.Rows,
+            Bytes = o.Bytes,
+            Success = o.Success,
             FailedUnits = results.Where(r => r.Action == AzBillingSyncAction.Failed).Select(r => $"{r.Scope} {r.Metric} {r.Month}: {r.Error}").ToArray(),
             Results = results,
         };

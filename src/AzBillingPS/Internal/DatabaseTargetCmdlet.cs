@@ -149,7 +149,7 @@ public abstract class DatabaseTargetCmdlet : AsyncCmdlet
                 throw Conflict("-Credential is a SQL Server or PostgreSQL login; a SQLite file has none.", Credential);
             }
 
-            string file = GetUnresolvedProviderPathFromPSPath(DatabasePath ?? DefaultDatabaseFile);
+            string file = UnresolvedPath(DatabasePath ?? DefaultDatabaseFile);
             string? folder = Path.GetDirectoryName(file);
             if (!string.IsNullOrEmpty(folder) && !Directory.Exists(folder))
             {

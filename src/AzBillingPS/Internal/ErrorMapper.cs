@@ -39,6 +39,17 @@ internal static class ErrorMapper
         };
     }
 
+    /// <summary>The same error with a command's advice after its message (the engine's exception kept as the inner one).</summary>
+    public static EngineException WithAdvice(EngineException e, string advice)
+        => new(e.Kind, e.Message.TrimEnd() + " " + advice, e)
+        {
+            ServiceCode = e.ServiceCode,
+            CorrelationId = e.CorrelationId,
+            FilePath = e.FilePath,
+            Line = e.Line,
+            Column = e.Column,
+        };
+
     internal static (string Id, ErrorCategory Category) Map(EngineErrorKind kind) => kind switch
     {
         EngineErrorKind.InvalidArgument => (ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument),
@@ -63,6 +74,7 @@ internal static class ErrorMapper
         EngineErrorKind.ServiceError => (ErrorIds.ServiceError, ErrorCategory.InvalidResult),
         EngineErrorKind.Unsupported => (ErrorIds.Unsupported, ErrorCategory.NotImplemented),
         EngineErrorKind.LinkExpired => (ErrorIds.BlobLinkExpired, ErrorCategory.ResourceUnavailable),
+        EngineErrorKind.ReportNotCompleted => (ErrorIds.BlobReportNotCompleted, ErrorCategory.InvalidResult),
         EngineErrorKind.TokenHostRefused => (ErrorIds.TokenHostRefused, ErrorCategory.SecurityError),
         EngineErrorKind.UnsafeFolder => (ErrorIds.UnsafeFolder, ErrorCategory.SecurityError),
         EngineErrorKind.UnsafeFile => (ErrorIds.UnsafeFile, ErrorCategory.SecurityError),
