@@ -14,6 +14,9 @@
     Exclude          = @('*-sandbox', 'Visual Studio*')
     Metric           = @('ActualCost', 'AmortizedCost')
 
+    # FOCUS: the view AzureCostDetails_Focus over the table (both metrics are needed), made again after every run.
+    FocusView        = $true
+
     # Where: Azure SQL (server and database, as dbatools names them), signed in as the same identity.
     SqlInstance         = 'finops.database.windows.net'
     Database            = 'billing'

@@ -75,6 +75,10 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
     [ValidateRange(0, 86_400)]
     public int LockTimeout { get; set; } = 300;
 
+    /// <summary>Creates or replaces the FOCUS view over the cost table (&lt;Table&gt;_Focus) after the load.</summary>
+    [Parameter]
+    public SwitchParameter FocusView { get; set; }
+
     protected override async Task BeginProcessingAsync()
     {
         _target = await OnPipelineAsync(() => ResolveTarget()).ConfigureAwait(false);
@@ -119,6 +123,15 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
     }
 
     protected override async Task EndProcessingAsync()
+    {
+        await EndLoadsAsync().ConfigureAwait(false);
+        if (FocusView)
+        {
+            await MakeFocusViewAsync(_target!, TimeSpan.FromSeconds(LockTimeout)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task EndLoadsAsync()
     {
         if (ParameterSetName is PathSet or LiteralPathSet)
         {

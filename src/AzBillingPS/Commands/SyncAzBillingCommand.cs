@@ -219,6 +219,10 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>Creates or replaces the FOCUS view over the cost table (&lt;Table&gt;_Focus) after the load.</summary>
+    [Parameter]
+    public SwitchParameter FocusView { get; set; }
+
     protected override bool DatabaseSignInByToken => UseTokenForDatabase || DatabaseToken is not null;
 
     protected override object? ErrorTarget => Token is not null ? Token : SignIn().ErrorTarget(_signInMethod);
@@ -432,6 +436,11 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             using var runner = new SyncRunner(request, reports, blobs);
             WriteVerboseAsync($"Sync run {request.RunId} into {target.QualifiedTable} ({runner.State.Describe()}); working folder {working}.");
             outcome = await runner.RunAsync(ShouldProcessAsync, OnUnit, log, CreateProgress(), CancellationToken).ConfigureAwait(false);
+        }
+
+        if (FocusView)
+        {
+            await MakeFocusViewAsync(target, TimeSpan.FromSeconds(LockTimeout)).ConfigureAwait(false);
         }
 
         WriteObjectAsync(Summary(outcome));
