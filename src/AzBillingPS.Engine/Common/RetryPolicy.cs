@@ -12,7 +12,7 @@ namespace AzBillingPS.Engine.Common;
 /// Client-chosen waits of a <see cref="Paced"/> policy follow the pacing scale (<see cref="InternalHooks.PacingScale"/>);
 /// a service's own Retry-After never does.
 /// </summary>
-public sealed record RetryPolicy
+internal sealed record RetryPolicy
 {
     /// <summary>Blob downloads: 4 retries, 0.5 s doubling, at most 30 s.</summary>
     public static RetryPolicy Storage { get; } = new() { MaxRetries = 4, BaseDelay = TimeSpan.FromMilliseconds(500), MaxDelay = TimeSpan.FromSeconds(30) };

@@ -32,7 +32,7 @@ public sealed class CostDetailsOptions
     public TimeSpan MaxPollInterval { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>How 5xx answers, timeouts and dropped connections are retried: the shared Cost Management policy by default.</summary>
-    public RetryPolicy Retry { get; init; } = RetryPolicy.CostManagement;
+    internal RetryPolicy Retry { get; init; } = RetryPolicy.CostManagement;
 
     public double ScopeCallsPerMinute { get; init; } = 2;
 
@@ -41,7 +41,7 @@ public sealed class CostDetailsOptions
     public double SubscriptionCallsPerMinutePerTenant { get; init; } = 10;
 
     /// <summary>The pacer to share; the process-wide one by default.</summary>
-    public RequestPacer? Pacer { get; init; }
+    internal RequestPacer? Pacer { get; init; }
 
     /// <summary>For tests and proxies: the HTTP handler to use.</summary>
     public HttpMessageHandler? Handler { get; init; }

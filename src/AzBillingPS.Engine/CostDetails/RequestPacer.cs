@@ -13,7 +13,7 @@ namespace AzBillingPS.Engine.CostDetails;
 /// waits until the latest of them. The pacing scale (<see cref="InternalHooks.PacingScale"/>, a test hook) multiplies
 /// every interval (1 in production; 0 turns pacing off, for emulators and tests).
 /// </summary>
-public sealed class RequestPacer
+internal sealed class RequestPacer
 {
     private readonly object _gate = new();
     private readonly Dictionary<string, DateTimeOffset> _next = new(StringComparer.Ordinal);

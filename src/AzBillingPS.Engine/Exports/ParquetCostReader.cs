@@ -22,7 +22,7 @@ namespace AzBillingPS.Engine.Exports;
 /// DOUBLE through its shortest round-trip text), a bad value or a row outside the period failing the load with the file,
 /// row and column. Memory is bounded by one row group: its columns are read into buffers reused for the next group.
 /// </summary>
-public sealed class ParquetCostReader : CostRowReader
+internal sealed class ParquetCostReader : CostRowReader
 {
     private readonly IReadOnlyList<CostFileHeader> _files;
     private readonly CostColumn[] _columns;

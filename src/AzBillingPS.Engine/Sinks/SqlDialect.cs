@@ -133,7 +133,7 @@ public abstract class SqlDialect
         => names.FirstOrDefault(n => columns.Contains(n, StringComparer.OrdinalIgnoreCase));
 }
 
-public sealed class SqlServerDialect : SqlDialect
+internal sealed class SqlServerDialect : SqlDialect
 {
     public static readonly SqlServerDialect Instance = new();
 
@@ -179,7 +179,7 @@ public sealed class SqlServerDialect : SqlDialect
     protected override string CountAll => "COUNT_BIG(*)";
 }
 
-public sealed class PostgreSqlDialect : SqlDialect
+internal sealed class PostgreSqlDialect : SqlDialect
 {
     public static readonly PostgreSqlDialect Instance = new();
 
@@ -217,7 +217,7 @@ public sealed class PostgreSqlDialect : SqlDialect
     protected override string MonthOf(string dateColumn) => $"to_char({dateColumn}, 'YYYY-MM')";
 }
 
-public sealed class SqliteDialect : SqlDialect
+internal sealed class SqliteDialect : SqlDialect
 {
     public static readonly SqliteDialect Instance = new();
 
