@@ -33,6 +33,9 @@ param(
     # Skip Pester (for quick xunit iterations).
     [switch] $SkipPester,
 
+    # Test: test what out/ already holds (a build downloaded from CI's build job) instead of building first.
+    [switch] $NoBuild,
+
     # Bench: rows in the large file (the issue asks for 1,000,000).
     [int] $BenchRows = 1000000
 )
@@ -124,7 +127,13 @@ function Get-NuGetPackagesRoot {
 }
 
 function Invoke-Test {
-    Invoke-Package
+    if ($NoBuild) {
+        if (-not (Test-Path (Join-Path $ModuleDir 'AzBillingPS.psd1'))) { throw "-NoBuild: there is no built module in $ModuleDir." }
+        Write-Host "Testing the module already built in $ModuleDir (-NoBuild)" -ForegroundColor Cyan
+    }
+    else {
+        Invoke-Package
+    }
     $results = Join-Path $Out 'test-results'
     Remove-Item -Recurse -Force $results -ErrorAction SilentlyContinue
     New-Item -ItemType Directory -Force $results | Out-Null
