@@ -174,7 +174,8 @@ Import-Module '$Out/Pester/Pester.psd1' -Force
 `$c.TestResult.Enabled = `$true
 `$c.TestResult.OutputFormat = 'NUnitXml'
 `$c.TestResult.OutputPath = '$results/pester.xml'
-if ('$tagArg') { `$c.Filter.Tag = @($tagArg) }
+`$tags = @($tagArg)
+if (`$tags.Count -gt 0) { `$c.Filter.Tag = `$tags }
 `$r = Invoke-Pester -Configuration `$c
 @{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount; Skipped = `$r.SkippedCount + `$r.NotRunCount;
    SkippedTests = @(`$r.Skipped | ForEach-Object { `$_.ExpandedPath }) } | ConvertTo-Json | Set-Content '$summary'

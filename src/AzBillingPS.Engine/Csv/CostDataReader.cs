@@ -97,6 +97,9 @@ public sealed class CostDataReader : DbDataReader
 
     public string? CurrentFile => _fileIndex >= 0 && _fileIndex < _files.Count ? _files[_fileIndex].Path : null;
 
+    /// <summary>The line (in <see cref="CurrentFile"/>) of the row <see cref="Read"/> moved to last.</summary>
+    public long CurrentLine { get; private set; }
+
     /// <summary>Called every <see cref="NotifyAfter"/> rows (and not at the end; callers report the end themselves).</summary>
     public Action<CostDataReader>? OnRows { get; set; }
 
@@ -198,6 +201,7 @@ public sealed class CostDataReader : DbDataReader
         CsvReader reader = _reader!;
         CostFileHeader file = _files[_fileIndex];
         long line = reader.LineNumber;
+        CurrentLine = line;
         if (reader.FieldCount != file.Columns.Count)
         {
             throw Ragged(file.Path, line, reader.FieldCount, file.Columns.Count);

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Data.Common;
 using System.Globalization;
 using System.Linq;
@@ -10,9 +11,22 @@ using NpgsqlTypes;
 
 namespace AzBillingPS.Engine.Sinks;
 
-/// <summary>PostgreSQL: binary COPY inside the load's transaction; money as numeric (exact, any scale).</summary>
+/// <summary>PostgreSQL: binary COPY inside the load's transaction; money as numeric (exact, any scale); advisory locks per unit and per table.</summary>
 internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
 {
+    /// <summary>
+    /// SQLSTATEs worth trying the unit again for: serialization failure and deadlock (40001, 40P01), the server shutting
+    /// down or starting (57P01 admin shutdown, which pg_terminate_backend sends too; 57P02, 57P03), too many connections
+    /// (53300), and the connection exceptions (class 08).
+    /// </summary>
+    private static readonly HashSet<string> TransientStates = new(StringComparer.Ordinal) { "40001", "40P01", "57P01", "57P02", "57P03", "53300" };
+
+    public override bool SupportsConcurrentLoads => true;
+
+    protected override bool SeparateSchemaChanges => true;
+
+    protected override string WhoHoldsLocksHint => "The blocking session shows in pg_stat_activity (pg_blocking_pids). ";
+
     public override string Describe()
     {
         var b = new NpgsqlConnectionStringBuilder(Target.ConnectionString);
@@ -21,29 +35,67 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
 
     protected override DbConnection CreateConnection() => new NpgsqlConnection(Target.ConnectionString);
 
-    protected override async Task<DbTransaction> BeginAsync(DbConnection connection, TimeSpan lockTimeout, CancellationToken cancellationToken)
+    protected override async Task AcquireAsync(DbConnection connection, DbTransaction transaction, string resource, bool sharedMode, TimeSpan lockTimeout, CancellationToken cancellationToken)
     {
-        DbTransaction tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        long ms = (long)Math.Max(1, lockTimeout.TotalMilliseconds);
-        await ExecuteAsync(connection, tx, string.Create(CultureInfo.InvariantCulture, $"SET LOCAL lock_timeout = {ms}"), cancellationToken).ConfigureAwait(false);
-        return tx;
-    }
-
-    protected override async Task LockAsync(DbConnection connection, DbTransaction transaction, TimeSpan lockTimeout, CancellationToken cancellationToken)
-    {
-        await using DbCommand command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = Dialect.Lock();
-        AddParameter(command, "resource", SqlDialect.LockResource(Target.EffectiveSchema, Target.Table));
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await using DbCommand command = NewCommand(connection, transaction, Dialect.Lock(sharedMode));
+        AddParameter(command, "resource", resource);
+        try
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (e.SqlState == "55P03")
+        {
+            throw new LockWaitTimedOutException(e); // lock_timeout bounds advisory lock waits too
+        }
     }
 
     protected override bool IsBusy(Exception e) => e is PostgresException { SqlState: "55P03" };
 
-    protected override Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostDataReader reader, int batchSize, CancellationToken cancellationToken)
+    protected override string? TransientReason(Exception e, bool connected)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            switch (x)
+            {
+                case TransientDatabaseException t:
+                    return t.Message;
+                case PostgresException pg when TransientStates.Contains(pg.SqlState) || pg.SqlState.StartsWith("08", StringComparison.Ordinal):
+                    return $"PostgreSQL {pg.SqlState}: {pg.MessageText}";
+                case PostgresException:
+                    return null;
+                case NpgsqlException npgsql when connected && npgsql.IsTransient:
+                    return "the connection was lost (" + (npgsql.InnerException?.GetType().Name ?? npgsql.GetType().Name) + ")";
+                case System.IO.IOException or System.Net.Sockets.SocketException when connected:
+                    return "the connection was lost (" + x.GetType().Name + ")";
+            }
+        }
+
+        return null;
+    }
+
+    protected override void ClearPool(DbConnection? connection)
+    {
+        try
+        {
+            if (connection is NpgsqlConnection npgsql)
+            {
+                NpgsqlConnection.ClearPool(npgsql);
+                return;
+            }
+
+            using var probe = (NpgsqlConnection)CreateConnection();
+            NpgsqlConnection.ClearPool(probe);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            // Nothing pooled for a connection string that cannot be used.
+        }
+    }
+
+    protected override Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostDataReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken)
     {
         var npgsql = (NpgsqlConnection)connection;
-        string columns = string.Join(", ", reader.Columns.Select(c => Dialect.Quote(c.Name)));
+        string columns = string.Join(", ", reader.Columns.Select(c => Dialect.Quote(names.TryGetValue(c.Name, out string? spelled) ? spelled : c.Name)));
         var types = reader.Columns.Select(c => c.Type).ToArray();
         long rows = 0;
         using (NpgsqlBinaryImporter importer = npgsql.BeginBinaryImport($"COPY {Target.QualifiedTable} ({columns}) FROM STDIN (FORMAT BINARY)"))

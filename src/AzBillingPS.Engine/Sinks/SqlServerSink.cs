@@ -1,6 +1,13 @@
 using System;
+using System.Collections.Generic;
 using System.Data;
 using System.Data.Common;
+using System.Globalization;
+using System.Linq;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
 using AzBillingPS.Engine.Common;
@@ -10,11 +17,30 @@ using Microsoft.Data.SqlClient;
 namespace AzBillingPS.Engine.Sinks;
 
 /// <summary>
-/// SQL Server and Azure SQL: SqlBulkCopy streaming from the reader inside the load's transaction, an
-/// application lock (sp_getapplock) per table, money as decimal(38,20).
+/// SQL Server and Azure SQL: SqlBulkCopy streaming from the reader inside the load's transaction, application locks
+/// (sp_getapplock) per unit and per table, money as decimal(38,20), a clustered (or clustered columnstore) index.
 /// </summary>
-internal sealed class SqlServerSink(SinkTarget target) : CostSink(target)
+internal sealed partial class SqlServerSink(SinkTarget target) : CostSink(target)
 {
+    /// <summary>Rows per bulk-copy batch into a clustered columnstore index: a full rowgroup, compressed directly (never below 102,400, the delta-store threshold).</summary>
+    public const int ColumnstoreBatchSize = 1_048_576;
+
+    /// <summary>
+    /// Azure SQL's transient errors (the documented list for retry logic): database unavailable or reconfiguring
+    /// (40613, 40197, 40143, 40540, 4221), the service busy or throttling (40501, 49918, 49919, 49920, 10928, 10929),
+    /// the database not yet open after a failover or serverless resume (4060), and a deadlock victim (1205).
+    /// </summary>
+    private static readonly HashSet<int> TransientNumbers = new() { 40613, 40197, 40143, 40540, 4221, 40501, 49918, 49919, 49920, 10928, 10929, 4060, 1205 };
+
+    /// <summary>Errors that mean the connection was lost (only retried once the server was reached: a wrong server name fails at once).</summary>
+    private static readonly HashSet<int> ConnectionLostNumbers = new() { 233, 64, 596, 10053, 10054, 10060, 121, 0 };
+
+    public override bool SupportsConcurrentLoads => true;
+
+    protected override bool SeparateSchemaChanges => true;
+
+    protected override string WhoHoldsLocksHint => "The blocking session shows in sys.dm_exec_requests (blocking_session_id). ";
+
     public override string Describe()
     {
         var b = new SqlConnectionStringBuilder(Target.ConnectionString);
@@ -52,43 +78,181 @@ internal sealed class SqlServerSink(SinkTarget target) : CostSink(target)
         return connection;
     }
 
-    protected override async Task<DbTransaction> BeginAsync(DbConnection connection, TimeSpan lockTimeout, CancellationToken cancellationToken)
-        => await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
-
-    protected override async Task LockAsync(DbConnection connection, DbTransaction transaction, TimeSpan lockTimeout, CancellationToken cancellationToken)
+    protected override async Task AcquireAsync(DbConnection connection, DbTransaction transaction, string resource, bool sharedMode, TimeSpan lockTimeout, CancellationToken cancellationToken)
     {
-        await using DbCommand command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandTimeout = 0;
-        command.CommandText = Dialect.Lock();
-        AddParameter(command, "resource", SqlDialect.LockResource(Target.EffectiveSchema, Target.Table));
+        await using DbCommand command = NewCommand(connection, transaction, Dialect.Lock(sharedMode));
+        AddParameter(command, "resource", AppLockResource(resource));
+        AddParameter(command, "mode", sharedMode ? "Shared" : "Exclusive");
         AddParameter(command, "timeoutMs", (int)Math.Clamp(lockTimeout.TotalMilliseconds, 0, int.MaxValue));
-        object? result = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-        if (Convert.ToInt32(result, System.Globalization.CultureInfo.InvariantCulture) < 0)
+        object? value;
+        try
         {
-            throw new EngineException(EngineErrorKind.LockTimeout,
-                $"Another load into {Target.QualifiedTable} on {Describe()} held its lock for more than {lockTimeout.TotalSeconds:0} seconds; nothing was changed. Try again later or raise -LockTimeout.");
+            value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (SqlException e) when (e.Number == 1222)
+        {
+            throw new LockWaitTimedOutException(e);
+        }
+
+        int result = Convert.ToInt32(value, CultureInfo.InvariantCulture);
+        switch (result)
+        {
+            case >= 0:
+                return;
+            case -1:
+                throw new LockWaitTimedOutException();
+            case -3:
+                throw new TransientDatabaseException("sp_getapplock chose this session as a deadlock victim");
+            default:
+                throw new EngineException(EngineErrorKind.DatabaseCommand,
+                    string.Create(CultureInfo.InvariantCulture, $"Taking the load lock on {Describe()} failed: sp_getapplock returned {result} ({(result == -2 ? "the request was cancelled" : "a parameter or other error")}); nothing was changed."));
         }
     }
 
+    /// <summary>sp_getapplock's resource is nvarchar(255): a longer name is replaced by a hash of it, so distinct names never truncate into one.</summary>
+    internal static string AppLockResource(string resource)
+        => resource.Length <= 255 ? resource : "AZBILLINGPS:#" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(resource)));
+
     protected override bool IsBusy(Exception e) => e is SqlException { Number: 1222 };
 
-    protected override async Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostDataReader reader, int batchSize, CancellationToken cancellationToken)
+    protected override string? TransientReason(Exception e, bool connected)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            switch (x)
+            {
+                case TransientDatabaseException t:
+                    return t.Message;
+                case SqlException sql:
+                    foreach (SqlError error in sql.Errors)
+                    {
+                        if (TransientNumbers.Contains(error.Number))
+                        {
+                            return error.Number == 1205
+                                ? "SQL Server error 1205: chosen as a deadlock victim"
+                                : string.Create(CultureInfo.InvariantCulture, $"SQL Server error {error.Number}");
+                        }
+                    }
+
+                    if (connected && (sql.Class >= 20 || ConnectionLostNumbers.Contains(sql.Number)) && !IsCertificateFailure(sql))
+                    {
+                        return string.Create(CultureInfo.InvariantCulture, $"the connection was lost (SQL Server error {sql.Number}, severity {sql.Class})");
+                    }
+
+                    break;
+                case System.IO.IOException or System.Net.Sockets.SocketException when connected:
+                    return "the connection was lost (" + x.GetType().Name + ")";
+            }
+        }
+
+        return null;
+    }
+
+    protected override void ClearPool(DbConnection? connection)
+    {
+        try
+        {
+            if (connection is SqlConnection sql)
+            {
+                SqlConnection.ClearPool(sql);
+                return;
+            }
+
+            using var probe = (SqlConnection)CreateConnection();
+            SqlConnection.ClearPool(probe);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            // Nothing pooled for a connection string that cannot be used.
+        }
+    }
+
+    protected override EngineException ConnectFailed(Exception e)
+    {
+        if (e is SqlException sql && IsCertificateFailure(sql))
+        {
+            var b = new SqlConnectionStringBuilder(Target.ConnectionString);
+            return new EngineException(EngineErrorKind.DatabaseConnection,
+                $"Cannot connect to {Describe()}: the server's TLS certificate is not trusted by this machine (SqlClient encrypts every connection by default, and checks the certificate). "
+                + $"Install the certificate of the authority that issued it (or the server's own, if it is self-signed) in this machine's trusted roots, and name the server as the certificate does ({b.DataSource}); "
+                + "only on a network you trust, add TrustServerCertificate=True to the connection string instead. (" + sql.Message + ")",
+                e);
+        }
+
+        return base.ConnectFailed(e);
+    }
+
+    /// <summary>True when the connection failed because the server's certificate did not validate (untrusted chain, name mismatch).</summary>
+    internal static bool IsCertificateFailure(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (x is AuthenticationException)
+            {
+                return true;
+            }
+
+            string m = x.Message;
+            if (m.Contains("certificate chain", StringComparison.OrdinalIgnoreCase)
+                || m.Contains("remote certificate", StringComparison.OrdinalIgnoreCase)
+                || m.Contains("certificate is invalid", StringComparison.OrdinalIgnoreCase)
+                || m.Contains("target principal name is incorrect", StringComparison.OrdinalIgnoreCase)
+                || m.Contains("certificate name mismatch", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    protected override async Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostDataReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken)
     {
         reader.DecimalScale = SqlServerDialect.DecimalScale;
+        bool columnstore = tableCreated ? Target.Columnstore : await IsColumnstoreAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
         using var bulk = new SqlBulkCopy((SqlConnection)connection, SqlBulkCopyOptions.KeepNulls, (SqlTransaction)transaction)
         {
             DestinationTableName = Target.QualifiedTable,
             EnableStreaming = true,
-            BatchSize = batchSize,
+            BatchSize = columnstore ? Math.Max(batchSize, ColumnstoreBatchSize) : batchSize,
             BulkCopyTimeout = 0,
         };
         for (int i = 0; i < reader.FieldCount; i++)
         {
-            bulk.ColumnMappings.Add(reader.GetName(i), reader.GetName(i));
+            string name = reader.GetName(i);
+            bulk.ColumnMappings.Add(name, names.TryGetValue(name, out string? spelled) ? spelled : name);
         }
 
-        await bulk.WriteToServerAsync(reader, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await bulk.WriteToServerAsync(reader, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is InvalidOperationException or SqlException && e.Message.Contains("would be truncated", StringComparison.OrdinalIgnoreCase))
+        {
+            string column = TruncatedColumn().Match(e.Message) is { Success: true } m ? m.Groups[1].Value : "?";
+            string file = reader.CurrentFile ?? "?";
+            throw new EngineException(EngineErrorKind.CsvBadValue,
+                string.Create(CultureInfo.InvariantCulture,
+                    $"{file}: line {reader.CurrentLine}: the value of column '{column}' is longer than {Target.QualifiedTable} on {Describe()} allows; nothing was changed. Widen the column (ALTER TABLE {Target.QualifiedTable} ALTER COLUMN {Dialect.Quote(column)} nvarchar(max) NULL) and load again."),
+                e)
+            {
+                FilePath = file,
+                Line = reader.CurrentLine,
+                Column = column,
+            };
+        }
+
         return reader.RowsRead;
     }
+
+    private async Task<bool> IsColumnstoreAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using DbCommand command = NewCommand(connection, transaction, SqlServerDialect.TableStorage());
+        AddParameter(command, "table", Target.QualifiedTable);
+        object? type = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return type is not null and not DBNull && Convert.ToInt32(type, CultureInfo.InvariantCulture) == 5;
+    }
+
+    [GeneratedRegex(@"column '([^']*)'", RegexOptions.CultureInvariant)]
+    private static partial Regex TruncatedColumn();
 }

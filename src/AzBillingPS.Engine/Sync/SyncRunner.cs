@@ -46,6 +46,8 @@ public sealed class SyncRunner : IDisposable
             throw new EngineException(EngineErrorKind.InvalidArgument, "ThrottleLimit must be at least 1.");
         }
 
+        // Every name the run will create (cost table, index, state table, schema) is checked before anything is requested.
+        _ = CostSink.Create(request.Target);
         _store = new SyncStateStore(request.Target);
     }
 
@@ -146,14 +148,35 @@ public sealed class SyncRunner : IDisposable
             }
         }
 
+        // The working folder first: a run that cannot work (a -WorkingPath that is a file) fails before any state row says Running.
+        string runFolder = Path.Combine(r.WorkingPath, RunFolderPrefix + r.RunId.ToString("N"));
+        FileStream? runLock = null;
         if (toLoad.Count > 0)
         {
-            await _store.EnsureAsync(r.LockTimeout, cancellationToken).ConfigureAwait(false);
-            await _store.MarkRunningAsync(toLoad.Select(u => u.Key).ToList(), started, r.RunId, r.Host, r.LockTimeout, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                runLock = ClaimRunFolder(r.WorkingPath, runFolder, log);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new EngineException(EngineErrorKind.InvalidArgument, $"The working folder {r.WorkingPath} cannot be used ({e.Message}); nothing was requested or loaded, and no month is marked Running.", e);
+            }
         }
 
-        string runFolder = Path.Combine(r.WorkingPath, RunFolderPrefix + r.RunId.ToString("N"));
-        FileStream? runLock = toLoad.Count > 0 ? ClaimRunFolder(r.WorkingPath, runFolder, log) : null;
+        if (toLoad.Count > 0)
+        {
+            try
+            {
+                await _store.EnsureAsync(r.LockTimeout, cancellationToken).ConfigureAwait(false);
+                await _store.MarkRunningAsync(toLoad.Select(u => u.Key).ToList(), started, r.RunId, r.Host, r.LockTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await runLock!.DisposeAsync().ConfigureAwait(false);
+                DeleteFolder(runFolder, log);
+                throw;
+            }
+        }
         int finished = 0;
         int failed = 0;
         void Parent()
