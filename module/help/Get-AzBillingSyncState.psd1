@@ -13,6 +13,7 @@ It only reads and takes no lock. When no Sync has loaded anything into the table
 '@
 
     Parameters   = @{
+        LockTimeout      = 'Seconds to wait when the state table is locked (on SQLite: when another process is writing to the file) before giving up with SqlLockTimeout, which names the table or file. Default 30; 0 to 86400.'
         Scope            = 'Only these scopes; wildcards allowed (for example /subscriptions/*). Compared in the stored spelling (lower-case, one leading slash; a bare GUID is /subscriptions/{guid}). Binds from the pipeline by property name, so AzBillingSyncResult objects can be piped in.'
         Metric           = 'Only these metrics: ActualCost, AmortizedCost. Binds from the pipeline by property name.'
         Status           = 'Only rows whose last attempt has one of these statuses: Loaded, Failed, Running.'
@@ -23,7 +24,7 @@ It only reads and takes no lock. When no Sync has loaded anything into the table
         Provider         = 'The database behind -ConnectionString: SqlServer (the default), PostgreSql or Sqlite. Without -ConnectionString only Sqlite is allowed.'
         Database         = 'A SQLite database file. Without -Database and -ConnectionString the file is AzBilling.sqlite in the current location. Cannot be combined with -ConnectionString.'
         Table            = 'The cost table whose state is shown (the state table is <table>_SyncState). Default: AzureCostDetails.'
-        Schema           = 'The schema of the cost and state tables. Default: dbo on SQL Server, public on PostgreSQL; not used on SQLite.'
+        Schema           = 'The schema of the cost and state tables. Default: dbo on SQL Server, public on PostgreSQL. A schema that does not exist is created with the tables. Refused on SQLite, which has no schemas.'
     }
 
     Examples     = @(

@@ -5,7 +5,7 @@
     Description  = @'
 Get-AzCostSummary reads a cost table written by Import-AzCostToSql and returns one AzCostSummary per month, service and currency: the sum of CostInBillingCurrency and the number of rows. The service is the MeterCategory column (ServiceFamily when the table has no MeterCategory), the currency is BillingCurrencyCode, and the month (yyyy-MM) comes from the Date column. Results are ordered by month, then by cost, highest first.
 
-Use it to check a load at a glance (did March arrive, does the total match the invoice), or as a quick report in a runbook. It only reads: no lock is taken and nothing is changed.
+Use it to check a load at a glance (did March arrive, does the total match the invoice), or as a quick report in a runbook. It only reads and changes nothing; it waits at most -LockTimeout seconds for a table (or SQLite file) that another session has locked.
 
 The target parameters are the same as Import-AzCostToSql's: -ConnectionString with -Provider for SQL Server or PostgreSQL, -Database for a SQLite file, and by default AzBilling.sqlite in the current location; -Table and -Schema name the table. A table that does not exist is an error (AzBillingNotFound); an unreachable database is SqlConnectionFailed.
 
@@ -13,12 +13,13 @@ On SQL Server and PostgreSQL the sums are exact decimals. On SQLite money is sto
 '@
 
     Parameters   = @{
+        LockTimeout      = 'Seconds to wait when the table is locked (on SQLite: when another process is writing to the file, for example a load committing) before giving up with SqlLockTimeout, which names the table or file. Default 30; 0 to 86400.'
         Scope            = 'Summarise only this scope, for example /subscriptions/{id}; the same spellings as Import-AzCostToSql -Scope are accepted (a bare GUID means /subscriptions/{guid}; case and slashes do not matter). Binds from the pipeline by property name, so AzCostImportResult objects can be piped in. Default: all scopes in the table.'
         ConnectionString = 'An ADO.NET connection string for the database named by -Provider (SQL Server when -Provider is not given). Passwords in it never appear in output or errors. Cannot be combined with -Database.'
         Provider         = 'The database behind -ConnectionString: SqlServer (SQL Server and Azure SQL Database, the default), PostgreSql or Sqlite. Without -ConnectionString only Sqlite is allowed.'
         Database         = 'A SQLite database file. Relative paths resolve against the current location. Without -Database and -ConnectionString the file is AzBilling.sqlite in the current location. Cannot be combined with -ConnectionString.'
         Table            = 'The cost table. Default: AzureCostDetails.'
-        Schema           = 'The schema of the table. Default: dbo on SQL Server, public on PostgreSQL; not used on SQLite.'
+        Schema           = 'The schema of the table. Default: dbo on SQL Server, public on PostgreSQL. A schema that does not exist is created with the table. Refused on SQLite, which has no schemas.'
     }
 
     Examples     = @(

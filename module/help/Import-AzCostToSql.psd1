@@ -50,7 +50,7 @@ ERRORS. A failed unit is a non-terminating error; other units go on. An unreacha
         Provider         = 'The database behind -ConnectionString: SqlServer (SQL Server and Azure SQL Database, the default), PostgreSql or Sqlite. Without -ConnectionString only Sqlite is allowed.'
         Database         = 'A SQLite database file, created when missing (its folder must exist). Relative paths resolve against the current location. Without -Database and -ConnectionString the file is AzBilling.sqlite in the current location. Cannot be combined with -ConnectionString.'
         Table            = 'The cost table, created on the first load. Default: AzureCostDetails.'
-        Schema           = 'The schema of the table. Default: dbo on SQL Server, public on PostgreSQL; not used on SQLite.'
+        Schema           = 'The schema of the table. Default: dbo on SQL Server, public on PostgreSQL. A schema that does not exist is created with the table. Refused on SQLite, which has no schemas.'
         WhatIf           = 'Shows, for each load unit, which table would be replaced for which scope, metric and period, without changing the database (the files are still read to find their columns and dates).'
         Confirm          = 'Asks for confirmation before each load unit (one report, or one -Path/-LiteralPath invocation).'
     }

@@ -69,7 +69,7 @@ ERRORS THAT STOP THE COMMAND. Contradictory parameters (AzBillingParameterConfli
         Provider             = 'The database behind -ConnectionString: SqlServer (SQL Server and Azure SQL Database, the default), PostgreSql or Sqlite. Without -ConnectionString only Sqlite is allowed.'
         Database             = 'A SQLite database file, created when missing (its folder must exist). Without -Database and -ConnectionString the file is AzBilling.sqlite in the current location. Cannot be combined with -ConnectionString.'
         Table                = 'The cost table, created on the first load. Default: AzureCostDetails. The state table is <table>_SyncState in the same schema.'
-        Schema               = 'The schema of the cost and state tables. Default: dbo on SQL Server, public on PostgreSQL; not used on SQLite.'
+        Schema               = 'The schema of the cost and state tables. Default: dbo on SQL Server, public on PostgreSQL. A schema that does not exist is created with the tables. Refused on SQLite, which has no schemas.'
         WhatIf               = 'Shows, for each unit that would be loaded, the target table and the month, metric, scope and why; requests nothing, downloads nothing and writes nothing (the state table is only read).'
         Confirm              = 'Asks for confirmation before each unit that would be loaded.'
     }

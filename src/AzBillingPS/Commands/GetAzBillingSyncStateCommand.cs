@@ -55,6 +55,11 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
     [ValidateNotNull]
     public AzBillingToken? DatabaseToken { get; set; }
 
+    /// <summary>Seconds to wait for a lock on the state table (or a SQLite file another process is writing to).</summary>
+    [Parameter]
+    [ValidateRange(0, 86_400)]
+    public int LockTimeout { get; set; } = 30;
+
     protected override async Task BeginProcessingAsync()
     {
         await OnPipelineAsync(() =>
@@ -93,7 +98,7 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
         if (_rows is null)
         {
             WriteVerboseAsync($"Reading {_store!.QualifiedTable} on {_store.Describe()}.");
-            _rows = await _store.ReadAsync(null, CancellationToken).ConfigureAwait(false)
+            _rows = await _store.ReadAsync(null, TimeSpan.FromSeconds(LockTimeout), CancellationToken).ConfigureAwait(false)
                 ?? throw new TerminatingErrorException(new ErrorRecord(
                     new ItemNotFoundException($"No Sync-AzBilling run has written to {_target!.QualifiedTable} on {_store.Describe()}: its state table {_store.QualifiedTable} does not exist."),
                     ErrorIds.SyncStateNotFound, ErrorCategory.ObjectNotFound, _store.QualifiedTable));
