@@ -4,7 +4,6 @@ using System.Data;
 using System.Data.Common;
 using System.Globalization;
 using System.Linq;
-using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -169,41 +168,44 @@ internal sealed partial class SqlServerSink(SinkTarget target) : CostSink(target
 
     protected override EngineException ConnectFailed(Exception e)
     {
-        if (e is SqlException sql && IsCertificateFailure(sql))
+        if (CertificateProblem(e) is { } problem)
         {
             var b = new SqlConnectionStringBuilder(Target.ConnectionString);
             return new EngineException(EngineErrorKind.DatabaseConnection,
                 $"Cannot connect to {Describe()}: the server's TLS certificate is not trusted by this machine (SqlClient encrypts every connection by default, and checks the certificate). "
                 + $"Install the certificate of the authority that issued it (or the server's own, if it is self-signed) in this machine's trusted roots, and name the server as the certificate does ({b.DataSource}); "
-                + "only on a network you trust, add TrustServerCertificate=True to the connection string instead. (" + sql.Message + ")",
+                + $"only on a network you trust, add TrustServerCertificate=True to the connection string instead. ({problem})",
                 e);
         }
 
         return base.ConnectFailed(e);
     }
 
+    /// <summary>SEC_E_UNTRUSTED_ROOT and SEC_E_WRONG_PRINCIPAL: the numbers SqlClient reports for a certificate that does not validate.</summary>
+    private static readonly HashSet<int> CertificateNumbers = new() { -2146893019, -2146893022 };
+
     /// <summary>True when the connection failed because the server's certificate did not validate (untrusted chain, name mismatch).</summary>
-    internal static bool IsCertificateFailure(Exception e)
+    internal static bool IsCertificateFailure(Exception e) => CertificateProblem(e) is not null;
+
+    /// <summary>What was wrong with the server's certificate (the TLS layer's own words), or null when the failure was something else.</summary>
+    private static string? CertificateProblem(Exception e)
     {
+        bool numbered = false;
         for (Exception? x = e; x is not null; x = x.InnerException)
         {
-            if (x is AuthenticationException)
-            {
-                return true;
-            }
-
+            numbered |= x is SqlException sql && CertificateNumbers.Contains(sql.Number);
             string m = x.Message;
             if (m.Contains("certificate chain", StringComparison.OrdinalIgnoreCase)
+                || m.Contains("chain validation", StringComparison.OrdinalIgnoreCase)
                 || m.Contains("remote certificate", StringComparison.OrdinalIgnoreCase)
-                || m.Contains("certificate is invalid", StringComparison.OrdinalIgnoreCase)
-                || m.Contains("target principal name is incorrect", StringComparison.OrdinalIgnoreCase)
-                || m.Contains("certificate name mismatch", StringComparison.OrdinalIgnoreCase))
+                || m.Contains("certificate name mismatch", StringComparison.OrdinalIgnoreCase)
+                || m.Contains("target principal name is incorrect", StringComparison.OrdinalIgnoreCase))
             {
-                return true;
+                return string.Join(" ", m.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
             }
         }
 
-        return false;
+        return numbered ? e.Message : null;
     }
 
     protected override async Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostDataReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken)
