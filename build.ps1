@@ -164,6 +164,7 @@ function Invoke-Test {
         $env:AZBILLING_REPO_ROOT = $Root
         $env:AZBILLING_TEST_PG_BIN = $prereq.PgBin
         $tagArg = if ($Tag) { ($Tag | ForEach-Object { "'$_'" }) -join ',' } else { '' }
+        $tagOn = if ($Tag) { '$true' } else { '$false' }
         $script = @"
 `$ErrorActionPreference = 'Stop'
 Import-Module '$Out/Pester/Pester.psd1' -Force
@@ -174,8 +175,7 @@ Import-Module '$Out/Pester/Pester.psd1' -Force
 `$c.TestResult.Enabled = `$true
 `$c.TestResult.OutputFormat = 'NUnitXml'
 `$c.TestResult.OutputPath = '$results/pester.xml'
-`$tags = @($tagArg)
-if (`$tags.Count -gt 0) { `$c.Filter.Tag = `$tags }
+if ($tagOn) { `$c.Filter.Tag = @($tagArg) }
 `$r = Invoke-Pester -Configuration `$c
 @{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount; Skipped = `$r.SkippedCount + `$r.NotRunCount;
    SkippedTests = @(`$r.Skipped | ForEach-Object { `$_.ExpandedPath }) } | ConvertTo-Json | Set-Content '$summary'

@@ -197,7 +197,7 @@ elseif (-not $SyncOnly) {
     foreach ($file in $files.Values) {
         $db = Join-Path $OutDir "ours-$($file.Rows).sqlite"
         Remove-Item "$db*" -Force -ErrorAction SilentlyContinue
-        $ours = Invoke-OurImport -File $file.Path -Label "$($file.Rows) rows" -TargetArgs "-Database '$db'"
+        $ours = Invoke-OurImport -File $file.Path -Label "$($file.Rows) rows" -TargetArgs "-DatabasePath '$db'"
         Remove-Item "$db*" -Force -ErrorAction SilentlyContinue
         $base = $null
         if ($sqlite3) {
@@ -455,7 +455,7 @@ else {
                     $name = if ($run.Kind -eq 'Baseline') { 'SyncBaseline' } else { "SyncThrottle$($run.ThrottleLimit)" }
                     $db = Join-Path $syncDir "$name.sqlite"
                     $table = if ($target -eq 'SQLite') { 'AzureCostDetails' } else { $name }
-                    $targetArgs = if ($target -eq 'SQLite') { "-Database '$db'" } else { "-Provider PostgreSql -ConnectionString '$($syncPg.ConnectionString)' -Table '$table'" }
+                    $targetArgs = if ($target -eq 'SQLite') { "-DatabasePath '$db'" } else { "-Provider PostgreSql -ConnectionString '$($syncPg.ConnectionString)' -Table '$table'" }
                     $work = Join-Path $syncDir "work-$name"
                     if ($run.Kind -eq 'Baseline') {
                         $label = "baseline: Import-AzCostToSql -Path, $($syncFiles.Count) files one after another"
@@ -494,7 +494,7 @@ function Get-Mean([string] `$p) { if (`$units.Count) { (`$units | ForEach-Object
                     $verifyError = $null
                     $counts = $null
                     if (-not $c.Error) {
-                        $counts = Get-SyncTableCounts -Target $target -Database $db -Table $table -Pg $syncPg -Sqlite3Path $syncSqlite3
+                        $counts = Get-SyncTableCounts -Target $target -DatabasePath $db -Table $table -Pg $syncPg -Sqlite3Path $syncSqlite3
                         $verifyError = Test-SyncLoaded $counts
                         if (-not $verifyError -and $c.Result.Rows -ne ($syncFiles | Measure-Object Rows -Sum).Sum) { $verifyError = "the command reported $($c.Result.Rows) rows" }
                         if (-not $verifyError -and $run.Kind -eq 'Sync' -and ($c.Result.Failed -ne 0 -or $c.Result.Loaded -ne $syncFiles.Count)) { $verifyError = "$($c.Result.Loaded) unit(s) loaded, $($c.Result.Failed) failed: $($c.Result.Errors -join ' / ')" }

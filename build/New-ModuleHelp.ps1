@@ -24,6 +24,10 @@
     description, a description names a parameter the cmdlet does not have, a required key is empty, or a cmdlet has
     fewer examples than parameter sets.
 
+    module/help/_DatabaseTarget.psd1 holds the texts of the target parameters the database cmdlets share
+    (-SqlInstance, -Database, -ConnectionString, -Provider, -DatabasePath, -Credential, -Table, -Schema); a cmdlet's
+    own file describes one of them only where it says something more.
+
     module/help/about_AzBillingPS.help.txt is copied next to the MAML.
 .PARAMETER ModulePath
     The built module's manifest (out/AzBillingPS/<version>/AzBillingPS.psd1).
@@ -205,6 +209,10 @@ try {
         throw "No help source for exported cmdlet(s): $(($missing.Name) -join ', '). Add $SourcePath/<Verb-Noun>.psd1 for each (see build/New-ModuleHelp.ps1)."
     }
 
+    # Texts for the target parameters the database cmdlets share; a cmdlet's own file may still describe one itself.
+    $sharedPath = Join-Path $SourcePath '_DatabaseTarget.psd1'
+    $sharedText = if (Test-Path -LiteralPath $sharedPath) { (Import-PowerShellDataFile -LiteralPath $sharedPath).Parameters } else { @{} }
+
     $settings = [System.Xml.XmlWriterSettings]@{ Indent = $true; IndentChars = '  '; Encoding = [System.Text.UTF8Encoding]::new($false); NewLineChars = "`n" }
     $buffer = [System.IO.MemoryStream]::new()
     $w = [System.Xml.XmlWriter]::Create($buffer, $settings)
@@ -218,6 +226,9 @@ try {
         $synopsis = Get-Text $src 'Synopsis' $name
         $description = Get-Text $src 'Description' $name
         $paramText = if ($src.ContainsKey('Parameters') -and $src.Parameters) { $src.Parameters } else { @{} }
+        foreach ($k in $sharedText.Keys) {
+            if ($cmd.Parameters.ContainsKey($k) -and -not $paramText.ContainsKey($k)) { $paramText[$k] = $sharedText[$k] }
+        }
         $examples = @(if ($src.ContainsKey('Examples')) { $src.Examples })
 
         $params = @($cmd.Parameters.Values | Where-Object { $_.Name -notin $common })

@@ -13,7 +13,7 @@ param(
     [string] $ModulePath = (Join-Path $PSScriptRoot '../out/AzBillingPS/0.1.0/AzBillingPS.psd1'),
 
     # Where the SQLite database goes.
-    [string] $Database = (Join-Path (Get-Location) 'AzBilling.sqlite')
+    [string] $DatabasePath = (Join-Path (Get-Location) 'AzBilling.sqlite')
 )
 
 $ErrorActionPreference = 'Stop'
@@ -22,21 +22,21 @@ Import-Module $ModulePath -Force
 $enrollment = '/providers/Microsoft.Billing/billingAccounts/8611537'                  # an EA enrollment
 $mcaAccount = '/providers/Microsoft.Billing/billingAccounts/5e98e158-xxxx-xxxx-xxxx-xxxxxxxxxxxx:0c8fd5fb-xxxx-xxxx-xxxx-xxxxxxxxxxxx_2019-05-31'
 
-Write-Host "Loading the sample files into $Database" -ForegroundColor Cyan
+Write-Host "Loading the sample files into $DatabasePath" -ForegroundColor Cyan
 
 # EA files as they come from a Cost Management export: one file per month, named by -Path.
 $results = @(
-    Import-AzCostToSql -Path (Join-Path $PSScriptRoot 'ea-2026-09.csv') -Scope $enrollment -Metric ActualCost -Database $Database
-    Import-AzCostToSql -Path (Join-Path $PSScriptRoot 'ea-2026-10.csv') -Scope $enrollment -Metric ActualCost -Database $Database
+    Import-AzCostToSql -Path (Join-Path $PSScriptRoot 'ea-2026-09.csv') -Scope $enrollment -Metric ActualCost -DatabasePath $DatabasePath
+    Import-AzCostToSql -Path (Join-Path $PSScriptRoot 'ea-2026-10.csv') -Scope $enrollment -Metric ActualCost -DatabasePath $DatabasePath
 
     # The MCA file the way Save-AzCostBlob hands files on: typed AzCostFile objects from the pipeline.
     [AzBillingPS.AzCostFile]::new((Join-Path $PSScriptRoot 'mca-2026-10.csv'), $mcaAccount, 'ActualCost',
-        [datetime]'2026-10-01', [datetime]'2026-10-31', 1, 1) | Import-AzCostToSql -Database $Database
+        [datetime]'2026-10-01', [datetime]'2026-10-31', 1, 1) | Import-AzCostToSql -DatabasePath $DatabasePath
 )
 $results | Format-Table | Out-Host
 
 Write-Host 'What landed: cost per month and service (Get-AzCostSummary)' -ForegroundColor Cyan
-Get-AzCostSummary -Database $Database | Format-Table -AutoSize | Out-Host
+Get-AzCostSummary -DatabasePath $DatabasePath | Format-Table -AutoSize | Out-Host
 
 # --- The whole job, as a schedule runs it: Sync-AzBilling signs in, requests each month's cost-details report,
 # downloads its blobs and loads them exactly once, recording each month in the state table. "Azure" here is the
@@ -53,18 +53,18 @@ Import-Module (Join-Path $PSScriptRoot '../tests/pester/TestHelpers.psm1') -Forc
 $fixture = Start-TestAzureFixture
 try {
     $subscription = '/subscriptions/0a1b2c3d-0000-4000-8000-000000000001'
-    Write-Host "Sync-AzBilling: the last 3 months of $subscription from a local stand-in for Azure, into $Database" -ForegroundColor Cyan
+    Write-Host "Sync-AzBilling: the last 3 months of $subscription from a local stand-in for Azure, into $DatabasePath" -ForegroundColor Cyan
     $syncScript = @'
-param($ModulePath, $Database, $Scope)
+param($ModulePath, $DatabasePath, $Scope)
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath -Force
 $secret = ConvertTo-SecureString $env:AZB_CLIENT_SECRET -AsPlainText -Force
 $signIn = @{ TenantId = $env:AZB_TENANT; ClientId = $env:AZB_CLIENT_ID; ClientSecret = $secret; AuthorityHost = $env:AZB_FIXTURE_HTTPS; ResourceManagerUrl = $env:AZB_FIXTURE_HTTPS }
-Sync-AzBilling @signIn -Scope $Scope -Database $Database -PassThru | Out-Host
+Sync-AzBilling @signIn -Scope $Scope -DatabasePath $DatabasePath -PassThru | Out-Host
 Write-Host 'Run again: only the open months are loaded again; the rest is skipped.' -ForegroundColor Cyan
-Sync-AzBilling @signIn -Scope $Scope -Database $Database -PassThru | Out-Host
+Sync-AzBilling @signIn -Scope $Scope -DatabasePath $DatabasePath -PassThru | Out-Host
 Write-Host 'The state table (Get-AzBillingSyncState)' -ForegroundColor Cyan
-Get-AzBillingSyncState -Database $Database | Format-Table | Out-Host
+Get-AzBillingSyncState -DatabasePath $DatabasePath | Format-Table | Out-Host
 '@
     $scriptFile = Join-Path $fixture.Dir 'demo-sync.ps1'
     Set-Content -LiteralPath $scriptFile -Value $syncScript
@@ -75,7 +75,7 @@ Get-AzBillingSyncState -Database $Database | Format-Table | Out-Host
         $pwsh = [Environment]::ProcessPath
         $pwshArgs = @()
         if ([IO.Path]::GetFileNameWithoutExtension($pwsh) -eq 'dotnet') { $pwshArgs = @(Join-Path $PSHOME 'pwsh.dll') }
-        & $pwsh @pwshArgs -NoProfile -NonInteractive -File $scriptFile -ModulePath (Resolve-Path $ModulePath).Path -Database $Database -Scope $subscription
+        & $pwsh @pwshArgs -NoProfile -NonInteractive -File $scriptFile -ModulePath (Resolve-Path $ModulePath).Path -DatabasePath $DatabasePath -Scope $subscription
         if ($LASTEXITCODE -ne 0) { throw "Sync-AzBilling failed (exit code $LASTEXITCODE)." }
     }
     finally {
@@ -87,4 +87,4 @@ finally {
 }
 
 Write-Host 'What landed: cost per month and service (Get-AzCostSummary)' -ForegroundColor Cyan
-Get-AzCostSummary -Database $Database | Format-Table -AutoSize | Out-Host
+Get-AzCostSummary -DatabasePath $DatabasePath | Format-Table -AutoSize | Out-Host

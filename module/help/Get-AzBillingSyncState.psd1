@@ -7,7 +7,7 @@ Get-AzBillingSyncState reads the state table Sync-AzBilling keeps next to the co
 
 Two kinds of columns. Rows, Bytes, Blobs, ImportId, IsFinal, LoadedAt, PeriodStart and PeriodEnd describe the data the cost table holds for that month: they change only when a load commits (in the load's own transaction). Status, StartedAt, FinishedAt, OperationId, Error, RunId and Host describe the last attempt: Loaded, Failed (Error says why; the table still holds the earlier load, if any), or Running (a run is working on it, or a run ended without finishing it, for example a killed job). Complete is true when the table holds a final load of the month, which a default Sync skips; -Incomplete shows the others, that is what the next default Sync will load again (besides the current month).
 
-The target parameters are Import-AzCostToSql's: -ConnectionString with -Provider, or -Database for a SQLite file (AzBilling.sqlite in the current location by default), with -Table and -Schema naming the cost table. -ConfigPath reads them from a Sync-AzBilling configuration file (its other keys are ignored here). For Azure SQL with Entra sign-in, pass -DatabaseToken.
+The target parameters are shared by every database cmdlet: -SqlInstance with -Database for SQL Server and Azure SQL (as dbatools names them), -ConnectionString for any database (PostgreSQL, SQL Server or SQLite, told by its keywords; -Provider when they do not tell), -DatabasePath for a SQLite file, -Credential (alias -SqlCredential) for a SQL Server or PostgreSQL login, and with none of them AzBilling.sqlite in the current location; -Table and -Schema name the table. It only reads: a SQLite file that does not exist is an error (AzBillingNotFound, "No database at ..."), never created. -ConfigPath reads them from a Sync-AzBilling configuration file (its other keys are ignored here). For Azure SQL with Entra sign-in, pass -DatabaseToken.
 
 It only reads and takes no lock. When no Sync has loaded anything into the table yet, the state table does not exist: error SyncStateNotFound.
 '@
@@ -18,11 +18,8 @@ It only reads and takes no lock. When no Sync has loaded anything into the table
         Metric           = 'Only these metrics: ActualCost, AmortizedCost. Binds from the pipeline by property name.'
         Status           = 'Only rows whose last attempt has one of these statuses: Loaded, Failed, Running.'
         Incomplete       = 'Only months the table does not hold as complete (no committed load, or a load from before the month''s costs were final): what a default Sync-AzBilling loads again.'
-        ConfigPath       = 'A Sync-AzBilling configuration file (.psd1); its ConnectionString, Provider, Database, Table and Schema are used (explicit parameters override them), its other keys are ignored. A relative Database path is taken from the file''s folder.'
+        ConfigPath       = 'A Sync-AzBilling configuration file (.psd1); its SqlInstance, Database, ConnectionString, Provider, DatabasePath, Table and Schema are used (explicit parameters override them), its other keys are ignored. A relative DatabasePath is taken from the file''s folder.'
         DatabaseToken    = 'SQL Server and Azure SQL: an Entra token for the database, from Get-AzBillingToken -Scope https://database.windows.net/.default, used through SqlClient''s access-token callback.'
-        ConnectionString = 'An ADO.NET connection string for the database named by -Provider (SQL Server when -Provider is not given). Passwords in it never appear in output or errors. Cannot be combined with -Database.'
-        Provider         = 'The database behind -ConnectionString: SqlServer (the default), PostgreSql or Sqlite. Without -ConnectionString only Sqlite is allowed.'
-        Database         = 'A SQLite database file. Without -Database and -ConnectionString the file is AzBilling.sqlite in the current location. Cannot be combined with -ConnectionString.'
         Table            = 'The cost table whose state is shown (the state table is <table>_SyncState). Default: AzureCostDetails.'
         Schema           = 'The schema of the cost and state tables. Default: dbo on SQL Server, public on PostgreSQL. A schema that does not exist is created with the tables. Refused on SQLite, which has no schemas.'
     }
@@ -40,7 +37,7 @@ It only reads and takes no lock. When no Sync has loaded anything into the table
         }
         @{
             Title   = 'What the next default run will load again, for some subscriptions'
-            Code    = 'Get-AzBillingSyncState -Provider PostgreSql -ConnectionString $pg -Scope /subscriptions/0a1b* -Incomplete'
+            Code    = 'Get-AzBillingSyncState -ConnectionString ''Host=pg01;Database=finops'' -Credential $login -Scope /subscriptions/0a1b* -Incomplete'
             Remarks = 'Months not yet loaded, or loaded before their costs were final.'
         }
         @{

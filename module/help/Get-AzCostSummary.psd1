@@ -7,7 +7,7 @@ Get-AzCostSummary reads a cost table written by Import-AzCostToSql and returns o
 
 Use it to check a load at a glance (did March arrive, does the total match the invoice), or as a quick report in a runbook. It only reads and changes nothing; it waits at most -LockTimeout seconds for a table (or SQLite file) that another session has locked.
 
-The target parameters are the same as Import-AzCostToSql's: -ConnectionString with -Provider for SQL Server or PostgreSQL, -Database for a SQLite file, and by default AzBilling.sqlite in the current location; -Table and -Schema name the table. A table that does not exist is an error (AzBillingNotFound); an unreachable database is SqlConnectionFailed.
+The target parameters are shared by every database cmdlet: -SqlInstance with -Database for SQL Server and Azure SQL (as dbatools names them), -ConnectionString for any database (PostgreSQL, SQL Server or SQLite, told by its keywords; -Provider when they do not tell), -DatabasePath for a SQLite file, -Credential (alias -SqlCredential) for a SQL Server or PostgreSQL login, and with none of them AzBilling.sqlite in the current location; -Table and -Schema name the table. It only reads: a SQLite file that does not exist is an error (AzBillingNotFound, "No database at ..."), never created; so is a table that does not exist. An unreachable database is SqlConnectionFailed.
 
 On SQL Server and PostgreSQL the sums are exact decimals. On SQLite money is stored as REAL (double), so sums over many rows can differ from an exact sum in the last digits.
 '@
@@ -15,9 +15,6 @@ On SQL Server and PostgreSQL the sums are exact decimals. On SQLite money is sto
     Parameters   = @{
         LockTimeout      = 'Seconds to wait when the table is locked (on SQLite: when another process is writing to the file, for example a load committing) before giving up with SqlLockTimeout, which names the table or file. Default 30; 0 to 86400.'
         Scope            = 'Summarise only this scope, for example /subscriptions/{id}; the same spellings as Import-AzCostToSql -Scope are accepted (a bare GUID means /subscriptions/{guid}; case and slashes do not matter). Binds from the pipeline by property name, so AzCostImportResult objects can be piped in. Default: all scopes in the table.'
-        ConnectionString = 'An ADO.NET connection string for the database named by -Provider (SQL Server when -Provider is not given). Passwords in it never appear in output or errors. Cannot be combined with -Database.'
-        Provider         = 'The database behind -ConnectionString: SqlServer (SQL Server and Azure SQL Database, the default), PostgreSql or Sqlite. Without -ConnectionString only Sqlite is allowed.'
-        Database         = 'A SQLite database file. Relative paths resolve against the current location. Without -Database and -ConnectionString the file is AzBilling.sqlite in the current location. Cannot be combined with -ConnectionString.'
         Table            = 'The cost table. Default: AzureCostDetails.'
         Schema           = 'The schema of the table. Default: dbo on SQL Server, public on PostgreSQL. A schema that does not exist is created with the table. Refused on SQLite, which has no schemas.'
     }
@@ -31,7 +28,7 @@ On SQL Server and PostgreSQL the sums are exact decimals. On SQLite money is sto
         @{
             Title   = 'Total per month for one subscription on SQL Server'
             Code    = @'
-Get-AzCostSummary -Scope $sub -ConnectionString 'Server=sql01;Database=Billing;Integrated Security=true;Encrypt=true' |
+Get-AzCostSummary -Scope $sub -SqlInstance sql01 -Database Billing |
     Group-Object Month, Currency |
     ForEach-Object { [pscustomobject]@{ Month = $_.Group[0].Month; Currency = $_.Group[0].Currency; Cost = ($_.Group | Measure-Object Cost -Sum).Sum } }
 '@
@@ -40,15 +37,15 @@ Get-AzCostSummary -Scope $sub -ConnectionString 'Server=sql01;Database=Billing;I
         @{
             Title   = 'Check what a load wrote, straight after it'
             Code    = @'
-Import-AzCostToSql -Path ./costs/*.csv -Scope /subscriptions/$sub -Database ./billing.sqlite |
-    Get-AzCostSummary -Database ./billing.sqlite |
+Import-AzCostToSql -Path ./costs/*.csv -Scope /subscriptions/$sub -DatabasePath ./billing.sqlite |
+    Get-AzCostSummary -DatabasePath ./billing.sqlite |
     Sort-Object Cost -Descending | Select-Object -First 10
 '@
             Remarks = 'The Scope property of each AzCostImportResult binds to -Scope, so only the loaded scope is summarised.'
         }
         @{
             Title   = 'Top services in a PostgreSQL table in its own schema'
-            Code    = 'Get-AzCostSummary -Provider PostgreSql -ConnectionString $pg -Schema finops -Table cost_details | Where-Object Month -eq 2026-03'
+            Code    = 'Get-AzCostSummary -ConnectionString ''Host=pg01;Database=finops'' -Credential (Get-Credential) -Schema finops -Table cost_details | Where-Object Month -eq 2026-03'
             Remarks = 'Reads "finops"."cost_details" and keeps March 2026.'
         }
     )

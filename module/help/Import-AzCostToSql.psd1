@@ -6,7 +6,7 @@
     Description  = @'
 Import-AzCostToSql streams cost-details CSV files (as Save-AzCostBlob writes them, or as the Cost Management portal, the Cost Details API or a Cost Management export produce them) into a table in SQLite, PostgreSQL or SQL Server / Azure SQL Database. Rows are never held in memory as a whole: they go from the file straight into the database's bulk path (binary COPY on PostgreSQL, SqlBulkCopy on SQL Server, prepared inserts on SQLite).
 
-TARGET. With -ConnectionString, rows go to SQL Server (the default -Provider) or PostgreSQL (-Provider PostgreSql). With -Database, or with neither, they go to a SQLite file; without -Database that file is AzBilling.sqlite in the current location. The table is AzureCostDetails unless -Table says otherwise, in schema dbo (SQL Server) or public (PostgreSQL) unless -Schema says otherwise.
+TARGET. With -SqlInstance and -Database, rows go to SQL Server or Azure SQL (as dbatools names them; -Credential, alias -SqlCredential, for a SQL login, otherwise integrated security). With -ConnectionString, they go to the database its keywords name: Host= is PostgreSQL, Server= or Initial Catalog= is SQL Server, a Data Source that is a file is SQLite (-Provider names it when the keywords do not tell); -Credential gives the login without a password in the string. With -DatabasePath, or with no target parameter, they go to a SQLite file; without -DatabasePath that file is AzBilling.sqlite in the current location. The table is AzureCostDetails unless -Table says otherwise, in schema dbo (SQL Server) or public (PostgreSQL) unless -Schema says otherwise.
 
 LOAD UNITS. Files are loaded in units, and each unit is loaded exactly once:
 - Pipeline input (AzCostFile objects): the files are grouped by scope, metric, period and Cost Management operation id, that is by report. A report is loaded when all of its BlobCount files have arrived. A report whose files did not all arrive by the end of the pipeline is not loaded at all (error ImportIncompleteReport), so the table keeps the earlier data for that period.
@@ -46,9 +46,6 @@ ERRORS. A failed unit is a non-terminating error; other units go on. An unreacha
         To               = 'Last day (inclusive) of the period the files replace. Default: the last Date found in the files. Must not be before -From. A file row dated after -To fails the load (CsvRowOutsidePeriod).'
         BatchSize        = 'Number of rows between progress updates and verbose lines, and the SqlBulkCopy batch size on SQL Server. It does not change the transaction: a unit always commits or rolls back as a whole. Default 50000; 1 to 10000000.'
         LockTimeout      = 'Seconds to wait for another load into the same table to release the table''s load lock before giving up with SqlLockTimeout (nothing is changed then). Default 300; 0 to 86400.'
-        ConnectionString = 'An ADO.NET connection string for the database named by -Provider (SQL Server when -Provider is not given), for example "Server=sql01;Database=Billing;Integrated Security=true;Encrypt=true" or "Host=pg01;Database=billing;Username=loader". Passwords in it never appear in output, verbose text or errors. Cannot be combined with -Database.'
-        Provider         = 'The database behind -ConnectionString: SqlServer (SQL Server and Azure SQL Database, the default), PostgreSql or Sqlite. Without -ConnectionString only Sqlite is allowed.'
-        Database         = 'A SQLite database file, created when missing (its folder must exist). Relative paths resolve against the current location. Without -Database and -ConnectionString the file is AzBilling.sqlite in the current location. Cannot be combined with -ConnectionString.'
         Table            = 'The cost table, created on the first load. Default: AzureCostDetails.'
         Schema           = 'The schema of the table. Default: dbo on SQL Server, public on PostgreSQL. A schema that does not exist is created with the table. Refused on SQLite, which has no schemas.'
         WhatIf           = 'Shows, for each load unit, which table would be replaced for which scope, metric and period, without changing the database (the files are still read to find their columns and dates).'
@@ -70,16 +67,16 @@ Get-AzBillingToken -TenantId $tenant -ClientId $app -CertificatePath ./app.pfx |
             Title   = 'Load one CSV file into SQL Server for a given month'
             Code    = @'
 Import-AzCostToSql -Path ./costs/2026-03.csv -Scope 00000000-0000-0000-0000-000000000000 -Metric AmortizedCost -From 2026-03-01 -To 2026-03-31 `
-    -ConnectionString 'Server=sql01;Database=Billing;Integrated Security=true;Encrypt=true'
+    -SqlInstance sql01 -Database Billing
 '@
             Remarks = 'The bare GUID is stored as /subscriptions/00000000-0000-0000-0000-000000000000. All AmortizedCost rows of that subscription dated in March 2026 in [dbo].[AzureCostDetails] are replaced in one transaction.'
         }
         @{
             Title   = 'Load several files with wildcards into PostgreSQL, previewing first'
             Code    = @'
-$pg = 'Host=pg01;Database=billing;Username=loader;Password=' + $env:PGPASSWORD
-Import-AzCostToSql -Path ./export/*.csv -Scope /subscriptions/$sub -Provider PostgreSql -ConnectionString $pg -Schema finops -WhatIf
-Import-AzCostToSql -Path ./export/*.csv -Scope /subscriptions/$sub -Provider PostgreSql -ConnectionString $pg -Schema finops -Verbose
+$login = Get-Credential loader
+Import-AzCostToSql -Path ./export/*.csv -Scope /subscriptions/$sub -ConnectionString 'Host=pg01;Database=billing' -Credential $login -Schema finops -WhatIf
+Import-AzCostToSql -Path ./export/*.csv -Scope /subscriptions/$sub -ConnectionString 'Host=pg01;Database=billing' -Credential $login -Schema finops -Verbose
 '@
             Remarks = 'The first line shows the table, period and size it would replace. The second loads all matching files as one unit through binary COPY; the period is the files'' first to last Date.'
         }
@@ -87,7 +84,7 @@ Import-AzCostToSql -Path ./export/*.csv -Scope /subscriptions/$sub -Provider Pos
             Title   = 'Pipe files from Get-ChildItem (LiteralPath by property name) into a chosen SQLite file'
             Code    = @'
 Get-ChildItem -LiteralPath './costs [march]' -Filter *.csv |
-    Import-AzCostToSql -Scope /subscriptions/$sub -Database ./reports/billing.sqlite -BatchSize 100000
+    Import-AzCostToSql -Scope /subscriptions/$sub -DatabasePath ./reports/billing.sqlite -BatchSize 100000
 '@
             Remarks = 'Get-ChildItem''s PSPath binds to -LiteralPath, so brackets in the folder name are not treated as wildcards. All piped files form one unit.'
         }
@@ -97,7 +94,7 @@ Get-ChildItem -LiteralPath './costs [march]' -Filter *.csv |
 $files = 1..2 | ForEach-Object {
     [AzBillingPS.AzCostFile]::new("./manual/part$_.csv", "/subscriptions/$sub", 'ActualCost', '2026-02-01', '2026-02-28', $_, 2)
 }
-$files | Import-AzCostToSql -Database ./AzBilling.sqlite -LockTimeout 900
+$files | Import-AzCostToSql -DatabasePath ./AzBilling.sqlite -LockTimeout 900
 '@
             Remarks = 'The two files replace February 2026 together only when both are there. With only one of them the cmdlet writes ImportIncompleteReport and leaves the table unchanged.'
         }

@@ -8,7 +8,7 @@ Save-AzCostBlob takes the AzCostReport objects that New-AzCostReport writes and 
 
 FILE NAMES. Names are stable and tell what a file holds: <scope>_<metric>_<yyyyMMdd>-<yyyyMMdd>_<index>of<count>.csv, for example subscriptions-5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f_ActualCost_20260301-20260331_1of3.csv. The scope part is the lower-case scope with '/' turned into '-' (and providers/microsoft.billing/ left out); when characters a file system may refuse had to be replaced (for example ':' in MCA billing account ids) or the scope is very long, eight hex digits of the scope's SHA-256 are added, so two scopes never share a name. Reports requested by -InvoiceId use invoice-<id> in place of the dates. Nothing from the blob link ever goes into a name.
 
-HOW A BLOB IS SAVED. The blob streams straight to disk through one bounded buffer (memory stays flat for multi-GB blobs) into <name>.partial, with a small <name>.partial.state beside it (the blob's address without its signature, its length and its ETag). When the last byte is in, the length is checked against the manifest's byteCount and, when the storage service sends one, the blob's Content-MD5 against the bytes written; only then is the file renamed to its final name. A file with its final name is therefore always complete; after any failure only .partial files remain.
+HOW A BLOB IS SAVED. The blob streams straight to disk through one bounded buffer (memory stays flat for multi-GB blobs) into <name>.partial, with a small <name>.partial.state beside it (the blob's address without its signature, its length and its ETag). When the last byte is in, the length is checked against the manifest's byteCount and, when the storage service sends one, the blob's Content-MD5 against the bytes written; only then is the file renamed to its final name. A file with its final name is therefore always complete; after any failure only .partial files remain. Every file is created new and readable by you only (0600 on Unix), never through a symbolic link: a link or another user's file under one of these names (final, .partial, .partial.state) stops that blob with AzBillingUnsafeFile and is left as it is, and a .partial is resumed only when it is a regular file you own.
 
 RESUMING AND RETRIES. A dropped or stalled connection (nothing received for 100 seconds) is resumed with an HTTP Range request from the bytes already written, with If-Match on the blob's ETag so a blob that changed meanwhile starts again from the first byte; up to 5 resumes per blob. A .partial left by a killed or failed run is resumed the same way when the command runs again. Answers 500, 502, 503, 504, 408 and 429, refused connections and timeouts before an answer are retried up to 4 times with jittered exponential back-off (from 0.5 seconds, honouring Retry-After, at most 30 seconds).
 
@@ -35,8 +35,8 @@ A report with status NoDataFound, or no blobs, writes nothing (a verbose line sa
 
     Parameters   = @{
         Report        = 'AzCostReport objects, as New-AzCostReport writes them; binds from the pipeline. Each report''s blobs are saved; a report piped twice is saved once.'
-        Path          = 'The folder the files are saved in; created when missing. Relative paths resolve against the current location. Wildcards are allowed when they match exactly one existing folder.'
-        LiteralPath   = 'The folder the files are saved in, taken literally (no wildcard expansion; use it for names holding [ or ]); created when missing.'
+        Path          = 'The folder the files are saved in; created (private to you) when missing. Relative paths resolve against the current location. Wildcards are allowed when they match exactly one existing folder. A folder another user owns, or that others can write to (unless sticky, like /tmp), is refused (AzBillingUnsafeFolder); so is a symbolic link to a folder that is not yours alone.'
+        LiteralPath   = 'The folder the files are saved in, taken literally (no wildcard expansion; use it for names holding [ or ]); created (private to you) when missing. Checked like -Path.'
         Decompress    = 'For reports whose blobs are gzip (CompressData): decompress them while saving, to .csv files (the default). -Decompress:$false keeps the blobs as they are, in .csv.gz files. Reports without CompressData are not affected.'
         Force         = 'Download every blob again, even when a complete file is already there, and ignore a .partial left by an earlier run.'
         ThrottleLimit = 'How many blobs download at the same time, across all reports. Default 4; 1 to 64.'
@@ -52,7 +52,7 @@ A report with status NoDataFound, or no blobs, writes nothing (a verbose line sa
 Get-AzBillingToken -TenantId $tenant -ClientId $app -CertificatePath ./app.pfx |
     New-AzCostReport -Scope /subscriptions/$sub -From 2026-01-01 -To 2026-03-31 |
     Save-AzCostBlob -Path ./costs |
-    Import-AzCostToSql -Database ./billing.sqlite
+    Import-AzCostToSql -DatabasePath ./billing.sqlite
 '@
             Remarks = 'Each month''s report is saved blob by blob in ./costs and loaded as one unit as soon as all of its blobs are on disk. Running the line again keeps the complete files and replaces the three months in the database.'
         }

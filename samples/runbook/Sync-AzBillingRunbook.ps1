@@ -10,18 +10,27 @@
     job, a CI step or a scheduler running this script reports the failure.
 
     Nothing prompts. The same script runs outside Azure Automation wherever a managed identity is available (a VM, a
-    hybrid worker, App Service), or for a trial with a local SQLite file (-Provider Sqlite).
+    hybrid worker, App Service), or for a trial with a local SQLite file (-ConnectionString 'Data Source=./trial.sqlite').
 
     See docs/runbook.md: importing the module, the roles to assign, the database user, the schedule, and how many
     scopes one job can take within the sandbox's 400 MB and three hours.
+.PARAMETER SqlInstance
+    SQL Server or Azure SQL: the server, for example 'finops.database.windows.net' (with -Database). Signed in as the
+    managed identity (-UseTokenForDatabase, the default) or with the login of -CredentialName.
+.PARAMETER Database
+    The database on -SqlInstance.
 .PARAMETER ConnectionString
-    The target database. For Azure SQL with -UseTokenForDatabase (the default for SqlServer), only server and database:
-    'Server=tcp:finops.database.windows.net;Database=billing;Encrypt=true'. Leave it empty to read it from the encrypted
-    Automation variable named by -ConnectionStringVariable (for connection strings that hold a password).
+    Any target database instead of -SqlInstance: 'Host=pg01.postgres.database.azure.com;Database=finops' (PostgreSQL,
+    told by Host=), 'Server=tcp:finops.database.windows.net;Database=billing;Encrypt=true' (SQL Server). Leave it and
+    -SqlInstance empty to read it from the encrypted Automation variable named by -ConnectionStringVariable.
 .PARAMETER ConnectionStringVariable
-    The name of an encrypted Automation variable holding the connection string, used when -ConnectionString is empty.
+    The name of an encrypted Automation variable holding the connection string, used when -ConnectionString and
+    -SqlInstance are empty.
+.PARAMETER CredentialName
+    The name of an Automation credential asset holding the database login (a PostgreSQL role or a SQL login): its
+    password stays in the asset, never in a connection string.
 .PARAMETER Provider
-    SqlServer (SQL Server and Azure SQL, the default), PostgreSql, or Sqlite (a file; for trials).
+    Only when the connection string's keywords do not tell the database: SqlServer, PostgreSql, or Sqlite (a file; for trials).
 .PARAMETER Scope
     Scopes to sync (subscriptions or billing scopes). Empty: every subscription the identity can list.
 .PARAMETER Exclude
@@ -31,8 +40,8 @@
 .PARAMETER IdentityClientId
     The client id of a user-assigned managed identity; empty for the system-assigned one.
 .PARAMETER UseTokenForDatabase
-    SqlServer only: sign in to the database as the managed identity (default $true). Set $false when the connection
-    string carries a SQL login.
+    With -SqlInstance: sign in to the database as the managed identity (default $true). Not used with -CredentialName;
+    with -ConnectionString the string's own sign-in is used.
 .PARAMETER Table
     The cost table (the state table is <Table>_SyncState).
 .PARAMETER LookbackMonths
@@ -41,10 +50,13 @@
     Units in flight at once. 2 suits the Automation sandbox's memory; raise it on a hybrid worker.
 #>
 param(
+    [string] $SqlInstance,
+    [string] $Database,
     [string] $ConnectionString,
     [string] $ConnectionStringVariable = 'AzBillingConnectionString',
-    [ValidateSet('SqlServer', 'PostgreSql', 'Sqlite')]
-    [string] $Provider = 'SqlServer',
+    [string] $CredentialName,
+    [ValidateSet('', 'SqlServer', 'PostgreSql', 'Sqlite')]
+    [string] $Provider = '',
     [string[]] $Scope = @(),
     [string[]] $Exclude = @(),
     [ValidateSet('ActualCost', 'AmortizedCost')]
@@ -61,9 +73,9 @@ param(
 $ErrorActionPreference = 'Continue'   # a failed unit is reported and the others go on
 $ProgressPreference = 'SilentlyContinue'   # progress records only slow a job down
 
-if (-not $ConnectionString) {
+if (-not $ConnectionString -and -not $SqlInstance) {
     if (-not (Get-Command Get-AutomationVariable -ErrorAction SilentlyContinue)) {
-        Write-Error "No -ConnectionString, and Get-AutomationVariable is not available outside Azure Automation to read '$ConnectionStringVariable'."
+        Write-Error "No -SqlInstance or -ConnectionString, and Get-AutomationVariable is not available outside Azure Automation to read '$ConnectionStringVariable'."
         exit 1
     }
     $ConnectionString = Get-AutomationVariable -Name $ConnectionStringVariable
@@ -71,17 +83,18 @@ if (-not $ConnectionString) {
 
 $sync = @{
     ManagedIdentity  = $true
-    Provider         = $Provider
-    ConnectionString = $ConnectionString
     Table            = $Table
     Metric           = $Metric
     LookbackMonths   = $LookbackMonths
     ThrottleLimit    = $ThrottleLimit
 }
+if ($SqlInstance) { $sync.SqlInstance = $SqlInstance; $sync.Database = $Database } else { $sync.ConnectionString = $ConnectionString }
+if ($Provider) { $sync.Provider = $Provider }
+if ($CredentialName) { $sync.Credential = Get-AutomationPSCredential -Name $CredentialName }
+if ($SqlInstance -and $UseTokenForDatabase -and -not $CredentialName) { $sync.UseTokenForDatabase = $true }
 if ($IdentityClientId) { $sync.ClientId = $IdentityClientId }
 if ($Scope) { $sync.Scope = $Scope } else { $sync.AllSubscriptions = $true }
 if ($Exclude) { $sync.Exclude = $Exclude }
-if ($Provider -eq 'SqlServer' -and $UseTokenForDatabase) { $sync.UseTokenForDatabase = $true }
 
 $summary = Sync-AzBilling @sync
 $ok = $?

@@ -1,6 +1,7 @@
 # Settings for Sync-AzBilling -ConfigPath: keys are the cmdlet's parameter names; parameters given on the command
 # line override them. Parsed, never run: constants, arrays and $true/$false only. Relative paths are taken from
-# this file's folder. Secrets (ClientSecret, CertificatePassword) cannot be set here.
+# this file's folder. Secrets (ClientSecret, CertificatePassword, Credential) cannot be set here: a database login is
+# passed as -Credential.
 @{
     # Who signs in: the managed identity of the Automation account, VM or hybrid worker.
     ManagedIdentity  = $true
@@ -10,9 +11,9 @@
     Exclude          = @('*-sandbox', 'Visual Studio*')
     Metric           = @('ActualCost', 'AmortizedCost')
 
-    # Where: Azure SQL, signed in as the same identity.
-    Provider            = 'SqlServer'
-    ConnectionString    = 'Server=tcp:finops.database.windows.net;Database=billing;Encrypt=true'
+    # Where: Azure SQL (server and database, as dbatools names them), signed in as the same identity.
+    SqlInstance         = 'finops.database.windows.net'
+    Database            = 'billing'
     UseTokenForDatabase = $true
     Table               = 'AzureCostDetails'
 

@@ -43,7 +43,7 @@ BeforeAll {
 Add-Type -Path $(ConvertTo-PsLiteral $OldMsal)
 Add-Type -Path $(ConvertTo-PsLiteral $OldSqlite)
 Import-Module `$env:AZBILLING_MODULE_PATH -ErrorAction Stop
-`$r = Import-AzCostToSql -Path $(ConvertTo-PsLiteral $sample) -Scope '/subscriptions/5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f' -Database $(ConvertTo-PsLiteral $db) -Confirm:`$false
+`$r = Import-AzCostToSql -Path $(ConvertTo-PsLiteral $sample) -Scope '/subscriptions/5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f' -DatabasePath $(ConvertTo-PsLiteral $db) -Confirm:`$false
 # Make the engine build an MSAL client: a client-secret sign-in against a closed local port (it fails, as it should).
 `$tokenError = `$null
 try {

@@ -32,9 +32,9 @@ Describe 'The demo (README command 1)' -Tag 'Demo' -Skip:$NoFixture {
 
     It 'loads the sample files and the synced subscription into ./AzBilling.sqlite' {
         Test-Path $Db | Should -BeTrue
-        $months = @(Get-AzCostSummary -Database $Db | Select-Object -ExpandProperty Month -Unique)
+        $months = @(Get-AzCostSummary -DatabasePath $Db | Select-Object -ExpandProperty Month -Unique)
         $months | Should -Contain '2026-09' -Because 'samples/ea-2026-09.csv is loaded'
-        $state = @(Get-AzBillingSyncState -Database $Db)
+        $state = @(Get-AzBillingSyncState -DatabasePath $Db)
         $state.Count | Should -Be 3 -Because 'Sync-AzBilling loads the current month and the two before it by default'
         @($state | Where-Object Status -ne 'Loaded') | Should -BeNullOrEmpty
         @($state.Scope | Sort-Object -Unique) | Should -Be '/subscriptions/0a1b2c3d-0000-4000-8000-000000000001'

@@ -40,7 +40,7 @@ BeforeAll {
         if ($Provider -eq 'SQLite') {
             $db = Join-Path $Folder "$name.sqlite"
             return [pscustomobject]@{ Provider = 'SQLite'; Db = $db; Table = 'AzureCostDetails'; Schema = $null
-                Ref = '"AzureCostDetails"'; Params = @{ Database = $db } }
+                Ref = '"AzureCostDetails"'; Params = @{ DatabasePath = $db } }
         }
         return [pscustomobject]@{ Provider = 'PostgreSQL'; Db = $null; Table = $name; Schema = 'public'
             Ref = "`"public`".`"$name`""; Params = @{ ConnectionString = $Pg.ConnectionString; Provider = 'PostgreSql'; Table = $name } }
@@ -693,7 +693,7 @@ Describe 'Import-AzCostToSql targets' -Tag 'Import' {
         $script:File = Join-Path $DataDir 'md-dates.csv'
     }
 
-    It 'with neither -Database nor -ConnectionString writes AzBilling.sqlite in the current location' {
+    It 'with no target parameter writes AzBilling.sqlite in the current location' {
         $dir = Join-Path $TestDrive 'default-target'
         New-Item -ItemType Directory -Path $dir | Out-Null
         Push-Location $dir
@@ -723,16 +723,17 @@ Describe 'Import-AzCostToSql targets' -Tag 'Import' {
         $cs = $Pg.ConnectionString + ';Password=Sup3rSecretPw'
         $r = Import-AzCostToSql -Path $File -Scope $Scope -ConnectionString $cs -Provider PostgreSql -Schema billing -Table 'Costs'
         $r.RowsInserted | Should -Be 7
-        $r.Table | Should -Match 'billing'
+        $r.Table | Should -BeExactly 'Costs'
+        $r.Schema | Should -BeExactly 'billing'
         $r.Target | Should -Not -Match 'Sup3rSecretPw'
         ($r | Out-String) | Should -Not -Match 'Sup3rSecretPw'
         (Invoke-TestPsql $Pg 'SELECT count(*) FROM billing."Costs"') | Should -Be '7'
         (Invoke-TestPsql $Pg "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'Costs'") | Should -Be '0'
     }
 
-    It 'both -Database and -ConnectionString is a terminating AzBillingParameterConflict' {
+    It 'both -DatabasePath and -ConnectionString is a terminating AzBillingParameterConflict' {
         $db = Join-Path $TestDrive 'conflict.sqlite'
-        { Import-AzCostToSql -Path $File -Scope $Scope -Database $db -ConnectionString "Data Source=$db" -ErrorAction SilentlyContinue } |
+        { Import-AzCostToSql -Path $File -Scope $Scope -DatabasePath $db -ConnectionString "Data Source=$db" -ErrorAction SilentlyContinue } |
             Should -Throw -ErrorId 'AzBillingParameterConflict*'
         Test-Path $db | Should -BeFalse
     }
@@ -748,7 +749,7 @@ Describe 'Import-AzCostToSql targets' -Tag 'Import' {
         $e.Exception.Message | Should -Not -Match 'Sup3rSecretPw'
     }
 
-    It 'without -Provider a connection string means SQL Server' {
+    It 'without -Provider a Server= connection string means SQL Server' {
         $port = Get-FreeTcpPort
         $cs = "Server=tcp:127.0.0.1,$port;Database=x;User ID=sa;Password=Sup3rSecretPw;Connect Timeout=3;Encrypt=false"
         $e = $null
@@ -758,5 +759,109 @@ Describe 'Import-AzCostToSql targets' -Tag 'Import' {
         $e.FullyQualifiedErrorId | Should -BeLike 'SqlConnectionFailed*'
         $e.Exception.Message | Should -Match 'SQL ?Server'
         $e.Exception.Message | Should -Not -Match 'Sup3rSecretPw'
+    }
+
+    It '-Database without -SqlInstance is refused, pointing to -DatabasePath, and creates no file' {
+        $dir = Join-Path $TestDrive 'old-database'
+        New-Item -ItemType Directory -Path $dir | Out-Null
+        Push-Location $dir
+        try {
+            $e = $null
+            try { Import-AzCostToSql -Path $File -Scope $Scope -Database Billing -ErrorAction SilentlyContinue } catch { $e = $_ }
+        }
+        finally { Pop-Location }
+        $e.FullyQualifiedErrorId | Should -BeLike 'AzBillingParameterConflict*'
+        $e.Exception.Message | Should -Match '-SqlInstance'
+        $e.Exception.Message | Should -Match ([regex]::Escape("-DatabasePath 'Billing'"))
+        @(Get-ChildItem -LiteralPath $dir).Count | Should -Be 0 -Because 'no SQLite file named Billing is created'
+    }
+
+    It '-SqlInstance and -Database name a SQL Server target (dbatools style); -WhatIf shows it without doubled quotes' {
+        $r = Invoke-ChildPwsh @"
+Import-AzCostToSql -Path '$File' -Scope '$Scope' -SqlInstance 'sql01\PROD' -Database Billing -WhatIf
+Import-AzCostToSql -Path '$File' -Scope '$Scope' -DatabasePath '$(Join-Path $TestDrive 'whatif.sqlite')' -WhatIf
+"@
+        $r.ExitCode | Should -Be 0 -Because $r.StdErr
+        $r.StdOut | Should -Match ([regex]::Escape('on target "dbo.AzureCostDetails on SQL Server sql01\PROD/Billing"'))
+        $r.StdOut | Should -Match ([regex]::Escape("on target `"AzureCostDetails on SQLite $(Join-Path $TestDrive 'whatif.sqlite')`""))
+        $r.StdOut | Should -Not -Match '""'
+        Test-Path (Join-Path $TestDrive 'whatif.sqlite') | Should -BeFalse
+    }
+
+    It '-SqlInstance with -Provider PostgreSql, or two targets at once, is a conflict' {
+        { Import-AzCostToSql -Path $File -Scope $Scope -SqlInstance sql01 -Provider PostgreSql } | Should -Throw -ErrorId 'AzBillingParameterConflict*'
+        { Import-AzCostToSql -Path $File -Scope $Scope -SqlInstance sql01 -ConnectionString 'Server=sql02' } | Should -Throw -ErrorId 'AzBillingParameterConflict*'
+        { Import-AzCostToSql -Path $File -Scope $Scope -Credential ([pscredential]::new('u', (ConvertTo-SecureString 'p' -AsPlainText -Force))) -DatabasePath (Join-Path $TestDrive 'c.sqlite') } |
+            Should -Throw -ErrorId 'AzBillingParameterConflict*'
+    }
+
+    It 'a connection string whose keywords do not tell the database asks for -Provider, without showing the password' {
+        $e = $null
+        try { Import-AzCostToSql -Path $File -Scope $Scope -ConnectionString 'Database=x;Password=Sup3rSecretPw' } catch { $e = $_ }
+        $e.FullyQualifiedErrorId | Should -BeLike 'AzBillingParameterConflict*'
+        $e.Exception.Message | Should -Match '-Provider'
+        $e.Exception.Message | Should -Not -Match 'Sup3rSecretPw'
+    }
+
+    It 'a configuration file names targets with the same keys: DatabasePath from its folder; the old Database key is refused' {
+        $dir = Join-Path $TestDrive 'cfg-target'
+        New-Item -ItemType Directory -Path $dir | Out-Null
+        Import-AzCostToSql -Path $File -Scope $Scope -DatabasePath (Join-Path $dir 'cfg.sqlite') | Out-Null
+        Set-Content -LiteralPath (Join-Path $dir 'new.psd1') -Value "@{ DatabasePath = 'cfg.sqlite' }"
+        Set-Content -LiteralPath (Join-Path $dir 'old.psd1') -Value "@{ Database = 'cfg.sqlite' }"
+        $e = $null
+        try { Get-AzBillingSyncState -ConfigPath (Join-Path $dir 'new.psd1') } catch { $e = $_ }
+        $e.FullyQualifiedErrorId | Should -BeLike 'SyncStateNotFound*' -Because 'the file was found and read: it has no state table'
+        $e = $null
+        try { Get-AzBillingSyncState -ConfigPath (Join-Path $dir 'old.psd1') } catch { $e = $_ }
+        $e.FullyQualifiedErrorId | Should -BeLike 'AzBillingParameterConflict*'
+        $e.Exception.Message | Should -Match ([regex]::Escape("-DatabasePath 'cfg.sqlite'"))
+    }
+
+    Context 'PostgreSQL named by its own keywords and logins as credentials' {
+        BeforeAll {
+            if (-not $NoPgReason) {
+                # One login that must give its password (scram), ahead of the cluster's trust rule.
+                $hba = Join-Path $Pg.DataDir 'pg_hba.conf'
+                $rules = Get-Content -LiteralPath $hba
+                Set-Content -LiteralPath $hba -Value (@('host all azb_login 127.0.0.1/32 scram-sha-256') + $rules)
+                Invoke-TestPsql $Pg "SET password_encryption = 'scram-sha-256'; CREATE ROLE azb_login LOGIN PASSWORD 'C0rrectHorse'; GRANT CREATE ON SCHEMA public TO azb_login; SELECT pg_reload_conf();" | Out-Null
+                $script:LoginCs = "Host=127.0.0.1;Port=$($Pg.Port);Database=postgres"
+            }
+        }
+
+        BeforeEach {
+            if ($NoPgReason) { Set-ItResult -Skipped -Because $NoPgReason }
+        }
+
+        It 'Host= without -Provider loads into PostgreSQL; .Table reads back with Get-AzCostSummary' {
+            $r = Import-AzCostToSql -Path $File -Scope $Scope -ConnectionString $Pg.ConnectionString -Table 'Inferred'
+            $r.Provider | Should -Be 'PostgreSql'
+            $r.Table | Should -BeExactly 'Inferred'
+            $r.Schema | Should -BeExactly 'public'
+            (Invoke-TestPsql $Pg 'SELECT count(*) FROM public."Inferred"') | Should -Be '7'
+            $sum = Get-AzCostSummary -ConnectionString $Pg.ConnectionString -Schema $r.Schema -Table $r.Table
+            ($sum | Measure-Object Rows -Sum).Sum | Should -Be 7
+        }
+
+        It '-Credential signs in with the login; a wrong password fails without showing it' {
+            $good = [pscredential]::new('azb_login', (ConvertTo-SecureString 'C0rrectHorse' -AsPlainText -Force))
+            $r = Import-AzCostToSql -Path $File -Scope $Scope -ConnectionString $LoginCs -Credential $good -Table 'ByLogin'
+            $r.RowsInserted | Should -Be 7
+            (Invoke-TestPsql $Pg "SELECT tableowner FROM pg_tables WHERE tablename = 'ByLogin'") | Should -Be 'azb_login'
+
+            $bad = [pscredential]::new('azb_login', (ConvertTo-SecureString 'Wr0ngHorse' -AsPlainText -Force))
+            $e = $null
+            try { Import-AzCostToSql -Path $File -Scope $Scope -ConnectionString $LoginCs -SqlCredential $bad -Table 'ByLogin' } catch { $e = $_ }
+            $e.FullyQualifiedErrorId | Should -BeLike 'SqlConnectionFailed*'
+            $e.Exception.Message | Should -Match 'password authentication failed'
+            ($e | Out-String) | Should -Not -Match 'Wr0ngHorse'
+            (Invoke-TestPsql $Pg 'SELECT count(*) FROM public."ByLogin"') | Should -Be '7'
+        }
+
+        It '-Credential and a login in the connection string at once is refused' {
+            $good = [pscredential]::new('azb_login', (ConvertTo-SecureString 'C0rrectHorse' -AsPlainText -Force))
+            { Import-AzCostToSql -Path $File -Scope $Scope -ConnectionString $Pg.ConnectionString -Credential $good } | Should -Throw -ErrorId 'AzBillingParameterConflict*'
+        }
     }
 }

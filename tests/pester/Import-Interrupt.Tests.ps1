@@ -66,28 +66,28 @@ Describe 'An interrupted load leaves the previous data exactly as it was' -Tag '
 
     It 'SQLite: killing the process mid-insert' -Skip:$NoSqlite3 {
         $db = Join-Path $Folder 'killed.sqlite'
-        Import-AzCostToSql -Path $Small -Scope $Scope -Database $db | Out-Null
+        Import-AzCostToSql -Path $Small -Scope $Scope -DatabasePath $db | Out-Null
         $query = 'SELECT count(*), printf(''%.6f'', sum(CostInBillingCurrency)), group_concat(DISTINCT _ImportId) FROM AzureCostDetails'
         $before = & $Sqlite3 $db $query
 
-        $p = Start-ChildImport "-Database '$db'"
+        $p = Start-ChildImport "-DatabasePath '$db'"
         Wait-ForRows $p | Should -BeTrue
         $p.Kill($true); $p.WaitForExit()
 
         & $Sqlite3 $db $query | Should -Be $before   # the hot journal is rolled back when the file is next opened
         & $Sqlite3 $db 'PRAGMA integrity_check' | Should -Be 'ok'
         # And the next load works.
-        (Import-AzCostToSql -Path $Small -Scope $Scope -Database $db).RowsReplaced | Should -Be 300
+        (Import-AzCostToSql -Path $Small -Scope $Scope -DatabasePath $db).RowsReplaced | Should -Be 300
     }
 
     It 'Stopping the pipeline (what Ctrl+C does) cancels promptly and rolls back' -Skip:$NoSqlite3 {
         $db = Join-Path $Folder 'stopped.sqlite'
-        Import-AzCostToSql -Path $Small -Scope $Scope -Database $db | Out-Null
+        Import-AzCostToSql -Path $Small -Scope $Scope -DatabasePath $db | Out-Null
         $query = 'SELECT count(*), printf(''%.6f'', sum(CostInBillingCurrency)), group_concat(DISTINCT _ImportId) FROM AzureCostDetails'
         $before = & $Sqlite3 $db $query
 
         $ps = [powershell]::Create()
-        $null = $ps.AddScript("Import-Module '$env:AZBILLING_MODULE_PATH'; Import-AzCostToSql -LiteralPath '$Large' -Scope '$Scope' -Database '$db' -BatchSize 20000 -Verbose")
+        $null = $ps.AddScript("Import-Module '$env:AZBILLING_MODULE_PATH'; Import-AzCostToSql -LiteralPath '$Large' -Scope '$Scope' -DatabasePath '$db' -BatchSize 20000 -Verbose")
         $handle = $ps.BeginInvoke()
         $deadline = [DateTime]::UtcNow.AddSeconds(60)
         while ([DateTime]::UtcNow -lt $deadline -and -not ($ps.Streams.Verbose | Where-Object Message -match '40,000 rows')) { Start-Sleep -Milliseconds 50 }

@@ -307,7 +307,7 @@ New-TestCostReport -Scope '$Scope' -Blob @($links) | Save-AzCostBlob -Path '$out
         $out = New-Folder 'import'
         $db = Join-Path $Dir 'import.sqlite'
         $report = New-TestCostReport -Scope $Scope -OperationId 'op-import' -Blob ($ThreeBlobs | ForEach-Object { @{ Link = (New-Link $_.Name); Bytes = $_.Bytes } })
-        $results = @($report | Save-AzCostBlob -Path $out | Import-AzCostToSql -Database $db -Confirm:$false)
+        $results = @($report | Save-AzCostBlob -Path $out | Import-AzCostToSql -DatabasePath $db -Confirm:$false)
         $results.Count | Should -Be 1
         $results[0].Files.Count | Should -Be 3
         $expectedRows = Get-CsvRowCount -Path ($ThreeBlobs.Source)
@@ -510,7 +510,7 @@ Set-Rules '$phase1'
 `$from = '$($start.ToString('yyyy-MM-dd'))'; `$to = '$($end.ToString('yyyy-MM-dd'))'
 
 # three: New-AzCostReport | Save-AzCostBlob | Import-AzCostToSql
-`$all = @(. { New-AzCostReport -Token `$tok -SubscriptionId '$($subs.three)' -From `$from -To `$to | Save-AzCostBlob -Path '$out/three' -Verbose -OutVariable files | Import-AzCostToSql -Database '$out/three.sqlite' -Confirm:`$false } *>&1)
+`$all = @(. { New-AzCostReport -Token `$tok -SubscriptionId '$($subs.three)' -From `$from -To `$to | Save-AzCostBlob -Path '$out/three' -Verbose -OutVariable files | Import-AzCostToSql -DatabasePath '$out/three.sqlite' -Confirm:`$false } *>&1)
 Show three `$all
 `$imp = @(`$all | Where-Object { `$_ -is [AzBillingPS.AzCostImportResult] })
 Result three @{ files = @(`$files | ForEach-Object { @{ name = (Split-Path `$_.Path -Leaf); index = `$_.BlobIndex; count = `$_.BlobCount; op = `$_.OperationId; bytes = `$_.Bytes } }); imports = `$imp.Count; rows = @(`$imp | ForEach-Object RowsInserted); importFiles = @(`$imp | ForEach-Object { `$_.Files.Count }); errors = @(`$all | Where-Object { `$_ -is [Management.Automation.ErrorRecord] } | ForEach-Object { "`$_" }) }

@@ -153,17 +153,17 @@ Describe 'Sync-AzBilling' -Tag 'Sync' {
             $script:Db1 = Join-Path $Folder 'first.sqlite'
             $script:Window = @((Get-Month -2), (Get-Month -1), (Get-Month 0))
             $script:Run = Invoke-SyncChild @"
-Invoke-Sync 'first' (`$SignIn + @{ Scope = '$SubA', '/SUBSCRIPTIONS/$SubB/'; Database = '$Db1'; PassThru = `$true; Verbose = `$true; ThrottleLimit = 3 })
-`$Results['afterFirst'] = @(Get-AzBillingSyncState -Database '$Db1' | ForEach-Object { [ordered]@{ Scope = `$_.Scope; Month = `$_.Month; Status = `$_.Status; IsFinal = `$_.IsFinal; Complete = `$_.Complete; Rows = `$_.Rows; ImportId = "`$(`$_.ImportId)"; LoadedAt = `$_.LoadedAt } })
-Invoke-Sync 'second' (`$SignIn + @{ Scope = '$SubA', '$SubB'; Database = '$Db1'; PassThru = `$true })
-`$Results['afterSecond'] = @(Get-AzBillingSyncState -Database '$Db1' | ForEach-Object { [ordered]@{ Scope = `$_.Scope; Month = `$_.Month; Status = `$_.Status; IsFinal = `$_.IsFinal; Rows = `$_.Rows; ImportId = "`$(`$_.ImportId)" } })
-`$Results['incomplete'] = @(Get-AzBillingSyncState -Database '$Db1' -Incomplete | ForEach-Object Month)
-`$Results['bySubA'] = @(Get-AzBillingSyncState -Database '$Db1' -Scope '$SubA' | ForEach-Object Scope | Sort-Object -Unique)
-`$Results['stateView'] = (Get-AzBillingSyncState -Database '$Db1' | Format-Table | Out-String -Width 300)
+Invoke-Sync 'first' (`$SignIn + @{ Scope = '$SubA', '/SUBSCRIPTIONS/$SubB/'; DatabasePath = '$Db1'; PassThru = `$true; Verbose = `$true; ThrottleLimit = 3 })
+`$Results['afterFirst'] = @(Get-AzBillingSyncState -DatabasePath '$Db1' | ForEach-Object { [ordered]@{ Scope = `$_.Scope; Month = `$_.Month; Status = `$_.Status; IsFinal = `$_.IsFinal; Complete = `$_.Complete; Rows = `$_.Rows; ImportId = "`$(`$_.ImportId)"; LoadedAt = `$_.LoadedAt } })
+Invoke-Sync 'second' (`$SignIn + @{ Scope = '$SubA', '$SubB'; DatabasePath = '$Db1'; PassThru = `$true })
+`$Results['afterSecond'] = @(Get-AzBillingSyncState -DatabasePath '$Db1' | ForEach-Object { [ordered]@{ Scope = `$_.Scope; Month = `$_.Month; Status = `$_.Status; IsFinal = `$_.IsFinal; Rows = `$_.Rows; ImportId = "`$(`$_.ImportId)" } })
+`$Results['incomplete'] = @(Get-AzBillingSyncState -DatabasePath '$Db1' -Incomplete | ForEach-Object Month)
+`$Results['bySubA'] = @(Get-AzBillingSyncState -DatabasePath '$Db1' -Scope '$SubA' | ForEach-Object Scope | Sort-Object -Unique)
+`$Results['stateView'] = (Get-AzBillingSyncState -DatabasePath '$Db1' | Format-Table | Out-String -Width 300)
 # Progress: a parent bar over the units and child bars for each unit's stages.
 `$ps = [powershell]::Create()
 `$null = `$ps.AddCommand('Import-Module').AddArgument(`$env:AZBILLING_MODULE_PATH).AddStatement()
-`$null = `$ps.AddCommand('Sync-AzBilling').AddParameters(`$SignIn).AddParameter('Scope', '$SubA').AddParameter('Database', '$(Join-Path $Folder 'progress.sqlite')')
+`$null = `$ps.AddCommand('Sync-AzBilling').AddParameters(`$SignIn).AddParameter('Scope', '$SubA').AddParameter('DatabasePath', '$(Join-Path $Folder 'progress.sqlite')')
 `$null = `$ps.Invoke()
 `$Results['progress'] = [ordered]@{
     Parent = @(`$ps.Streams.Progress | Where-Object { `$_.ActivityId -eq 1 -and `$_.ParentActivityId -lt 0 }).Count
@@ -442,7 +442,7 @@ Invoke-Sync 'badFolder' (`$SignIn + @{ Scope = '$SubS'; Months = 2; Provider = '
             Set-TestSubscriptions $Fixture $Subs -PageSize 2
             $db = Join-Path $Folder 'all.sqlite'
             $script:Run3 = Invoke-SyncChild @"
-Invoke-Sync 'all' (`$SignIn + @{ AllSubscriptions = `$true; Exclude = '*sandbox', '5d000000-0000-0000-0000-000000000005'; Months = 1; Database = '$db'; Verbose = `$true })
+Invoke-Sync 'all' (`$SignIn + @{ AllSubscriptions = `$true; Exclude = '*sandbox', '5d000000-0000-0000-0000-000000000005'; Months = 1; DatabasePath = '$db'; Verbose = `$true })
 "@
         }
 
@@ -465,7 +465,7 @@ Invoke-Sync 'all' (`$SignIn + @{ AllSubscriptions = `$true; Exclude = '*sandbox'
             $db = Join-Path $Folder 'concurrent.sqlite'
             $cs = $Pg.ConnectionString
             $common = "`$SignIn + @{ Scope = '$SubE'; Months = 2; LockTimeout = 120 }"
-            $children = foreach ($target in "Provider = 'PostgreSql'; ConnectionString = '$cs'; Table = 'Concurrent'", "Database = '$db'") {
+            $children = foreach ($target in "Provider = 'PostgreSql'; ConnectionString = '$cs'; Table = 'Concurrent'", "DatabasePath = '$db'") {
                 foreach ($n in 1, 2) {
                     $script = "Invoke-Sync 'run' ($common + @{ $target })"
                     Start-ThreadJob -ScriptBlock {
@@ -610,7 +610,7 @@ Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientS
             $section = $readmeText.Substring($readmeText.IndexOf('## Keeping a database current'))
             $script:ReadmeBlock = [regex]::Match($section, '```powershell\r?\n(.*?)```', 'Singleline').Groups[1].Value
             $work = New-Item -ItemType Directory (Join-Path $Folder 'readme')
-            Set-Content -LiteralPath (Join-Path $work 'sync.psd1') -Value "@{ ManagedIdentity = `$true; AllSubscriptions = `$true; Database = 'AzBilling.sqlite' }"
+            Set-Content -LiteralPath (Join-Path $work 'sync.psd1') -Value "@{ ManagedIdentity = `$true; AllSubscriptions = `$true; DatabasePath = 'AzBilling.sqlite' }"
             $setup = @"
 `$tenant = `$env:AZB_TENANT; `$app = `$env:AZB_CLIENT_ID; `$sub = '$SubR'
 `$secret = ConvertTo-SecureString `$env:AZB_CLIENT_SECRET -AsPlainText -Force
@@ -660,7 +660,7 @@ Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientS
             Set-Content -LiteralPath $good -Value @"
 @{
     # relative to this file's folder
-    Database = 'from-config.sqlite'
+    DatabasePath = 'from-config.sqlite'
     Table    = 'FromFile'
     Scope    = '5c0f0000-0000-0000-0000-000000000001'
     LookbackMonths = 2
@@ -674,7 +674,7 @@ Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientS
             $secretKey = Join-Path $cfgDir 'secret.psd1'
             Set-Content -LiteralPath $secretKey -Value "@{ ClientSecret = 'nope' }"
             $code = Join-Path $cfgDir 'code.psd1'
-            Set-Content -LiteralPath $code -Value "@{ Database = `$env:HOME }"
+            Set-Content -LiteralPath $code -Value "@{ DatabasePath = `$env:HOME }"
             $script:WhatIfDb = Join-Path $Folder 'whatif.sqlite'
             $script:Run4 = Invoke-SyncChild @"
 Invoke-Sync 'config' (`$SignIn + @{ ConfigPath = '$good'; Table = 'Explicit'; Months = 1; PassThru = `$true; Verbose = `$true })
@@ -682,27 +682,27 @@ Invoke-Sync 'unknownKey' (`$SignIn + @{ ConfigPath = '$unknown' })
 Invoke-Sync 'secretKey' (`$SignIn + @{ ConfigPath = '$secretKey'; Scope = 'x' })
 Invoke-Sync 'codeKey' (`$SignIn + @{ ConfigPath = '$code'; Scope = 'x' })
 Invoke-Sync 'bothScopes' (`$SignIn + @{ Scope = '$SubA'; AllSubscriptions = `$true })
-Invoke-Sync 'noScope' (`$SignIn + @{ Database = '$WhatIfDb' })
+Invoke-Sync 'noScope' (`$SignIn + @{ DatabasePath = '$WhatIfDb' })
 Invoke-Sync 'monthsAndFrom' (`$SignIn + @{ Scope = '$SubA'; Months = 2; From = '2026-01-01' })
-Invoke-Sync 'resourceGroup' (`$SignIn + @{ Scope = '/subscriptions/$SubA/resourceGroups/rg1'; Database = '$WhatIfDb' })
-Invoke-Sync 'tokenForSqlite' (`$SignIn + @{ Scope = '$SubA'; UseTokenForDatabase = `$true; Database = '$WhatIfDb' })
-Invoke-Sync 'twoSignIns' (`$SignIn + @{ Scope = '$SubA'; ManagedIdentity = `$true; Database = '$WhatIfDb' })
-Invoke-Sync 'tooOld' (`$SignIn + @{ Scope = '$SubA'; From = '2020-01-01'; Database = '$WhatIfDb' })
-Invoke-Sync 'whatIf' (`$SignIn + @{ Scope = '$SubA'; Database = '$WhatIfDb'; WhatIf = `$true })
-Invoke-Sync 'piped' (`$SignIn + @{ Months = 1; Database = '$(Join-Path $Folder 'piped.sqlite')' }) -Pipe @([pscustomobject]@{ Scope = '/subscriptions/5c0f0000-0000-0000-0000-000000000002' }, '5c0f0000-0000-0000-0000-000000000003')
+Invoke-Sync 'resourceGroup' (`$SignIn + @{ Scope = '/subscriptions/$SubA/resourceGroups/rg1'; DatabasePath = '$WhatIfDb' })
+Invoke-Sync 'tokenForSqlite' (`$SignIn + @{ Scope = '$SubA'; UseTokenForDatabase = `$true; DatabasePath = '$WhatIfDb' })
+Invoke-Sync 'twoSignIns' (`$SignIn + @{ Scope = '$SubA'; ManagedIdentity = `$true; DatabasePath = '$WhatIfDb' })
+Invoke-Sync 'tooOld' (`$SignIn + @{ Scope = '$SubA'; From = '2020-01-01'; DatabasePath = '$WhatIfDb' })
+Invoke-Sync 'whatIf' (`$SignIn + @{ Scope = '$SubA'; DatabasePath = '$WhatIfDb'; WhatIf = `$true })
+Invoke-Sync 'piped' (`$SignIn + @{ Months = 1; DatabasePath = '$(Join-Path $Folder 'piped.sqlite')' }) -Pipe @([pscustomobject]@{ Scope = '/subscriptions/5c0f0000-0000-0000-0000-000000000002' }, '5c0f0000-0000-0000-0000-000000000003')
 # Stopping the pipeline (what Ctrl+C does) while reports are being polled.
 Set-Rules @(@{ scope = '/subscriptions/5c0f0000-0000-0000-0000-000000000004'; pollCount = 8; retryAfter = 1 })
 `$ps = [powershell]::Create()
 `$null = `$ps.AddCommand('Import-Module').AddArgument(`$env:AZBILLING_MODULE_PATH).AddStatement()
-`$null = `$ps.AddCommand('Sync-AzBilling').AddParameters(`$SignIn).AddParameter('Scope', '5c0f0000-0000-0000-0000-000000000004').AddParameter('Months', 3).AddParameter('Database', '$(Join-Path $Folder 'stopped.sqlite')').AddParameter('WorkingPath', '$(Join-Path $Folder 'stopwork')')
+`$null = `$ps.AddCommand('Sync-AzBilling').AddParameters(`$SignIn).AddParameter('Scope', '5c0f0000-0000-0000-0000-000000000004').AddParameter('Months', 3).AddParameter('DatabasePath', '$(Join-Path $Folder 'stopped.sqlite')').AddParameter('WorkingPath', '$(Join-Path $Folder 'stopwork')')
 `$handle = `$ps.BeginInvoke()
 `$deadline = [DateTime]::UtcNow.AddSeconds(30)
 while ([DateTime]::UtcNow -lt `$deadline -and @(Get-Requests | Where-Object { `$_.method -eq 'GET' -and `$_.path -like '*5c0f0000-0000-0000-0000-000000000004*' }).Count -lt 3) { Start-Sleep -Milliseconds 100 }
 `$sw = [Diagnostics.Stopwatch]::StartNew(); `$ps.Stop(); `$sw.Stop()
-`$Results['stop'] = [ordered]@{ Seconds = `$sw.Elapsed.TotalSeconds; State = "`$(`$ps.InvocationStateInfo.State)"; Leftover = @(Get-ChildItem '$(Join-Path $Folder 'stopwork')' -Recurse -File -ErrorAction SilentlyContinue).Count; States = @(Get-AzBillingSyncState -Database '$(Join-Path $Folder 'stopped.sqlite')' | ForEach-Object Status) }
+`$Results['stop'] = [ordered]@{ Seconds = `$sw.Elapsed.TotalSeconds; State = "`$(`$ps.InvocationStateInfo.State)"; Leftover = @(Get-ChildItem '$(Join-Path $Folder 'stopwork')' -Recurse -File -ErrorAction SilentlyContinue).Count; States = @(Get-AzBillingSyncState -DatabasePath '$(Join-Path $Folder 'stopped.sqlite')' | ForEach-Object Status) }
 Set-Rules @()
 `$Results['stateFromConfig'] = @(Get-AzBillingSyncState -ConfigPath '$good' -Table Explicit | ForEach-Object { "`$(`$_.Scope) `$(`$_.Month) `$(`$_.Status)" })
-try { Get-AzBillingSyncState -Database '$WhatIfDb' -ErrorAction Stop } catch { `$Results['noState'] = [ordered]@{ Id = `$_.FullyQualifiedErrorId; Message = `$_.Exception.Message } }
+try { Get-AzBillingSyncState -DatabasePath '$WhatIfDb' -ErrorAction Stop } catch { `$Results['noState'] = [ordered]@{ Id = `$_.FullyQualifiedErrorId; Message = `$_.Exception.Message } }
 `$Results['whatIfFile'] = Test-Path '$WhatIfDb'
 "@
         }
@@ -711,7 +711,8 @@ try { Get-AzBillingSyncState -Database '$WhatIfDb' -ErrorAction Stop } catch { `
             $c = $Run4.config
             $c.Terminating | Should -BeNullOrEmpty
             $c.Ok | Should -BeTrue
-            $c.Summary.Table | Should -Be '"Explicit"'
+            $c.Summary.Table | Should -BeExactly 'Explicit' -Because 'the table as -Table takes it, unquoted'
+            $c.Summary.StateTable | Should -BeExactly 'Explicit_SyncState'
             $c.Summary.Loaded | Should -Be 1
             $c.Results[0].Scope | Should -Be '/subscriptions/5c0f0000-0000-0000-0000-000000000001'
             Test-Path $CfgDb | Should -BeTrue
@@ -767,7 +768,8 @@ try { Get-AzBillingSyncState -Database '$WhatIfDb' -ErrorAction Stop } catch { `
             @($c.Requests | Where-Object Method -eq 'POST').Count | Should -Be 0
             $c.Summary.Loaded | Should -Be 0
             $Run4.whatIfFile | Should -BeFalse
-            $Run4.noState.Id | Should -BeLike 'SyncStateNotFound*'
+            $Run4.noState.Id | Should -BeLike 'AzBillingNotFound*' -Because 'reading never creates a database'
+            $Run4.noState.Message | Should -Match ([regex]::Escape("No database at $WhatIfDb"))
         }
     }
 

@@ -85,8 +85,9 @@ public sealed partial class AccessTokenProvider
     internal static AccessTokenProvider Create(TokenProviderOptions options, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(options);
-        RequireAbsolute(options.AuthorityHost, "AuthorityHost", httpsOnly: true);
-        RequireAbsolute(options.ResourceManagerUrl, "ResourceManagerUrl", httpsOnly: false);
+        // Endpoint overrides are https only (Resource Manager: plain http for a loopback stand-in too): tokens go nowhere else.
+        TokenEndpoint.RequireEndpoint(options.AuthorityHost, "-AuthorityHost", allowLoopbackHttp: false);
+        TokenEndpoint.RequireEndpoint(options.ResourceManagerUrl, "-ResourceManagerUrl");
         string scope = string.IsNullOrWhiteSpace(options.Scope) ? CloudEndpoints.DefaultScope(options.ResourceManagerUrl) : options.Scope.Trim();
         if (!Uri.TryCreate(scope, UriKind.Absolute, out _) && !scope.Contains("/.default", StringComparison.Ordinal))
         {
@@ -340,14 +341,6 @@ public sealed partial class AccessTokenProvider
         }
 
         return value;
-    }
-
-    private static void RequireAbsolute(Uri? uri, string name, bool httpsOnly)
-    {
-        if (uri is null || !uri.IsAbsoluteUri || (uri.Scheme != Uri.UriSchemeHttps && (httpsOnly || uri.Scheme != Uri.UriSchemeHttp)))
-        {
-            throw new EngineException(EngineErrorKind.InvalidArgument, $"{name} must be an absolute {(httpsOnly ? "https" : "http(s)")} URL; got '{uri}'.");
-        }
     }
 
     private static string Unprotect(SecureString value)

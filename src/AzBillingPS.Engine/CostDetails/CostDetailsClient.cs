@@ -62,19 +62,18 @@ public sealed class CostDetailsClient : IDisposable
     private const string ProviderPath = "/providers/Microsoft.CostManagement/";
     private readonly AccessTokenProvider _tokens;
     private readonly CostDetailsOptions _options;
+    private const int MaxRedirects = 5;
     private readonly HttpClient _http;
     private readonly RequestPacer _pacer;
+    private readonly TokenEndpoint _endpoint;
 
     public CostDetailsClient(AccessTokenProvider tokens, CostDetailsOptions? options = null)
     {
         _tokens = tokens ?? throw new ArgumentNullException(nameof(tokens));
         _options = options ?? new CostDetailsOptions();
         _pacer = _options.Pacer ?? RequestPacer.Shared;
-        HttpMessageHandler handler = _options.Handler ?? new SocketsHttpHandler
-        {
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            AutomaticDecompression = DecompressionMethods.All,
-        };
+        _endpoint = TokenEndpoint.ResourceManager(tokens.ResourceManagerUrl);
+        HttpMessageHandler handler = _options.Handler ?? TokenEndpoint.CreateHandler();
         _http = new HttpClient(handler, disposeHandler: _options.Handler is null) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("AzBillingPS", typeof(CostDetailsClient).Assembly.GetName().Version?.ToString(3) ?? "0"));
     }
@@ -171,7 +170,7 @@ public sealed class CostDetailsClient : IDisposable
 
                     if (code == HttpStatusCode.Accepted)
                     {
-                        location = response.Headers.Location is Uri l ? (l.IsAbsoluteUri ? l : new Uri(response.RequestMessage!.RequestUri!, l)) : location;
+                        location = NextLocation(response, location, "202");
                         if (location is null)
                         {
                             throw Fail(EngineErrorKind.ServiceError, $"Cost Management accepted the report for {_what} but sent no Location header to poll.", response, null);
@@ -205,7 +204,7 @@ public sealed class CostDetailsClient : IDisposable
                             throw Fail(EngineErrorKind.ServiceError, $"The report for {_what} failed at Cost Management: {ecode ?? "(no code)"}: {emsg ?? "(no message)"}", response, ecode);
                         }
 
-                        location ??= response.Headers.Location;
+                        location = NextLocation(response, location, "200 (status '" + status + "')");
                         if (location is null)
                         {
                             throw Fail(EngineErrorKind.ServiceError, $"Cost Management answered status '{status}' for {_what} with no Location to poll.", response, null);
@@ -223,6 +222,29 @@ public sealed class CostDetailsClient : IDisposable
 
                 log.Verbose($"GET {location.AbsoluteUri}");
                 response = await SendAsync(HttpMethod.Get, location, null, PollLimits(location)).ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>
+        /// The address to poll after <paramref name="response"/>: its Location (resolved against the request when
+        /// relative) once it passes the token rule, or the one polled so far when it sends none.
+        /// </summary>
+        private Uri? NextLocation(HttpResponseMessage response, Uri? current, string answer)
+        {
+            Uri? given = response.Headers.Location;
+            if (given is null)
+            {
+                return current;
+            }
+
+            Uri requestUri = response.RequestMessage?.RequestUri ?? current ?? client._endpoint.Endpoint;
+            try
+            {
+                return client._endpoint.Follow(requestUri, given, $"The Location of Cost Management's {answer} answer for {_what}");
+            }
+            catch (EngineException e)
+            {
+                throw Fail(e.Kind, e.Message, response, null);
             }
         }
 
@@ -245,6 +267,7 @@ public sealed class CostDetailsClient : IDisposable
         private async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri uri, string? body, IEnumerable<(string, double)> limits)
         {
             var limitList = limits.ToList();
+            int redirects = 0;
             while (true)
             {
                 TimeSpan paced = client._pacer.Reserve(limitList);
@@ -264,7 +287,15 @@ public sealed class CostDetailsClient : IDisposable
                 _token = await client._tokens.GetTokenAsync(log, ct).ConfigureAwait(false);
 
                 using var message = new HttpRequestMessage(method, uri);
-                message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token.Token);
+                try
+                {
+                    client._endpoint.Authorize(message, _token.Token, $"The {method} for {_what}");
+                }
+                catch (EngineException e)
+                {
+                    throw Fail(e.Kind, e.Message, null, null);
+                }
+
                 message.Headers.Add("x-ms-client-request-id", Guid.NewGuid().ToString());
                 if (body is not null)
                 {
@@ -323,6 +354,39 @@ public sealed class CostDetailsClient : IDisposable
                 }
 
                 _refreshed = false;
+                if (TokenEndpoint.IsRedirect(response.StatusCode))
+                {
+                    using (response)
+                    {
+                        // Followed by hand (the handler never does): only to where the token may go.
+                        if (response.Headers.Location is null || ++redirects > MaxRedirects)
+                        {
+                            throw Fail(EngineErrorKind.ServiceError, string.Create(CultureInfo.InvariantCulture, $"Cost Management answered {status} (a redirect) for {_what} {(response.Headers.Location is null ? "without a Location" : $"more than {MaxRedirects} times in a row")}."), response, null);
+                        }
+
+                        Uri next;
+                        try
+                        {
+                            next = client._endpoint.Follow(uri, response.Headers.Location, string.Create(CultureInfo.InvariantCulture, $"The redirect ({status}) answered to the {method} for {_what}"));
+                        }
+                        catch (EngineException e)
+                        {
+                            throw Fail(e.Kind, e.Message, response, null);
+                        }
+
+                        log.Verbose($"{method} {uri.AbsolutePath}: redirected ({status}) to {next.AbsolutePath}.");
+                        if (status == 303 || (status is 301 or 302 && method == HttpMethod.Post))
+                        {
+                            method = HttpMethod.Get;
+                            body = null;
+                        }
+
+                        uri = next;
+                    }
+
+                    continue;
+                }
+
                 if (status == 429 || status == 503)
                 {
                     (TimeSpan? asked, string header) = ServiceWait(response);

@@ -19,7 +19,7 @@ public sealed record LineageValues(string Scope, string Metric, DateTime PeriodS
 /// row outside the unit's period fails the load with the file, line, column and value.
 /// Nothing is buffered beyond CsvHelper's read buffer: memory does not grow with the file.
 /// </summary>
-public sealed class CostDataReader : DbDataReader
+public sealed class CostDataReader : CostRowReader
 {
     private readonly IReadOnlyList<CostFileHeader> _files;
     private readonly CostColumn[] _columns;
@@ -44,6 +44,8 @@ public sealed class CostDataReader : DbDataReader
     private int[] _map = Array.Empty<int>();
     private long _bytesDone;
     private bool _closed;
+    private long _rowsRead;
+    private readonly int _periodOrdinal;
 
     public CostDataReader(IReadOnlyList<CostFileHeader> files, IReadOnlyList<CostColumn> dataColumns, LineageValues lineage, CancellationToken cancellationToken)
     {
@@ -59,6 +61,9 @@ public sealed class CostDataReader : DbDataReader
         {
             _ordinals[_columns[i].Name] = i;
         }
+
+        string? periodColumn = files.Count > 0 ? files[0].Catalog.PeriodColumn : CostColumnCatalog.DateColumn;
+        _periodOrdinal = periodColumn is not null && _ordinals.TryGetValue(periodColumn, out int p) ? p : -1;
 
         int n = _columns.Length;
         _text = new string?[n];
@@ -84,9 +89,9 @@ public sealed class CostDataReader : DbDataReader
     }
 
     /// <summary>All columns: data columns then lineage columns.</summary>
-    public IReadOnlyList<CostColumn> Columns => _columns;
+    public override IReadOnlyList<CostColumn> Columns => _columns;
 
-    public long RowsRead { get; private set; }
+    public override long RowsRead => _rowsRead;
 
     /// <summary>Bytes of the files consumed so far (approximate within the current file).</summary>
     public long BytesRead => _bytesDone + (_reader?.ByteOffset ?? 0);
@@ -95,10 +100,12 @@ public sealed class CostDataReader : DbDataReader
 
     public DateTime? LastDate { get; private set; }
 
-    public string? CurrentFile => _fileIndex >= 0 && _fileIndex < _files.Count ? _files[_fileIndex].Path : null;
+    public override string? CurrentFile => _fileIndex >= 0 && _fileIndex < _files.Count ? _files[_fileIndex].Path : null;
 
     /// <summary>The line (in <see cref="CurrentFile"/>) of the row <see cref="Read"/> moved to last.</summary>
-    public long CurrentLine { get; private set; }
+    public override long CurrentLine => _currentLine;
+
+    private long _currentLine;
 
     /// <summary>Called every <see cref="NotifyAfter"/> rows (and not at the end; callers report the end themselves).</summary>
     public Action<CostDataReader>? OnRows { get; set; }
@@ -106,7 +113,7 @@ public sealed class CostDataReader : DbDataReader
     public int NotifyAfter { get; set; } = 50_000;
 
     /// <summary>When set, decimals are rounded (half away from zero, as the database's own conversion does) to this many fractional digits.</summary>
-    public int? DecimalScale { get; set; }
+    public override int? DecimalScale { get; set; }
 
     public override int FieldCount => _columns.Length;
 
@@ -145,8 +152,8 @@ public sealed class CostDataReader : DbDataReader
             if (read)
             {
                 ParseCurrent();
-                RowsRead++;
-                if (OnRows is not null && RowsRead % NotifyAfter == 0)
+                _rowsRead++;
+                if (OnRows is not null && _rowsRead % NotifyAfter == 0)
                 {
                     OnRows(this);
                 }
@@ -168,7 +175,7 @@ public sealed class CostDataReader : DbDataReader
 
         CostFileHeader file = _files[_fileIndex];
         _reader = CostFileSchema.Open(file.Path);
-        CostFileHeader now = CostFileSchema.ReadHeader(file.Path, _reader);
+        CostFileHeader now = CostFileSchema.ReadHeader(file.Path, _reader, file.Catalog);
         if (now.Columns.Count != file.Columns.Count)
         {
             throw new EngineException(EngineErrorKind.CsvBadHeader, $"{file.Path}: the file changed while it was being loaded.") { FilePath = file.Path };
@@ -201,7 +208,7 @@ public sealed class CostDataReader : DbDataReader
         CsvReader reader = _reader!;
         CostFileHeader file = _files[_fileIndex];
         long line = reader.LineNumber;
-        CurrentLine = line;
+        _currentLine = line;
         if (reader.FieldCount != file.Columns.Count)
         {
             throw Ragged(file.Path, line, reader.FieldCount, file.Columns.Count);
@@ -253,6 +260,13 @@ public sealed class CostDataReader : DbDataReader
                     }
 
                     break;
+                case CostColumnType.Timestamp:
+                    if (!CostValueParser.TryParseTimestamp(value, out _date[o]))
+                    {
+                        throw BadValue(file.Path, line, file.RawNames[index], reader.GetString(index), "a date and time (ISO 8601, for example 2026-03-01T00:00:00Z)");
+                    }
+
+                    break;
                 case CostColumnType.Boolean:
                     if (!CostValueParser.TryParseBoolean(value, out _bool[o]))
                     {
@@ -273,7 +287,12 @@ public sealed class CostDataReader : DbDataReader
             }
         }
 
-        DateTime date = _date[_ordinals[CostColumnCatalog.DateColumn]];
+        if (_periodOrdinal < 0)
+        {
+            return;
+        }
+
+        DateTime date = _date[_periodOrdinal].Date;
         if (date < _lineage.PeriodStart || date > _lineage.PeriodEnd)
         {
             throw new EngineException(EngineErrorKind.RowOutsidePeriod,
@@ -380,7 +399,7 @@ public sealed class CostDataReader : DbDataReader
     /// A text value as the file's UTF-8 bytes, without making a string (valid until the next <see cref="Read"/>).
     /// For text columns (data and lineage) only.
     /// </summary>
-    public ReadOnlySpan<byte> GetUtf8(int ordinal)
+    public override ReadOnlySpan<byte> GetUtf8(int ordinal)
         => ordinal < _dataCount ? _reader!.GetSpan(_map[ordinal]) : _lineageUtf8[ordinal - _dataCount];
 
     public override decimal GetDecimal(int ordinal) => _decimal[ordinal];

@@ -37,6 +37,7 @@ public sealed record ImportOutcome(
     string Target,
     string Provider,
     string Table,
+    string? Schema,
     string Scope,
     string Metric,
     DateTime PeriodStart,
@@ -120,7 +121,7 @@ public static class CostImporter
                 string.Create(CultureInfo.InvariantCulture, $"The period ends ({end:yyyy-MM-dd}) before it starts ({start:yyyy-MM-dd})."));
         }
 
-        string target = $"{request.Target.QualifiedTable} on {sink.Describe()}";
+        string target = $"{request.Target.DisplayTable} on {sink.Describe()}";
         string action = string.Create(CultureInfo.InvariantCulture,
             $"Replace {start:yyyy-MM-dd}..{end:yyyy-MM-dd} {request.Metric} for {scope} with {headers.Count} file(s), {totalBytes / 1048576.0:N1} MB");
         if (!await shouldProcess(target, action).ConfigureAwait(false))
@@ -165,7 +166,8 @@ public static class CostImporter
         return new ImportOutcome(
             sink.Describe(),
             request.Target.Provider.ToString(),
-            request.Target.QualifiedTable,
+            request.Target.Table,
+            request.Target.Dialect.DefaultSchema is null ? null : request.Target.EffectiveSchema,
             scope,
             request.Metric,
             start,

@@ -20,6 +20,12 @@ public sealed record SinkTarget(DatabaseProvider Provider, string ConnectionStri
 
     public string QualifiedTable => Dialect.QualifiedTable(EffectiveSchema, Table);
 
+    /// <summary>The table as people write it, unquoted: schema.table (table alone on SQLite), for messages and -WhatIf.</summary>
+    public string DisplayTable => Dialect.DefaultSchema is null ? Table : $"{EffectiveSchema}.{Table}";
+
+    /// <summary>A SQL Server or PostgreSQL login given apart from the connection string (-Credential), its password kept as a SecureString.</summary>
+    public System.Net.NetworkCredential? Credential { get; init; }
+
     /// <summary>
     /// SQL Server / Azure SQL only: gets an Entra access token for the connection (scope
     /// https://database.windows.net/.default). Used as SqlConnection.AccessTokenCallback, so every new connection,
@@ -132,7 +138,7 @@ public abstract class CostSink
         => Task.CompletedTask;
 
     /// <summary>Inserts the rows; <paramref name="names"/> maps each reader column to the table's own spelling of it.</summary>
-    protected abstract Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostDataReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken);
+    protected abstract Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken);
 
     /// <summary>A short description of <paramref name="e"/> when it is a transient failure worth trying the unit again for; else null.</summary>
     /// <param name="e">The failure.</param>
@@ -204,7 +210,7 @@ public abstract class CostSink
 
     public async Task<SinkResult> LoadAsync(
         IReadOnlyList<CostColumn> dataColumns,
-        Func<CostDataReader> openReader,
+        Func<CostRowReader> openReader,
         string scope,
         string metric,
         DateTime periodStart,
@@ -213,7 +219,8 @@ public abstract class CostSink
         TimeSpan lockTimeout,
         IEngineLog log,
         CancellationToken cancellationToken,
-        Func<SinkCommit, CancellationToken, Task>? beforeCommit = null)
+        Func<SinkCommit, CancellationToken, Task>? beforeCommit = null,
+        string periodColumn = CostColumnCatalog.DateColumn)
     {
         ArgumentNullException.ThrowIfNull(dataColumns);
         ArgumentNullException.ThrowIfNull(openReader);
@@ -242,7 +249,7 @@ public abstract class CostSink
                         // Columns are added (and committed) before the load so no schema lock is held across it; every row is
                         // checked first, so a bad file never leaves columns behind.
                         log.Verbose($"The file(s) bring {Missing(wanted, existing).Count} column(s) {Target.QualifiedTable} does not have; checking every row before adding them.");
-                        using (CostDataReader check = openReader())
+                        using (CostRowReader check = openReader())
                         {
                             while (check.Read())
                             {
@@ -297,20 +304,20 @@ public abstract class CostSink
                     }
                 }
 
-                long replaced = created ? 0 : await DeletePeriodAsync(connection, transaction, scope, metric, periodStart, periodEnd, ct).ConfigureAwait(false);
+                long replaced = created ? 0 : await DeletePeriodAsync(connection, transaction, scope, metric, periodStart, periodEnd, periodColumn, ct).ConfigureAwait(false);
                 log.Verbose(string.Create(CultureInfo.InvariantCulture, $"Removed {replaced:N0} earlier rows of {scope} {metric} dated {periodStart:yyyy-MM-dd} to {periodEnd:yyyy-MM-dd}."));
 
                 IReadOnlyDictionary<string, string> spelling = Spelling(wanted, names);
                 long inserted;
-                using (CostDataReader reader = openReader())
+                using (CostRowReader reader = openReader())
                 {
                     inserted = await BulkInsertAsync(connection, transaction, reader, spelling, batchSize, created, ct).ConfigureAwait(false);
                 }
 
                 if (created)
                 {
-                    await ExecuteAsync(connection, transaction, Dialect.CreateIndex(Target.EffectiveSchema, Target.Table, Target.Columnstore), ct).ConfigureAwait(false);
-                    log.Verbose(Target.Columnstore ? $"Built the clustered columnstore index of {Target.QualifiedTable}." : $"Indexed {Target.QualifiedTable} on (_Scope, _Metric, Date).");
+                    await ExecuteAsync(connection, transaction, Dialect.CreateIndex(Target.EffectiveSchema, Target.Table, periodColumn, Target.Columnstore), ct).ConfigureAwait(false);
+                    log.Verbose(Target.Columnstore ? $"Built the clustered columnstore index of {Target.QualifiedTable}." : $"Indexed {Target.QualifiedTable} on (_Scope, _Metric, {periodColumn}).");
                 }
 
                 if (beforeCommit is not null)
@@ -329,7 +336,7 @@ public abstract class CostSink
     /// nothing), in one transaction under the unit's locks, with <paramref name="beforeCommit"/> run in the same
     /// transaction. A table that does not exist yet has nothing to remove. Returns the rows removed.
     /// </summary>
-    public Task<long> ClearPeriodAsync(string scope, string metric, DateTime periodStart, DateTime periodEnd, TimeSpan lockTimeout, Func<SinkCommit, CancellationToken, Task>? beforeCommit, CancellationToken cancellationToken)
+    public Task<long> ClearPeriodAsync(string scope, string metric, DateTime periodStart, DateTime periodEnd, TimeSpan lockTimeout, Func<SinkCommit, CancellationToken, Task>? beforeCommit, CancellationToken cancellationToken, string periodColumn = CostColumnCatalog.DateColumn)
     {
         UnitLocks unit = PlanUnitLocks(scope, metric, periodStart, periodEnd);
         string what = string.Create(CultureInfo.InvariantCulture, $"Clearing {scope} {metric} {periodStart:yyyy-MM-dd}..{periodEnd:yyyy-MM-dd} in {Target.QualifiedTable}");
@@ -338,7 +345,7 @@ public abstract class CostSink
             long removed = 0;
             if ((await ListColumnNamesAsync(connection, transaction, ct).ConfigureAwait(false)).Count > 0)
             {
-                removed = await DeletePeriodAsync(connection, transaction, scope, metric, periodStart, periodEnd, ct).ConfigureAwait(false);
+                removed = await DeletePeriodAsync(connection, transaction, scope, metric, periodStart, periodEnd, periodColumn, ct).ConfigureAwait(false);
             }
 
             if (beforeCommit is not null)
@@ -579,10 +586,10 @@ public abstract class CostSink
     /// <summary>Where warnings of callers without a log go (the state table writes); null drops them.</summary>
     public Action<string>? WarningSink { get; init; }
 
-    /// <summary>Deletes the rows of one scope and metric dated within the period; returns how many.</summary>
-    private async Task<long> DeletePeriodAsync(DbConnection connection, DbTransaction transaction, string scope, string metric, DateTime periodStart, DateTime periodEnd, CancellationToken cancellationToken)
+    /// <summary>Deletes the rows of one scope and metric whose <paramref name="periodColumn"/> lies within the period; returns how many.</summary>
+    private async Task<long> DeletePeriodAsync(DbConnection connection, DbTransaction transaction, string scope, string metric, DateTime periodStart, DateTime periodEnd, string periodColumn, CancellationToken cancellationToken)
     {
-        await using DbCommand delete = NewCommand(connection, transaction, Dialect.DeletePeriod(Target.EffectiveSchema, Target.Table));
+        await using DbCommand delete = NewCommand(connection, transaction, Dialect.DeletePeriod(Target.EffectiveSchema, Target.Table, periodColumn));
         AddParameter(delete, "scope", scope);
         AddParameter(delete, "metric", metric);
         AddDateParameter(delete, "from", periodStart);

@@ -33,7 +33,7 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
         return string.Create(CultureInfo.InvariantCulture, $"PostgreSQL {b.Host}:{b.Port}/{b.Database}");
     }
 
-    protected override DbConnection CreateConnection() => new NpgsqlConnection(Target.ConnectionString);
+    protected override DbConnection CreateConnection() => new NpgsqlConnection(TargetConnection.PostgreSqlWithCredential(Target.ConnectionString, Target.Credential));
 
     protected override async Task AcquireAsync(DbConnection connection, DbTransaction transaction, string resource, bool sharedMode, TimeSpan lockTimeout, CancellationToken cancellationToken)
     {
@@ -92,7 +92,7 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
         }
     }
 
-    protected override Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostDataReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken)
+    protected override Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken)
     {
         var npgsql = (NpgsqlConnection)connection;
         string columns = string.Join(", ", reader.Columns.Select(c => Dialect.Quote(names.TryGetValue(c.Name, out string? spelled) ? spelled : c.Name)));

@@ -137,8 +137,8 @@ public abstract class SqlDialect
     protected virtual string LineageTypeName(CostColumn column) => ColumnTypeName(column);
 
     /// <summary>The (scope, metric, date) index, built after the first load's rows are in (SQL Server: the clustered index, or a clustered columnstore index).</summary>
-    public virtual string CreateIndex(string? schema, string table, bool columnstore = false)
-        => $"CREATE INDEX {Quote(IndexName(table))} ON {QualifiedTable(schema, table)} ({Quote(LineageColumns.Scope)}, {Quote(LineageColumns.Metric)}, {Quote(CostColumnCatalog.DateColumn)})";
+    public virtual string CreateIndex(string? schema, string table, string periodColumn = CostColumnCatalog.DateColumn, bool columnstore = false)
+        => $"CREATE INDEX {Quote(IndexName(table))} ON {QualifiedTable(schema, table)} ({Quote(LineageColumns.Scope)}, {Quote(LineageColumns.Metric)}, {Quote(periodColumn)})";
 
     public string AddColumn(string? schema, string table, CostColumn column)
         => $"ALTER TABLE {QualifiedTable(schema, table)} ADD {Quote(column.Name)} {ColumnTypeName(column)}";
@@ -149,9 +149,12 @@ public abstract class SqlDialect
     /// <summary>Bounds every lock wait of the session that follows, in milliseconds (null where the connection does it: SQLite's busy timeout is a pragma).</summary>
     public abstract string SetLockTimeout(long milliseconds);
 
-    /// <summary>Removes the rows of one scope and metric dated within a period (the rows a load replaces).</summary>
-    public string DeletePeriod(string? schema, string table)
-        => $"DELETE FROM {QualifiedTable(schema, table)} WHERE {Quote(LineageColumns.Scope)} = {Parameter("scope")} AND {Quote(LineageColumns.Metric)} = {Parameter("metric")} AND {Quote(CostColumnCatalog.DateColumn)} >= {Parameter("from")} AND {Quote(CostColumnCatalog.DateColumn)} <= {Parameter("to")}";
+    /// <summary>
+    /// Removes the rows of one scope and metric dated within a period (the rows a load replaces). The period column is
+    /// Date for cost details; export datasets without a row date use the lineage column _PeriodStart (the month loaded).
+    /// </summary>
+    public string DeletePeriod(string? schema, string table, string periodColumn = CostColumnCatalog.DateColumn)
+        => $"DELETE FROM {QualifiedTable(schema, table)} WHERE {Quote(LineageColumns.Scope)} = {Parameter("scope")} AND {Quote(LineageColumns.Metric)} = {Parameter("metric")} AND {Quote(periodColumn)} >= {Parameter("from")} AND {Quote(periodColumn)} <= {Parameter("to")}";
 
     /// <summary>A query naming the table's columns (parameters: schema, table).</summary>
     public abstract string ListColumns(string? schema, string table);
@@ -292,10 +295,10 @@ public sealed class SqlServerDialect : SqlDialect
     /// whole pages of one range (a heap's emptied pages are not reclaimed under row versioning, Azure SQL's default);
     /// or a clustered columnstore index (SQL Server 2017+, Azure SQL) for analytics-heavy use.
     /// </summary>
-    public override string CreateIndex(string? schema, string table, bool columnstore = false)
+    public override string CreateIndex(string? schema, string table, string periodColumn = CostColumnCatalog.DateColumn, bool columnstore = false)
         => columnstore
             ? $"CREATE CLUSTERED COLUMNSTORE INDEX {Quote(DeriveName("CCI_", table, string.Empty))} ON {QualifiedTable(schema, table)}"
-            : $"CREATE CLUSTERED INDEX {Quote(IndexName(table))} ON {QualifiedTable(schema, table)} ({Quote(LineageColumns.Scope)}, {Quote(LineageColumns.Metric)}, {Quote(CostColumnCatalog.DateColumn)})";
+            : $"CREATE CLUSTERED INDEX {Quote(IndexName(table))} ON {QualifiedTable(schema, table)} ({Quote(LineageColumns.Scope)}, {Quote(LineageColumns.Metric)}, {Quote(periodColumn)})";
 
     /// <summary>The kind of the table's clustered index or heap (sys.indexes.type of index 0 or 1: 0 heap, 1 clustered, 5 clustered columnstore; parameter: table, the quoted two-part name).</summary>
     public static string TableStorage()

@@ -48,11 +48,11 @@ internal sealed partial class SqlServerSink(SinkTarget target) : CostSink(target
 
     protected override DbConnection CreateConnection()
     {
-        var connection = new SqlConnection(Target.ConnectionString);
+        var connection = new SqlConnection(Target.ConnectionString, TargetConnection.SqlServerCredential(Target.Credential));
         if (Target.AccessToken is { } getToken)
         {
             var b = new SqlConnectionStringBuilder(Target.ConnectionString);
-            if (b.IntegratedSecurity || !string.IsNullOrEmpty(b.UserID) || !string.IsNullOrEmpty(b.Password) || b.Authentication != SqlAuthenticationMethod.NotSpecified)
+            if (Target.Credential is not null || b.IntegratedSecurity || !string.IsNullOrEmpty(b.UserID) || !string.IsNullOrEmpty(b.Password) || b.Authentication != SqlAuthenticationMethod.NotSpecified)
             {
                 connection.Dispose();
                 throw new ArgumentException("Entra token sign-in to the database cannot be combined with Authentication=, User ID/Password or Integrated Security in the connection string: name only the server and database.");
@@ -208,7 +208,7 @@ internal sealed partial class SqlServerSink(SinkTarget target) : CostSink(target
         return numbered ? e.Message : null;
     }
 
-    protected override async Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostDataReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken)
+    protected override async Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken)
     {
         reader.DecimalScale = SqlServerDialect.DecimalScale;
         bool columnstore = tableCreated ? Target.Columnstore : await IsColumnstoreAsync(connection, transaction, cancellationToken).ConfigureAwait(false);

@@ -42,7 +42,7 @@ public sealed class SubscriptionLister : IDisposable
     public SubscriptionLister(HttpClient? http = null)
     {
         _ownsClient = http is null;
-        _http = http ?? new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = TimeSpan.FromSeconds(100) };
+        _http = http ?? new HttpClient(TokenEndpoint.CreateHandler()) { Timeout = TimeSpan.FromSeconds(100) };
     }
 
     /// <summary>Every subscription (of every page), in the service's order; those in <see cref="SkippedStates"/> are left out with a verbose line.</summary>
@@ -51,6 +51,7 @@ public sealed class SubscriptionLister : IDisposable
         ArgumentNullException.ThrowIfNull(tokens);
         ArgumentNullException.ThrowIfNull(log);
         var result = new List<AzureSubscription>();
+        TokenEndpoint endpoint = TokenEndpoint.ResourceManager(tokens.ResourceManagerUrl);
         Uri? next = new(tokens.ResourceManagerUrl.AbsoluteUri.TrimEnd('/') + "/subscriptions?api-version=" + ApiVersion);
         int pages = 0;
         while (next is not null)
@@ -61,7 +62,8 @@ public sealed class SubscriptionLister : IDisposable
             }
 
             log.Verbose($"GET {next.GetLeftPart(UriPartial.Path)} (subscriptions, page {pages}).");
-            using JsonDocument page = await GetAsync(next, tokens, log, cancellationToken).ConfigureAwait(false);
+            (JsonDocument page, Uri answered) = await GetAsync(next, endpoint, tokens, log, cancellationToken).ConfigureAwait(false);
+            using JsonDocument pageDocument = page;
             JsonElement root = page.RootElement;
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("value", out JsonElement value) || value.ValueKind != JsonValueKind.Array)
             {
@@ -86,26 +88,24 @@ public sealed class SubscriptionLister : IDisposable
                 result.Add(sub);
             }
 
+            // The bearer token goes with every page: the next one only where the token may go.
             string? link = Str(root, "nextLink");
-            next = string.IsNullOrEmpty(link) ? null : new Uri(link, UriKind.Absolute);
-            if (next is not null && Uri.Compare(next, tokens.ResourceManagerUrl, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) != 0)
-            {
-                // The bearer token goes with every page: never to another host.
-                throw new EngineException(EngineErrorKind.ServiceError, $"The subscription list's nextLink points to {next.GetLeftPart(UriPartial.Authority)}, not to {tokens.ResourceManagerUrl.GetLeftPart(UriPartial.Authority)}; not following it.");
-            }
+            next = string.IsNullOrEmpty(link) ? null : endpoint.Follow(answered, link, $"The nextLink of page {pages} of the subscription list");
         }
 
         log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{result.Count} subscription(s) listed in {pages} page(s)."));
         return result;
     }
 
-    private async Task<JsonDocument> GetAsync(Uri uri, AccessTokenProvider tokens, IEngineLog log, CancellationToken cancellationToken)
+    /// <summary>One page (following same-endpoint redirects by hand) and the address that answered it.</summary>
+    private async Task<(JsonDocument Page, Uri Answered)> GetAsync(Uri uri, TokenEndpoint endpoint, AccessTokenProvider tokens, IEngineLog log, CancellationToken cancellationToken)
     {
+        int redirects = 0;
         for (int attempt = 1; ; attempt++)
         {
             AccessTokenInfo token = await tokens.GetTokenAsync(log, cancellationToken).ConfigureAwait(false);
             using var request = new HttpRequestMessage(HttpMethod.Get, uri);
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token.Token);
+            endpoint.Authorize(request, token.Token, "The subscription list request");
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
             HttpResponseMessage response;
             try
@@ -132,7 +132,7 @@ public sealed class SubscriptionLister : IDisposable
                 {
                     try
                     {
-                        return JsonDocument.Parse(body);
+                        return (JsonDocument.Parse(body), uri);
                     }
                     catch (JsonException e)
                     {
@@ -141,6 +141,13 @@ public sealed class SubscriptionLister : IDisposable
                 }
 
                 int status = (int)response.StatusCode;
+                if (TokenEndpoint.IsRedirect(response.StatusCode) && response.Headers.Location is Uri location && ++redirects <= MaxAttempts)
+                {
+                    uri = endpoint.Follow(uri, location, string.Create(CultureInfo.InvariantCulture, $"The redirect ({status}) answered to the subscription list request"));
+                    attempt--;
+                    continue;
+                }
+
                 if ((status == 429 || status >= 500) && attempt < MaxAttempts)
                 {
                     TimeSpan wait = RetryAfter(response) ?? TimeSpan.FromSeconds(Math.Pow(2, attempt));

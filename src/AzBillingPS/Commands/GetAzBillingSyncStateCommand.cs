@@ -17,11 +17,6 @@ namespace AzBillingPS.Commands;
 [OutputType(typeof(AzBillingSyncState))]
 public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
 {
-    /// <summary>The target parameters a Sync-AzBilling configuration file may set for this cmdlet (its other keys are ignored here).</summary>
-    private static readonly string[] TargetKeys = { "ConnectionString", "Provider", "Database", "Table", "Schema" };
-
-    private static readonly string[][] TargetAlternatives = { new[] { "ConnectionString", "Provider", "Database" } };
-
     private SinkTarget? _target;
     private SyncStateStore? _store;
     private IReadOnlyList<SyncStateRow>? _rows;
@@ -60,6 +55,8 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
     [ValidateRange(0, 86_400)]
     public int LockTimeout { get; set; } = 30;
 
+    protected override bool DatabaseSignInByToken => DatabaseToken is not null;
+
     protected override async Task BeginProcessingAsync()
     {
         await OnPipelineAsync(() =>
@@ -71,10 +68,10 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
                     .Where(s => TargetKeys.Contains(s.Key, StringComparer.OrdinalIgnoreCase))
                     .ToList();
                 ConfigFile.Apply(this, path, settings, Array.Empty<string>(), Array.Empty<string>(), out HashSet<string> applied);
-                ConfigFile.YieldToExplicit(this, applied, TargetAlternatives);
+                ConfigFile.YieldToExplicit(this, applied, TargetGroup);
             }
 
-            _target = ResolveTarget();
+            _target = ResolveTarget(readOnly: true);
             return true;
         }).ConfigureAwait(false);
 
@@ -128,7 +125,7 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
                 continue;
             }
 
-            WriteObjectAsync(ToState(row, complete, _store!.QualifiedTable));
+            WriteObjectAsync(ToState(row, complete, _store!.StateTarget.Table));
         }
     }
 

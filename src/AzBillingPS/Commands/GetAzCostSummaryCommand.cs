@@ -26,7 +26,7 @@ public sealed class GetAzCostSummaryCommand : DatabaseTargetCmdlet
 
     protected override async Task ProcessRecordAsync()
     {
-        SinkTarget target = await OnPipelineAsync(ResolveTarget).ConfigureAwait(false);
+        SinkTarget target = await OnPipelineAsync(() => ResolveTarget(readOnly: true)).ConfigureAwait(false);
         string? scope = Scope is null ? null : CostScope.Normalize(Scope);
         WriteVerboseAsync($"Summarising {target.QualifiedTable}{(scope is null ? string.Empty : " for " + scope)}.");
         IReadOnlyList<CostSummaryRow> rows = await CostSink.Create(target).SummarizeAsync(scope, System.TimeSpan.FromSeconds(LockTimeout), CancellationToken).ConfigureAwait(false);

@@ -77,7 +77,7 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
 
     protected override async Task BeginProcessingAsync()
     {
-        _target = await OnPipelineAsync(ResolveTarget).ConfigureAwait(false);
+        _target = await OnPipelineAsync(() => ResolveTarget()).ConfigureAwait(false);
         if (From is DateTime f && To is DateTime t && t.Date < f.Date)
         {
             throw new TerminatingErrorException(new ErrorRecord(new ArgumentException($"-To ({t:yyyy-MM-dd}) is before -From ({f:yyyy-MM-dd})."), ErrorIds.ParameterConflict, ErrorCategory.InvalidArgument, To));
@@ -209,6 +209,7 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
         Target = o.Target,
         Provider = o.Provider,
         Table = o.Table,
+        Schema = o.Schema,
         Scope = o.Scope,
         Metric = o.Metric,
         PeriodStart = o.PeriodStart,

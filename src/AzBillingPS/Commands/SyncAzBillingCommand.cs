@@ -25,7 +25,7 @@ namespace AzBillingPS.Commands;
 public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
 {
     /// <summary>Parameters a configuration file may not set: secrets and live objects are passed as parameters.</summary>
-    private static readonly string[] NotInConfig = { "ConfigPath", "ClientSecret", "CertificatePassword", "Certificate", "Token", "DatabaseToken" };
+    private static readonly string[] NotInConfig = { "ConfigPath", "ClientSecret", "CertificatePassword", "Certificate", "Token", "DatabaseToken", "Credential" };
 
     private static readonly string[] DeferredFromConfig = { "Scope" };
 
@@ -33,7 +33,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     private static readonly string[][] AlternativeGroups =
     {
         new[] { "Token", "CertificatePath", "PrivateKeyPath", "CertificatePassword", "CertificateThumbprint", "Certificate", "SendX5c", "ClientSecret", "ManagedIdentity", "ResourceId", "ObjectId", "FederatedTokenFile" },
-        new[] { "ConnectionString", "Provider", "Database" },
+        TargetGroup,
         new[] { "Months", "From", "To", "LookbackMonths" },
         new[] { "UseTokenForDatabase", "DatabaseToken" },
     };
@@ -198,6 +198,8 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
 
     [Parameter]
     public SwitchParameter PassThru { get; set; }
+
+    protected override bool DatabaseSignInByToken => UseTokenForDatabase || DatabaseToken is not null;
 
     protected override object? ErrorTarget => Token is not null ? Token : SignIn().ErrorTarget(_signInMethod);
 
@@ -380,7 +382,9 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             WriteWarningAsync("No scope is left to sync after -Exclude; nothing was done.");
         }
 
-        string working = await OnPipelineAsync(() => GetUnresolvedProviderPathFromPSPath(WorkingPath ?? Path.Combine(Path.GetTempPath(), "AzBillingPS"))).ConfigureAwait(false);
+        // The default working folder is the user's own (PrivateFiles.DefaultWorkingFolder); the runner checks it, or
+        // -WorkingPath, before anything is written.
+        string working = WorkingPath is null ? PrivateFiles.DefaultWorkingFolder() : await OnPipelineAsync(() => GetUnresolvedProviderPathFromPSPath(WorkingPath)).ConfigureAwait(false);
         var request = new SyncRequest
         {
             Target = target,
@@ -390,6 +394,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             Months = months,
             LookbackMonths = LookbackMonths ?? SyncPlanner.DefaultLookbackMonths,
             WorkingPath = working,
+            WorkingPathIsDefault = WorkingPath is null,
             KeepFiles = KeepFiles,
             ThrottleLimit = ThrottleLimit,
             LockTimeout = TimeSpan.FromSeconds(LockTimeout),
@@ -398,7 +403,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         SyncRunOutcome outcome;
         if (scopes.Count == 0)
         {
-            outcome = new SyncRunOutcome(request.RunId, string.Empty, target.QualifiedTable, string.Empty, DateTime.UtcNow, DateTime.UtcNow, 0, Array.Empty<SyncUnitOutcome>());
+            outcome = new SyncRunOutcome(request.RunId, string.Empty, target.Table, string.Empty, DateTime.UtcNow, DateTime.UtcNow, 0, Array.Empty<SyncUnitOutcome>());
         }
         else
         {

@@ -1,32 +1,62 @@
 using System;
 using System.IO;
+using System.Linq;
 using System.Management.Automation;
+using System.Net;
+using AzBillingPS.Engine.Common;
 using AzBillingPS.Engine.Sinks;
 
 namespace AzBillingPS.Internal;
 
 /// <summary>
-/// The target parameters every cmdlet that reads or writes the cost table shares: -ConnectionString with
-/// -Provider, or -Database for a SQLite file; with neither, AzBilling.sqlite in the current location.
+/// The target parameters every cmdlet that reads or writes the cost table shares, named the way SQL and PowerShell
+/// users name them: -SqlInstance and -Database for SQL Server (dbatools' names), -ConnectionString for any database
+/// (the provider told by its keywords, or forced with -Provider), -DatabasePath for a SQLite file, -Credential for a
+/// SQL Server or PostgreSQL login; with none of them, AzBilling.sqlite in the current location.
 /// </summary>
 public abstract class DatabaseTargetCmdlet : AsyncCmdlet
 {
     public const string DefaultTable = "AzureCostDetails";
     public const string DefaultDatabaseFile = "AzBilling.sqlite";
 
-    /// <summary>An ADO.NET connection string for -Provider (SqlServer when -Provider is not given).</summary>
+    /// <summary>The parameters that name a target; a configuration file's members of this group yield to the command line's.</summary>
+    internal static readonly string[] TargetGroup = { nameof(SqlInstance), nameof(Database), nameof(ConnectionString), nameof(Provider), nameof(DatabasePath) };
+
+    /// <summary>The target keys a Sync-AzBilling configuration file may hold (Credential is a parameter only).</summary>
+    internal static readonly string[] TargetKeys = TargetGroup.Concat(new[] { nameof(Table), nameof(Schema) }).ToArray();
+
+    /// <summary>A SQL Server or Azure SQL instance: sql01, sql01\INSTANCE, sql01,1433, tcp:x.database.windows.net.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [Alias("ServerInstance")]
+    public string? SqlInstance { get; set; }
+
+    /// <summary>The database on -SqlInstance.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Database { get; set; }
+
+    /// <summary>An ADO.NET connection string; the provider is told by its keywords unless -Provider names it.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? ConnectionString { get; set; }
 
-    /// <summary>The database behind -ConnectionString.</summary>
+    /// <summary>The database behind -ConnectionString, when its keywords do not tell.</summary>
     [Parameter]
     public AzBillingProvider? Provider { get; set; }
 
-    /// <summary>A SQLite database file (created when missing).</summary>
+    /// <summary>A SQLite database file.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
-    public string? Database { get; set; }
+    [Alias("SqlitePath")]
+    public string? DatabasePath { get; set; }
+
+    /// <summary>A SQL Server or PostgreSQL login (user name and password), so no password sits in a plain string.</summary>
+    [Parameter]
+    [ValidateNotNull]
+    [Credential]
+    [Alias("SqlCredential")]
+    public PSCredential? Credential { get; set; }
 
     /// <summary>The cost table.</summary>
     [Parameter]
@@ -38,40 +68,102 @@ public abstract class DatabaseTargetCmdlet : AsyncCmdlet
     [ValidateNotNullOrEmpty]
     public string? Schema { get; set; }
 
+    /// <summary>True when the database sign-in is an Entra token (so -SqlInstance does not add Integrated Security).</summary>
+    protected virtual bool DatabaseSignInByToken => false;
+
     /// <summary>Resolves the target from the parameters; throws a terminating error for contradictions.</summary>
-    protected SinkTarget ResolveTarget()
+    /// <param name="readOnly">The command only reads: a SQLite file must exist already, and is opened read-only.</param>
+    protected SinkTarget ResolveTarget(bool readOnly = false)
     {
-        if (ConnectionString is not null && Database is not null)
+        SinkTarget target = ResolveTargetCore();
+        if (!readOnly)
         {
-            ThrowTerminatingError(new ErrorRecord(
-                new ArgumentException("Give either -ConnectionString (with -Provider) or -Database (a SQLite file), not both."),
-                ErrorIds.ParameterConflict, ErrorCategory.InvalidArgument, null));
+            return target;
         }
 
-        if (ConnectionString is not null)
+        try
         {
-            AzBillingProvider provider = Provider ?? AzBillingProvider.SqlServer;
-            return new SinkTarget(Map(provider), ConnectionString, Table, Schema);
+            return TargetConnection.ForReading(target);
         }
-
-        if (Provider is not null and not AzBillingProvider.Sqlite)
+        catch (EngineException e)
         {
-            ThrowTerminatingError(new ErrorRecord(
-                new ArgumentException($"-Provider {Provider} needs -ConnectionString."),
-                ErrorIds.ParameterConflict, ErrorCategory.InvalidArgument, Provider));
+            throw new TerminatingErrorException(ErrorMapper.ToErrorRecord(e, e.FilePath ?? (object?)target.DisplayTable));
         }
-
-        string file = GetUnresolvedProviderPathFromPSPath(Database ?? DefaultDatabaseFile);
-        string? folder = Path.GetDirectoryName(file);
-        if (!string.IsNullOrEmpty(folder) && !Directory.Exists(folder))
-        {
-            ThrowTerminatingError(new ErrorRecord(
-                new DirectoryNotFoundException($"The folder of the SQLite database does not exist: {folder}"),
-                ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, Database));
-        }
-
-        return SinkTarget.ForSqliteFile(file, Table, Schema);
     }
+
+    private SinkTarget ResolveTargetCore()
+    {
+        string[] named = new[] { (nameof(SqlInstance), SqlInstance), (nameof(ConnectionString), ConnectionString), (nameof(DatabasePath), DatabasePath) }
+            .Where(p => p.Item2 is not null).Select(p => "-" + p.Item1).ToArray();
+        if (named.Length > 1)
+        {
+            throw Conflict($"Give one target: -SqlInstance (SQL Server), -ConnectionString (any database) or -DatabasePath (a SQLite file), not {string.Join(" and ", named)}.", null);
+        }
+
+        if (Database is not null && SqlInstance is null)
+        {
+            string hint = ConnectionString is not null
+                ? "name the database in the connection string (Database=...)"
+                : $"a SQLite file is -DatabasePath (-Database named one in earlier versions): -DatabasePath '{Database}'";
+            throw Conflict($"-Database '{Database}' names a database on a SQL Server instance and goes with -SqlInstance; {hint}.", Database);
+        }
+
+        NetworkCredential? credential = Credential is null || Credential == PSCredential.Empty ? null : new NetworkCredential(Credential.UserName, Credential.Password);
+        SinkTarget target;
+        if (SqlInstance is not null)
+        {
+            if (Provider is not null and not AzBillingProvider.SqlServer)
+            {
+                throw Conflict($"-SqlInstance is a SQL Server instance; -Provider {Provider} does not go with it (use -ConnectionString for PostgreSQL).", Provider);
+            }
+
+            string cs = TargetConnection.ForSqlInstance(SqlInstance, Database, integratedSecurity: credential is null && !DatabaseSignInByToken);
+            target = new SinkTarget(DatabaseProvider.SqlServer, cs, Table, Schema) { Credential = credential };
+        }
+        else if (ConnectionString is not null)
+        {
+            DatabaseProvider provider;
+            try
+            {
+                provider = Provider is AzBillingProvider p ? Map(p) : TargetConnection.InferProvider(ConnectionString);
+                TargetConnection.CheckCredential(provider, ConnectionString, credential);
+            }
+            catch (EngineException e)
+            {
+                throw Conflict(e.Message, "ConnectionString");
+            }
+
+            target = new SinkTarget(provider, ConnectionString, Table, Schema) { Credential = credential };
+        }
+        else
+        {
+            if (Provider is not null and not AzBillingProvider.Sqlite)
+            {
+                throw Conflict($"-Provider {Provider} needs -ConnectionString{(Provider == AzBillingProvider.SqlServer ? " (or -SqlInstance)" : string.Empty)}.", Provider);
+            }
+
+            if (credential is not null)
+            {
+                throw Conflict("-Credential is a SQL Server or PostgreSQL login; a SQLite file has none.", Credential);
+            }
+
+            string file = GetUnresolvedProviderPathFromPSPath(DatabasePath ?? DefaultDatabaseFile);
+            string? folder = Path.GetDirectoryName(file);
+            if (!string.IsNullOrEmpty(folder) && !Directory.Exists(folder))
+            {
+                throw new TerminatingErrorException(new ErrorRecord(
+                    new DirectoryNotFoundException($"The folder of the SQLite database does not exist: {folder}"),
+                    ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, file));
+            }
+
+            target = SinkTarget.ForSqliteFile(file, Table, Schema);
+        }
+
+        return target;
+    }
+
+    private static TerminatingErrorException Conflict(string message, object? target)
+        => new(new ErrorRecord(new ArgumentException(message), ErrorIds.ParameterConflict, ErrorCategory.InvalidArgument, target));
 
     internal static DatabaseProvider Map(AzBillingProvider provider) => provider switch
     {

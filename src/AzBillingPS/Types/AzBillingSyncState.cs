@@ -61,7 +61,7 @@ public sealed class AzBillingSyncState
     /// <summary>The computer the last attempt ran on.</summary>
     public string? Host { get; set; }
 
-    /// <summary>The quoted state table the row was read from.</summary>
+    /// <summary>The state table the row was read from (unquoted).</summary>
     public string StateTable { get; set; } = string.Empty;
 
     public override string ToString()

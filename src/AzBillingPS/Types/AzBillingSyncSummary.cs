@@ -12,10 +12,10 @@ public sealed class AzBillingSyncSummary
     /// <summary>Provider and server/database (or file); never a password.</summary>
     public string Target { get; set; } = string.Empty;
 
-    /// <summary>The quoted cost table.</summary>
+    /// <summary>The cost table's name as -Table takes it (unquoted).</summary>
     public string Table { get; set; } = string.Empty;
 
-    /// <summary>The quoted state table.</summary>
+    /// <summary>The state table's name (unquoted): the cost table's name followed by _SyncState.</summary>
     public string StateTable { get; set; } = string.Empty;
 
     public DateTime StartedAt { get; set; }

@@ -10,8 +10,11 @@ public sealed class AzCostImportResult
 
     public string Provider { get; set; } = string.Empty;
 
-    /// <summary>Quoted, schema-qualified table name.</summary>
+    /// <summary>The table's name as -Table takes it (unquoted), so Get-AzCostSummary -Table $result.Table reads it back.</summary>
     public string Table { get; set; } = string.Empty;
+
+    /// <summary>The table's schema (dbo, public, ...); null on SQLite.</summary>
+    public string? Schema { get; set; }
 
     public string Scope { get; set; } = string.Empty;
 

@@ -85,7 +85,10 @@ internal sealed class CostRule
     [
         "scope", "metric", "period", "status", "postFaults", "noContent", "pollCount", "retryAfter", "pollFaults", "unknownStatus",
         "unknownCount", "result", "error", "blobs", "blobCount", "compressData", "validTillMinutes", "delayMs", "comment",
+        "location", "redirect",
     ];
+
+    private int _redirectsUsed;
 
     private int _postFaultsUsed;
 
@@ -129,6 +132,19 @@ internal sealed class CostRule
     public int ValidTillMinutes { get; private init; } = 60;
 
     public int DelayMs { get; private init; }
+
+    /// <summary>
+    /// The Location header of the 202 and non-final 200 answers instead of the operation's own absolute https one: any
+    /// URL, absolute or relative; <c>{operationId}</c>, <c>{scope}</c> and <c>{apiVersion}</c> are filled in.
+    /// </summary>
+    public string? Location { get; private init; }
+
+    /// <summary>The first matching POST answers this redirect (<c>{status, location}</c>) instead; later POSTs go on normally.</summary>
+    public (int Status, string Location)? Redirect { get; private init; }
+
+    /// <summary>The redirect for the next POST, once per rule.</summary>
+    public (int Status, string Location)? NextRedirect()
+        => Redirect is { } r && System.Threading.Interlocked.Increment(ref _redirectsUsed) == 1 ? r : null;
 
     /// <summary>The next POST fault of this rule, or null when they are used up (shared by every POST the rule matches).</summary>
     public CostFault? NextPostFault()
@@ -214,6 +230,19 @@ internal sealed class CostRule
             throw new RuleException($"{where}.status {status} is not an error status (400-599).");
         }
 
+        (int, string)? redirect = null;
+        if (Json.Prop(e, "redirect") is JsonElement rd && rd.ValueKind != JsonValueKind.Null)
+        {
+            Json.RequireObject(rd, where + ".redirect", ["status", "location"]);
+            int rs = Json.Int(rd, "status", where + ".redirect") ?? 307;
+            if (rs is not (301 or 302 or 303 or 307 or 308))
+            {
+                throw new RuleException($"{where}.redirect.status {rs} is not a redirect status (301, 302, 303, 307, 308).");
+            }
+
+            redirect = (rs, Json.Str(rd, "location", where + ".redirect") ?? throw new RuleException($"{where}.redirect.location is required."));
+        }
+
         bool hasRetry = Json.Prop(e, "retryAfter") is not null;
         return new CostRule
         {
@@ -237,6 +266,8 @@ internal sealed class CostRule
             CompressData = Json.Bool(e, "compressData", where) ?? false,
             ValidTillMinutes = Json.Int(e, "validTillMinutes", where) ?? 60,
             DelayMs = Math.Max(0, Json.Int(e, "delayMs", where) ?? 0),
+            Location = Json.Str(e, "location", where),
+            Redirect = redirect,
         };
     }
 

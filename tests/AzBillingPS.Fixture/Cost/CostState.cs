@@ -152,6 +152,9 @@ internal sealed class CostState
 
     public int SubscriptionPageSize { get; set; } = 100;
 
+    /// <summary>The nextLink of every page instead of the fixture's own (a template: {skiptoken}, {apiVersion}); null for the fixture's own.</summary>
+    public string? SubscriptionNextLink { get; set; }
+
     public void SetRules(List<CostRule> rules)
     {
         lock (Gate)

@@ -87,6 +87,7 @@ internal static class CostEndpoints
                 {
                     cost.Subscriptions = subs;
                     cost.SubscriptionPageSize = pageSize;
+                    cost.SubscriptionNextLink = Json.Str(body.Value, "nextLink", "body");
                 }
 
                 await WriteJsonAsync(c, 200, new JsonObject { ["count"] = subs.Count, ["pageSize"] = pageSize });
@@ -198,6 +199,12 @@ internal static class CostEndpoints
         if (rule?.NextPostFault() is CostFault fault)
         {
             await FaultAsync(c, rec, fault);
+            return;
+        }
+
+        if (rule?.NextRedirect() is (int redirectStatus, string redirectTo))
+        {
+            await SendAsync(c, rec, redirectStatus, null, [new("Location", Fill(redirectTo, scope, apiVersion!, string.Empty))]);
             return;
         }
 
@@ -313,9 +320,22 @@ internal static class CostEndpoints
 
     private static string LocationOf(FixtureState state, CostOperation op)
     {
-        string scope = string.Join('/', op.Scope.Split('/').Select(s => Uri.EscapeDataString(s).Replace("%3A", ":", StringComparison.Ordinal)));
-        return $"{state.HttpsBase.TrimEnd('/')}/{scope}/providers/Microsoft.CostManagement/costDetailsOperationResults/{op.Id}?api-version={op.ApiVersion}";
+        if (op.Rule?.Location is string given)
+        {
+            return Fill(given, op.Scope, op.ApiVersion, op.Id);
+        }
+
+        return $"{state.HttpsBase.TrimEnd('/')}/{EscapedScope(op.Scope)}/providers/Microsoft.CostManagement/costDetailsOperationResults/{op.Id}?api-version={op.ApiVersion}";
     }
+
+    private static string EscapedScope(string scope)
+        => string.Join('/', scope.Split('/').Select(s => Uri.EscapeDataString(s).Replace("%3A", ":", StringComparison.Ordinal)));
+
+    /// <summary>A rule's URL template with {operationId}, {scope} (escaped, no leading slash) and {apiVersion} filled in.</summary>
+    private static string Fill(string template, string scope, string apiVersion, string operationId)
+        => template.Replace("{operationId}", operationId, StringComparison.Ordinal)
+            .Replace("{scope}", EscapedScope(scope.Trim('/')), StringComparison.Ordinal)
+            .Replace("{apiVersion}", apiVersion, StringComparison.Ordinal);
 
     private static JsonObject FinalBody(CostOperation op)
     {
@@ -872,7 +892,10 @@ internal static class CostEndpoints
             int next = skip + page.Count;
             if (next < cost.Subscriptions.Count)
             {
-                body["nextLink"] = $"{state.HttpsBase.TrimEnd('/')}/subscriptions?api-version={Uri.EscapeDataString(apiVersion)}&%24skiptoken={next.ToString(CultureInfo.InvariantCulture)}";
+                string skipToken = next.ToString(CultureInfo.InvariantCulture);
+                body["nextLink"] = cost.SubscriptionNextLink is string template
+                    ? template.Replace("{skiptoken}", skipToken, StringComparison.Ordinal).Replace("{apiVersion}", Uri.EscapeDataString(apiVersion), StringComparison.Ordinal)
+                    : $"{state.HttpsBase.TrimEnd('/')}/subscriptions?api-version={Uri.EscapeDataString(apiVersion)}&%24skiptoken={skipToken}";
             }
 
             body["count"] = new JsonObject { ["type"] = "Total", ["value"] = cost.Subscriptions.Count };
@@ -883,7 +906,7 @@ internal static class CostEndpoints
 
     private static (List<JsonObject> Subscriptions, int PageSize) ParseSubscriptions(JsonElement body, FixtureState state)
     {
-        Json.RequireObject(body, "body", ["subscriptions", "pageSize"]);
+        Json.RequireObject(body, "body", ["subscriptions", "pageSize", "nextLink"]);
         int pageSize = Json.Int(body, "pageSize", "body") ?? 100;
         if (pageSize < 1)
         {

@@ -299,4 +299,18 @@ public class TSqlParsingTests
         Assert.NotEqual(applock, SqlServerSink.AppLockResource(longOne.Replace("2026-03", "2026-04", System.StringComparison.Ordinal)));
         Assert.Equal("AZBILLINGPS:DBO.T", SqlServerSink.AppLockResource("AZBILLINGPS:DBO.T"));
     }
+
+    [Fact]
+    public void Export_state_table_and_period_delete_parse_as_T_SQL()
+    {
+        var store = new AzBillingPS.Engine.Exports.ExportStateStore(new SinkTarget(DatabaseProvider.SqlServer, "Server=x;Database=y", "AzureCostFocus", null));
+        Assert.Equal("[dbo].[AzureCostFocus_ExportState]", store.QualifiedTable);
+        Assert.Single(Statements(store.CreateIfMissingSql()));
+        Assert.Equal(2, Statements(store.UpsertSql()).Count);
+        Assert.IsType<SelectStatement>(Statements(store.SelectSql()).Single());
+        string delete = Dialect.DeletePeriod("dbo", "AzureCostFocus", LineageColumns.PeriodStart);
+        Assert.IsType<DeleteStatement>(Statements(delete).Single());
+        Assert.Contains("[_PeriodStart] >= @from", delete, System.StringComparison.Ordinal);
+        Assert.IsType<CreateIndexStatement>(Statements(Dialect.CreateIndex("dbo", "AzureCostFocus", LineageColumns.PeriodStart)).Single());
+    }
 }
