@@ -16,7 +16,7 @@ On SQL Server and PostgreSQL the sums are exact decimals. On SQLite money is sto
         LockTimeout      = 'Seconds to wait when the table is locked (on SQLite: when another process is writing to the file, for example a load committing) before giving up with SqlLockTimeout, which names the table or file. Default 30; 0 to 86400.'
         Scope            = 'Summarise only this scope, for example /subscriptions/{id}; the same spellings as Import-AzCostToSql -Scope are accepted (a bare GUID means /subscriptions/{guid}; case and slashes do not matter). Binds from the pipeline by property name, so AzCostImportResult objects can be piped in. Default: all scopes in the table.'
         Table            = 'The cost table. Default: AzureCostDetails.'
-        Schema           = 'The schema of the table. Default: dbo on SQL Server, public on PostgreSQL. A schema that does not exist is created with the table. Refused on SQLite, which has no schemas.'
+        Schema           = 'The schema of the table. Default: dbo on SQL Server, public on PostgreSQL. Refused on SQLite, which has no schemas.'
     }
 
     Examples     = @(

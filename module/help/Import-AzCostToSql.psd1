@@ -33,7 +33,7 @@ ERRORS. A failed unit is a non-terminating error; other units go on. An unreacha
 - ImportIncompleteReport: a report whose blobs did not all arrive.
 - SqlConnectionFailed: the database cannot be reached or refuses the sign-in.
 - SqlCommandFailed: a statement failed in the database (permissions, disk full, ...); the unit was rolled back.
-- SqlLockTimeout: another load held the table's lock for longer than -LockTimeout seconds; nothing was changed.
+- SqlLockTimeout: a lock wait lasted longer than -LockTimeout seconds; nothing was changed. The message says whose lock it was: another load of the same scope, metric and month ("Another load of ... held its lock"), a load creating the table or adding columns ("Another load into ... held its lock"), a session holding a lock on the table (a long query or open transaction), or on SQLite another writer or a reader holding the file; it names the server or file.
 '@
 
     Parameters   = @{
@@ -45,7 +45,7 @@ ERRORS. A failed unit is a non-terminating error; other units go on. An unreacha
         From             = 'First day of the period the files replace. Default: the first Date found in the files. Rows of the same scope and metric dated from this day to -To are deleted before the new rows go in; a file row dated before -From fails the load (CsvRowOutsidePeriod).'
         To               = 'Last day (inclusive) of the period the files replace. Default: the last Date found in the files. Must not be before -From. A file row dated after -To fails the load (CsvRowOutsidePeriod).'
         BatchSize        = 'Number of rows between progress updates and verbose lines, and the SqlBulkCopy batch size on SQL Server. It does not change the transaction: a unit always commits or rolls back as a whole. Default 50000; 1 to 10000000.'
-        LockTimeout      = 'Seconds to wait for another load into the same table to release the table''s load lock before giving up with SqlLockTimeout (nothing is changed then). Default 300; 0 to 86400.'
+        LockTimeout      = 'Seconds any one lock wait of the load may last: for another load of the same scope, metric and month, for a load creating the table or adding columns, for a session holding a lock on the table (SQL Server LOCK_TIMEOUT, PostgreSQL lock_timeout), and on SQLite for another process holding the file (its busy timeout). After that the load stops with SqlLockTimeout, naming whose lock it waited for, and nothing is changed. Loads of different scopes, metrics or months into one PostgreSQL or SQL Server table do not wait for each other. Default 300; 0 to 86400.'
         Table            = 'The cost table, created on the first load. Default: AzureCostDetails.'
         Schema           = 'The schema of the table. Default: dbo on SQL Server, public on PostgreSQL. A schema that does not exist is created with the table. Refused on SQLite, which has no schemas.'
         WhatIf           = 'Shows, for each load unit, which table would be replaced for which scope, metric and period, without changing the database (the files are still read to find their columns and dates).'
@@ -123,7 +123,8 @@ $results | Format-Table Scope, Metric, PeriodStart, PeriodEnd, RowsInserted, Row
 
     Notes        = @'
 - Exactly once: a load deletes rows by _Scope, _Metric and Date within the period, then inserts, in one transaction. Load a month again (a later, more complete report) to refresh it.
-- Concurrent loads into the same table wait for each other up to -LockTimeout seconds; several jobs can load different scopes into one table safely.
+- Loads of different scopes, metrics or months into one PostgreSQL or SQL Server table run at the same time; two loads whose periods overlap (the same scope and metric) run one after the other, the second waiting up to -LockTimeout seconds. Only creating the table, or adding columns (in a short transaction of its own, after every row of the unit has been checked), takes the table-wide lock. SQLite has one writer at a time.
+- A transient failure (an Azure SQL failover or throttling, a deadlock, a dropped connection; PostgreSQL 40001, 40P01, 57P01, 08xxx) rolls the unit back and tries it again from a new connection, up to five times over about a minute, with a warning each time.
 - SQLite stores money as REAL (double). For exact sums use PostgreSQL or SQL Server.
 - The identity loading SQL Server needs CREATE TABLE (first load) and ALTER (new columns) on the schema, plus SELECT, INSERT and DELETE on the table; PostgreSQL likewise.
 - Microsoft recommends Cost Management exports instead of the Cost Details API above about 2 GB a month; their CSV files load the same way with -Path.

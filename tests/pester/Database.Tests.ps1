@@ -129,13 +129,15 @@ Describe 'Database targets' -Tag 'Database' {
 
         It 'SQLite: -Schema is refused (SQLite has no schemas) and no file is created' {
             $db = Join-Path $TestDrive 'schema.sqlite'
-            $e = Measure-Call { Import-AzCostToSql -Path (Join-Path $DataDir 'md-dates.csv') -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -Database $db -Schema billing -ErrorAction Stop }
+            $e = Measure-Call { Import-AzCostToSql -Path (Join-Path $DataDir 'md-dates.csv') -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -DatabasePath $db -Schema billing -ErrorAction Stop }
             $e.Error | Should -Not -BeNullOrEmpty
             $e.Error.FullyQualifiedErrorId | Should -BeLike 'AzBillingInvalidArgument*'
             $e.Error.Exception.Message | Should -Match 'SQLite has no schemas'
             $e.Error.Exception.Message | Should -Match "-Schema 'billing'"
             Test-Path $db | Should -BeFalse
-            { Get-AzCostSummary -Database $db -Schema billing -ErrorAction Stop } | Should -Throw -ExpectedMessage '*SQLite has no schemas*'
+            $db2 = Join-Path $TestDrive 'schema2.sqlite'
+            $null = Import-AzCostToSql -Path (Join-Path $DataDir 'md-dates.csv') -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -DatabasePath $db2
+            { Get-AzCostSummary -DatabasePath $db2 -Schema billing -ErrorAction Stop } | Should -Throw -ExpectedMessage '*SQLite has no schemas*'
         }
     }
 
@@ -145,7 +147,7 @@ Describe 'Database targets' -Tag 'Database' {
             if ($Provider -eq 'SQLite' -and $NoSqlite3) { Set-ItResult -Skipped -Because 'the sqlite3 CLI is not installed' }
             $table = New-Name 'Case'
             $db = Join-Path $TestDrive "$table.sqlite"
-            $t = if ($Provider -eq 'PostgreSQL') { Get-PgTarget $table } else { @{ Database = $db; Table = $table } }
+            $t = if ($Provider -eq 'PostgreSQL') { Get-PgTarget $table } else { @{ DatabasePath = $db; Table = $table } }
             $a = New-Csv (Join-Path $TestDrive "$table-a.csv") '2026-03-01', '2026-03-02' @{ Mixed = 'first' }
             $b = New-Csv (Join-Path $TestDrive "$table-b.csv") '2026-04-01' @{ mixed = 'second' }
             $null = Import-AzCostToSql -Path $a -Scope /subscriptions/5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f @t
@@ -395,14 +397,14 @@ foreach (`$x in `$w) { "WARNING `$x" }
         BeforeAll {
             $script:LiteDb = Join-Path $TestDrive 'locked.sqlite'
             $script:LiteFile = Join-Path $DataDir 'md-dates.csv'
-            $null = Import-AzCostToSql -Path $LiteFile -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -Database $LiteDb
+            $null = Import-AzCostToSql -Path $LiteFile -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -DatabasePath $LiteDb
             $script:Before = & $Sqlite3 $LiteDb 'SELECT count(*), group_concat(DISTINCT _ImportId) FROM AzureCostDetails'
         }
 
         It 'a reader''s open transaction: the load gives up after -LockTimeout saying a reader holds the file' {
             $h = Start-SqliteHolder $LiteDb 'BEGIN'
             try {
-                $e = Measure-Call { Import-AzCostToSql -Path $LiteFile -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -Database $LiteDb -LockTimeout 2 -ErrorAction Stop }
+                $e = Measure-Call { Import-AzCostToSql -Path $LiteFile -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -DatabasePath $LiteDb -LockTimeout 2 -ErrorAction Stop }
             }
             finally { Stop-Holder $h }
             $e.Error.FullyQualifiedErrorId | Should -BeLike 'SqlLockTimeout*'
@@ -414,7 +416,7 @@ foreach (`$x in `$w) { "WARNING `$x" }
         It '<Begin>: the load gives up after -LockTimeout (not when the other lets go) saying another writer holds the file' -ForEach @(@{ Begin = 'BEGIN IMMEDIATE' }, @{ Begin = 'BEGIN EXCLUSIVE' }) {
             $h = Start-SqliteHolder $LiteDb $Begin
             try {
-                $e = Measure-Call { Import-AzCostToSql -Path $LiteFile -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -Database $LiteDb -LockTimeout 2 -ErrorAction Stop }
+                $e = Measure-Call { Import-AzCostToSql -Path $LiteFile -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -DatabasePath $LiteDb -LockTimeout 2 -ErrorAction Stop }
             }
             finally { Stop-Holder $h }
             $e.Error.FullyQualifiedErrorId | Should -BeLike 'SqlLockTimeout*'
@@ -425,8 +427,8 @@ foreach (`$x in `$w) { "WARNING `$x" }
         It 'Get-AzCostSummary and Get-AzBillingSyncState on a locked file say so with the file name, after -LockTimeout' {
             $h = Start-SqliteHolder $LiteDb 'BEGIN EXCLUSIVE'
             try {
-                $s = Measure-Call { Get-AzCostSummary -Database $LiteDb -LockTimeout 1 -ErrorAction Stop }
-                $t = Measure-Call { Get-AzBillingSyncState -Database $LiteDb -LockTimeout 1 -ErrorAction Stop }
+                $s = Measure-Call { Get-AzCostSummary -DatabasePath $LiteDb -LockTimeout 1 -ErrorAction Stop }
+                $t = Measure-Call { Get-AzBillingSyncState -DatabasePath $LiteDb -LockTimeout 1 -ErrorAction Stop }
             }
             finally { Stop-Holder $h }
             foreach ($e in $s, $t) {
@@ -436,5 +438,140 @@ foreach (`$x in `$w) { "WARNING `$x" }
                 $e.Seconds | Should -BeLessThan 5
             }
         }
+    }
+}
+
+Describe 'Entra sign-in to the database' -Tag 'Database' {
+    # Real sign-ins (MSAL over HTTPS against the test fixture's Entra ID and managed-identity endpoints), real Npgsql
+    # and PostgreSQL: the role's password is set to the token the fixture issued, as Azure Database for PostgreSQL
+    # checks it. SQL Server cannot run here: its sign-ins are called through SqlClient's own provider registry.
+    BeforeAll {
+        $script:NoFixture = -not (Test-Path (Join-Path $RepoRoot 'out/AzBillingPS.Fixture/AzBillingPS.Fixture.dll'))
+        if ($NoFixture -or $NoPgReason) { return }
+        $script:IdentityHeader = 'hdr-' + [guid]::NewGuid().ToString('N')
+        $script:MiClient = [guid]::NewGuid().ToString()
+        $script:Fixture = Start-TestAzureFixture -ManagedIdentity @{
+            identityHeader = $IdentityHeader
+            tenantId       = [guid]::NewGuid().ToString()
+            systemAssigned = @{ clientId = $MiClient; objectId = [guid]::NewGuid().ToString() }
+        }
+        # A role that signs in with a password over TCP (the cluster trusts everyone else): the token will be that password.
+        Invoke-TestPsql $Pg 'CREATE ROLE azb_entra LOGIN; GRANT CREATE ON SCHEMA public TO azb_entra' | Out-Null
+        $hba = Join-Path $Pg.DataDir 'pg_hba.conf'
+        [IO.File]::WriteAllText($hba, "host all azb_entra 127.0.0.1/32 scram-sha-256`n" + [IO.File]::ReadAllText($hba))
+        Invoke-TestPsql $Pg 'SELECT pg_reload_conf()' | Out-Null
+        $env = @{}
+        foreach ($k in $Fixture.ChildEnv.Keys) { $env[$k] = $Fixture.ChildEnv[$k] }
+        foreach ($k in 'AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_FEDERATED_TOKEN_FILE', 'AZURE_CLIENT_CERTIFICATE_PATH', 'AZURE_AUTHORITY_HOST', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'MSI_ENDPOINT', 'IMDS_ENDPOINT') { $env[$k] = $null }
+        $env.NO_COLOR = '1'
+        $env.PSQL = $Pg.PsqlPath
+        $env.PGPORT_TEST = "$($Pg.Port)"
+        $script:ChildEnv = $env
+        $file = Join-Path $DataDir 'md-dates.csv'
+
+        $script:PgRun = Invoke-ChildPwsh -Environment $env -TimeoutSeconds 180 -Script @"
+`$ErrorActionPreference = 'Stop'
+`$secret = ConvertTo-SecureString `$env:AZB_CLIENT_SECRET -AsPlainText -Force
+`$common = @{ TenantId = `$env:AZB_TENANT; ClientId = `$env:AZB_CLIENT_ID; ClientSecret = `$secret; AuthorityHost = `$env:AZB_FIXTURE_HTTPS; ResourceManagerUrl = `$env:AZB_FIXTURE_HTTPS }
+`$db = Get-AzBillingToken @common -Scope 'https://ossrdbms-aad.database.windows.net/.default'
+`$arm = Get-AzBillingToken @common
+function Set-Password([string] `$p) { & `$env:PSQL -X -q -h 127.0.0.1 -p `$env:PGPORT_TEST -U postgres -d postgres -c "ALTER ROLE azb_entra PASSWORD '`$p'" | Out-Null }
+`$cs = "Host=127.0.0.1;Port=`$env:PGPORT_TEST;Username=azb_entra;Database=postgres"
+function Try-Run([string] `$name, [scriptblock] `$s) {
+    try { `$r = & `$s; "`$name OK `$(`$r | Select-Object -First 1 | ForEach-Object { if (`$_.PSObject.Properties['RowsInserted']) { `$_.RowsInserted } else { `$_.Rows } })" }
+    catch { "`$name ERR `$(`$_.FullyQualifiedErrorId) :: `$(`$_.Exception.Message)" }
+}
+Set-Password `$db.GetAccessToken()
+Try-Run 'load' { Import-AzCostToSql -Path '$file' -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -ConnectionString `$cs -DatabaseToken `$db -Table EntraPg }
+Try-Run 'derived' { Import-AzCostToSql -Path '$file' -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -ConnectionString `$cs -DatabaseToken `$arm -Table EntraPg }
+Try-Run 'summary' { Get-AzCostSummary -ConnectionString `$cs -DatabaseToken `$db -Table EntraPg }
+Try-Run 'state' { Get-AzBillingSyncState -ConnectionString `$cs -DatabaseToken `$db -Table EntraPg }
+Set-Password ('not-the-token-' + [guid]::NewGuid())
+# A new physical connection (no pool) signs in again, and the server now refuses the token.
+Try-Run 'wrong' { Import-AzCostToSql -Path '$file' -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -ConnectionString "`$cs;Pooling=false" -DatabaseToken `$db -Table EntraPg }
+Try-Run 'pgWeakTls' { Import-AzCostToSql -Path '$file' -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -ConnectionString 'Host=pg.example.invalid;Username=u;Database=d;SSL Mode=Require' -DatabaseToken `$arm }
+Try-Run 'sqlUnchecked' { Import-AzCostToSql -Path '$file' -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -ConnectionString 'Server=sql.example.invalid;Database=billing;TrustServerCertificate=True' -DatabaseToken `$arm }
+Try-Run 'sqlite' { Import-AzCostToSql -Path '$file' -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -DatabasePath ./x.sqlite -DatabaseToken `$arm }
+"@
+        $script:Issued = Get-TestFixtureIssued $Fixture
+        $script:Lines = @{}
+        foreach ($l in $PgRun.Output) { if ($l -match '^(\w+) (OK|ERR) ?(.*)$') { $Lines[$Matches[1]] = [pscustomobject]@{ Ok = $Matches[2] -eq 'OK'; Text = $Matches[3] } } }
+    }
+
+    AfterAll { if ($script:Fixture) { Stop-TestAzureFixture $Fixture } }
+
+    BeforeEach {
+        if ($NoPgReason) { Set-ItResult -Skipped -Because $NoPgReason }
+        elseif ($NoFixture) { Set-ItResult -Skipped -Because 'the Azure test fixture is not built' }
+    }
+
+    It 'PostgreSQL: -DatabaseToken signs in with the Entra token as the password (a token for the database, or the same identity''s Resource Manager token, derived)' {
+        $Lines.load.Ok | Should -BeTrue -Because "$($Lines.load.Text) $($PgRun.StdErr)"
+        $Lines.load.Text | Should -Be '7'
+        $Lines.derived.Ok | Should -BeTrue -Because $Lines.derived.Text
+        $Lines.summary.Ok | Should -BeTrue -Because $Lines.summary.Text
+        $Lines.state.Text | Should -Match '^SyncStateNotFound' -Because 'signed in and read: no Sync has run here'
+        Invoke-TestPsql $Pg "SELECT tableowner FROM pg_tables WHERE tablename = 'EntraPg'" | Should -Be 'azb_entra'
+        @($Issued.tokens | Where-Object resource -eq 'https://ossrdbms-aad.database.windows.net').Count | Should -BeGreaterThan 0
+    }
+
+    It 'PostgreSQL: a token the server does not accept is SqlConnectionFailed, and no stream shows the token' {
+        $Lines.wrong.Ok | Should -BeFalse
+        $Lines.wrong.Text | Should -Match '^SqlConnectionFailed.*password authentication failed for user "azb_entra"'
+        foreach ($s in Get-TestFixtureSecrets $Fixture) {
+            $PgRun.StdOut | Should -Not -Match ([regex]::Escape($s))
+            $PgRun.StdErr | Should -Not -Match ([regex]::Escape($s))
+        }
+    }
+
+    It 'a database token goes only over TLS with the certificate checked (or to this machine): refused before any token is requested' {
+        $Lines.pgWeakTls.Text | Should -Match '^AzBillingTokenHostRefused.*SSL Mode=Require: no token was requested or sent'
+        $Lines.sqlUnchecked.Text | Should -Match '^AzBillingTokenHostRefused.*TrustServerCertificate=True: no token was requested or sent'
+        @($Issued.tokens | Where-Object resource -eq 'https://database.windows.net').Count | Should -Be 0
+        $Lines.sqlite.Text | Should -Match '^AzBillingParameterConflict.*a SQLite file has no sign-in'
+    }
+
+    It 'SQL Server: Authentication=Active Directory ... in a connection string signs in through the module''s provider (Default, Managed Identity, Service Principal), for Azure SQL''s resource only' {
+        $env = @{}
+        foreach ($k in $ChildEnv.Keys) { $env[$k] = $ChildEnv[$k] }
+        $env.AZURE_AUTHORITY_HOST = $Fixture.Https
+        $env.IDENTITY_ENDPOINT = "$($Fixture.Http)/msi/token"
+        $env.IDENTITY_HEADER = $IdentityHeader
+        $run = Invoke-ChildPwsh -Environment $env -TimeoutSeconds 120 -Script @"
+# The SQL Server sink registers the provider (a connection attempt to a closed port is enough).
+`$null = Get-AzCostSummary -ConnectionString 'Server=tcp:127.0.0.1,1;Database=x;Authentication=Active Directory Default;Connect Timeout=1' -ErrorAction SilentlyContinue 2>&1
+`$alc = [System.Runtime.Loader.AssemblyLoadContext]::All | Where-Object { @(`$_.Assemblies | Where-Object { `$_.GetName().Name -eq 'AzBillingPS.Engine' }).Count -gt 0 }
+`$abs = @(`$alc.Assemblies | Where-Object { `$_.GetName().Name -eq 'Microsoft.Data.SqlClient.Extensions.Abstractions' })[0]
+`$providerType = `$abs.GetType('Microsoft.Data.SqlClient.SqlAuthenticationProvider')
+`$methodType = `$abs.GetType('Microsoft.Data.SqlClient.SqlAuthenticationMethod')
+`$paramsType = `$abs.GetType('Microsoft.Data.SqlClient.SqlAuthenticationParameters')
+`$issued = { (Invoke-RestMethod "`$env:AZB_FIXTURE_HTTP/_fixture/issued").tokens }
+function Test-Method([string] `$name, [string] `$method, [string] `$resource, [string] `$user, [string] `$password) {
+    `$m = [Enum]::Parse(`$methodType, `$method)
+    `$provider = `$providerType.GetMethod('GetProvider').Invoke(`$null, @(`$m))
+    `$p = [Activator]::CreateInstance(`$paramsType, @(`$m, 'finops.database.windows.net', 'billing', `$resource, "https://login.windows.net/`$env:AZB_TENANT", `$user, `$password, [guid]::NewGuid(), 30))
+    try {
+        `$token = `$provider.AcquireTokenAsync(`$p).GetAwaiter().GetResult()
+        `$t = & `$issued | Where-Object accessToken -eq `$token.AccessToken
+        "`$name PROVIDER=`$(`$provider.GetType().Name) RESOURCE=`$(`$t.resource) KIND=`$(`$t.kind)"
+    }
+    catch { "`$name ERR `$(`$_.Exception.GetBaseException().Message)" }
+}
+`$env:AZURE_TENANT_ID = `$env:AZB_TENANT; `$env:AZURE_CLIENT_ID = `$env:AZB_CLIENT_ID; `$env:AZURE_CLIENT_SECRET = `$env:AZB_CLIENT_SECRET
+Test-Method 'default' 'ActiveDirectoryDefault' 'https://database.windows.net/'
+Test-Method 'notSql' 'ActiveDirectoryDefault' 'https://management.azure.com/'
+Remove-Item env:AZURE_CLIENT_SECRET, env:AZURE_CLIENT_ID, env:AZURE_TENANT_ID
+Test-Method 'sp' 'ActiveDirectoryServicePrincipal' 'https://database.windows.net/' `$env:AZB_CLIENT_ID `$env:AZB_CLIENT_SECRET
+Test-Method 'mi' 'ActiveDirectoryManagedIdentity' 'https://database.windows.net/'
+Test-Method 'defaultMi' 'ActiveDirectoryDefault' 'https://database.windows.net/'
+"@
+        $out = @{}
+        foreach ($l in $run.Output) { if ($l -match '^(\w+) (.*)$') { $out[$Matches[1]] = $Matches[2] } }
+        $out.default | Should -Be 'PROVIDER=EntraSqlAuthentication RESOURCE=https://database.windows.net KIND=entra' -Because "$($run.StdOut) $($run.StdErr)"
+        $out.sp | Should -Be 'PROVIDER=EntraSqlAuthentication RESOURCE=https://database.windows.net KIND=entra'
+        $out.mi | Should -Match '^PROVIDER=EntraSqlAuthentication RESOURCE=https://database.windows.net KIND=appservice'
+        $out.defaultMi | Should -Match '^PROVIDER=EntraSqlAuthentication RESOURCE=https://database.windows.net KIND=appservice'
+        $out.notSql | Should -Match "^ERR The server asked for a token for 'https://management.azure.com/', which is not Azure SQL's resource.*no token was requested or sent"
+        $run.StdOut | Should -Not -Match ([regex]::Escape($Fixture.ClientSecret))
     }
 }

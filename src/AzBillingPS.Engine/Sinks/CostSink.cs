@@ -434,6 +434,16 @@ public abstract class CostSink
             return;
         }
 
+        // An existing schema is left alone (creating one needs a privilege a loader often lacks, even with IF NOT EXISTS).
+        await using (DbCommand exists = NewCommand(connection, transaction, Dialect.SchemaExists()))
+        {
+            AddParameter(exists, "schema", schema);
+            if (Convert.ToInt64(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture) > 0)
+            {
+                return;
+            }
+        }
+
         await AcquireOrExplainAsync(connection, transaction, SqlDialect.SchemaLockResource(schema), false, lockTimeout, $"Another load creating schema {Dialect.Quote(schema)} on {Describe()}", cancellationToken).ConfigureAwait(false);
         await using DbCommand command = NewCommand(connection, transaction, sql);
         AddParameter(command, "schema", schema);

@@ -1,10 +1,13 @@
 using System;
 using System.Collections.Generic;
 using System.Data.Common;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
+using AzBillingPS.Engine.Common;
 using AzBillingPS.Engine.Csv;
 using Npgsql;
 using NpgsqlTypes;
@@ -33,7 +36,59 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
         return string.Create(CultureInfo.InvariantCulture, $"PostgreSQL {b.Host}:{b.Port}/{b.Database}");
     }
 
-    protected override DbConnection CreateConnection() => new NpgsqlConnection(TargetConnection.PostgreSqlWithCredential(Target.ConnectionString, Target.Credential));
+    /// <summary>One data source (one pool, one password provider) per token source and connection string.</summary>
+    private static readonly ConditionalWeakTable<Func<CancellationToken, Task<Auth.AccessTokenInfo>>, ConcurrentDictionary<string, NpgsqlDataSource>> DataSources = new();
+
+    protected override DbConnection CreateConnection()
+    {
+        if (Target.AccessToken is not { } getToken)
+        {
+            return new NpgsqlConnection(TargetConnection.PostgreSqlWithCredential(Target.ConnectionString, Target.Credential));
+        }
+
+        string connectionString = TokenConnectionString(Target.ConnectionString, Target.Credential is not null);
+        NpgsqlDataSource source = DataSources.GetValue(getToken, _ => new ConcurrentDictionary<string, NpgsqlDataSource>(StringComparer.Ordinal))
+            .GetOrAdd(connectionString, cs => new NpgsqlDataSourceBuilder(cs)
+                .UsePasswordProvider(_ => PasswordFor(getToken, CancellationToken.None).AsTask().GetAwaiter().GetResult(), (_, ct) => PasswordFor(getToken, ct))
+                .Build());
+        return source.CreateConnection();
+    }
+
+    /// <summary>
+    /// Azure Database for PostgreSQL takes an Entra access token as the password. Npgsql asks for it whenever it opens
+    /// a physical connection, so a long job always sends a token that is still valid (the token source renews it).
+    /// </summary>
+    internal static async ValueTask<string> PasswordFor(Func<CancellationToken, Task<Auth.AccessTokenInfo>> getToken, CancellationToken cancellationToken)
+        => (await getToken(cancellationToken).ConfigureAwait(false)).Token;
+
+    /// <summary>
+    /// The connection string a token goes over: no password or login of its own, and TLS with the server's certificate
+    /// and name checked (SSL Mode=VerifyFull, set when the string names no SSL mode) unless every host is on this machine.
+    /// A weaker SSL mode is refused before any token is requested (issue 10 §1's rule, for the PostgreSQL protocol).
+    /// </summary>
+    internal static string TokenConnectionString(string connectionString, bool credential)
+    {
+        var b = new NpgsqlConnectionStringBuilder(connectionString);
+        if (credential || !string.IsNullOrEmpty(b.Password) || !string.IsNullOrEmpty(b.Passfile))
+        {
+            throw new ArgumentException("Entra token sign-in to PostgreSQL sends the token as the password: leave Password, Passfile and -Credential out (Username names the Entra user or group).");
+        }
+
+        string[] hosts = (b.Host ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(h => h.Split(':')[0]).ToArray();
+        bool local = hosts.Length > 0 && hosts.All(h => TokenEndpoint.IsLoopback(h) || h.StartsWith('/'));
+        bool named = connectionString.Contains("ssl mode", StringComparison.OrdinalIgnoreCase) || connectionString.Contains("sslmode", StringComparison.OrdinalIgnoreCase);
+        if (!named && !local)
+        {
+            b.SslMode = SslMode.VerifyFull;
+        }
+        else if (b.SslMode != SslMode.VerifyFull && !local)
+        {
+            throw new AzBillingPS.Engine.Common.EngineException(AzBillingPS.Engine.Common.EngineErrorKind.TokenHostRefused,
+                $"An Entra token goes to PostgreSQL only over TLS with the server's certificate and name checked, and the connection string for {b.Host} says SSL Mode={b.SslMode}: no token was requested or sent. Use SSL Mode=VerifyFull (or leave SSL Mode out).");
+        }
+
+        return b.ConnectionString;
+    }
 
     protected override async Task AcquireAsync(DbConnection connection, DbTransaction transaction, string resource, bool sharedMode, TimeSpan lockTimeout, CancellationToken cancellationToken)
     {

@@ -146,6 +146,9 @@ public abstract class SqlDialect
     /// <summary>Creates the schema when it does not exist (SQL Server: parameter <c>@schema</c>); null where the database has no schemas.</summary>
     public abstract string? CreateSchema(string schema);
 
+    /// <summary>How many schemas are named <c>@schema</c> (0 or 1): the check before creating one, which needs no privilege.</summary>
+    public virtual string SchemaExists() => "SELECT count(*) FROM information_schema.schemata WHERE schema_name = @schema";
+
     /// <summary>Bounds every lock wait of the session that follows, in milliseconds (null where the connection does it: SQLite's busy timeout is a pragma).</summary>
     public abstract string SetLockTimeout(long milliseconds);
 
@@ -317,6 +320,8 @@ public sealed class SqlServerDialect : SqlDialect
 
     public override string SetLockTimeout(long milliseconds)
         => string.Create(CultureInfo.InvariantCulture, $"SET LOCK_TIMEOUT {Math.Clamp(milliseconds, 0, int.MaxValue)}");
+
+    public override string SchemaExists() => "SELECT COUNT(*) FROM sys.schemas WHERE name = @schema";
 
     public override string Parameter(string name) => "@" + name;
 

@@ -4,6 +4,7 @@ using System.Data;
 using System.Data.Common;
 using System.Globalization;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -46,36 +47,93 @@ internal sealed partial class SqlServerSink(SinkTarget target) : CostSink(target
         return $"SQL Server {b.DataSource}/{b.InitialCatalog}";
     }
 
+    /// <summary>One SqlClient token callback per token source, so every connection of a target shares one pool (SqlClient keys its pools by the callback).</summary>
+    private static readonly ConditionalWeakTable<Func<CancellationToken, Task<Auth.AccessTokenInfo>>, Func<SqlAuthenticationParameters, CancellationToken, Task<SqlAuthenticationToken>>> Callbacks = new();
+
+    static SqlServerSink() => Auth.EntraSqlAuthentication.Register();
+
     protected override DbConnection CreateConnection()
     {
-        var connection = new SqlConnection(Target.ConnectionString, TargetConnection.SqlServerCredential(Target.Credential));
+        var b = new SqlConnectionStringBuilder(Target.ConnectionString);
+        bool entraByConnectionString = Auth.EntraSqlAuthentication.Serves(b.Authentication);
         if (Target.AccessToken is { } getToken)
         {
-            var b = new SqlConnectionStringBuilder(Target.ConnectionString);
             if (Target.Credential is not null || b.IntegratedSecurity || !string.IsNullOrEmpty(b.UserID) || !string.IsNullOrEmpty(b.Password) || b.Authentication != SqlAuthenticationMethod.NotSpecified)
             {
-                connection.Dispose();
                 throw new ArgumentException("Entra token sign-in to the database cannot be combined with Authentication=, User ID/Password or Integrated Security in the connection string: name only the server and database.");
             }
 
-            // SqlClient calls back whenever it opens a physical connection, so a long job keeps getting valid tokens.
+            EnsureTokenTransport(b);
+            var connection = new SqlConnection(Target.ConnectionString);
             try
             {
-                connection.AccessTokenCallback = async (_, ct) =>
+                // SqlClient calls back whenever it opens a physical connection, so a long job keeps getting valid tokens.
+                connection.AccessTokenCallback = Callbacks.GetValue(getToken, source => async (_, ct) =>
                 {
-                    AzBillingPS.Engine.Auth.AccessTokenInfo token = await getToken(ct).ConfigureAwait(false);
+                    AzBillingPS.Engine.Auth.AccessTokenInfo token = await source(ct).ConfigureAwait(false);
                     return new SqlAuthenticationToken(token.Token, token.ExpiresOn);
-                };
+                });
             }
             catch (InvalidOperationException e)
             {
                 connection.Dispose();
                 throw new ArgumentException("Entra token sign-in to the database cannot be combined with Authentication=, User ID/Password or Integrated Security in the connection string: " + e.Message, e);
             }
+
+            return connection;
         }
 
-        return connection;
+        if (entraByConnectionString)
+        {
+            EnsureTokenTransport(b);
+        }
+        else if (b.Authentication is not (SqlAuthenticationMethod.NotSpecified or SqlAuthenticationMethod.SqlPassword))
+        {
+            throw new ArgumentException(
+                $"Authentication={b.Authentication} is not a sign-in the module provides to SQL Server. Use Active Directory Default, Managed Identity, Service Principal or Workload Identity in the connection string, or sign in with Get-AzBillingToken and pass the token as -DatabaseToken.");
+        }
+
+        return new SqlConnection(Target.ConnectionString, TargetConnection.SqlServerCredential(Target.Credential));
     }
+
+    /// <summary>
+    /// The rule for a database token (issue 10 §1's rule, for TDS): it goes only to the server the target names, over an
+    /// encrypted connection whose certificate SqlClient checks (Encrypt=True or Strict, TrustServerCertificate=False);
+    /// a server on this machine (localhost, 127.0.0.1, ::1, "." or "(local)") is the one exception, as plain http is for
+    /// a loopback endpoint. Anything else is refused before a token is requested.
+    /// </summary>
+    internal static void EnsureTokenTransport(SqlConnectionStringBuilder b)
+    {
+        string host = ServerHost(b.DataSource);
+        bool optional = SqlConnectionEncryptOption.Optional.Equals(b.Encrypt);
+        bool checkedTls = !optional && !b.TrustServerCertificate;
+        if (checkedTls || IsLocal(host))
+        {
+            return;
+        }
+
+        throw new EngineException(EngineErrorKind.TokenHostRefused,
+            $"An Entra token goes to a database only over an encrypted connection whose certificate is checked, and the connection string for {b.DataSource} says {(optional ? "Encrypt=False" : "TrustServerCertificate=True")}: no token was requested or sent. Remove it (Azure SQL's certificates are trusted everywhere), or use a server on this machine.");
+    }
+
+    /// <summary>The host of a SqlClient Data Source: without tcp:/np: prefixes, instance name and port.</summary>
+    internal static string ServerHost(string dataSource)
+    {
+        string s = dataSource.Trim();
+        int colon = s.IndexOf(':', StringComparison.Ordinal);
+        if (colon > 0 && colon < 6 && !s.StartsWith('['))
+        {
+            s = s[(colon + 1)..]; // tcp:, np:, lpc:, admin:
+        }
+
+        int cut = s.IndexOfAny(HostEnd);
+        return (cut >= 0 ? s[..cut] : s).Trim().Trim('[', ']');
+    }
+
+    private static readonly System.Buffers.SearchValues<char> HostEnd = System.Buffers.SearchValues.Create(",\\");
+
+    private static bool IsLocal(string host)
+        => host is "." or "(local)" || host.StartsWith("(localdb)", StringComparison.OrdinalIgnoreCase) || TokenEndpoint.IsLoopback(host);
 
     protected override async Task AcquireAsync(DbConnection connection, DbTransaction transaction, string resource, bool sharedMode, TimeSpan lockTimeout, CancellationToken cancellationToken)
     {

@@ -45,17 +45,10 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
     [ValidateNotNullOrEmpty]
     public string? ConfigPath { get; set; }
 
-    /// <summary>An Entra token for the database (Get-AzBillingToken -Scope https://database.windows.net/.default), for Azure SQL.</summary>
-    [Parameter]
-    [ValidateNotNull]
-    public AzBillingToken? DatabaseToken { get; set; }
-
     /// <summary>Seconds to wait for a lock on the state table (or a SQLite file another process is writing to).</summary>
     [Parameter]
     [ValidateRange(0, 86_400)]
     public int LockTimeout { get; set; } = 30;
-
-    protected override bool DatabaseSignInByToken => DatabaseToken is not null;
 
     protected override async Task BeginProcessingAsync()
     {
@@ -74,18 +67,6 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
             _target = ResolveTarget(readOnly: true);
             return true;
         }).ConfigureAwait(false);
-
-        if (DatabaseToken is not null)
-        {
-            if (_target!.Provider != DatabaseProvider.SqlServer)
-            {
-                throw new TerminatingErrorException(new ErrorRecord(
-                    new ArgumentException("-DatabaseToken is for SQL Server and Azure SQL targets."), ErrorIds.ParameterConflict, ErrorCategory.InvalidArgument, DatabaseToken));
-            }
-
-            AzBillingToken token = DatabaseToken;
-            _target = _target with { AccessToken = ct => token.GetTokenAsync(null, ct) };
-        }
 
         _store = new SyncStateStore(_target!);
     }
