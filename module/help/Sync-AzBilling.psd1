@@ -32,6 +32,7 @@ ERRORS THAT STOP THE COMMAND. Contradictory parameters (AzBillingParameterConfli
 '@
 
     Parameters   = @{
+        Columnstore          = 'SQL Server and Azure SQL (SQL Server 2017 and later): the cost table, when this load creates it, gets a clustered columnstore index instead of the default clustered index on (_Scope, _Metric, Date): about ten times smaller on disk and much faster for month-by-service reports over many months, at the price of slower single-row lookups. Rows are then bulk-copied in batches of 1,048,576 (at least -BatchSize), so each batch compresses straight into a full rowgroup. It has no effect on a table that exists already (the table keeps its design; loads into an existing columnstore table use the same batch size either way). Other databases refuse it. See docs/sqlserver.md.'
         Token                = 'A token object from Get-AzBillingToken, used instead of the sign-in parameters. It renews itself when fewer than five minutes remain, so a long run is not cut short. Cannot be combined with the sign-in parameters. With -UseTokenForDatabase its identity also signs in to the database.'
         TenantId             = 'The directory (tenant) id or domain of the app registration. Needed for certificate and client secret sign-in, and for workload identity federation unless AZURE_TENANT_ID is set. Not used with -ManagedIdentity.'
         ClientId             = 'The application (client) id of the app registration; with -ManagedIdentity, the client id of a user-assigned managed identity (leave it out for the system-assigned one).'

@@ -189,6 +189,23 @@ Describe 'Database targets' -Tag 'Database' {
             Invoke-TestPsql $Pg "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE 'TTTT%'" | Should -Be '0'
         }
     }
+
+    Context 'table design options' {
+        It '-Columnstore is a SQL Server table option: refused on PostgreSQL and SQLite, creating nothing' {
+            $db = Join-Path $TestDrive 'cci.sqlite'
+            $e = Measure-Call { Import-AzCostToSql -Path (Join-Path $DataDir 'md-dates.csv') -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -DatabasePath $db -Columnstore -ErrorAction Stop }
+            $e.Error.FullyQualifiedErrorId | Should -BeLike 'AzBillingInvalidArgument*'
+            $e.Error.Exception.Message | Should -Match '-Columnstore is for SQL Server and Azure SQL'
+            Test-Path $db | Should -BeFalse
+            if (-not $NoPgReason) {
+                $table = New-Name 'Cci'
+                $PgT = Get-PgTarget $table
+                $e = Measure-Call { Import-AzCostToSql -Path (Join-Path $DataDir 'md-dates.csv') -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f @PgT -Columnstore -ErrorAction Stop }
+                $e.Error.Exception.Message | Should -Match 'PostgreSql has no clustered columnstore index'
+                Invoke-TestPsql $Pg "SELECT count(*) FROM information_schema.tables WHERE table_name = '$table'" | Should -Be '0'
+            }
+        }
+    }
 }
 
 Describe 'Locks and waits' -Tag 'Database' {

@@ -187,6 +187,10 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     [ValidateRange(0, 86_400)]
     public int LockTimeout { get; set; } = 300;
 
+    /// <summary>SQL Server / Azure SQL: a new cost table gets a clustered columnstore index.</summary>
+    [Parameter]
+    public SwitchParameter Columnstore { get; set; }
+
     /// <summary>SQL Server, Azure SQL or PostgreSQL: sign in to the database with the same identity (Entra token for the database's resource, refreshed as needed).</summary>
     [Parameter]
     public SwitchParameter UseTokenForDatabase { get; set; }
@@ -212,7 +216,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
                 WriteVerbose($"Read {settings.Count} setting(s) from {path}; parameters given on the command line override them.");
             }
 
-            return ResolveTarget();
+            return ResolveTarget() with { Columnstore = Columnstore };
         }).ConfigureAwait(false);
 
         Conflict(Months is not null && (From is not null || To is not null), "Give -Months or -From/-To, not both.", Months);

@@ -110,6 +110,10 @@ public class TSqlParsingTests
         var exec = Assert.IsType<ExecuteStatement>(block.StatementList.Statements[1]);
         var proc = Assert.IsType<ExecutableProcedureReference>(exec.ExecuteSpecification.ExecutableEntity);
         Assert.Equal("sp_executesql", proc.ProcedureReference.ProcedureReference.Name.BaseIdentifier.Value);
+
+        // The check before it (creating needs CREATE SCHEMA even when the schema exists, so the module looks first).
+        Assert.IsType<SelectStatement>(Assert.Single(Statements(Dialect.SchemaExists())));
+        Assert.Contains("@schema", Dialect.SchemaExists());
     }
 
     [Theory]
