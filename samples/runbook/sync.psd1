@@ -21,4 +21,7 @@
     LookbackMonths   = 3
     ThrottleLimit    = 2
     LockTimeout      = 600
+
+    # A gzip blob may inflate to at most this many times its size (at least 64 MB); cost CSV compresses 10-25x.
+    # MaxGzipRatio   = 100
 }

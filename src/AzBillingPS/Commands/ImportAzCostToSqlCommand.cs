@@ -198,6 +198,13 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
             ImportOutcome? outcome = await CostImporter.ImportAsync(request, ShouldProcessAsync, CreateLog(), CreateProgress(), 1, CancellationToken).ConfigureAwait(false);
             if (outcome is not null)
             {
+                if (outcome.RowsInserted == 0)
+                {
+                    // Files without rows and a period (-From/-To, or the report's): the period is now empty.
+                    WriteWarningAsync(string.Create(CultureInfo.InvariantCulture,
+                        $"{string.Join(", ", outcome.Files)}: no rows, so {outcome.PeriodStart:yyyy-MM-dd}..{outcome.PeriodEnd:yyyy-MM-dd} {outcome.Metric} for {outcome.Scope} was replaced with nothing: {outcome.RowsReplaced:N0} row(s) loaded earlier were removed from {outcome.Table}."));
+                }
+
                 WriteObjectAsync(ToResult(outcome));
             }
         }

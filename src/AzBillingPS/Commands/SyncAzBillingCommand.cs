@@ -179,6 +179,11 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     [Parameter]
     public SwitchParameter KeepFiles { get; set; }
 
+    /// <summary>How many times its compressed size a gzip blob may inflate to before it is discarded (at least 64 MB).</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int MaxGzipRatio { get; set; } = InflationLimit.DefaultMaxRatio;
+
     [Parameter]
     [ValidateRange(1, 16)]
     public int ThrottleLimit { get; set; } = 4;
@@ -402,7 +407,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         else
         {
             using var reports = new CostDetailsReportSource(tokens);
-            using var blobs = new BlobDownloaderSource();
+            using var blobs = new BlobDownloaderSource(new AzBillingPS.Engine.Blobs.BlobDownloaderOptions { Inflation = new InflationLimit(MaxGzipRatio) });
             using var runner = new SyncRunner(request, reports, blobs);
             WriteVerboseAsync($"Sync run {request.RunId} into {target.QualifiedTable} ({runner.State.Describe()}); working folder {working}.");
             outcome = await runner.RunAsync(ShouldProcessAsync, OnUnit, log, CreateProgress(), CancellationToken).ConfigureAwait(false);
