@@ -37,7 +37,9 @@ ERRORS. A failed unit is a non-terminating error; other units go on. An unreacha
 - ImportIncompleteReport: a report whose blobs did not all arrive.
 - SqlConnectionFailed: the database cannot be reached or refuses the sign-in.
 - SqlCommandFailed: a statement failed in the database (permissions, disk full, ...); the unit was rolled back.
-- SqlLockTimeout: a lock wait lasted longer than -LockTimeout seconds; nothing was changed. The message says whose lock it was: another load of the same scope, metric and month ("Another load of ... held its lock"), a load creating the table or adding columns ("Another load into ... held its lock"), a session holding a lock on the table (a long query or open transaction), or on SQLite another writer or a reader holding the file; it names the server or file.
+- SqlLockTimeout: another load held a lock this load waited for longer than -LockTimeout seconds (a load of the same scope, metric and month: "Another load of ... held its lock"; a load creating the table or adding columns: "Another load into ... held its lock"; on SQLite, another process writing to the file); nothing was changed. The message names the server or file.
+- SqlLockTimeoutReader: a session that is not a load held a lock on the table longer than -LockTimeout seconds (a long query or an open transaction; on SQLite a reader holding the file, such as an open sqlite3 shell); nothing was changed.
+- SqlTransientRetriesExhausted: the unit failed with a transient error (failover, throttling, deadlock, dropped connection) every time it was tried; nothing was changed.
 '@
 
     Parameters   = @{

@@ -233,7 +233,7 @@ Describe 'Locks and waits' -Tag 'Database' {
                 $b.Seconds | Should -BeLessThan 10 -Because 'a load of another unit does not wait for this one'
                 $PgT = Get-PgTarget $LockTable
                 $a = Measure-Call { Import-AzCostToSql -Path $March -Scope $ScopeA @PgT -LockTimeout 2 -ErrorAction Stop }
-                $a.Error.FullyQualifiedErrorId | Should -BeLike 'SqlLockTimeout*'
+                $a.Error.FullyQualifiedErrorId | Should -BeLike 'SqlLockTimeout,*'
                 $a.Error.CategoryInfo.Category | Should -Be 'ResourceBusy'
                 $a.Error.Exception.Message | Should -Match ([regex]::Escape("Another load of $ScopeA ActualCost 2026-03 into `"public`".`"$LockTable`" on PostgreSQL 127.0.0.1:$($Pg.Port)/postgres held its lock for more than 2 seconds; nothing was changed"))
                 $a.Seconds | Should -BeLessThan 8
@@ -264,7 +264,7 @@ Describe 'Locks and waits' -Tag 'Database' {
                 $before = Invoke-TestPsql $Pg "SELECT count(*) FROM `"$LockTable`""
                 $PgT = Get-PgTarget $LockTable
                 $drift = Measure-Call { Import-AzCostToSql -Path $Drift -Scope $ScopeA @PgT -LockTimeout 1 -ErrorAction Stop -WarningAction SilentlyContinue }
-                $drift.Error.FullyQualifiedErrorId | Should -BeLike 'SqlLockTimeout*'
+                $drift.Error.FullyQualifiedErrorId | Should -BeLike 'SqlLockTimeout,*'
                 $drift.Error.Exception.Message | Should -Match "Another load into `"public`"\.`"$LockTable`" on PostgreSQL .* held its lock for more than 1 seconds; nothing was changed"
             }
             finally { Stop-Holder $holder }
@@ -277,7 +277,7 @@ Describe 'Locks and waits' -Tag 'Database' {
             try {
                 $PgT = Get-PgTarget $LockTable
                 $drift = Measure-Call { Import-AzCostToSql -Path $Drift -Scope $ScopeA @PgT -LockTimeout 1 -ErrorAction Stop -WarningAction SilentlyContinue }
-                $drift.Error.FullyQualifiedErrorId | Should -BeLike 'SqlLockTimeout*'
+                $drift.Error.FullyQualifiedErrorId | Should -BeLike 'SqlLockTimeoutReader,*'
                 $drift.Error.Exception.Message | Should -Match "A session on PostgreSQL 127\.0\.0\.1:$($Pg.Port)/postgres held a lock on `"public`"\.`"$LockTable`" for more than 1 seconds"
                 $drift.Error.Exception.Message | Should -Match 'pg_stat_activity'
                 $drift.Seconds | Should -BeLessThan 8
@@ -424,7 +424,7 @@ foreach (`$x in `$w) { "WARNING `$x" }
                 $e = Measure-Call { Import-AzCostToSql -Path $LiteFile -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -DatabasePath $LiteDb -LockTimeout 2 -ErrorAction Stop }
             }
             finally { Stop-Holder $h }
-            $e.Error.FullyQualifiedErrorId | Should -BeLike 'SqlLockTimeout*'
+            $e.Error.FullyQualifiedErrorId | Should -BeLike 'SqlLockTimeoutReader,*'
             $e.Error.Exception.Message | Should -Match "A reader held the SQLite file $([regex]::Escape($LiteDb)) for more than 2 seconds"
             $e.Seconds | Should -BeLessThan 6
             & $Sqlite3 $LiteDb 'SELECT count(*), group_concat(DISTINCT _ImportId) FROM AzureCostDetails' | Should -Be $Before
@@ -436,7 +436,7 @@ foreach (`$x in `$w) { "WARNING `$x" }
                 $e = Measure-Call { Import-AzCostToSql -Path $LiteFile -Scope 5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f -DatabasePath $LiteDb -LockTimeout 2 -ErrorAction Stop }
             }
             finally { Stop-Holder $h }
-            $e.Error.FullyQualifiedErrorId | Should -BeLike 'SqlLockTimeout*'
+            $e.Error.FullyQualifiedErrorId | Should -BeLike 'SqlLockTimeout,*'
             $e.Error.Exception.Message | Should -Match "another program writing to the SQLite file $([regex]::Escape($LiteDb)), held its write lock for more than 2 seconds"
             $e.Seconds | Should -BeLessThan 6
         }
@@ -449,7 +449,7 @@ foreach (`$x in `$w) { "WARNING `$x" }
             }
             finally { Stop-Holder $h }
             foreach ($e in $s, $t) {
-                $e.Error.FullyQualifiedErrorId | Should -BeLike 'SqlLockTimeout*'
+                $e.Error.FullyQualifiedErrorId | Should -BeLike 'SqlLockTimeout,*'
                 $e.Error.Exception.Message | Should -Match "The SQLite file $([regex]::Escape($LiteDb)) was locked by another process writing to it .* for more than 1 seconds"
                 $e.Error.Exception.Message | Should -Not -Match 'SQLite Error 5'
                 $e.Seconds | Should -BeLessThan 5

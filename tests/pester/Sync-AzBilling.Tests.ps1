@@ -389,13 +389,13 @@ Invoke-Sync 'badFolder' (`$SignIn + @{ Scope = '$SubS'; Months = 2; Provider = '
             $state = Invoke-TestPsql $Pg "SELECT table_name FROM information_schema.tables WHERE table_schema = '$NewSchema' AND table_name LIKE '%_SyncState'"
             $state | Should -Match '_[0-9a-f]{8}_SyncState$'
             [Text.Encoding]::UTF8.GetByteCount($state) | Should -Be 63
-            $Run7.schema.Summary.StateTable | Should -Match ([regex]::Escape("`"$NewSchema`".`"$state`""))
+            $Run7.schema.Summary.StateTable | Should -Match ([regex]::Escape($state))
             Invoke-TestPsql $Pg "SELECT `"Status`" FROM `"$NewSchema`".`"$state`"" | Should -Be 'Loaded'
         }
 
         It 'a -WorkingPath that is a file fails before any unit starts, and no state row says Running' {
             $Run7.badFolder.Terminating.Id | Should -BeLike 'AzBillingInvalidArgument*'
-            $Run7.badFolder.Terminating.Message | Should -Match 'not-a-folder\.txt cannot be used'
+            $Run7.badFolder.Terminating.Message | Should -Match 'not-a-folder\.txt'
             $Run7.okFirst.Ok | Should -BeTrue
             Invoke-TestPsql $Pg "SELECT `"Month`" || '=' || `"Status`" FROM `"NoRunning_SyncState`"" | Should -Be "$(Get-Month 0)=Loaded" -Because 'the failed run wrote nothing: no month is Running'
         }

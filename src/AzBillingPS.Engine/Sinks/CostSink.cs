@@ -318,6 +318,10 @@ public abstract class CostSink
                 {
                     await ExecuteAsync(connection, transaction, Dialect.CreateIndex(Target.EffectiveSchema, Target.Table, periodColumn, Target.Columnstore), ct).ConfigureAwait(false);
                     log.Verbose(Target.Columnstore ? $"Built the clustered columnstore index of {Target.QualifiedTable}." : $"Indexed {Target.QualifiedTable} on (_Scope, _Metric, {periodColumn}).");
+                    if (Dialect.AnalyzeNewTable(Target.EffectiveSchema, Target.Table) is { } analyze)
+                    {
+                        await ExecuteAsync(connection, transaction, analyze, ct).ConfigureAwait(false);
+                    }
                 }
 
                 if (beforeCommit is not null)
@@ -554,8 +558,7 @@ public abstract class CostSink
                 ClearPool(null);
                 if (retry > Retry.MaxRetries)
                 {
-                    bool connecting = FindEngine(e) is { Kind: EngineErrorKind.DatabaseConnection };
-                    throw new EngineException(connecting ? EngineErrorKind.DatabaseConnection : EngineErrorKind.DatabaseCommand,
+                    throw new EngineException(EngineErrorKind.TransientRetriesExhausted,
                         string.Create(CultureInfo.InvariantCulture, $"{what} on {Describe()} failed {retry} times with transient errors (last: {reason}); nothing was changed. Try again later."), e);
                 }
 
@@ -578,19 +581,6 @@ public abstract class CostSink
                 throw Translate(e, TimeSpan.Zero, what);
             }
         }
-    }
-
-    private static EngineException? FindEngine(Exception e)
-    {
-        for (Exception? x = e; x is not null; x = x.InnerException)
-        {
-            if (x is EngineException engine)
-            {
-                return engine;
-            }
-        }
-
-        return null;
     }
 
     /// <summary>Where warnings of callers without a log go (the state table writes); null drops them.</summary>
@@ -635,7 +625,7 @@ public abstract class CostSink
 
     /// <summary>A database lock wait that timed out during the load (a session holding a lock on the table; SQLite: a reader holding the file).</summary>
     protected virtual EngineException ReaderHoldsLock(TimeSpan lockTimeout, Exception? inner)
-        => new(EngineErrorKind.LockTimeout,
+        => new(EngineErrorKind.LockTimeoutReader,
             string.Create(CultureInfo.InvariantCulture, $"A session on {Describe()} held a lock on {Target.QualifiedTable} for more than {lockTimeout.TotalSeconds:0} seconds (a long query or an open transaction that reads or changes the table); nothing was changed. {WhoHoldsLocksHint}Try again later or raise -LockTimeout."),
             inner);
 

@@ -146,6 +146,13 @@ public abstract class SqlDialect
     /// <summary>Creates the schema when it does not exist (SQL Server: parameter <c>@schema</c>); null where the database has no schemas.</summary>
     public abstract string? CreateSchema(string schema);
 
+    /// <summary>
+    /// Statistics for a table the first load just filled (null where building the index made them, as on SQL Server):
+    /// without them PostgreSQL plans the next load's DELETE as an index scan, which visits heap pages in key order,
+    /// many times each, and logs a full-page image at each visit after a checkpoint (measured: 6 times the WAL).
+    /// </summary>
+    public virtual string? AnalyzeNewTable(string? schema, string table) => null;
+
     /// <summary>How many schemas are named <c>@schema</c> (0 or 1): the check before creating one, which needs no privilege.</summary>
     public virtual string SchemaExists() => "SELECT count(*) FROM information_schema.schemata WHERE schema_name = @schema";
 
@@ -366,6 +373,8 @@ public sealed class PostgreSqlDialect : SqlDialect
         => sharedMode ? "SELECT pg_advisory_xact_lock_shared(hashtextextended(@resource, 0))" : "SELECT pg_advisory_xact_lock(hashtextextended(@resource, 0))";
 
     public override string? CreateSchema(string schema) => $"CREATE SCHEMA IF NOT EXISTS {Quote(schema)}";
+
+    public override string? AnalyzeNewTable(string? schema, string table) => $"ANALYZE {QualifiedTable(schema, table)}";
 
     public override string SetLockTimeout(long milliseconds)
         => string.Create(CultureInfo.InvariantCulture, $"SET lock_timeout = {Math.Max(1, milliseconds)}");

@@ -73,7 +73,7 @@ internal sealed class SqliteSink(SinkTarget target) : CostSink(target)
             inner);
 
     protected override EngineException ReaderHoldsLock(TimeSpan lockTimeout, Exception? inner)
-        => new(EngineErrorKind.LockTimeout,
+        => new(EngineErrorKind.LockTimeoutReader,
             string.Create(CultureInfo.InvariantCulture, $"A reader held the SQLite file {File} for more than {lockTimeout.TotalSeconds:0} seconds (an open transaction in another program, for example the sqlite3 shell or a reporting tool), so the load could not write its rows; nothing was changed. Close the reader's transaction, or raise -LockTimeout."),
             inner);
 
