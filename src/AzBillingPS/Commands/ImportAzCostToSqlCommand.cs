@@ -79,6 +79,10 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
     [Parameter]
     public SwitchParameter Columnstore { get; set; }
 
+    /// <summary>Creates or replaces the FOCUS view over the cost table (&lt;Table&gt;_Focus) after the load.</summary>
+    [Parameter]
+    public SwitchParameter FocusView { get; set; }
+
     protected override async Task BeginProcessingAsync()
     {
         _target = await OnPipelineAsync(() => ResolveTarget() with { Columnstore = Columnstore }).ConfigureAwait(false);
@@ -123,6 +127,15 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
     }
 
     protected override async Task EndProcessingAsync()
+    {
+        await EndLoadsAsync().ConfigureAwait(false);
+        if (FocusView)
+        {
+            await MakeFocusViewAsync(_target!, TimeSpan.FromSeconds(LockTimeout)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task EndLoadsAsync()
     {
         if (ParameterSetName is PathSet or LiteralPathSet)
         {

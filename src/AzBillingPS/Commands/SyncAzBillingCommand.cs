@@ -29,10 +29,13 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
 
     private static readonly string[] DeferredFromConfig = { "Scope" };
 
+    /// <summary>Sign-in parameters besides the method switches: none goes with -Token.</summary>
+    private static readonly string[] SignInDetails = { "TenantId", "ClientId", "ResourceId", "ObjectId", "PrivateKeyPath", "CertificatePassword" };
+
     /// <summary>Alternatives: a member named on the command line replaces the members the configuration file set.</summary>
     private static readonly string[][] AlternativeGroups =
     {
-        new[] { "Token", "CertificatePath", "PrivateKeyPath", "CertificatePassword", "CertificateThumbprint", "Certificate", "SendX5c", "ClientSecret", "ManagedIdentity", "ResourceId", "ObjectId", "FederatedTokenFile" },
+        new[] { "Token", "CertificatePath", "PrivateKeyPath", "CertificatePassword", "CertificateThumbprint", "Certificate", "SendX5c", "ClientSecret", "ManagedIdentity", "ResourceId", "ObjectId", "FederatedTokenFile", "DeviceCode", "Interactive", "UseAzContext", "UseAzureCli" },
         TargetGroup,
         new[] { "Months", "From", "To", "LookbackMonths" },
         new[] { "UseTokenForDatabase", "DatabaseToken" },
@@ -119,6 +122,18 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     }
 
     [Parameter]
+    public SwitchParameter DeviceCode { get; set; }
+
+    [Parameter]
+    public SwitchParameter Interactive { get; set; }
+
+    [Parameter]
+    public SwitchParameter UseAzContext { get; set; }
+
+    [Parameter]
+    public SwitchParameter UseAzureCli { get; set; }
+
+    [Parameter]
     public AzureCloud Cloud { get; set; } = AzureCloud.AzurePublic;
 
     [Parameter]
@@ -203,6 +218,11 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>Creates or replaces the FOCUS view over the cost table (&lt;Table&gt;_Focus) after the load.</summary>
+    [Parameter]
+    public SwitchParameter FocusView { get; set; }
+
+
     protected override bool DatabaseSignInByToken => UseTokenForDatabase || base.DatabaseSignInByToken;
 
     protected override object? ErrorTarget => Token is not null ? Token : SignIn().ErrorTarget(_signInMethod);
@@ -234,7 +254,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         Conflict(UseTokenForDatabase && _target!.Credential is not null, "-UseTokenForDatabase and -Credential are two ways to sign in to the database; give one.", Credential);
         if (Token is not null)
         {
-            string[] signIn = { "TenantId", "ClientId", "CertificatePath", "CertificateThumbprint", "Certificate", "ClientSecret", "ManagedIdentity", "FederatedTokenFile", "ResourceId", "ObjectId", "PrivateKeyPath", "CertificatePassword" };
+            string[] signIn = SignInParameters.MethodParameters.Concat(SignInDetails).ToArray();
             string? also = signIn.FirstOrDefault(p => MyInvocation.BoundParameters.ContainsKey(p));
             Conflict(also is not null, $"-Token already says who signs in; leave out -{also}.", Token);
         }
@@ -297,7 +317,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         }
         else
         {
-            options = SignIn().Build(_signInMethod, log);
+            options = await SignIn().BuildAsync(_signInMethod, log).ConfigureAwait(false);
             tokens = AccessTokenProvider.Create(options);
         }
 
@@ -413,6 +433,11 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             outcome = await runner.RunAsync(ShouldProcessAsync, OnUnit, log, CreateProgress(), CancellationToken).ConfigureAwait(false);
         }
 
+        if (FocusView)
+        {
+            await MakeFocusViewAsync(target, TimeSpan.FromSeconds(LockTimeout)).ConfigureAwait(false);
+        }
+
         WriteObjectAsync(Summary(outcome));
     }
 
@@ -520,7 +545,13 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         ResourceId = ResourceId,
         ObjectId = ObjectId,
         FederatedTokenFile = FederatedTokenFile,
+        UseDeviceCode = DeviceCode,
+        UseInteractive = Interactive,
+        UseAzContext = UseAzContext,
+        UseAzureCli = UseAzureCli,
         Cloud = Cloud,
+        CloudGiven = MyInvocation.BoundParameters.ContainsKey(nameof(Cloud)),
+        RemoteSession = string.Equals(Host?.Name, "ServerRemoteHost", StringComparison.Ordinal),
         AuthorityHost = AuthorityHost,
         ResourceManagerUrl = ResourceManagerUrl,
     };
