@@ -382,6 +382,20 @@ public sealed partial class AccessTokenProvider
     }
 
     /// <summary>The text of a SecureString secret (a client secret; a token another module handed over as a SecureString). Never log it.</summary>
+    /// <summary>A read-only SecureString holding <paramref name="value"/> (a secret that must stay one).</summary>
+    public static SecureString Protect(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var secure = new SecureString();
+        foreach (char c in value)
+        {
+            secure.AppendChar(c);
+        }
+
+        secure.MakeReadOnly();
+        return secure;
+    }
+
     public static string Unprotect(SecureString value)
     {
         ArgumentNullException.ThrowIfNull(value);

@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Security;
+using System.Linq;
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading;
@@ -54,7 +54,15 @@ internal sealed class EntraSqlAuthentication : SqlAuthenticationProvider
         var provider = new EntraSqlAuthentication();
         foreach (SqlAuthenticationMethod method in Methods)
         {
-            SqlAuthenticationProvider.SetProvider(method, provider);
+            try
+            {
+                // False when the application configured its own provider for the method (app.config): that one is used.
+                _ = SqlAuthenticationProvider.SetProvider(method, provider);
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException)
+            {
+                // SqlClient's registry refused it: the method then fails with SqlClient's own "no provider" error.
+            }
         }
     }
 
@@ -69,9 +77,9 @@ internal sealed class EntraSqlAuthentication : SqlAuthenticationProvider
         AccessTokenProvider provider;
         try
         {
-            TokenProviderOptions options = OptionsFor(
-                parameters.AuthenticationMethod, parameters.Resource, parameters.Authority, parameters.UserId, parameters.Password, Environment.GetEnvironmentVariable);
-            provider = Providers.GetOrAdd(Key(options, parameters.Password), _ => AccessTokenProvider.Create(options));
+            // One provider (and its cached token) per sign-in: the key is what decides it, the secret as a keyed hash.
+            provider = Providers.GetOrAdd(Key(parameters), _ => AccessTokenProvider.Create(OptionsFor(
+                parameters.AuthenticationMethod, parameters.Resource, parameters.Authority, parameters.UserId, parameters.Password, Environment.GetEnvironmentVariable)));
         }
         catch (EngineException e)
         {
@@ -155,7 +163,7 @@ internal sealed class EntraSqlAuthentication : SqlAuthenticationProvider
                     throw new EngineException(EngineErrorKind.InvalidArgument, $"{name} needs the application (client) id as User Id and its client secret as Password in the connection string (or a -Credential); a certificate sign-in goes through -DatabaseToken (Get-AzBillingToken -CertificatePath ...) or Active Directory Default with AZURE_CLIENT_CERTIFICATE_PATH.");
                 }
 
-                return basis with { Method = AuthMethod.ClientSecret, TenantId = Tenant(tenant, env, name), ClientId = userId, ClientSecret = Secure(password) };
+                return basis with { Method = AuthMethod.ClientSecret, TenantId = Tenant(tenant, env, name), ClientId = userId, ClientSecret = AccessTokenProvider.Protect(password) };
 
             case SqlAuthenticationMethod.ActiveDirectoryWorkloadIdentity:
             {
@@ -175,13 +183,13 @@ internal sealed class EntraSqlAuthentication : SqlAuthenticationProvider
                 {
                     if (Nonempty(env("AZURE_CLIENT_SECRET")) is { } secret)
                     {
-                        return basis with { Method = AuthMethod.ClientSecret, TenantId = envTenant, ClientId = client, ClientSecret = Secure(secret) };
+                        return basis with { Method = AuthMethod.ClientSecret, TenantId = envTenant, ClientId = client, ClientSecret = AccessTokenProvider.Protect(secret) };
                     }
 
                     if (Nonempty(env("AZURE_CLIENT_CERTIFICATE_PATH")) is { } certificatePath)
                     {
                         string? certificatePassword = env("AZURE_CLIENT_CERTIFICATE_PASSWORD");
-                        using SecureString? securePassword = string.IsNullOrEmpty(certificatePassword) ? null : Secure(certificatePassword);
+                        using System.Security.SecureString? securePassword = string.IsNullOrEmpty(certificatePassword) ? null : AccessTokenProvider.Protect(certificatePassword);
                         System.Security.Cryptography.X509Certificates.X509Certificate2 certificate = CertificateLoader.LoadFromFile(certificatePath, securePassword);
                         return basis with { Method = AuthMethod.Certificate, TenantId = envTenant, ClientId = client, Certificate = certificate, CertificateSource = $"'{certificatePath}' (AZURE_CLIENT_CERTIFICATE_PATH)" };
                     }
@@ -209,26 +217,19 @@ internal sealed class EntraSqlAuthentication : SqlAuthenticationProvider
         => fromAuthority ?? Nonempty(env("AZURE_TENANT_ID"))
             ?? throw new EngineException(EngineErrorKind.InvalidArgument, $"{name}: the server named no tenant and AZURE_TENANT_ID is not set.");
 
-    /// <summary>A key naming the identity and scope, with a keyed hash standing for the secret (never the secret itself).</summary>
-    private static string Key(TokenProviderOptions o, string? password)
+    /// <summary>What decides the sign-in: the method, the server's resource and authority, the user id, and the environment variables read; secrets as keyed hashes, never themselves.</summary>
+    private static string Key(SqlAuthenticationParameters p)
     {
-        string secret = o.ClientSecret is null ? string.Empty : Convert.ToHexString(HMACSHA256.HashData(FingerprintKey, Encoding.UTF8.GetBytes(password ?? string.Empty)));
-        return string.Join('|', o.Method, o.TenantId, o.ClientId, o.ManagedIdentityResourceId, o.FederatedTokenFile, o.Certificate?.Thumbprint, o.AuthorityHost, o.Scope, secret);
+        static string Hash(string? secret) => string.IsNullOrEmpty(secret) ? string.Empty : Convert.ToHexString(HMACSHA256.HashData(FingerprintKey, Encoding.UTF8.GetBytes(secret)));
+        string[] environment =
+        {
+            "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_AUTHORITY_HOST",
+        };
+        return string.Join('|', p.AuthenticationMethod, p.Resource, p.Authority, p.UserId, Hash(p.Password), Hash(Environment.GetEnvironmentVariable("AZURE_CLIENT_SECRET")), Hash(Environment.GetEnvironmentVariable("AZURE_CLIENT_CERTIFICATE_PASSWORD")))
+            + "|" + string.Join('|', environment.Select(Environment.GetEnvironmentVariable));
     }
 
     private static string? Nonempty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
-
-    private static SecureString Secure(string value)
-    {
-        var s = new SecureString();
-        foreach (char ch in value)
-        {
-            s.AppendChar(ch);
-        }
-
-        s.MakeReadOnly();
-        return s;
-    }
 
     private static string Name(SqlAuthenticationMethod method) => method switch
     {

@@ -149,7 +149,27 @@ public abstract class CostSink
     protected virtual bool IsBusy(Exception e) => false;
 
     /// <summary>Drops the pooled connections of this target after a transient failure, so the retry does not pick up a dead one.</summary>
-    protected virtual void ClearPool(DbConnection? connection)
+    private void ClearPool(DbConnection? connection)
+    {
+        try
+        {
+            if (connection is not null)
+            {
+                ClearPoolOf(connection);
+                return;
+            }
+
+            using DbConnection probe = CreateConnection(); // a connection object of the same pool, never opened
+            ClearPoolOf(probe);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or EngineException)
+        {
+            // Nothing pooled for a target that cannot be connected to.
+        }
+    }
+
+    /// <summary>Clears the provider's pool that <paramref name="connection"/> belongs to (SqlConnection.ClearPool, NpgsqlConnection.ClearPool).</summary>
+    protected virtual void ClearPoolOf(DbConnection connection)
     {
     }
 

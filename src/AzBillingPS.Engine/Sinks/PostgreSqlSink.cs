@@ -128,24 +128,7 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
         return null;
     }
 
-    protected override void ClearPool(DbConnection? connection)
-    {
-        try
-        {
-            if (connection is NpgsqlConnection npgsql)
-            {
-                NpgsqlConnection.ClearPool(npgsql);
-                return;
-            }
-
-            using var probe = (NpgsqlConnection)CreateConnection();
-            NpgsqlConnection.ClearPool(probe);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            // Nothing pooled for a connection string that cannot be used.
-        }
-    }
+    protected override void ClearPoolOf(DbConnection connection) => NpgsqlConnection.ClearPool((NpgsqlConnection)connection);
 
     protected override Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken)
     {

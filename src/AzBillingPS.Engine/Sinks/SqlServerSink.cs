@@ -205,24 +205,7 @@ internal sealed partial class SqlServerSink(SinkTarget target) : CostSink(target
         return null;
     }
 
-    protected override void ClearPool(DbConnection? connection)
-    {
-        try
-        {
-            if (connection is SqlConnection sql)
-            {
-                SqlConnection.ClearPool(sql);
-                return;
-            }
-
-            using var probe = (SqlConnection)CreateConnection();
-            SqlConnection.ClearPool(probe);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            // Nothing pooled for a connection string that cannot be used.
-        }
-    }
+    protected override void ClearPoolOf(DbConnection connection) => SqlConnection.ClearPool((SqlConnection)connection);
 
     protected override EngineException ConnectFailed(Exception e)
     {

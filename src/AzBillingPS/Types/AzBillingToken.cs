@@ -90,17 +90,7 @@ public sealed class AzBillingToken
     /// <summary>The bearer token as a read-only SecureString (renewed first when fewer than five minutes remain).</summary>
     public SecureString GetAccessTokenAsSecureString() => ToSecureString(GetAccessToken());
 
-    internal static SecureString ToSecureString(string value)
-    {
-        var secure = new SecureString();
-        foreach (char c in value)
-        {
-            secure.AppendChar(c);
-        }
-
-        secure.MakeReadOnly();
-        return secure;
-    }
+    internal static SecureString ToSecureString(string value) => AccessTokenProvider.Protect(value);
 
     public override string ToString()
         => string.Create(
