@@ -677,6 +677,8 @@ Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientS
             Set-Content -LiteralPath $secretKey -Value "@{ ClientSecret = 'nope' }"
             $code = Join-Path $cfgDir 'code.psd1'
             Set-Content -LiteralPath $code -Value "@{ DatabasePath = `$env:HOME }"
+            $columnstore = Join-Path $cfgDir 'columnstore.psd1'
+            Set-Content -LiteralPath $columnstore -Value "@{ Columnstore = `$true }"
             $script:WhatIfDb = Join-Path $Folder 'whatif.sqlite'
             $script:Run4 = Invoke-SyncChild @"
 Invoke-Sync 'config' (`$SignIn + @{ ConfigPath = '$good'; Table = 'Explicit'; Months = 1; PassThru = `$true; Verbose = `$true })
@@ -690,6 +692,7 @@ Invoke-Sync 'resourceGroup' (`$SignIn + @{ Scope = '/subscriptions/$SubA/resourc
 Invoke-Sync 'tokenForSqlite' (`$SignIn + @{ Scope = '$SubA'; UseTokenForDatabase = `$true; DatabasePath = '$WhatIfDb' })
 Invoke-Sync 'twoSignIns' (`$SignIn + @{ Scope = '$SubA'; ManagedIdentity = `$true; DatabasePath = '$WhatIfDb' })
 Invoke-Sync 'tooOld' (`$SignIn + @{ Scope = '$SubA'; From = '2020-01-01'; DatabasePath = '$WhatIfDb' })
+Invoke-Sync 'columnstoreKey' (`$SignIn + @{ ConfigPath = '$columnstore'; Scope = '$SubA'; DatabasePath = '$WhatIfDb' })
 Invoke-Sync 'whatIf' (`$SignIn + @{ Scope = '$SubA'; DatabasePath = '$WhatIfDb'; WhatIf = `$true })
 Invoke-Sync 'piped' (`$SignIn + @{ Months = 1; DatabasePath = '$(Join-Path $Folder 'piped.sqlite')' }) -Pipe @([pscustomobject]@{ Scope = '/subscriptions/5c0f0000-0000-0000-0000-000000000002' }, '5c0f0000-0000-0000-0000-000000000003')
 # Stopping the pipeline (what Ctrl+C does) while reports are being polled.
@@ -746,7 +749,10 @@ try { Get-AzBillingSyncState -DatabasePath '$WhatIfDb' -ErrorAction Stop } catch
             $Run4.resourceGroup.Terminating.Message | Should -Match 'resource group'
             $Run4.tooOld.Terminating.Id | Should -BeLike 'AzBillingInvalidArgument*'
             $Run4.tooOld.Terminating.Message | Should -Match 'older than'
-            foreach ($n in 'unknownKey', 'secretKey', 'codeKey', 'bothScopes', 'noScope', 'monthsAndFrom', 'resourceGroup', 'tokenForSqlite', 'twoSignIns', 'tooOld') {
+            # The Columnstore key is read from the file (a SQL Server table option, refused for a SQLite file).
+            $Run4.columnstoreKey.Terminating.Id | Should -BeLike 'AzBillingInvalidArgument*'
+            $Run4.columnstoreKey.Terminating.Message | Should -Match '-Columnstore is for SQL Server and Azure SQL'
+            foreach ($n in 'unknownKey', 'secretKey', 'codeKey', 'bothScopes', 'noScope', 'monthsAndFrom', 'resourceGroup', 'tokenForSqlite', 'twoSignIns', 'tooOld', 'columnstoreKey') {
                 @($Run4[$n].Requests | Where-Object Method -eq 'POST').Count | Should -Be 0 -Because $n
             }
         }
