@@ -63,6 +63,8 @@ public sealed class SyncRunner
             throw new EngineException(EngineErrorKind.InvalidArgument, "ThrottleLimit must be at least 1.");
         }
 
+        // Every name the run will create (cost table, index, state table, schema) is checked before anything is requested.
+        _ = CostSink.Create(request.Target);
         _store = new SyncStateStore(request.Target);
         Schedule = SyncSchedule.For(request.ThrottleLimit, request.LoadConcurrency);
     }

@@ -76,6 +76,8 @@ internal static class ErrorMapper
         EngineErrorKind.LinkExpired => (ErrorIds.BlobLinkExpired, ErrorCategory.ResourceUnavailable),
         EngineErrorKind.ReportNotCompleted => (ErrorIds.BlobReportNotCompleted, ErrorCategory.InvalidResult),
         EngineErrorKind.TokenHostRefused => (ErrorIds.TokenHostRefused, ErrorCategory.SecurityError),
+        EngineErrorKind.LockTimeoutReader => (ErrorIds.LockTimeoutReader, ErrorCategory.ResourceBusy),
+        EngineErrorKind.TransientRetriesExhausted => (ErrorIds.TransientRetriesExhausted, ErrorCategory.ResourceUnavailable),
         EngineErrorKind.UnsafeFolder => (ErrorIds.UnsafeFolder, ErrorCategory.SecurityError),
         EngineErrorKind.UnsafeFile => (ErrorIds.UnsafeFile, ErrorCategory.SecurityError),
         EngineErrorKind.DecompressionLimit => (ErrorIds.DecompressionLimit, ErrorCategory.InvalidData),
