@@ -599,10 +599,20 @@ Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientS
             $defaults = "`$PSDefaultParameterValues['Sync-AzBilling:ResourceManagerUrl'] = `$env:AZB_FIXTURE_HTTPS"
             Set-TestSubscriptions $Fixture @(@{ subscriptionId = $SubR; displayName = 'Runbook Prod'; state = 'Enabled' })
             $envs = @{}; foreach ($k in $BaseEnv.Keys) { $envs[$k] = $BaseEnv[$k] }; foreach ($k in $MiEnv.Keys) { $envs[$k] = $MiEnv[$k] }
-            $script:RunbookOk = Invoke-ChildPwsh -Environment $envs -TimeoutSeconds 120 -Script "$defaults`n& '$runbook' -Provider Sqlite -ConnectionString 'Data Source=$db' -LookbackMonths 1`nexit `$LASTEXITCODE"
-            $AllText.Add($RunbookOk.StdOut + $RunbookOk.StdErr)
+            # The two runbook jobs run at once, as two Automation jobs would (the second's 403 concerns only its own scope).
             Set-TestCostRules $Fixture @(@{ scope = "/subscriptions/$SubR2"; status = 403 })
-            $script:RunbookFail = Invoke-ChildPwsh -Environment $envs -TimeoutSeconds 120 -Script "$defaults`n& '$runbook' -Provider Sqlite -ConnectionString 'Data Source=$db' -Scope '$SubR', '$SubR2' -LookbackMonths 1`nexit `$LASTEXITCODE"
+            $jobs = foreach ($extra in '', "-Scope '$SubR', '$SubR2'") {
+                $script = "$defaults`n& '$runbook' -Provider Sqlite -ConnectionString 'Data Source=$db' $extra -LookbackMonths 1`nexit `$LASTEXITCODE"
+                Start-ThreadJob -ScriptBlock {
+                    param($helpers, $module, $root, $script, $envs)
+                    $env:AZBILLING_MODULE_PATH = $module; $env:AZBILLING_REPO_ROOT = $root
+                    Import-Module $helpers
+                    Invoke-ChildPwsh -Environment $envs -TimeoutSeconds 120 -Script $script
+                } -ArgumentList (Join-Path $PSScriptRoot 'TestHelpers.psm1'), $env:AZBILLING_MODULE_PATH, $Root, $script, $envs
+            }
+            $script:RunbookOk = $jobs[0] | Receive-Job -Wait -AutoRemoveJob
+            $script:RunbookFail = $jobs[1] | Receive-Job -Wait -AutoRemoveJob
+            $AllText.Add($RunbookOk.StdOut + $RunbookOk.StdErr)
             $AllText.Add($RunbookFail.StdOut + $RunbookFail.StdErr)
             Set-TestCostRules $Fixture @()
 

@@ -12,21 +12,11 @@ using Xunit;
 namespace AzBillingPS.Tests.Orchestration;
 
 /// <summary>Saving the blobs of reports through a blob source: plans, names, order, bounds, refresh, partial failure, cancellation.</summary>
-public sealed class BlobSaverTests : IDisposable
+public sealed class BlobSaverTests : TempFolderTest
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "azb-saver-" + Guid.NewGuid().ToString("N"));
-
-    public BlobSaverTests() => Directory.CreateDirectory(_dir);
-
-    public void Dispose()
+    public BlobSaverTests()
+        : base("azb-saver-")
     {
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
     }
 
     private static CostReportRequest March(string sub) => new("/subscriptions/" + sub, "ActualCost", new DateOnly(2026, 3, 1), new DateOnly(2026, 3, 31));
@@ -34,31 +24,20 @@ public sealed class BlobSaverTests : IDisposable
     private static async Task<CostReportResult> Report(FakeReportSource source, string sub)
         => await source.RequestAsync(March(sub), NullEngineLog.Instance, null, 0, CancellationToken.None);
 
-    private static async Task<List<SaveOutcome>> All(IAsyncEnumerable<SaveOutcome> outcomes)
-    {
-        var list = new List<SaveOutcome>();
-        await foreach (SaveOutcome o in outcomes)
-        {
-            list.Add(o);
-        }
-
-        return list;
-    }
-
     [Fact]
     public async Task Plans_each_blob_under_its_stable_name_and_keeps_gzip_blobs_compressed_when_asked()
     {
         var reports = new FakeReportSource { Blobs = 3, Compressed = true };
         CostReportResult report = await Report(reports, "11111111-1111-1111-1111-111111111111");
         using var inflate = new BlobSaver(new FakeBlobSource());
-        SavePlan plan = (await inflate.PlanAsync(report, _dir, null, null, NullEngineLog.Instance))!;
+        SavePlan plan = (await inflate.PlanAsync(report, Dir, null, null, NullEngineLog.Instance))!;
         Assert.Equal(
-            new[] { 1, 2, 3 }.Select(i => Path.Combine(_dir, $"subscriptions-11111111-1111-1111-1111-111111111111_ActualCost_20260301-20260331_{i}of3.csv")),
+            new[] { 1, 2, 3 }.Select(i => Path.Combine(Dir, $"subscriptions-11111111-1111-1111-1111-111111111111_ActualCost_20260301-20260331_{i}of3.csv")),
             plan.Blobs.Select(b => b.Path));
         Assert.All(plan.Blobs, b => Assert.True(b.Decompress));
 
         using var keep = new BlobSaver(new FakeBlobSource(), new BlobSaveOptions { Decompress = false });
-        SavePlan kept = (await keep.PlanAsync(report, _dir, null, null, NullEngineLog.Instance))!;
+        SavePlan kept = (await keep.PlanAsync(report, Dir, null, null, NullEngineLog.Instance))!;
         Assert.All(kept.Blobs, b => Assert.EndsWith("of3.csv.gz", b.Path, StringComparison.Ordinal));
         Assert.All(kept.Blobs, b => Assert.False(b.Decompress));
     }
@@ -69,17 +48,17 @@ public sealed class BlobSaverTests : IDisposable
         var reports = new FakeReportSource { Blobs = 2 };
         reports.NoData.Add("/subscriptions/empty");
         using var saver = new BlobSaver(new FakeBlobSource());
-        Assert.Null(await saver.PlanAsync(await Report(reports, "empty"), _dir, null, null, NullEngineLog.Instance));
+        Assert.Null(await saver.PlanAsync(await Report(reports, "empty"), Dir, null, null, NullEngineLog.Instance));
 
         var failed = new CostReportResult { Request = March("x"), Status = "Failed" };
-        EngineException e = await Assert.ThrowsAsync<EngineException>(() => saver.PlanAsync(failed, _dir, null, null, NullEngineLog.Instance));
+        EngineException e = await Assert.ThrowsAsync<EngineException>(() => saver.PlanAsync(failed, Dir, null, null, NullEngineLog.Instance));
         Assert.Equal(EngineErrorKind.ReportNotCompleted, e.Kind);
         Assert.Equal(EngineAdvice.RequestReportAgain, e.Advice);
         Assert.DoesNotContain("New-AzCostReport", e.Message, StringComparison.Ordinal);
 
         var asked = new List<string>();
         var log = new ListLog();
-        SavePlan plan = (await saver.PlanAsync(await Report(reports, "y"), _dir, null, (target, action) => { asked.Add(action); return Task.FromResult(action.StartsWith("Save blob 2", StringComparison.Ordinal)); }, log))!;
+        SavePlan plan = (await saver.PlanAsync(await Report(reports, "y"), Dir, null, (target, action) => { asked.Add(action); return Task.FromResult(action.StartsWith("Save blob 2", StringComparison.Ordinal)); }, log))!;
         Assert.Equal(2, asked.Count);
         Assert.Equal(2, Assert.Single(plan.Blobs).Blob.Index);
         Assert.Contains("1 of its 2 blobs were declined", log.Text, StringComparison.Ordinal);
@@ -94,11 +73,11 @@ public sealed class BlobSaverTests : IDisposable
         var plans = new List<SavePlan>();
         foreach (string sub in new[] { "a", "b", "c" })
         {
-            plans.Add((await saver.PlanAsync(await Report(reports, sub), Path.Combine(_dir, sub), null, null, NullEngineLog.Instance))!);
+            plans.Add((await saver.PlanAsync(await Report(reports, sub), Path.Combine(Dir, sub), null, null, NullEngineLog.Instance))!);
         }
 
         var progress = new List<EngineProgress>();
-        List<SaveOutcome> outcomes = await All(saver.SaveAsync(plans, NullEngineLog.Instance, new SyncProgress(p => { lock (progress) { progress.Add(p); } }), CancellationToken.None));
+        List<SaveOutcome> outcomes = await Streams.All(saver.SaveAsync(plans, NullEngineLog.Instance, new SyncProgress(p => { lock (progress) { progress.Add(p); } }), CancellationToken.None));
         Assert.Equal(plans, outcomes.Select(o => o.Plan));
         Assert.All(outcomes, o => Assert.Equal(new[] { 1, 2, 3 }, o.Files.Select(f => f.Index)));
         Assert.All(outcomes.SelectMany(o => o.Files), f => Assert.True(File.Exists(f.Path)));
@@ -115,13 +94,13 @@ public sealed class BlobSaverTests : IDisposable
         var blobs = new FakeBlobSource();
         using (var saver = new BlobSaver(blobs))
         {
-            SavePlan plan = (await saver.PlanAsync(report, _dir, null, null, NullEngineLog.Instance))!;
+            SavePlan plan = (await saver.PlanAsync(report, Dir, null, null, NullEngineLog.Instance))!;
             Assert.All((await saver.SaveOneAsync(plan, NullEngineLog.Instance, CancellationToken.None)).Files, f => Assert.False(f.Skipped));
             Assert.All((await saver.SaveOneAsync(plan, NullEngineLog.Instance, CancellationToken.None)).Files, f => Assert.True(f.Skipped));
         }
 
         using var forced = new BlobSaver(blobs, new BlobSaveOptions { Force = true });
-        SavePlan again = (await forced.PlanAsync(report, _dir, null, null, NullEngineLog.Instance))!;
+        SavePlan again = (await forced.PlanAsync(report, Dir, null, null, NullEngineLog.Instance))!;
         Assert.All((await forced.SaveOneAsync(again, NullEngineLog.Instance, CancellationToken.None)).Files, f => Assert.False(f.Skipped));
         Assert.All(blobs.Calls.TakeLast(2), c => Assert.True(c.Force));
     }
@@ -137,10 +116,10 @@ public sealed class BlobSaverTests : IDisposable
         var plans = new List<SavePlan>();
         foreach (string sub in new[] { "p", "q" })
         {
-            plans.Add((await saver.PlanAsync(await Report(reports, sub), Path.Combine(_dir, sub), null, null, NullEngineLog.Instance))!);
+            plans.Add((await saver.PlanAsync(await Report(reports, sub), Path.Combine(Dir, sub), null, null, NullEngineLog.Instance))!);
         }
 
-        List<SaveOutcome> outcomes = await All(saver.SaveAsync(plans, NullEngineLog.Instance, null, CancellationToken.None));
+        List<SaveOutcome> outcomes = await Streams.All(saver.SaveAsync(plans, NullEngineLog.Instance, null, CancellationToken.None));
         Assert.All(outcomes, o => Assert.True(o.Succeeded));
         Assert.Equal(limit, blobs.InFlight.Most);
     }
@@ -154,7 +133,7 @@ public sealed class BlobSaverTests : IDisposable
         var blobs = new FakeBlobSource();
         var log = new ListLog();
         using var saver = new BlobSaver(blobs, new BlobSaveOptions { Refresh = true, RefreshNote = "the caller's words" });
-        SavePlan plan = (await saver.PlanAsync(stale, _dir, reports, null, log))!;
+        SavePlan plan = (await saver.PlanAsync(stale, Dir, reports, null, log))!;
         SaveOutcome outcome = await saver.SaveOneAsync(plan, log, CancellationToken.None);
         Assert.True(outcome.Succeeded);
         Assert.Equal(2, reports.Calls.Count);
@@ -168,7 +147,7 @@ public sealed class BlobSaverTests : IDisposable
     {
         var reports = new FakeReportSource { Blobs = 3, ValidTill = _ => DateTimeOffset.UtcNow.AddMinutes(-5) };
         using var saver = new BlobSaver(new FakeBlobSource(), new BlobSaveOptions { Refresh = true });
-        SavePlan plan = (await saver.PlanAsync(await Report(reports, "s"), _dir, source: null, null, NullEngineLog.Instance))!;
+        SavePlan plan = (await saver.PlanAsync(await Report(reports, "s"), Dir, source: null, null, NullEngineLog.Instance))!;
         SaveOutcome outcome = await saver.SaveOneAsync(plan, NullEngineLog.Instance, CancellationToken.None);
         Exception e = Assert.Single(outcome.Errors);
         Assert.Equal(EngineAdvice.RequestReportAgain, Assert.IsType<EngineException>(e).Advice);
@@ -177,7 +156,7 @@ public sealed class BlobSaverTests : IDisposable
 
         // With a source, but refreshing only once: a report whose fresh links are expired too fails, after one request.
         var always = new FakeReportSource { Blobs = 1, ValidTill = _ => DateTimeOffset.UtcNow.AddMinutes(-5) };
-        SavePlan again = (await saver.PlanAsync(await Report(always, "t"), _dir, always, null, NullEngineLog.Instance))!;
+        SavePlan again = (await saver.PlanAsync(await Report(always, "t"), Dir, always, null, NullEngineLog.Instance))!;
         SaveOutcome failed = await saver.SaveOneAsync(again, NullEngineLog.Instance, CancellationToken.None);
         Assert.Equal(EngineErrorKind.LinkExpired, Assert.IsType<EngineException>(Assert.Single(failed.Errors)).Kind);
         Assert.Equal(2, always.Calls.Count);
@@ -194,10 +173,10 @@ public sealed class BlobSaverTests : IDisposable
         var plans = new List<SavePlan>();
         foreach (CostReportResult r in new[] { await Report(reports, "ok1"), bad, await Report(reports, "ok2") })
         {
-            plans.Add((await saver.PlanAsync(r, Path.Combine(_dir, r.Request.Scope.Replace('/', '_')), null, null, NullEngineLog.Instance))!);
+            plans.Add((await saver.PlanAsync(r, Path.Combine(Dir, r.Request.Scope.Replace('/', '_')), null, null, NullEngineLog.Instance))!);
         }
 
-        List<SaveOutcome> outcomes = await All(saver.SaveAsync(plans, NullEngineLog.Instance, null, CancellationToken.None));
+        List<SaveOutcome> outcomes = await Streams.All(saver.SaveAsync(plans, NullEngineLog.Instance, null, CancellationToken.None));
         Assert.True(outcomes[0].Succeeded);
         Assert.False(outcomes[1].Succeeded);
         Assert.Empty(outcomes[1].Files);
@@ -211,9 +190,9 @@ public sealed class BlobSaverTests : IDisposable
         var reports = new FakeReportSource { Blobs = 4 };
         var blobs = new FakeBlobSource { Delay = TimeSpan.FromSeconds(30) };
         using var saver = new BlobSaver(blobs, new BlobSaveOptions { ThrottleLimit = 2 });
-        SavePlan plan = (await saver.PlanAsync(await Report(reports, "u"), _dir, null, null, NullEngineLog.Instance))!;
+        SavePlan plan = (await saver.PlanAsync(await Report(reports, "u"), Dir, null, null, NullEngineLog.Instance))!;
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => All(saver.SaveAsync([plan], NullEngineLog.Instance, null, cts.Token)));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Streams.All(saver.SaveAsync([plan], NullEngineLog.Instance, null, cts.Token)));
         Assert.Equal(2, blobs.Calls.Count);
         Assert.Equal(0, saver.FilesDone);
     }

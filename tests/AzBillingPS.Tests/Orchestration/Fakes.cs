@@ -189,3 +189,45 @@ internal sealed class ListLog : IEngineLog
 
     public void Warning(string message) => Lines.Enqueue("WARNING: " + message);
 }
+
+/// <summary>Helpers the orchestration tests share.</summary>
+internal static class Streams
+{
+    /// <summary>Every item of an asynchronous stream, in order.</summary>
+    public static async Task<List<T>> All<T>(IAsyncEnumerable<T> items)
+    {
+        var list = new List<T>();
+        await foreach (T item in items)
+        {
+            list.Add(item);
+        }
+
+        return list;
+    }
+}
+
+/// <summary>A new temporary folder for one test class, removed afterwards.</summary>
+public abstract class TempFolderTest : IDisposable
+{
+    protected TempFolderTest(string prefix)
+    {
+        Dir = Path.Combine(Path.GetTempPath(), prefix + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Dir);
+    }
+
+    protected string Dir { get; }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+
+        GC.SuppressFinalize(this);
+    }
+}
+

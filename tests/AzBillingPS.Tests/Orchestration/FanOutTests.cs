@@ -11,24 +11,13 @@ namespace AzBillingPS.Tests.Orchestration;
 /// <summary>The bounded stages every orchestration is made of: bounds, order, back-pressure, failure, cancellation.</summary>
 public class FanOutTests
 {
-    private static async Task<List<T>> All<T>(IAsyncEnumerable<T> items)
-    {
-        var list = new List<T>();
-        await foreach (T item in items)
-        {
-            list.Add(item);
-        }
-
-        return list;
-    }
-
     [Theory]
     [InlineData(1)]
     [InlineData(4)]
     public async Task Runs_at_most_parallel_items_at_once_and_yields_in_input_order(int parallel)
     {
         var busy = new Concurrency();
-        List<int> results = await All(FanOut.InInputOrder(Enumerable.Range(0, 12).ToList(), parallel, async (i, index, ct) =>
+        List<int> results = await Streams.All(FanOut.InInputOrder(Enumerable.Range(0, 12).ToList(), parallel, async (i, index, ct) =>
         {
             using (busy.Enter())
             {
@@ -45,7 +34,7 @@ public class FanOutTests
     [Fact]
     public async Task Yields_in_completion_order_with_the_input_index()
     {
-        List<(int Index, string Result)> results = await All(FanOut.InCompletionOrder(FanOut.ToAsync(new[] { 200, 10, 100 }), 3, async (ms, i, ct) =>
+        List<(int Index, string Result)> results = await Streams.All(FanOut.InCompletionOrder(FanOut.ToAsync(new[] { 200, 10, 100 }), 3, async (ms, i, ct) =>
         {
             await Task.Delay(ms, ct);
             return $"{ms}";
@@ -83,7 +72,7 @@ public class FanOutTests
     public async Task The_first_failure_stops_the_others_and_ends_the_stream_with_it()
     {
         int started = 0;
-        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => All(FanOut.InInputOrder(Enumerable.Range(0, 50).ToList(), 2, async (i, _, ct) =>
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => Streams.All(FanOut.InInputOrder(Enumerable.Range(0, 50).ToList(), 2, async (i, _, ct) =>
         {
             Interlocked.Increment(ref started);
             await Task.Delay(10, ct);
@@ -98,7 +87,7 @@ public class FanOutTests
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => All(FanOut.InInputOrder(Enumerable.Range(0, 10).ToList(), 2, async (i, _, ct) =>
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Streams.All(FanOut.InInputOrder(Enumerable.Range(0, 10).ToList(), 2, async (i, _, ct) =>
         {
             await Task.Delay(TimeSpan.FromSeconds(30), ct);
             return i;

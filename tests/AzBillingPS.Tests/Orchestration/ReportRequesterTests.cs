@@ -15,24 +15,13 @@ public class ReportRequesterTests
     private static CostReportRequest Month(string sub, int month, string metric = "ActualCost")
         => new("/subscriptions/" + sub, metric, new DateOnly(2026, month, 1), new DateOnly(2026, month, 1).AddMonths(1).AddDays(-1));
 
-    private static async Task<List<ReportOutcome>> All(IAsyncEnumerable<ReportOutcome> outcomes)
-    {
-        var list = new List<ReportOutcome>();
-        await foreach (ReportOutcome o in outcomes)
-        {
-            list.Add(o);
-        }
-
-        return list;
-    }
-
     [Fact]
     public async Task Streams_the_outcomes_in_the_order_of_the_orders_whatever_order_they_finish_in()
     {
         // The first report is the slowest: it finishes last, and still comes out first.
         var source = new FakeReportSource { DelayOf = r => TimeSpan.FromMilliseconds(r.Start!.Value.Month == 1 ? 300 : 10) };
         var orders = Enumerable.Range(1, 6).Select(m => new ReportOrder(Month("a", m), source)).ToList();
-        List<ReportOutcome> outcomes = await All(new ReportRequester(3).RequestAsync(orders, NullEngineLog.Instance, null, CancellationToken.None));
+        List<ReportOutcome> outcomes = await Streams.All(new ReportRequester(3).RequestAsync(orders, NullEngineLog.Instance, null, CancellationToken.None));
         Assert.Equal(orders.Select(o => o.Request), outcomes.Select(o => o.Report!.Request));
         Assert.Equal(1, source.Finished.Last().Start!.Value.Month); // it did finish last
         Assert.True(outcomes.All(o => o.Error is null && o.Report!.Status == "Completed"));
@@ -51,7 +40,7 @@ public class ReportRequesterTests
             new(Month("a", 1, "AmortizedCost"), second),
             new(Month("a", 2), first),           // a repeat
         };
-        List<ReportOutcome> outcomes = await All(new ReportRequester(2).RequestAsync(orders, NullEngineLog.Instance, null, CancellationToken.None));
+        List<ReportOutcome> outcomes = await Streams.All(new ReportRequester(2).RequestAsync(orders, NullEngineLog.Instance, null, CancellationToken.None));
         Assert.Equal(3, outcomes.Count);
         Assert.Equal(2, first.Calls.Count);
         Assert.Single(second.Calls);
@@ -67,7 +56,7 @@ public class ReportRequesterTests
     {
         var source = new FakeReportSource { Delay = TimeSpan.FromMilliseconds(60) };
         var orders = Enumerable.Range(1, 9).Select(m => new ReportOrder(Month("b", m), source)).ToList();
-        List<ReportOutcome> outcomes = await All(new ReportRequester(limit).RequestAsync(orders, NullEngineLog.Instance, null, CancellationToken.None));
+        List<ReportOutcome> outcomes = await Streams.All(new ReportRequester(limit).RequestAsync(orders, NullEngineLog.Instance, null, CancellationToken.None));
         Assert.Equal(9, outcomes.Count);
         Assert.Equal(limit, source.InFlight.Most);
     }
@@ -78,7 +67,7 @@ public class ReportRequesterTests
         var source = new FakeReportSource();
         source.Failing.Add("/subscriptions/bad");
         var orders = new[] { Month("good", 1), Month("bad", 1), Month("good", 2) }.Select(r => new ReportOrder(r, source)).ToList();
-        List<ReportOutcome> outcomes = await All(new ReportRequester(2).RequestAsync(orders, NullEngineLog.Instance, null, CancellationToken.None));
+        List<ReportOutcome> outcomes = await Streams.All(new ReportRequester(2).RequestAsync(orders, NullEngineLog.Instance, null, CancellationToken.None));
         Assert.Equal(3, outcomes.Count);
         Assert.NotNull(outcomes[0].Report);
         Assert.Null(outcomes[1].Report);
@@ -93,7 +82,7 @@ public class ReportRequesterTests
         var orders = Enumerable.Range(1, 8).Select(m => new ReportOrder(Month("c", m), source)).ToList();
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => All(new ReportRequester(2).RequestAsync(orders, NullEngineLog.Instance, null, cts.Token)));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Streams.All(new ReportRequester(2).RequestAsync(orders, NullEngineLog.Instance, null, cts.Token)));
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), watch.Elapsed.ToString());
         Assert.Equal(2, source.Calls.Count);
     }
@@ -105,7 +94,7 @@ public class ReportRequesterTests
         var seen = new System.Collections.Concurrent.ConcurrentQueue<EngineProgress>();
         var progress = new SyncProgress(seen.Enqueue);
         var orders = Enumerable.Range(1, 3).Select(m => new ReportOrder(Month("d", m), source)).ToList();
-        await All(new ReportRequester(2) { Activity = "Reports" }.RequestAsync(orders, NullEngineLog.Instance, progress, CancellationToken.None));
+        await Streams.All(new ReportRequester(2) { Activity = "Reports" }.RequestAsync(orders, NullEngineLog.Instance, progress, CancellationToken.None));
         Assert.Contains(seen, p => p.ActivityId == 1 && p.Status == "3 of 3 reports" && p.PercentComplete == 100);
         Assert.Equal("Reports", seen.Last().Activity);
         Assert.True(seen.Last().Completed);

@@ -18,32 +18,22 @@ namespace AzBillingPS.Tests.Orchestration;
 /// Sync's unit pipeline through the report and blob sources (in-memory fakes) into a real SQLite file: plan order,
 /// bounded stages, refresh of expired links, partial failure of one report, cancellation.
 /// </summary>
-public sealed class SyncPipelineTests : IDisposable
+public sealed class SyncPipelineTests : TempFolderTest
 {
     private static readonly DateOnly Today = DateOnly.FromDateTime(DateTime.UtcNow);
     private static readonly DateOnly ThisMonth = new(Today.Year, Today.Month, 1);
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "azb-pipeline-" + Guid.NewGuid().ToString("N"));
-
-    public SyncPipelineTests() => Directory.CreateDirectory(_dir);
-
-    public void Dispose()
+    public SyncPipelineTests()
+        : base("azb-pipeline-")
     {
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
     }
 
     private SyncRequest Request(int throttle, params string[] subscriptions) => new()
     {
-        Target = SinkTarget.ForSqliteFile(Path.Combine(_dir, "costs.sqlite"), "Costs", null),
+        Target = SinkTarget.ForSqliteFile(Path.Combine(Dir, "costs.sqlite"), "Costs", null),
         Scopes = subscriptions.Select(s => "/subscriptions/" + s).ToList(),
         Metrics = ["ActualCost"],
         Months = [ThisMonth.AddMonths(-2), ThisMonth.AddMonths(-1), ThisMonth],
-        WorkingPath = Path.Combine(_dir, "work"),
+        WorkingPath = Path.Combine(Dir, "work"),
         ThrottleLimit = throttle,
         LockTimeout = TimeSpan.FromSeconds(30),
     };
@@ -83,7 +73,7 @@ public sealed class SyncPipelineTests : IDisposable
         Assert.Equal(72, outcome.Rows);
         IReadOnlyList<SyncStateRow> state = (await runner.State.ReadAsync(null, CancellationToken.None))!;
         Assert.Equal(6, state.Count(r => r.Status == SyncStatus.Loaded));
-        Assert.False(Directory.EnumerateFileSystemEntries(Path.Combine(_dir, "work")).Any(), "the run's files are removed");
+        Assert.False(Directory.EnumerateFileSystemEntries(Path.Combine(Dir, "work")).Any(), "the run's files are removed");
     }
 
     [Fact]
@@ -165,6 +155,6 @@ public sealed class SyncPipelineTests : IDisposable
         Assert.Equal(2, reports.Calls.Count);
         IReadOnlyList<SyncStateRow> state = (await runner.State.ReadAsync(null, CancellationToken.None))!;
         Assert.Equal(3, state.Count(r => r.Status == SyncStatus.Running));
-        Assert.False(Directory.EnumerateFileSystemEntries(Path.Combine(_dir, "work")).Any(), "the run's folder is removed");
+        Assert.False(Directory.EnumerateFileSystemEntries(Path.Combine(Dir, "work")).Any(), "the run's folder is removed");
     }
 }
