@@ -537,18 +537,19 @@ public sealed class CostDetailsClient : IDisposable
                 401 => Fail(EngineErrorKind.AuthenticationFailed, $"Cost Management rejected the token for {request.Scope} again after renewing it (401).{said} Check that the identity's tenant is the scope's tenant.", response, code),
                 403 => Fail(EngineErrorKind.PermissionDenied, $"Permission denied on {request.Scope} (403).{said} The identity needs Cost Management Reader (or Reader) on a subscription scope, or a billing reader role (enrollment, department, account, billing profile or invoice section reader) on a billing scope.", response, code),
                 404 => Fail(EngineErrorKind.NotFound, $"Scope {request.Scope} was not found (404).{said} Check the id and that it belongs to the token's tenant.", response, code),
-                422 => Fail(EngineErrorKind.Unsupported, $"The Cost Details API does not support {request.Scope} (422).{said} Pay-as-you-go (WebDirect), MSDN and Visual Studio subscriptions are not supported: set up a Cost Management export to a storage account and load its files with Import-AzCostToSql.", response, code),
+                422 => Fail(EngineErrorKind.Unsupported, $"The Cost Details API does not support {request.Scope} (422).{said} Pay-as-you-go (WebDirect), MSDN and Visual Studio subscriptions are not supported: their costs come from a Cost Management export to a storage account.", response, code, EngineAdvice.UseExports),
                 _ => Fail(EngineErrorKind.ServiceError, string.Create(CultureInfo.InvariantCulture, $"Cost Management refused the report for {_what} ({status} {response.ReasonPhrase}).{said}"), response, code),
             };
         }
 
-        private EngineException Fail(EngineErrorKind kind, string message, HttpResponseMessage? response, string? code)
+        private EngineException Fail(EngineErrorKind kind, string message, HttpResponseMessage? response, string? code, EngineAdvice advice = EngineAdvice.None)
         {
             Report("Failed", completed: true);
             return new EngineException(kind, message)
             {
                 ServiceCode = code,
                 CorrelationId = response is null ? null : Header(response, "x-ms-correlation-request-id") ?? Header(response, "x-ms-request-id"),
+                Advice = advice,
             };
         }
 

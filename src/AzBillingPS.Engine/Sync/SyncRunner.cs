@@ -353,6 +353,7 @@ public sealed class SyncRunner
                 {
                     BatchSize = r.BatchSize,
                     LockTimeout = r.LockTimeout,
+                    Activity = w.Activity,
                     BeforeCommit = (c, t) => _store.MarkLoadedAsync(c.Connection, c.Transaction, Record(unit, w.Started, c.ImportId, c.RowsInserted, c.Bytes), t),
                 };
                 ImportOutcome? outcome = await CostImporter.ImportAsync(import, (_, _) => Task.FromResult(true), log, w.Child, w.ProgressId, ct).ConfigureAwait(false);

@@ -206,7 +206,7 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
 
     private async Task LoadAsync(ImportRequest request, object errorTarget)
     {
-        request = request with { BatchSize = BatchSize, LockTimeout = TimeSpan.FromSeconds(LockTimeout) };
+        request = request with { BatchSize = BatchSize, LockTimeout = TimeSpan.FromSeconds(LockTimeout), Activity = "Import-AzCostToSql" };
         try
         {
             ImportOutcome? outcome = await CostImporter.ImportAsync(request, ShouldProcessAsync, CreateLog(), CreateProgress(), 1, CancellationToken).ConfigureAwait(false);

@@ -177,7 +177,7 @@ public sealed class SaveAzCostBlobCommand : AsyncCmdlet
             "-Refresh cannot request it again because the report carries no token (it was not made by New-AzCostReport with a token). Run New-AzCostReport again.",
         EngineAdvice.RequestReportAgain => "Request the report again (New-AzCostReport), or run Save-AzCostBlob with -Refresh to have it requested again with the report's token.",
         EngineAdvice.KeepCompressed => "Or use -Decompress:$false to keep the blob as it is.",
-        _ => null,
+        _ => base.Advise(advice, target),
     };
 
     private string ResolveFolder()

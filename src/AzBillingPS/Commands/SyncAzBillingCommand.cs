@@ -332,7 +332,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         }
         catch (EngineException e) when (!all)
         {
-            throw new TerminatingErrorException(ErrorMapper.ToErrorRecord(e, _scopes.Count == 1 ? _scopes[0] : _scopes.ToArray()));
+            throw new TerminatingErrorException(ErrorMapper.ToErrorRecord(WithAdvice(e, null), _scopes.Count == 1 ? _scopes[0] : _scopes.ToArray()));
         }
 
         SinkTarget target = _target!;
@@ -404,7 +404,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         AzBillingSyncResult result = ToResult(unit);
         if (unit.Action == SyncAction.Failed && unit.Error is not null)
         {
-            ErrorRecord record = ErrorMapper.ToErrorRecord(unit.Error, result);
+            ErrorRecord record = ErrorMapper.ToErrorRecord(WithAdvice(unit.Error, result), result);
             string recommended = record.ErrorDetails?.RecommendedAction ?? string.Empty;
             record.ErrorDetails = new ErrorDetails($"Sync of {unit.Key} failed; the table keeps what it held: {SyncText.Scrub(unit.Error.Message)}")
             {
@@ -418,6 +418,14 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             WriteObjectAsync(result);
         }
     }
+
+    /// <summary>What to do about an error, in this command's terms: the next run requests reports again by itself.</summary>
+    protected override string? Advise(EngineAdvice advice, object? target) => advice switch
+    {
+        EngineAdvice.RequestReportAgain or EngineAdvice.KeepCompressed => null,
+        EngineAdvice.RequestSubscriptions => "Name the subscriptions under it with -Scope, or use -AllSubscriptions (with -Exclude), or its billing scope.",
+        _ => base.Advise(advice, target),
+    };
 
     private static AzBillingSyncResult ToResult(SyncUnitOutcome u) => new()
     {

@@ -97,7 +97,7 @@ public abstract class DatabaseTargetCmdlet : AsyncCmdlet
         }
         catch (EngineException e)
         {
-            throw new TerminatingErrorException(ErrorMapper.ToErrorRecord(e, e.FilePath ?? (object?)target.DisplayTable));
+            throw new TerminatingErrorException(ErrorMapper.ToErrorRecord(WithAdvice(e, null), e.FilePath ?? (object?)target.DisplayTable));
         }
     }
 
