@@ -38,6 +38,8 @@ public sealed class CostDataReader : DbDataReader
     private readonly byte[][] _lastUtf8;
     private readonly int[] _lastLength;
     private readonly string?[] _lastString;
+    private readonly bool[] _jsonText;
+    private readonly bool[] _lastJsonText;
 
     private int _fileIndex = -1;
     private CsvReader? _reader;
@@ -78,6 +80,8 @@ public sealed class CostDataReader : DbDataReader
         _lastUtf8 = new byte[n][];
         _lastLength = new int[n];
         _lastString = new string?[n];
+        _jsonText = new bool[n];
+        _lastJsonText = new bool[n];
         _lineageUtf8 = new byte[LineageColumns.All.Count][];
         _lineageUtf8[0] = System.Text.Encoding.UTF8.GetBytes(lineage.Scope);
         _lineageUtf8[1] = System.Text.Encoding.UTF8.GetBytes(lineage.Metric);
@@ -101,6 +105,12 @@ public sealed class CostDataReader : DbDataReader
     public Action<CostDataReader>? OnRows { get; set; }
 
     public int NotifyAfter { get; set; } = 50_000;
+
+    /// <summary>JSON values (Tags) that could not be made a JSON object and are kept as their text in a JSON string.</summary>
+    public long JsonKeptAsText { get; private set; }
+
+    /// <summary>Where the first of <see cref="JsonKeptAsText"/> is: file, line and column.</summary>
+    public string? FirstJsonKeptAsText { get; private set; }
 
     /// <summary>When set, decimals are rounded (half away from zero, as the database's own conversion does) to this many fractional digits.</summary>
     public int? DecimalScale { get; set; }
@@ -263,6 +273,15 @@ public sealed class CostDataReader : DbDataReader
                     }
 
                     break;
+                case CostColumnType.Json:
+                    ParseJson(o, value);
+                    if (_jsonText[o])
+                    {
+                        JsonKeptAsText++;
+                        FirstJsonKeptAsText ??= string.Create(CultureInfo.InvariantCulture, $"{file.Path}: line {line}, column '{file.RawNames[index]}'");
+                    }
+
+                    break;
                 default:
                     _text[o] = null;
                     break;
@@ -290,6 +309,35 @@ public sealed class CostDataReader : DbDataReader
         if (LastDate is null || date > LastDate)
         {
             LastDate = date;
+        }
+    }
+
+    /// <summary>A JSON object's text for a Tags value (EA's brace-less body wrapped), or the value's text as a JSON string; the last value is reused when repeated.</summary>
+    private void ParseJson(int o, ReadOnlySpan<byte> value)
+    {
+        string? last = _lastString[o];
+        if (last is not null && value.SequenceEqual(_lastUtf8[o].AsSpan(0, _lastLength[o])))
+        {
+            _text[o] = last;
+            _jsonText[o] = _lastJsonText[o];
+            return;
+        }
+
+        bool ok = JsonTags.TryNormalize(value, out string json);
+        _text[o] = ok ? json : JsonTags.AsJsonString(System.Text.Encoding.UTF8.GetString(value));
+        _jsonText[o] = !ok;
+        if (value.Length <= 1024)
+        {
+            byte[]? buffer = _lastUtf8[o];
+            if (buffer is null || buffer.Length < value.Length)
+            {
+                buffer = _lastUtf8[o] = new byte[Math.Max(64, value.Length)];
+            }
+
+            value.CopyTo(buffer);
+            _lastLength[o] = value.Length;
+            _lastString[o] = _text[o];
+            _lastJsonText[o] = _jsonText[o];
         }
     }
 
@@ -374,7 +422,7 @@ public sealed class CostDataReader : DbDataReader
 
     /// <summary>
     /// A text value as the file's UTF-8 bytes, without making a string (valid until the next <see cref="Read"/>).
-    /// For text columns (data and lineage) only.
+    /// For text columns (data and lineage) only; a JSON column's value is its normalised string (<see cref="GetString"/>).
     /// </summary>
     public ReadOnlySpan<byte> GetUtf8(int ordinal)
         => ordinal < _dataCount ? _reader!.GetSpan(_map[ordinal]) : _lineageUtf8[ordinal - _dataCount];

@@ -140,7 +140,8 @@ public static class CostImporter
             progress?.Report(new EngineProgress(progressId, activity, status, percent));
         }
 
-        CostDataReader OpenReader() => new(headers, columns, lineage, cancellationToken)
+        CostDataReader? opened = null;
+        CostDataReader OpenReader() => opened = new(headers, columns, lineage, cancellationToken)
         {
             NotifyAfter = Math.Max(1, request.BatchSize),
             OnRows = OnRows,
@@ -161,6 +162,12 @@ public static class CostImporter
         }
 
         stopwatch.Stop();
+        if (opened is { JsonKeptAsText: > 0 } r)
+        {
+            log.Warning(string.Create(CultureInfo.InvariantCulture,
+                $"{r.JsonKeptAsText:N0} Tags value(s) could not be made a JSON object and were kept as their text in a JSON string (first at {r.FirstJsonKeptAsText}); JSON queries see no tags on those rows."));
+        }
+
         return new ImportOutcome(
             sink.Describe(),
             request.Target.Provider.ToString(),

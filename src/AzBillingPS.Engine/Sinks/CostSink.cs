@@ -277,6 +277,7 @@ public abstract class CostSink
             return (true, added);
         }
 
+        await TableColumns.UpgradeAsync(Target, connection, transaction, log, cancellationToken).ConfigureAwait(false);
         foreach (CostColumn column in wanted)
         {
             if (!existing.Contains(column.Name))
@@ -337,42 +338,7 @@ public abstract class CostSink
         p.Value = value.Date;
         command.Parameters.Add(p);
     }
-
-    /// <summary>Cost per month and service (and currency) in the table, optionally for one scope.</summary>
-    public async Task<IReadOnlyList<CostSummaryRow>> SummarizeAsync(string? scope, CancellationToken cancellationToken)
-    {
-        await using DbConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        HashSet<string> columns = await ListColumnsAsync(connection, null, cancellationToken).ConfigureAwait(false);
-        if (columns.Count == 0)
-        {
-            throw new EngineException(EngineErrorKind.NotFound, $"Table {Target.QualifiedTable} does not exist on {Describe()}.");
-        }
-
-        await using DbCommand command = connection.CreateCommand();
-        command.CommandText = Dialect.Summary(Target.EffectiveSchema, Target.Table, columns, scope is not null);
-        if (scope is not null)
-        {
-            AddParameter(command, "scope", scope);
-        }
-
-        var rows = new List<CostSummaryRow>();
-        await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            rows.Add(new CostSummaryRow(
-                reader.IsDBNull(0) ? string.Empty : reader.GetString(0),
-                reader.IsDBNull(1) ? string.Empty : reader.GetString(1),
-                reader.IsDBNull(2) ? string.Empty : reader.GetString(2),
-                reader.IsDBNull(3) ? 0m : Convert.ToDecimal(reader.GetValue(3), CultureInfo.InvariantCulture),
-                Convert.ToInt64(reader.GetValue(4), CultureInfo.InvariantCulture)));
-        }
-
-        return rows;
-    }
 }
 
 /// <summary>The open load transaction just before it commits, with what the load wrote (for bookkeeping in the same transaction).</summary>
 public sealed record SinkCommit(DbConnection Connection, DbTransaction Transaction, long RowsInserted, long RowsReplaced);
-
-/// <summary>One line of a cost summary.</summary>
-public sealed record CostSummaryRow(string Month, string Service, string Currency, decimal Cost, long Rows);

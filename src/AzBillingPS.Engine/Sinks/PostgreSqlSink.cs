@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Data.Common;
 using System.Globalization;
 using System.Linq;
@@ -40,11 +41,15 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
 
     protected override bool IsBusy(Exception e) => e is PostgresException { SqlState: "55P03" };
 
-    protected override Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostDataReader reader, int batchSize, CancellationToken cancellationToken)
+    protected override async Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostDataReader reader, int batchSize, CancellationToken cancellationToken)
     {
         var npgsql = (NpgsqlConnection)connection;
         string columns = string.Join(", ", reader.Columns.Select(c => Dialect.Quote(c.Name)));
         var types = reader.Columns.Select(c => c.Type).ToArray();
+
+        // Tags go in as jsonb where the table has jsonb (tables of earlier versions have text there).
+        IReadOnlyDictionary<string, string> tableTypes = await TableColumns.ReadAsync(Target, connection, transaction, cancellationToken).ConfigureAwait(false);
+        bool[] jsonb = reader.Columns.Select(c => c.Type == CostColumnType.Json && tableTypes.TryGetValue(c.Name, out string? t) && t is "jsonb" or "json").ToArray();
         long rows = 0;
         using (NpgsqlBinaryImporter importer = npgsql.BeginBinaryImport($"COPY {Target.QualifiedTable} ({columns}) FROM STDIN (FORMAT BINARY)"))
         {
@@ -77,6 +82,9 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
                         case CostColumnType.Guid:
                             importer.Write(reader.GetGuid(i), NpgsqlDbType.Uuid);
                             break;
+                        case CostColumnType.Json when jsonb[i]:
+                            importer.Write(reader.GetString(i), NpgsqlDbType.Jsonb); // always valid JSON (CostDataReader)
+                            break;
                         default:
                             importer.Write(reader.GetString(i), NpgsqlDbType.Text);
                             break;
@@ -90,6 +98,6 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
             importer.Complete();
         }
 
-        return Task.FromResult(rows);
+        return rows;
     }
 }

@@ -108,26 +108,6 @@ public abstract class SqlDialect
 
     /// <summary>The lock's resource name: one per table, so loads into one table never interleave.</summary>
     public static string LockResource(string? schema, string table) => $"AzBillingPS:{schema}.{table}".ToUpperInvariant();
-
-    /// <summary>Cost per month, service and currency, for Get-AzCostSummary (parameter: scope, when byScope).</summary>
-    public string Summary(string? schema, string table, IReadOnlyCollection<string> columns, bool byScope)
-    {
-        string service = Quote(Pick(columns, "MeterCategory", "ServiceFamily") ?? "MeterCategory");
-        string currency = Quote(Pick(columns, "BillingCurrencyCode") ?? "BillingCurrencyCode");
-        string cost = Quote(Pick(columns, "CostInBillingCurrency") ?? "CostInBillingCurrency");
-        string month = MonthOf(Quote(CostColumnCatalog.DateColumn));
-        string where = byScope ? $" WHERE {Quote(LineageColumns.Scope)} = {Parameter("scope")}" : string.Empty;
-        return $"SELECT {month} AS {Quote("Month")}, {service} AS {Quote("Service")}, {currency} AS {Quote("Currency")}, SUM({cost}) AS {Quote("Cost")}, {CountAll} AS {Quote("Rows")} "
-            + $"FROM {QualifiedTable(schema, table)}{where} GROUP BY {month}, {service}, {currency} ORDER BY {Quote("Month")}, {Quote("Cost")} DESC";
-    }
-
-    /// <summary>The yyyy-MM text of a date column.</summary>
-    protected abstract string MonthOf(string dateColumn);
-
-    protected virtual string CountAll => "COUNT(*)";
-
-    protected static string? Pick(IReadOnlyCollection<string> columns, params string[] names)
-        => names.FirstOrDefault(n => columns.Contains(n, StringComparer.OrdinalIgnoreCase));
 }
 
 public sealed class SqlServerDialect : SqlDialect
@@ -170,10 +150,6 @@ public sealed class SqlServerDialect : SqlDialect
         => "DECLARE @result int; EXEC @result = sp_getapplock @Resource = @resource, @LockMode = N'Exclusive', @LockOwner = N'Transaction', @LockTimeout = @timeoutMs; SELECT @result;";
 
     public override string Parameter(string name) => "@" + name;
-
-    protected override string MonthOf(string dateColumn) => $"CONVERT(char(7), {dateColumn}, 126)";
-
-    protected override string CountAll => "COUNT_BIG(*)";
 }
 
 public sealed class PostgreSqlDialect : SqlDialect
@@ -195,6 +171,7 @@ public sealed class PostgreSqlDialect : SqlDialect
         CostColumnType.Boolean => "boolean",
         CostColumnType.Guid => "uuid",
         CostColumnType.Timestamp => "timestamptz",
+        CostColumnType.Json => "jsonb",
         _ => "text",
     };
 
@@ -210,8 +187,6 @@ public sealed class PostgreSqlDialect : SqlDialect
     public override string Lock() => "SELECT pg_advisory_xact_lock(hashtextextended(@resource, 0))";
 
     public override string Parameter(string name) => "@" + name;
-
-    protected override string MonthOf(string dateColumn) => $"to_char({dateColumn}, 'YYYY-MM')";
 }
 
 public sealed class SqliteDialect : SqlDialect
@@ -242,6 +217,4 @@ public sealed class SqliteDialect : SqlDialect
     public override string Lock() => string.Empty; // BEGIN IMMEDIATE takes the database's write lock
 
     public override string Parameter(string name) => "@" + name;
-
-    protected override string MonthOf(string dateColumn) => $"substr({dateColumn}, 1, 7)";
 }

@@ -134,6 +134,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     /// <summary>Cost scopes (subscriptions, billing accounts, ...); from the pipeline too.</summary>
     [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ScopeCompleter))]
     public string[]? Scope { get; set; }
 
     /// <summary>Every subscription the identity can list.</summary>
