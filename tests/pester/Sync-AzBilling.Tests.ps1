@@ -82,7 +82,7 @@ function Invoke-Sync([string] $Name, [hashtable] $Parameters, [object[]] $Pipe) 
     foreach ($i in $items) {
         if ($i -is [AzBillingPS.AzBillingSyncSummary]) {
             $r.Summary = [ordered]@{ Loaded = $i.Loaded; Skipped = $i.Skipped; Failed = $i.Failed; Units = $i.Units; Rows = $i.Rows; Bytes = $i.Bytes; Success = $i.Success; Scopes = $i.Scopes; Table = $i.Table; StateTable = $i.StateTable; FailedUnits = @($i.FailedUnits); RunId = "$($i.RunId)"; Results = @($i.Results).Count }
-            ($i | Format-List * | Out-String -Width 300), ($i | Format-Table | Out-String -Width 300), $i.ToString(), ($i | ConvertTo-Json -Depth 4) | Write-Host
+            ($i | Format-List * -Force | Out-String -Width 300), ($i | Format-Table | Out-String -Width 300), $i.ToString(), ($i | ConvertTo-Json -Depth 4) | Write-Host
         }
         elseif ($i -is [AzBillingPS.AzBillingSyncResult]) {
             $r.Results += [ordered]@{ Scope = $i.Scope; Metric = $i.Metric; Month = $i.Month; Action = "$($i.Action)"; Rows = $i.Rows; RowsReplaced = $i.RowsReplaced; Bytes = $i.Bytes; IsFinal = $i.IsFinal; Reason = $i.Reason; ImportId = "$($i.ImportId)"; OperationId = $i.OperationId; ErrorId = $i.ErrorId; PeriodEnd = $i.PeriodEnd.ToString('yyyy-MM-dd') }
@@ -266,7 +266,7 @@ Invoke-Sync 'second' (`$SignIn + @{ Scope = '$SubA', '$SubB'; DatabasePath = '$D
         It 'Get-AzBillingSyncState filters by scope and shows what a default run loads again' {
             $Run.bySubA | Should -Be @("/subscriptions/$SubA")
             @($Run.incomplete | Sort-Object -Unique) | Should -Be @($Window | Where-Object { -not (Test-FinalNow $_) } | Sort-Object)
-            $Run.stateView | Should -Match 'Month\s+Metric\s+Status'
+            $Run.stateView | Should -Match 'Month\s+Metric\s+Scope\s+Status'
             $Run.stateView | Should -Match ([regex]::Escape((Get-Month 0)))
         }
 

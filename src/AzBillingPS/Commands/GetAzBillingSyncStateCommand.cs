@@ -97,7 +97,7 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
                     ErrorIds.SyncStateNotFound, ErrorCategory.ObjectNotFound, _store.QualifiedTable));
         }
 
-        WildcardPattern[]? scopes = Scope?.Select(s => new WildcardPattern(AzScope.Pattern(s), WildcardOptions.IgnoreCase)).ToArray();
+        WildcardPattern[]? scopes = Scope?.Select(s => new WildcardPattern(AzFormat.ScopePattern(s), WildcardOptions.IgnoreCase)).ToArray();
         foreach (SyncStateRow row in _rows)
         {
             if (scopes is not null && !scopes.Any(p => p.IsMatch(row.Scope)))

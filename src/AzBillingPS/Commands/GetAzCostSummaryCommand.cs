@@ -68,7 +68,7 @@ public sealed class GetAzCostSummaryCommand : DatabaseTargetCmdlet
         {
             foreach (string s in Scope)
             {
-                string normal = AzScope.Pattern(s);
+                string normal = AzFormat.ScopePattern(s);
                 if (!_scopes.Contains(normal, StringComparer.Ordinal))
                 {
                     _scopes.Add(normal);
@@ -138,7 +138,7 @@ public sealed class GetAzCostSummaryCommand : DatabaseTargetCmdlet
                     continue;
                 case SummaryKeyKind.Scope:
                     summary.Scope = text;
-                    group.Add(AzScope.Short(text, 24));
+                    group.Add(AzFormat.Scope(text, 24));
                     continue;
                 case SummaryKeyKind.Subscription:
                     summary.SubscriptionId = text;

@@ -412,6 +412,15 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             outcome = await runner.RunAsync(ShouldProcessAsync, OnUnit, log, CreateProgress(), CancellationToken).ConfigureAwait(false);
         }
 
+        if (PassThru)
+        {
+            // One results table in plan order (scope, metric, month), then the summary line.
+            foreach (SyncUnitOutcome unit in outcome.Units)
+            {
+                WriteObjectAsync(ToResult(unit));
+            }
+        }
+
         WriteObjectAsync(Summary(outcome));
     }
 
@@ -427,11 +436,6 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
                 RecommendedAction = string.IsNullOrEmpty(recommended) ? "The next run retries the month." : recommended + " The next run retries the month.",
             };
             WriteErrorAsync(record);
-        }
-
-        if (PassThru)
-        {
-            WriteObjectAsync(result);
         }
     }
 
