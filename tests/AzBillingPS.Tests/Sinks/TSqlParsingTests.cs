@@ -107,6 +107,26 @@ public class TSqlParsingTests
         Assert.Equal(SqlDataTypeOption.NVarChar, ((SqlDataTypeReference)alter.DataType).SqlDataTypeOption);
     }
 
+    [Fact]
+    public void Every_sql_server_query_of_the_cookbook_parses()
+    {
+        string? dir = System.AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(Path.Combine(dir, "docs", "queries.md")))
+        {
+            dir = Path.GetDirectoryName(dir);
+        }
+
+        Assert.NotNull(dir);
+        string doc = File.ReadAllText(Path.Combine(dir!, "docs", "queries.md"));
+        var blocks = System.Text.RegularExpressions.Regex.Matches(doc, "```sql sqlserver\\r?\\n(?<sql>.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline);
+        Assert.Equal(8, blocks.Count);
+        foreach (System.Text.RegularExpressions.Match block in blocks)
+        {
+            var statement = Assert.Single(Statements(block.Groups["sql"].Value));
+            Assert.IsType<SelectStatement>(statement);
+        }
+    }
+
     public static TheoryData<string[], int?, bool> SummaryShapes => new()
     {
         { new[] { "Month", "Service" }, null, false },
