@@ -172,6 +172,20 @@ Describe 'Get-AzCostSummary on <Provider>' -Tag 'Summary' -ForEach $Providers {
         $s[0].ChargeType | Should -Not -BeNullOrEmpty
     }
 
+    It 'tab completion of -Scope offers the scopes the target table holds' {
+        $targetText = ($Target.GetEnumerator() | ForEach-Object { "-$($_.Key) '$($_.Value)'" }) -join ' '
+        foreach ($cmd in 'Get-AzCostSummary', 'Get-AzBillingSyncState', 'Import-AzCostToSql -Path x.csv') {
+            $line = "$cmd $targetText -Scope "
+            $all = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText
+            @($all) | Should -Be @($Ea, $Mca, $Sub | Sort-Object) -Because "$cmd completes the table's scopes"
+            $line = "$cmd $targetText -Scope 8611"
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @($Ea)
+        }
+        $line = "Get-AzCostSummary -DatabasePath '$(Join-Path $TestDrive 'missing.sqlite')' -Scope "
+        @((TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches) | Should -HaveCount 0
+        Test-Path (Join-Path $TestDrive 'missing.sqlite') | Should -BeFalse -Because 'completion never creates a database'
+    }
+
     It 'an unknown -GroupBy column is an error that lists the columns' {
         $e = $null
         try { Get-AzCostSummary @Target -GroupBy NoSuchColumn } catch { $e = $_ }

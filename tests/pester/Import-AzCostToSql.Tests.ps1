@@ -566,6 +566,10 @@ Describe 'Import-AzCostToSql on <Provider>' -Tag 'Import' -ForEach $Providers {
             $m | Should -Match '\bline 4\b'
             $m | Should -Match 'CostInBillingCurrency'
             $m | Should -Match ([regex]::Escape('12,34abc'))
+            $err[0].TargetObject | Should -Be $file -Because 'the error names the file, not System.String[]'
+            $err[0].CategoryInfo.TargetName | Should -Be $file
+            $err[0].CategoryInfo.Reason | Should -Be 'CsvBadValue'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidData'
             Get-TargetState $T | Should -Be $before
         }
 

@@ -158,7 +158,7 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
         {
             string message = string.Create(CultureInfo.InvariantCulture,
                 $"The report for {unit.Scope} {unit.Metric} {unit.PeriodStart:yyyy-MM-dd}..{unit.PeriodEnd:yyyy-MM-dd} has {unit.BlobCount} blob(s) but only {unit.Files.Count} reached Import-AzCostToSql ({string.Join(", ", unit.Files.Keys.OrderBy(k => k))}); it was not loaded, so the table still holds the earlier data for that period.");
-            WriteErrorAsync(new ErrorRecord(new InvalidOperationException(message), ErrorIds.IncompleteReport, ErrorCategory.InvalidData, unit.Files.Values.ToArray()));
+            WriteErrorAsync(new ErrorRecord(new InvalidOperationException(message), ErrorIds.IncompleteReport, ErrorCategory.InvalidData, string.Join(", ", unit.Files.Values)));
         }
     }
 

@@ -4,7 +4,6 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using System.Management.Automation.Language;
-using System.Management.Automation.Runspaces;
 using System.Threading;
 using System.Threading.Tasks;
 using AzBillingPS.Engine.Sinks;
@@ -39,7 +38,7 @@ public sealed class ScopeCompleter : IArgumentCompleter
                 Text(nameof(DatabaseTargetCmdlet.Table)) ?? DatabaseTargetCmdlet.DefaultTable,
                 Text(nameof(DatabaseTargetCmdlet.Schema)),
                 false);
-            string location = Runspace.DefaultRunspace?.SessionStateProxy.Path.CurrentFileSystemLocation.ProviderPath ?? Environment.CurrentDirectory;
+            string location = CurrentLocation();
             SinkTarget target = DatabaseTargetCmdlet.Resolve(parameters, path => System.IO.Path.GetFullPath(path, location), readOnly: true);
             using var cancel = new CancellationTokenSource(Budget);
             scopes = Task.Run(() => CostSummary.ScopesAsync(target, cancel.Token), cancel.Token).GetAwaiter().GetResult();
@@ -53,5 +52,13 @@ public sealed class ScopeCompleter : IArgumentCompleter
         return scopes
             .Where(s => pattern.IsMatch(s))
             .Select(s => new CompletionResult(s, s, CompletionResultType.ParameterValue, s));
+    }
+
+    /// <summary>The session's file-system location (a nested pipeline: the completer runs while the prompt's pipeline does).</summary>
+    private static string CurrentLocation()
+    {
+        using var ps = PowerShell.Create(RunspaceMode.CurrentRunspace);
+        PathInfo? location = ps.AddCommand("Microsoft.PowerShell.Management\\Get-Location").AddParameter("PSProvider", "FileSystem").Invoke<PathInfo>().FirstOrDefault();
+        return location?.ProviderPath ?? Environment.CurrentDirectory;
     }
 }
