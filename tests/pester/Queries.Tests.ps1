@@ -88,6 +88,17 @@ Describe 'docs/queries.md' -Tag 'Queries' {
         foreach ($t in 'per day and subscription', 'per resource group', 'per tag', 'amortized against actual', 'Month over month', 'Top movers') { $doc | Should -Match $t }
     }
 
+    It 'the README''s query runs as written on SQLite and PostgreSQL' {
+        $readme = Get-Content -Raw (Join-Path (Get-TestRepoRoot) 'README.md')
+        $sql = [regex]::Match($readme, '```sql\r?\n(?<sql>.*?)```', 'Singleline').Groups['sql'].Value
+        $sql | Should -Match 'FROM "AzureCostDetails"'
+        foreach ($db in @(if ($Sqlite3) { 'sqlite' }) + @(if ($Pg) { 'postgresql' })) {
+            $rows = @(ConvertTo-Rows @(Invoke-Query $db $sql))
+            $rows.Count | Should -BeGreaterThan 0 -Because $db
+            $rows[0].Date | Should -Be '2026-10-01'
+        }
+    }
+
     It '<Name> runs against the sample data and returns rows' -ForEach $Cases {
         if ($Db -eq 'sqlite' -and -not $Sqlite3) { Set-ItResult -Skipped -Because 'the sqlite3 CLI is not installed' }
         if ($Db -eq 'postgresql' -and -not $Pg) { Set-ItResult -Skipped -Because 'no throw-away PostgreSQL cluster could be started' }

@@ -332,7 +332,7 @@ public static class CostSummary
         middle.Append(" FROM (").Append(inner).Append(") AS ").Append(d.Quote("r"))
             .Append(" GROUP BY ").Append(string.Join(", ", groupColumns));
 
-        string order = string.Join(", ", new[] { d.Quote(Metric), d.Quote(Currency) }.Concat(timeColumns).Append(d.Quote(CostAlias) + " DESC").Concat(k.Except(timeColumns)));
+        string order = string.Join(", ", timeColumns.Concat(new[] { d.Quote(Metric), d.Quote(Currency), d.Quote(CostAlias) + " DESC" }).Concat(k.Except(timeColumns)));
         string sql = "SELECT " + string.Join(", ", groupColumns) + ", " + d.Quote(CostAlias) + ", " + d.Quote(RowsAlias)
             + " FROM (" + middle + ") AS " + d.Quote("g")
             + (query.Top is int top ? $" WHERE {d.Quote("rank")} <= {P("top", top)}" : string.Empty)
