@@ -14,6 +14,7 @@
         'New-AzCostReport'
         'Save-AzCostBlob'
         'Import-AzCostToSql'
+        'Import-AzCostExport'
         'Get-AzCostSummary'
         'Sync-AzBilling'
         'Get-AzBillingSyncState'

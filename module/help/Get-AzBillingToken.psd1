@@ -35,8 +35,8 @@ Errors: AzBillingAuthenticationFailed (Entra ID refused the sign-in; the message
         ObjectId             = 'A user-assigned managed identity by its object (principal) id.'
         FederatedTokenFile   = 'A file holding a federated token (a JWT issued by a trusted identity provider, such as AKS workload identity or a CI system) that is exchanged for an Entra ID token. Default: $env:AZURE_FEDERATED_TOKEN_FILE. The file is read again at every renewal, so rotated tokens are picked up.'
         Cloud                = 'The Azure cloud: AzurePublic (default), AzureUSGovernment or AzureChina. Sets the sign-in host and the Resource Manager URL.'
-        AuthorityHost        = 'Overrides the cloud''s Entra ID sign-in host, for example for Azure Stack Hub or a private cloud.'
-        ResourceManagerUrl   = 'Overrides the cloud''s Resource Manager URL, where the Cost Management calls go.'
+        AuthorityHost        = 'Overrides the cloud''s Entra ID sign-in host, for example for Azure Stack Hub or a private cloud. https only.'
+        ResourceManagerUrl   = 'Overrides the cloud''s Resource Manager URL, where the Cost Management calls go. https only (plain http only for a loopback address, such as a local stand-in); the token is sent to this host and port only: a Location, nextLink or redirect that points elsewhere ends the call with AzBillingTokenHostRefused.'
         Scope                = 'The OAuth scope of the token. Default: the Resource Manager URL followed by .default, for example https://management.azure.com/.default.'
         AsSecureString       = 'Writes the access token itself, as a read-only SecureString, instead of the AzBillingToken object, for use with other tools (for example Invoke-RestMethod -Authentication Bearer -Token). The SecureString is not renewed.'
     }

@@ -14,8 +14,13 @@ internal sealed class CsvOut : IDisposable
     private bool _atLineStart = true;
 
     public CsvOut(string path, string newLine)
+        : this(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16, FileOptions.SequentialScan), newLine)
     {
-        var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+    }
+
+    /// <summary>Writes into <paramref name="stream"/> (for example a GZipStream), which the writer owns.</summary>
+    public CsvOut(Stream stream, string newLine)
+    {
         _writer = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: true), 1 << 20);
         _newLine = newLine;
     }

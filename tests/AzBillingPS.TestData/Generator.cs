@@ -167,6 +167,15 @@ internal sealed class Generator
         return sb.ToString();
     }
 
+    /// <summary>The next row's values by logical field (valid until the next call), for the export writer.</summary>
+    internal string[] Row(long index)
+    {
+        NextRow(index);
+        return _v;
+    }
+
+    internal string Currency => _currency;
+
     private void NextRow(long index)
     {
         var rng = _rng;

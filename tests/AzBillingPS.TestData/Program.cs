@@ -10,6 +10,12 @@ internal static class Program
 {
     public static int Main(string[] args)
     {
+        if (args.Length == 2 && args[0] == "--layout")
+        {
+            // A storage container's worth of Cost Management exports, described by a JSON file (see ExportLayout).
+            return ExportLayout.Run(args[1]);
+        }
+
         Options o;
         try
         {

@@ -3,6 +3,8 @@
 #  §1 The Resource Manager token goes only to the Resource Manager endpoint in use, over https: the test fixture's
 #     "elsewhere" listeners (https and http on 127.0.0.2, https on another port of 127.0.0.1) record every request and
 #     its Authorization header; Location, nextLink and redirects point at them, and none may ever get a request.
+#  §2 Working folders belong to the user running the module: the tests run as root and plant folders, files and
+#     links as another account (nobody) the way a hostile neighbour on a shared host would.
 # Each group runs in one child pwsh that imports the built module.
 
 BeforeDiscovery {
@@ -15,6 +17,7 @@ BeforeDiscovery {
         $l.Start(); $l.Stop(); $script:NoSecondLoopback = $false
     }
     catch { }
+    $script:NotRoot = -not ($IsLinux -or $IsMacOS) -or ((& id -u) -ne '0') -or -not (Get-Command chown -ErrorAction SilentlyContinue)
 }
 
 BeforeAll {
@@ -77,11 +80,12 @@ function Invoke-Case([string] $Name, [scriptblock] $Body) {
 }
 
 AfterAll {
-    if ($F) { Stop-TestAzureFixture $F }
     if ($Folder) { Remove-Item -Recurse -Force $Folder -ErrorAction SilentlyContinue }
 }
 
 Describe 'The Resource Manager token goes only to the Resource Manager endpoint, over https (issue 10 §1)' -Tag 'Security', 'CostReport' -Skip:($NoFixture -or $NoSecondLoopback) {
+    AfterAll { Stop-TestAzureFixture $F }
+
     BeforeAll {
         $script:F = Start-TestAzureFixture -Elsewhere
         $E = $F.Elsewhere
@@ -219,5 +223,203 @@ Invoke-Case 'override-loopback-http' { Get-AzBillingToken -TenantId $env:AZB_TEN
 
     It 'shows no token or secret in any output' {
         foreach ($s in Get-TestFixtureSecrets $F) { $Run.AllText.Contains($s) | Should -BeFalse }
+    }
+}
+
+Describe 'Working folders and files belong to the user running the module (issue 10 §2)' -Tag 'Security', 'Sync', 'Blob' -Skip:($NoFixture -or $NotRoot) {
+    AfterAll { Stop-TestAzureFixture $F }
+
+    BeforeAll {
+        $script:F = Start-TestAzureFixture
+        $script:T = Join-Path $Folder 'neighbours'
+        New-Item -ItemType Directory -Path $T | Out-Null
+        function New-Dir([string] $Path, [string] $Mode = '700', [string] $Owner) {
+            New-Item -ItemType Directory -Force -Path $Path | Out-Null
+            & chmod $Mode $Path
+            if ($Owner) { & chown $Owner $Path }
+            $Path
+        }
+        function Set-Old([string] $Path) { (Get-Item -LiteralPath $Path -Force).LastWriteTimeUtc = [DateTime]::UtcNow.AddDays(-2) }
+        function New-Hex { [guid]::NewGuid().ToString('N') }
+
+        # Default working folders: pre-created by nobody, writable by all, absent; and the no-home fallback under temp.
+        New-Dir "$T/cacheForeign" '755' | Out-Null
+        New-Dir "$T/cacheForeign/AzBillingPS" '700' 'nobody' | Out-Null
+        New-Dir "$T/cacheOpen" '755' | Out-Null
+        New-Dir "$T/cacheOpen/AzBillingPS" '777' | Out-Null
+        New-Dir "$T/tmpForeign" '1777' | Out-Null
+        New-Dir "$T/tmpForeign/AzBillingPS-0" '777' 'nobody' | Out-Null
+        # An explicit -WorkingPath made by nobody, with the link the issue's attack plants.
+        New-Dir "$T/shared" '777' 'nobody' | Out-Null
+        Set-Content -LiteralPath "$T/victim.txt" -Value 'victim' -NoNewline
+        & chown nobody "$T/victim.txt"; & chmod 600 "$T/victim.txt"
+        $script:VictimHash = Get-TestFileSha256 "$T/victim.txt"
+        New-Item -ItemType SymbolicLink -Path "$T/shared/planted.partial.state.tmp" -Target "$T/victim.txt" | Out-Null
+        & chown -h nobody "$T/shared/planted.partial.state.tmp"
+
+        # Cleanup of earlier runs: only sync-<32 hex> folders with the module's marker, never through a link.
+        $work = New-Dir "$T/work"
+        $script:Keep = [ordered]@{}
+        $Keep.photos = New-Dir "$work/sync-photos"
+        Set-Content "$($Keep.photos)/photo.jpg" 'jpeg'
+        $Keep.noMarker = New-Dir "$work/sync-$(New-Hex)"
+        Set-Content "$($Keep.noMarker)/data.csv" 'x'
+        Set-Old $Keep.noMarker
+        $Keep.foreign = New-Dir "$work/sync-$(New-Hex)" '700' 'nobody'
+        Set-Content "$($Keep.foreign)/.azbillingps-sync-run" 'marker'; Set-Content "$($Keep.foreign)/.run.lock" ''
+        & chown -R nobody $Keep.foreign
+        Set-Old $Keep.foreign
+        $outside = New-Dir "$T/outside"
+        Set-Content "$outside/.azbillingps-sync-run" 'marker'; Set-Content "$outside/.run.lock" ''; Set-Content "$outside/keep.csv" 'keep'
+        $Keep.link = "$work/sync-$(New-Hex)"
+        New-Item -ItemType SymbolicLink -Path $Keep.link -Target $outside | Out-Null
+        $script:Outside = $outside
+        $script:Abandoned = New-Dir "$work/sync-$(New-Hex)"
+        Set-Content "$Abandoned/.azbillingps-sync-run" 'marker'; Set-Content "$Abandoned/.run.lock" ''; Set-Content "$Abandoned/left.csv" 'x'
+
+        $script:Sub = [guid]::NewGuid().ToString()
+        Set-TestCostRules $F @(@{ retryAfter = 0 })
+        $cases = @{ T = $T; Sub = $Sub }
+        $script:Run = Invoke-SecurityChild -Cases $cases @'
+$T = $D.T
+$Sync = @{ Scope = "/subscriptions/$($D.Sub)"; Months = 1 }
+function Use-Home([string] $Cache, [string] $HomeDir = $env:HOME, [string] $Temp = $env:TMPDIR) { $env:XDG_CACHE_HOME = $Cache; $env:HOME = $HomeDir; $env:TMPDIR = $Temp }
+$home0 = $env:HOME; $tmp0 = $env:TMPDIR
+Use-Home "$T/cacheForeign"; Invoke-Case 'defaultForeign' { Sync-AzBilling @SignIn @Sync -DatabasePath "$T/a.sqlite" }
+Use-Home "$T/cacheOpen"; Invoke-Case 'defaultOpen' { Sync-AzBilling @SignIn @Sync -DatabasePath "$T/b.sqlite" }
+Use-Home $null '' "$T/tmpForeign"; Invoke-Case 'defaultTemp' { Sync-AzBilling @SignIn @Sync -DatabasePath "$T/c.sqlite" }
+Use-Home "$T/cacheNew/deeper" $home0 $tmp0; Invoke-Case 'defaultNew' { Sync-AzBilling @SignIn @Sync -DatabasePath "$T/d.sqlite" -KeepFiles }
+Invoke-Case 'explicitForeign' { Sync-AzBilling @SignIn @Sync -DatabasePath "$T/e.sqlite" -WorkingPath "$T/shared" }
+Invoke-Case 'cleanup' { Sync-AzBilling @SignIn @Sync -DatabasePath "$T/f.sqlite" -WorkingPath "$T/work" }
+$Results.state = [ordered]@{}
+foreach ($db in 'a', 'b', 'e', 'f') {
+    $rows = @(Get-AzBillingSyncState -DatabasePath "$T/$db.sqlite" -ErrorAction SilentlyContinue -ErrorVariable stateError)
+    $Results.state[$db] = [ordered]@{ Rows = $rows.Count; Running = @($rows | Where-Object { "$($_.Status)" -eq 'Running' }).Count; Error = "$($stateError | Select-Object -First 1 | ForEach-Object FullyQualifiedErrorId)" }
+}
+
+# Save-AzCostBlob: learn the file name, then plant links and another user's file under the names it uses.
+$Tok = Get-AzBillingToken @SignIn
+$report = New-AzCostReport -Token $Tok -Scope "/subscriptions/$($D.Sub)"
+$learned = @($report | Save-AzCostBlob -Path "$T/learn")
+$name = Split-Path -Leaf $learned[0].Path
+$Results.name = $name
+$Results.learnMode = (Get-Item -LiteralPath "$T/learn").UnixMode
+$Results.fileMode = (Get-Item -LiteralPath $learned[0].Path).UnixMode
+$victim2 = "$T/victim2.csv"
+Copy-Item $learned[0].Path $victim2
+chown nobody $victim2
+$plants = [ordered]@{
+    state   = @{ Name = "$name.partial.state.tmp"; Target = "$T/victim.txt" }
+    partial = @{ Name = "$name.partial"; Target = "$T/victim.txt" }
+    final   = @{ Name = $name; Target = $victim2 }
+}
+foreach ($k in $plants.Keys) {
+    $dir = New-Item -ItemType Directory -Force "$T/plant-$k"
+    New-Item -ItemType SymbolicLink -Path (Join-Path $dir $plants[$k].Name) -Target $plants[$k].Target | Out-Null
+    chown -h nobody (Join-Path $dir $plants[$k].Name)
+    Invoke-Case "plant-$k" { $report | Save-AzCostBlob -Path $dir }
+}
+$dir = New-Item -ItemType Directory -Force "$T/plant-foreignPartial"
+Set-Content -LiteralPath "$dir/$name.partial" -Value 'Date,Cost' -NoNewline
+chown nobody "$dir/$name.partial"
+Invoke-Case 'plant-foreignPartial' { $report | Save-AzCostBlob -Path $dir }
+Invoke-Case 'savePathForeign' { $report | Save-AzCostBlob -Path "$T/shared" }
+'@
+        $script:R = $Run.Results
+    }
+
+    It 'refuses a default working folder that another user created first (<_>)' -ForEach @('defaultForeign', 'defaultTemp') {
+        $case = $R[$_]
+        $case.Terminating.Id | Should -BeLike 'AzBillingUnsafeFolder,*'
+        $case.Terminating.Category | Should -Be 'SecurityError'
+        $case.Terminating.Message | Should -BeLike '*The default working folder*belongs to uid 65534*'
+        $case.Terminating.Message | Should -BeLike '*-WorkingPath*'
+        @(Get-ChildItem -Force -LiteralPath $(if ($_ -eq 'defaultForeign') { "$T/cacheForeign/AzBillingPS" } else { "$T/tmpForeign/AzBillingPS-0" })) | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a default working folder others can write to, and says what to do' {
+        $case = $R.defaultOpen
+        $case.Terminating.Id | Should -BeLike 'AzBillingUnsafeFolder,*'
+        $case.Terminating.Message | Should -BeLike "*can be written by other users*chmod 700 $T/cacheOpen/AzBillingPS*"
+    }
+
+    It 'marks no unit Running when the working folder is refused (<_>)' -ForEach @('a', 'b', 'e') {
+        $R.state[$_].Running | Should -Be 0
+        $R.state[$_].Rows | Should -Be 0
+    }
+
+    It 'records the loaded unit when the working folder is fine' {
+        $R.state.f.Rows | Should -Be 1
+        $R.state.f.Running | Should -Be 0
+    }
+
+    It 'creates a missing default working folder (and its parents) private to the user' {
+        $R.defaultNew.Terminating | Should -BeNullOrEmpty
+        $R.defaultNew.Errors | Should -BeNullOrEmpty
+        (Get-Item "$T/cacheNew/deeper/AzBillingPS").UnixMode | Should -Be 'drwx------'
+        (Get-Item "$T/cacheNew").UnixMode | Should -Be 'drwx------'
+        # -KeepFiles kept the run folder: private, marked, its CSV readable by the user only
+        $run = @(Get-ChildItem -Directory "$T/cacheNew/deeper/AzBillingPS")
+        $run.Count | Should -Be 1
+        $run[0].Name | Should -Match '^sync-[0-9a-f]{32}$'
+        $run[0].UnixMode | Should -Be 'drwx------'
+        Test-Path -LiteralPath (Join-Path $run[0].FullName '.azbillingps-sync-run') | Should -BeTrue
+        $csv = @(Get-ChildItem -Recurse -File -Filter '*.csv' $run[0].FullName)
+        $csv.Count | Should -Be 1
+        $csv[0].UnixMode | Should -Be '-rw-------'
+    }
+
+    It 'refuses a -WorkingPath another user owns; the planted link is not followed and its target is unchanged' {
+        $case = $R.explicitForeign
+        $case.Terminating.Id | Should -BeLike 'AzBillingUnsafeFolder,*'
+        $case.Terminating.Message | Should -BeLike "*-WorkingPath '$T/shared' belongs to uid 65534*"
+        Get-TestFileSha256 "$T/victim.txt" | Should -Be $VictimHash
+        @(Get-ChildItem -Force "$T/shared").Name | Should -Be @('planted.partial.state.tmp')
+    }
+
+    It 'cleans up only folders it made: <_> survives' -ForEach @('photos', 'noMarker', 'foreign', 'link') {
+        $R.cleanup.Terminating | Should -BeNullOrEmpty
+        Test-Path -LiteralPath $Keep[$_] | Should -BeTrue
+        if ($_ -eq 'link') {
+            (Get-Item -Force -LiteralPath $Keep.link).LinkType | Should -Be 'SymbolicLink'
+            @(Get-ChildItem -Force $Outside).Name | Sort-Object | Should -Be @('.azbillingps-sync-run', '.run.lock', 'keep.csv')
+        }
+        else {
+            @(Get-ChildItem -Force -LiteralPath $Keep[$_]).Count | Should -BeGreaterThan 0
+        }
+    }
+
+    It 'removes an abandoned run folder it made, and its own folder when done' {
+        $R.cleanup.Errors | Should -BeNullOrEmpty
+        Test-Path -LiteralPath $Abandoned | Should -BeFalse
+        @(Get-ChildItem -Directory "$T/work" | Where-Object Name -Match '^sync-[0-9a-f]{32}$').Count | Should -Be 3
+    }
+
+    It 'creates a missing -Path private, and the downloaded file readable by the user only' {
+        $R.learnMode | Should -Be 'drwx------'
+        $R.fileMode | Should -Be '-rw-------'
+    }
+
+    It 'stops at a link planted as the <_> file: AzBillingUnsafeFile, the link left, its target unchanged' -ForEach @('state', 'partial', 'final') {
+        $case = $R["plant-$_"]
+        $case.Errors.Count | Should -Be 1
+        $case.Errors[0].Id | Should -BeLike 'AzBillingUnsafeFile,*'
+        $case.Errors[0].Message | Should -BeLike '*is a symbolic link, not a file this module made*'
+        $case.Objects | Should -BeNullOrEmpty
+        Get-TestFileSha256 "$T/victim.txt" | Should -Be $VictimHash
+        $planted = @{ state = "$($R.name).partial.state.tmp"; partial = "$($R.name).partial"; final = $R.name }[$_]
+        (Get-Item -Force -LiteralPath "$T/plant-$_/$planted").LinkType | Should -Be 'SymbolicLink'
+    }
+
+    It 'does not resume a .partial another user owns' {
+        $case = $R['plant-foreignPartial']
+        $case.Errors[0].Id | Should -BeLike 'AzBillingUnsafeFile,*'
+        $case.Errors[0].Message | Should -BeLike '*a file owned by uid 65534*not resumed*'
+        Get-Content -Raw "$T/plant-foreignPartial/$($R.name).partial" | Should -Be 'Date,Cost'
+    }
+
+    It 'refuses a -Path another user owns' {
+        $R.savePathForeign.Terminating.Id | Should -BeLike 'AzBillingUnsafeFolder,*'
+        $R.savePathForeign.Terminating.Message | Should -BeLike "*-Path '$T/shared' belongs to uid 65534*"
     }
 }

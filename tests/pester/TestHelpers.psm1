@@ -508,8 +508,10 @@ function Get-TestAzuritePath {
 
 function Get-TestAzuriteHttpClient {
     if (-not $script:AzuriteHttp) {
-        $handler = [Net.Http.SocketsHttpHandler]::new()
+        $handler = [Net.Http.HttpClientHandler]::new()
         $handler.UseProxy = $false
+        # The test's own uploads to a loopback Azurite (http, or https with a certificate made by Start-TestAzurite -OAuth).
+        $handler.ServerCertificateCustomValidationCallback = [Net.Http.HttpClientHandler]::DangerousAcceptAnyServerCertificateValidator
         $script:AzuriteHttp = [Net.Http.HttpClient]::new($handler)
         $script:AzuriteHttp.Timeout = [TimeSpan]::FromMinutes(10)
     }
@@ -527,7 +529,12 @@ function Start-TestAzurite {
         $az = Start-TestAzurite; try { New-TestBlob $az -Name a.csv -Path ./a.csv } finally { Stop-TestAzurite $az }
     #>
     [CmdletBinding()]
-    param([int] $TimeoutSeconds = 60)
+    param(
+        [int] $TimeoutSeconds = 60,
+        # Serve https with Entra token (OAuth) sign-in besides SAS: Azurite's --oauth basic, with a loopback certificate from
+        # a CA made here. The result's CaPem is that CA (add it to a child's SSL_CERT_FILE bundle to trust Azurite).
+        [switch] $OAuth
+    )
     $bin = Get-TestAzuritePath
     if (-not $bin) {
         Write-Warning 'Blob tests skipped: Azurite is not installed (npm install in out/node from tests/package.json, or set AZBILLING_TEST_AZURITE).'
@@ -543,9 +550,21 @@ function Start-TestAzurite {
         $port = Get-FreeTcpPort
         $location = Join-Path ([IO.Path]::GetTempPath()) ("azb-azurite-$([guid]::NewGuid().ToString('N').Substring(0, 12))")
         New-Item -ItemType Directory -Force $location | Out-Null
+        $extra = @()
+        $caPem = $null
+        if ($OAuth) {
+            $ca = New-TestFixtureCertificate -Subject 'CN=AzBillingPS Azurite Test CA' -Ca
+            $server = New-TestFixtureCertificate -Subject 'CN=127.0.0.1' -Server -Issuer $ca -NotAfterDays 1
+            $certFile = Join-Path $location 'azurite-cert.pem'
+            $keyFile = Join-Path $location 'azurite-key.pem'
+            [IO.File]::WriteAllText($certFile, $server.ExportCertificatePem())
+            [IO.File]::WriteAllText($keyFile, [Security.Cryptography.X509Certificates.RSACertificateExtensions]::GetRSAPrivateKey($server).ExportPkcs8PrivateKeyPem())
+            $caPem = $ca.ExportCertificatePem()
+            $extra = @('--oauth', 'basic', '--cert', $certFile, '--key', $keyFile)
+        }
         $psi = [Diagnostics.ProcessStartInfo]::new($node.Source)
         foreach ($a in @($bin, '--blobHost', '127.0.0.1', '--blobPort', "$port", '--location', $location, '--silent',
-                '--skipApiVersionCheck', '--loose')) { $psi.ArgumentList.Add($a) }
+                '--skipApiVersionCheck', '--loose') + $extra) { $psi.ArgumentList.Add($a) }
         $psi.UseShellExecute = $false
         $psi.RedirectStandardOutput = $true
         $psi.RedirectStandardError = $true
@@ -566,8 +585,9 @@ function Start-TestAzurite {
                 PSTypeName = 'AzBillingPS.TestAzurite'
                 Process    = $p
                 Port       = $port
-                Endpoint   = "http://127.0.0.1:$port/$($script:AzuriteAccount)"
+                Endpoint   = "$(if ($OAuth) { 'https' } else { 'http' })://127.0.0.1:$port/$($script:AzuriteAccount)"
                 Account    = $script:AzuriteAccount
+                CaPem      = $caPem
                 Key        = $script:AzuriteKey
                 Location   = $location
                 StdOut     = $out
@@ -752,6 +772,62 @@ function New-TestBlobSasLink {
     return "$base/$path`?sv=$sv&st=$([Uri]::EscapeDataString($st))&se=$([Uri]::EscapeDataString($se))&sr=b&sp=$Permissions&sig=$([Uri]::EscapeDataString($sig))"
 }
 
+function New-TestContainerSasUrl {
+    <#
+    .SYNOPSIS
+        A real container SAS URL (sr=c, version 2022-11-02) with read and list permissions (-Permissions to change).
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory, Position = 0)] [object] $Azurite,
+        [string] $Container = 'costs',
+        [datetime] $Expiry = [DateTime]::UtcNow.AddHours(1),
+        [string] $Permissions = 'rl',
+        [string] $Key
+    )
+    $sv = '2022-11-02'
+    $st = ConvertTo-TestSasTime ([DateTime]::UtcNow.AddMinutes(-15))
+    $se = ConvertTo-TestSasTime $Expiry
+    $resource = "/blob/$($Azurite.Account)/$Container"
+    $toSign = ($Permissions, $st, $se, $resource, '', '', '', $sv, 'c', '', '', '', '', '', '', '') -join "`n"
+    $sig = Get-TestHmacSignature $(if ($Key) { $Key } else { $Azurite.Key }) $toSign
+    return "$($Azurite.Endpoint)/$Container`?sv=$sv&st=$([Uri]::EscapeDataString($st))&se=$([Uri]::EscapeDataString($se))&sr=c&sp=$Permissions&sig=$([Uri]::EscapeDataString($sig))"
+}
+
+function New-TestExportLayout {
+    <#
+    .SYNOPSIS
+        Writes Cost Management export runs (parts and manifest.json, as exports lay them out) under -Root with the
+        test-data generator; -Runs is a list of hashtables as tests/AzBillingPS.TestData/ExportLayout.cs describes.
+        Returns one object per run: folder, rows, parts (Name, Rows, Bytes).
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [string] $Root, [Parameter(Mandatory)] [object[]] $Runs)
+    New-Item -ItemType Directory -Force $Root | Out-Null
+    $spec = Join-Path $Root ('.layout-' + [guid]::NewGuid().ToString('N') + '.json')
+    @{ root = $Root; runs = @($Runs) } | ConvertTo-Json -Depth 8 | Set-Content -LiteralPath $spec -Encoding utf8NoBOM
+    try {
+        $out = & (Get-TestDotnet) (Get-TestDataGenerator) --layout $spec 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "Test-data generator failed ($LASTEXITCODE): $($out | Out-String)" }
+        foreach ($line in $out) { [string]$line | ConvertFrom-Json }
+    }
+    finally { Remove-Item -LiteralPath $spec -ErrorAction SilentlyContinue }
+}
+
+function Copy-TestTreeToAzurite {
+    <#
+    .SYNOPSIS
+        Uploads every file under -Root to the container, named by its path relative to -Root (with -Prefix before it).
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory, Position = 0)] [object] $Azurite, [Parameter(Mandatory)] [string] $Root, [string] $Container = 'costs', [string] $Prefix = '')
+    foreach ($f in Get-ChildItem -LiteralPath $Root -Recurse -File) {
+        $name = [IO.Path]::GetRelativePath($Root, $f.FullName).Replace('\', '/')
+        if ($name.StartsWith('.layout-')) { continue }
+        [void] (New-TestBlob $Azurite -Container $Container -Name ($Prefix + $name) -Path $f.FullName)
+    }
+}
+
 function New-TestCostReport {
     <#
     .SYNOPSIS
@@ -806,7 +882,8 @@ function Get-TestFileSha256 {
 Export-ModuleMember -Function Start-TestPostgres, Stop-TestPostgres, Invoke-TestPsql, Get-TestPgBin, Invoke-ChildPwsh,
     Get-TestPwshCommand, Get-TestDataGenerator, New-TestCostFile, Get-CsvDailySum, Get-CsvRowCount, Test-Utf8Bom,
     Get-TestRepoRoot, Get-TestDotnet, Get-FreeTcpPort,
-    Get-TestAzuritePath, Start-TestAzurite, Stop-TestAzurite, New-TestBlob, New-TestBlobSasLink, Get-TestFileSha256, New-TestCostReport
+    Get-TestAzuritePath, Start-TestAzurite, Stop-TestAzurite, New-TestBlob, New-TestBlobSasLink, Get-TestFileSha256, New-TestCostReport,
+    New-TestContainerSasUrl, New-TestExportLayout, Copy-TestTreeToAzurite
 
 #region Azure test fixture (Entra ID, ARM, Cost Management, blob fault proxy)
 
@@ -895,7 +972,7 @@ function Start-TestAzureFixture {
     $secret = 'fx~' + [guid]::NewGuid().ToString('N')
     $config = [ordered]@{
         tokenLifetimeSeconds = $TokenLifetimeSeconds
-        resources            = @('https://management.azure.com', 'https://database.windows.net')
+        resources            = @('https://management.azure.com', 'https://database.windows.net', 'https://storage.azure.com')
         tenants              = @(@{ tenantId = $tenant; domain = 'fixture.azbilling.test'; apps = @(@{ clientId = $client; secret = $secret }) })
     }
     if ($CostRules) { $config.costRules = @($CostRules) }

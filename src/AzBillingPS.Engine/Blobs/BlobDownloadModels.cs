@@ -1,4 +1,6 @@
 using System;
+using System.Threading;
+using System.Threading.Tasks;
 
 namespace AzBillingPS.Engine.Blobs;
 
@@ -20,6 +22,22 @@ public sealed record BlobDownloadRequest(Uri Link, string DestinationPath, long 
 
     /// <summary>Shown in messages instead of the file name (for example "blob 2 of 3 of ..."); optional.</summary>
     public string? Description { get; init; }
+
+    /// <summary>
+    /// An Entra access token for the storage account (exports read by account and container), sent as
+    /// <c>Authorization: Bearer</c> with every request; null for a SAS link. Asked for before each request, so a long
+    /// download gets a renewed token. The downloader sends it only where <see cref="TokenEndpoint"/> allows.
+    /// </summary>
+    public Func<CancellationToken, Task<string>>? BearerToken { get; init; }
+
+    /// <summary>The storage account endpoint the bearer token belongs to (its own host is the only one that gets it); required with <see cref="BearerToken"/>.</summary>
+    public Common.TokenEndpoint? TokenEndpoint { get; init; }
+
+    /// <summary>What to do when the storage service refuses the request (401/403); the report's advice when null.</summary>
+    public string? RefusedAdvice { get; init; }
+
+    /// <summary>What to do when the blob is not found (404); the report's advice when null.</summary>
+    public string? NotFoundAdvice { get; init; }
 
     public override string ToString() => $"{Common.SasRedactor.Redact(Link)} -> {DestinationPath}";
 }

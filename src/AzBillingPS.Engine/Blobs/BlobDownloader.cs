@@ -100,12 +100,15 @@ public sealed class BlobDownloader : IDisposable
         string partial = final + PartialSuffix;
         string stateFile = final + StateSuffix;
 
+        // Only files this module made are kept, resumed or replaced: a link or another user's file at one of the
+        // names stops the download (AzBillingUnsafeFile) and is left as it is.
+        bool finalExists = PrivateFiles.RequireOwnedFile(final, "used");
         if (request.Force)
         {
-            DeleteQuietly(partial);
-            DeleteQuietly(stateFile);
+            PrivateFiles.DeleteOwned(partial);
+            PrivateFiles.DeleteOwned(stateFile);
         }
-        else if (File.Exists(final))
+        else if (finalExists)
         {
             long length = new FileInfo(final).Length;
             if (IsComplete(request))
@@ -119,9 +122,9 @@ public sealed class BlobDownloader : IDisposable
 
         CheckExpiry(request, what);
         string? folder = Path.GetDirectoryName(final);
-        if (!string.IsNullOrEmpty(folder))
+        if (!string.IsNullOrEmpty(folder) && !PrivateFiles.Inspect(folder).Exists)
         {
-            Directory.CreateDirectory(folder);
+            PrivateFiles.CreateFolderTree(folder);
         }
 
         log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{what}: downloading {SasRedactor.Redact(request.Link)} ({Describe(request.ExpectedBytes)}) to {final}."));
@@ -158,8 +161,8 @@ public sealed class BlobDownloader : IDisposable
             return false;
         }
 
-        var file = new FileInfo(Path.GetFullPath(request.DestinationPath));
-        return file.Exists && (request.Decompress || request.ExpectedBytes <= 0 || file.Length == request.ExpectedBytes);
+        string path = Path.GetFullPath(request.DestinationPath);
+        return PrivateFiles.IsOwnedFile(path) && (request.Decompress || request.ExpectedBytes <= 0 || new FileInfo(path).Length == request.ExpectedBytes);
     }
 
     public void Dispose() => _http.Dispose();
@@ -196,7 +199,8 @@ public sealed class BlobDownloader : IDisposable
         bool stateWritten = false;
 
         PartialState? state = request.Force ? null : PartialState.Read(stateFile);
-        if (File.Exists(partial))
+        bool leftover = PrivateFiles.RequireOwnedFile(partial, "resumed");
+        if (leftover)
         {
             long have = new FileInfo(partial).Length;
             if (state is not null && expected > 0 && have > 0 && have <= expected
@@ -214,7 +218,7 @@ public sealed class BlobDownloader : IDisposable
             }
         }
 
-        var stream = new FileStream(partial, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read, bufferSize: 1, FileOptions.None);
+        FileStream stream = leftover ? PrivateFiles.OpenOwned(partial, FileAccess.Write, FileShare.Read) : PrivateFiles.CreateNew(partial, FileAccess.Write, FileShare.Read);
         IncrementalHash? hasher = null;
         byte[]? expectedMd5 = null;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(_options.BufferSize);
@@ -246,6 +250,13 @@ public sealed class BlobDownloader : IDisposable
 
                 string clientRequestId = Guid.NewGuid().ToString("D");
                 message.Headers.TryAddWithoutValidation("x-ms-client-request-id", clientRequestId);
+                if (request.BearerToken is { } bearer)
+                {
+                    TokenEndpoint endpoint = request.TokenEndpoint ?? throw new EngineException(EngineErrorKind.InvalidArgument, "A bearer token needs the endpoint it belongs to.");
+                    endpoint.Check(link, what);
+                    endpoint.Authorize(message, await bearer(ct).ConfigureAwait(false), what);
+                    message.Headers.TryAddWithoutValidation("x-ms-version", Exports.BlobContainerStore.ServiceVersion);
+                }
 
                 HttpResponseMessage response;
                 using (var headersTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
@@ -579,7 +590,7 @@ public sealed class BlobDownloader : IDisposable
             return;
         }
 
-        var read = new FileStream(partial, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1, FileOptions.SequentialScan);
+        FileStream read = PrivateFiles.OpenOwned(partial, FileAccess.Read, FileShare.ReadWrite, FileOptions.SequentialScan);
         await using (read.ConfigureAwait(false))
         {
             long left = length;
@@ -601,7 +612,7 @@ public sealed class BlobDownloader : IDisposable
     {
         byte[] magic = new byte[2];
         int got;
-        using (var probe = new FileStream(partial, FileMode.Open, FileAccess.Read, FileShare.Read, 1))
+        using (FileStream probe = PrivateFiles.OpenOwned(partial, FileAccess.Read, FileShare.Read))
         {
             got = await probe.ReadAsync(magic, ct).ConfigureAwait(false);
         }
@@ -615,18 +626,19 @@ public sealed class BlobDownloader : IDisposable
         }
 
         string temp = final + InflateSuffix;
+        PrivateFiles.DeleteOwned(temp);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(_options.BufferSize);
         bool done = false;
         try
         {
             long bytes = 0;
-            var source = new FileStream(partial, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+            FileStream source = PrivateFiles.OpenOwned(partial, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
             await using (source.ConfigureAwait(false))
             {
                 var gzip = new GZipStream(source, CompressionMode.Decompress, leaveOpen: true);
                 await using (gzip.ConfigureAwait(false))
                 {
-                    var target = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1, FileOptions.None);
+                    FileStream target = PrivateFiles.CreateNew(temp, FileAccess.Write, FileShare.None);
                     await using (target.ConfigureAwait(false))
                     {
                         try
@@ -713,11 +725,13 @@ public sealed class BlobDownloader : IDisposable
                     : string.Equals(code, "AuthenticationFailed", StringComparison.OrdinalIgnoreCase) || status == 401 ? EngineErrorKind.AuthenticationFailed
                     : EngineErrorKind.PermissionDenied;
                 string till = expiry is DateTimeOffset x ? string.Create(CultureInfo.InvariantCulture, $" (valid till {x.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC)") : string.Empty;
-                text += $" The link is a shared-access signature{till}: when it has expired or was revoked, request the report again (New-AzCostReport), or run Save-AzCostBlob with -Refresh.";
+                text += request.RefusedAdvice is { } refused
+                    ? " " + refused
+                    : $" The link is a shared-access signature{till}: when it has expired or was revoked, request the report again (New-AzCostReport), or run Save-AzCostBlob with -Refresh.";
                 break;
             case 404:
                 kind = EngineErrorKind.NotFound;
-                text += " The blob is gone (reports are kept for a limited time): request the report again.";
+                text += " " + (request.NotFoundAdvice ?? "The blob is gone (reports are kept for a limited time): request the report again.");
                 break;
             default:
                 kind = EngineErrorKind.ServiceError;

@@ -18,9 +18,9 @@ internal sealed record PartialState(string Blob, long Bytes, string ETag)
     {
         try
         {
-            if (!File.Exists(path))
+            if (!Common.PrivateFiles.IsOwnedFile(path))
             {
-                return null;
+                return null; // missing, or not a file this module made (a link is never followed)
             }
 
             string[] lines = File.ReadAllLines(path, Encoding.UTF8);
@@ -52,7 +52,13 @@ internal sealed record PartialState(string Blob, long Bytes, string ETag)
     {
         string text = string.Create(CultureInfo.InvariantCulture, $"{Header}\nblob={Blob}\nbytes={Bytes}\netag={ETag}\n");
         string temp = path + ".tmp";
-        File.WriteAllText(temp, text, new UTF8Encoding(false));
+        Common.PrivateFiles.DeleteOwned(temp);
+        using (FileStream stream = Common.PrivateFiles.CreateNew(temp))
+        {
+            stream.Write(new UTF8Encoding(false).GetBytes(text));
+        }
+
+        // A rename replaces the name itself: it never writes through a link that may be there.
         File.Move(temp, path, overwrite: true);
     }
 

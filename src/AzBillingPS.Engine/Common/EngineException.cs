@@ -33,6 +33,18 @@ public enum EngineErrorKind
 
     /// <summary>A request would have carried a bearer token to an address that is not the token's endpoint; it was not sent.</summary>
     TokenHostRefused,
+
+    /// <summary>A folder the module would write in belongs to another user or others can write to it; it was not used.</summary>
+    UnsafeFolder,
+
+    /// <summary>Something the module did not make (a symbolic link, another user's file) is where it would write or resume a file; it was left alone.</summary>
+    UnsafeFile,
+
+    /// <summary>An export's manifest.json is not JSON or lacks what a load needs.</summary>
+    ExportManifestInvalid,
+
+    /// <summary>An export run's blobs do not match its manifest (a part missing, a byte or row count that differs).</summary>
+    ExportRunIncomplete,
 }
 
 /// <summary>

@@ -129,12 +129,36 @@ public static class CostColumnCatalog
         ("Provider", CostColumnType.Text, Array.Empty<string>()),
     };
 
-    private static readonly FrozenDictionary<string, CostColumn> ByName = Build();
+    /// <summary>The cost-details catalog as a <see cref="ColumnCatalog"/> (period column: Date).</summary>
+    public static ColumnCatalog Instance { get; } = new("cost details", DateColumn, Known);
 
-    private static FrozenDictionary<string, CostColumn> Build()
+    /// <summary>All canonical columns, in catalog order.</summary>
+    public static IEnumerable<CostColumn> Columns => Instance.Columns;
+
+    /// <summary>The canonical column for a header name (case-insensitive, aliases included), or a text column of that name.</summary>
+    public static CostColumn Resolve(string header) => Instance.Resolve(header);
+
+    /// <summary>True when the header is one the catalog knows (by name or alias).</summary>
+    public static bool IsKnown(string header) => Instance.IsKnown(header);
+}
+
+/// <summary>
+/// The known columns of one dataset (cost details, FOCUS, price sheet, reservations), matched case-insensitively with
+/// aliases, and the column (if any) whose value dates a row. Unknown columns are kept as text under their own name.
+/// </summary>
+public sealed class ColumnCatalog
+{
+    private readonly (string Name, CostColumnType Type, string[] Aliases)[] _known;
+    private readonly FrozenDictionary<string, CostColumn> _byName;
+
+    public ColumnCatalog(string dataset, string? periodColumn, (string Name, CostColumnType Type, string[] Aliases)[] known)
     {
+        ArgumentNullException.ThrowIfNull(known);
+        Dataset = dataset;
+        PeriodColumn = periodColumn;
+        _known = known;
         var map = new Dictionary<string, CostColumn>(StringComparer.OrdinalIgnoreCase);
-        foreach ((string name, CostColumnType type, string[] aliases) in Known)
+        foreach ((string name, CostColumnType type, string[] aliases) in known)
         {
             var column = new CostColumn(name, type);
             map.Add(name, column);
@@ -144,15 +168,21 @@ public static class CostColumnCatalog
             }
         }
 
-        return map.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+        _byName = map.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
     }
 
+    /// <summary>What the files hold, for messages ("cost details", "FocusCost").</summary>
+    public string Dataset { get; }
+
+    /// <summary>The column every file of the dataset must have and whose value dates a row (checked against the period); null when rows carry no date.</summary>
+    public string? PeriodColumn { get; }
+
     /// <summary>All canonical columns, in catalog order.</summary>
-    public static IEnumerable<CostColumn> Columns
+    public IEnumerable<CostColumn> Columns
     {
         get
         {
-            foreach ((string name, CostColumnType type, _) in Known)
+            foreach ((string name, CostColumnType type, _) in _known)
             {
                 yield return new CostColumn(name, type);
             }
@@ -160,12 +190,12 @@ public static class CostColumnCatalog
     }
 
     /// <summary>The canonical column for a header name (case-insensitive, aliases included), or a text column of that name.</summary>
-    public static CostColumn Resolve(string header)
+    public CostColumn Resolve(string header)
     {
         string trimmed = header.Trim();
-        return ByName.TryGetValue(trimmed, out CostColumn? known) ? known : new CostColumn(trimmed, CostColumnType.Text);
+        return _byName.TryGetValue(trimmed, out CostColumn? known) ? known : new CostColumn(trimmed, CostColumnType.Text);
     }
 
     /// <summary>True when the header is one the catalog knows (by name or alias).</summary>
-    public static bool IsKnown(string header) => ByName.ContainsKey(header.Trim());
+    public bool IsKnown(string header) => _byName.ContainsKey(header.Trim());
 }

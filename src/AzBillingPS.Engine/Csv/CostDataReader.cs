@@ -19,7 +19,7 @@ public sealed record LineageValues(string Scope, string Metric, DateTime PeriodS
 /// row outside the unit's period fails the load with the file, line, column and value.
 /// Nothing is buffered beyond CsvHelper's read buffer: memory does not grow with the file.
 /// </summary>
-public sealed class CostDataReader : DbDataReader
+public sealed class CostDataReader : CostRowReader
 {
     private readonly IReadOnlyList<CostFileHeader> _files;
     private readonly CostColumn[] _columns;
@@ -46,6 +46,8 @@ public sealed class CostDataReader : DbDataReader
     private int[] _map = Array.Empty<int>();
     private long _bytesDone;
     private bool _closed;
+    private long _rowsRead;
+    private readonly int _periodOrdinal;
 
     public CostDataReader(IReadOnlyList<CostFileHeader> files, IReadOnlyList<CostColumn> dataColumns, LineageValues lineage, CancellationToken cancellationToken)
     {
@@ -61,6 +63,9 @@ public sealed class CostDataReader : DbDataReader
         {
             _ordinals[_columns[i].Name] = i;
         }
+
+        string? periodColumn = files.Count > 0 ? files[0].Catalog.PeriodColumn : CostColumnCatalog.DateColumn;
+        _periodOrdinal = periodColumn is not null && _ordinals.TryGetValue(periodColumn, out int p) ? p : -1;
 
         int n = _columns.Length;
         _text = new string?[n];
@@ -88,9 +93,9 @@ public sealed class CostDataReader : DbDataReader
     }
 
     /// <summary>All columns: data columns then lineage columns.</summary>
-    public IReadOnlyList<CostColumn> Columns => _columns;
+    public override IReadOnlyList<CostColumn> Columns => _columns;
 
-    public long RowsRead { get; private set; }
+    public override long RowsRead => _rowsRead;
 
     /// <summary>Bytes of the files consumed so far (approximate within the current file).</summary>
     public long BytesRead => _bytesDone + (_reader?.ByteOffset ?? 0);
@@ -106,14 +111,8 @@ public sealed class CostDataReader : DbDataReader
 
     public int NotifyAfter { get; set; } = 50_000;
 
-    /// <summary>JSON values (Tags) that could not be made a JSON object and are kept as their text in a JSON string.</summary>
-    public long JsonKeptAsText { get; private set; }
-
-    /// <summary>Where the first of <see cref="JsonKeptAsText"/> is: file, line and column.</summary>
-    public string? FirstJsonKeptAsText { get; private set; }
-
     /// <summary>When set, decimals are rounded (half away from zero, as the database's own conversion does) to this many fractional digits.</summary>
-    public int? DecimalScale { get; set; }
+    public override int? DecimalScale { get; set; }
 
     public override int FieldCount => _columns.Length;
 
@@ -152,8 +151,8 @@ public sealed class CostDataReader : DbDataReader
             if (read)
             {
                 ParseCurrent();
-                RowsRead++;
-                if (OnRows is not null && RowsRead % NotifyAfter == 0)
+                _rowsRead++;
+                if (OnRows is not null && _rowsRead % NotifyAfter == 0)
                 {
                     OnRows(this);
                 }
@@ -175,7 +174,7 @@ public sealed class CostDataReader : DbDataReader
 
         CostFileHeader file = _files[_fileIndex];
         _reader = CostFileSchema.Open(file.Path);
-        CostFileHeader now = CostFileSchema.ReadHeader(file.Path, _reader);
+        CostFileHeader now = CostFileSchema.ReadHeader(file.Path, _reader, file.Catalog);
         if (now.Columns.Count != file.Columns.Count)
         {
             throw new EngineException(EngineErrorKind.CsvBadHeader, $"{file.Path}: the file changed while it was being loaded.") { FilePath = file.Path };
@@ -259,6 +258,13 @@ public sealed class CostDataReader : DbDataReader
                     }
 
                     break;
+                case CostColumnType.Timestamp:
+                    if (!CostValueParser.TryParseTimestamp(value, out _date[o]))
+                    {
+                        throw BadValue(file.Path, line, file.RawNames[index], reader.GetString(index), "a date and time (ISO 8601, for example 2026-03-01T00:00:00Z)");
+                    }
+
+                    break;
                 case CostColumnType.Boolean:
                     if (!CostValueParser.TryParseBoolean(value, out _bool[o]))
                     {
@@ -274,13 +280,7 @@ public sealed class CostDataReader : DbDataReader
 
                     break;
                 case CostColumnType.Json:
-                    ParseJson(o, value);
-                    if (_jsonText[o])
-                    {
-                        JsonKeptAsText++;
-                        FirstJsonKeptAsText ??= string.Create(CultureInfo.InvariantCulture, $"{file.Path}: line {line}, column '{file.RawNames[index]}'");
-                    }
-
+                    ParseJson(o, value, () => string.Create(CultureInfo.InvariantCulture, $"{file.Path}: line {line}, column '{file.RawNames[index]}'"));
                     break;
                 default:
                     _text[o] = null;
@@ -288,7 +288,12 @@ public sealed class CostDataReader : DbDataReader
             }
         }
 
-        DateTime date = _date[_ordinals[CostColumnCatalog.DateColumn]];
+        if (_periodOrdinal < 0)
+        {
+            return;
+        }
+
+        DateTime date = _date[_periodOrdinal].Date;
         if (date < _lineage.PeriodStart || date > _lineage.PeriodEnd)
         {
             throw new EngineException(EngineErrorKind.RowOutsidePeriod,
@@ -313,19 +318,22 @@ public sealed class CostDataReader : DbDataReader
     }
 
     /// <summary>A JSON object's text for a Tags value (EA's brace-less body wrapped), or the value's text as a JSON string; the last value is reused when repeated.</summary>
-    private void ParseJson(int o, ReadOnlySpan<byte> value)
+    private void ParseJson(int o, ReadOnlySpan<byte> value, Func<string> where)
     {
         string? last = _lastString[o];
         if (last is not null && value.SequenceEqual(_lastUtf8[o].AsSpan(0, _lastLength[o])))
         {
             _text[o] = last;
             _jsonText[o] = _lastJsonText[o];
+            if (_jsonText[o])
+            {
+                CountJsonKeptAsText(where);
+            }
+
             return;
         }
 
-        bool ok = JsonTags.TryNormalize(value, out string json);
-        _text[o] = ok ? json : JsonTags.AsJsonString(System.Text.Encoding.UTF8.GetString(value));
-        _jsonText[o] = !ok;
+        _text[o] = ToJson(value, where, out _jsonText[o]);
         if (value.Length <= 1024)
         {
             byte[]? buffer = _lastUtf8[o];
@@ -424,7 +432,7 @@ public sealed class CostDataReader : DbDataReader
     /// A text value as the file's UTF-8 bytes, without making a string (valid until the next <see cref="Read"/>).
     /// For text columns (data and lineage) only; a JSON column's value is its normalised string (<see cref="GetString"/>).
     /// </summary>
-    public ReadOnlySpan<byte> GetUtf8(int ordinal)
+    public override ReadOnlySpan<byte> GetUtf8(int ordinal)
         => ordinal < _dataCount ? _reader!.GetSpan(_map[ordinal]) : _lineageUtf8[ordinal - _dataCount];
 
     public override decimal GetDecimal(int ordinal) => _decimal[ordinal];

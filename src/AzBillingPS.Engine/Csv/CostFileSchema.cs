@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.IO.Compression;
 using AzBillingPS.Engine.Common;
 using CsvHelper;
 
@@ -10,9 +11,10 @@ namespace AzBillingPS.Engine.Csv;
 /// <summary>The header of one cost-details file, resolved against the catalog.</summary>
 public sealed class CostFileHeader
 {
-    internal CostFileHeader(string path, IReadOnlyList<string> rawNames, IReadOnlyList<CostColumn> columns, int dateIndex)
+    internal CostFileHeader(string path, IReadOnlyList<string> rawNames, IReadOnlyList<CostColumn> columns, int dateIndex, ColumnCatalog? catalog = null)
     {
         Path = path;
+        Catalog = catalog ?? CostColumnCatalog.Instance;
         RawNames = rawNames;
         Columns = columns;
         DateIndex = dateIndex;
@@ -20,13 +22,16 @@ public sealed class CostFileHeader
 
     public string Path { get; }
 
+    /// <summary>The dataset catalog the header was resolved against.</summary>
+    public ColumnCatalog Catalog { get; }
+
     /// <summary>The header names as the file spells them.</summary>
     public IReadOnlyList<string> RawNames { get; }
 
     /// <summary>The canonical column of each field, in file order.</summary>
     public IReadOnlyList<CostColumn> Columns { get; }
 
-    /// <summary>Index of the Date column in the file.</summary>
+    /// <summary>Index of the catalog's period column (Date for cost details) in the file; -1 when the dataset has none.</summary>
     public int DateIndex { get; }
 
     /// <summary>Headers the catalog does not know (kept as text columns).</summary>
@@ -36,7 +41,7 @@ public sealed class CostFileHeader
         {
             foreach (string raw in RawNames)
             {
-                if (!CostColumnCatalog.IsKnown(raw))
+                if (!Catalog.IsKnown(raw))
                 {
                     yield return raw;
                 }
@@ -68,11 +73,38 @@ public static class CostFileSchema
         BufferSize = BufferSize,
     };
 
-    /// <summary>Opens a file for reading (UTF-8, BOM or not), positioned before the header.</summary>
+    /// <summary>
+    /// Opens a file for reading (UTF-8, BOM or not), positioned before the header. A gzip file (known by its first two
+    /// bytes, 1F 8B, whatever its name) is decompressed as it is read.
+    /// </summary>
     internal static CsvReader Open(string path)
     {
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan);
-        return CsvReader.Create(stream, Options, false);
+        try
+        {
+            return CsvReader.Create(IsGzip(stream) ? new GZipStream(stream, CompressionMode.Decompress, leaveOpen: false) : stream, Options, false);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>True when the stream starts with the gzip magic bytes; the stream is left at its start.</summary>
+    internal static bool IsGzip(Stream stream)
+    {
+        Span<byte> magic = stackalloc byte[2];
+        int n = stream.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
+        stream.Position = 0;
+        return n == 2 && magic[0] == 0x1F && magic[1] == 0x8B;
+    }
+
+    /// <summary>True when the file starts with the gzip magic bytes.</summary>
+    public static bool IsGzip(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+        return IsGzip(stream);
     }
 
     /// <summary>Turns CsvHelper's malformed-data exception into one that names the file and line.</summary>
@@ -84,7 +116,10 @@ public static class CostFileSchema
         };
 
     /// <summary>Reads and resolves the header line of a file; fails with a message naming the file when it is missing, empty or unusable.</summary>
-    public static CostFileHeader ReadHeader(string path)
+    public static CostFileHeader ReadHeader(string path) => ReadHeader(path, null);
+
+    /// <summary>Reads and resolves the header line of a file against a dataset catalog (cost details when null).</summary>
+    public static CostFileHeader ReadHeader(string path, ColumnCatalog? catalog)
     {
         if (!File.Exists(path))
         {
@@ -92,10 +127,10 @@ public static class CostFileSchema
         }
 
         using CsvReader reader = Open(path);
-        return ReadHeader(path, reader);
+        return ReadHeader(path, reader, catalog);
     }
 
-    internal static CostFileHeader ReadHeader(string path, CsvReader reader)
+    internal static CostFileHeader ReadHeader(string path, CsvReader reader, ColumnCatalog? catalog = null)
     {
         try
         {
@@ -104,6 +139,10 @@ public static class CostFileSchema
         catch (CsvFormatException e)
         {
             throw Malformed(path, e);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new EngineException(EngineErrorKind.CsvBadHeader, $"{path}: the file starts like gzip but is not a valid gzip stream: {e.Message}", e) { FilePath = path };
         }
 
         if (reader.Headers.Count == 0)
@@ -118,11 +157,14 @@ public static class CostFileSchema
             raw[i] = reader.Headers[i];
         }
 
-        return Resolve(path, raw);
+        return Resolve(path, raw, catalog);
     }
 
-    internal static CostFileHeader Resolve(string path, string[] raw)
+    /// <summary>Resolves header names against a dataset catalog (cost details when null); checks duplicates and the period column.</summary>
+    public static CostFileHeader Resolve(string path, string[] raw, ColumnCatalog? catalog = null)
     {
+        ArgumentNullException.ThrowIfNull(raw);
+        catalog ??= CostColumnCatalog.Instance;
         var columns = new CostColumn[raw.Length];
         var seen = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         int dateIndex = -1;
@@ -135,7 +177,7 @@ public static class CostFileSchema
                 raw[i] = name;
             }
 
-            CostColumn column = CostColumnCatalog.Resolve(name);
+            CostColumn column = catalog.Resolve(name);
             if (seen.TryGetValue(column.Name, out string? earlier))
             {
                 throw new EngineException(EngineErrorKind.CsvDuplicateColumn,
@@ -149,23 +191,24 @@ public static class CostFileSchema
 
             seen.Add(column.Name, name);
             columns[i] = column;
-            if (string.Equals(column.Name, CostColumnCatalog.DateColumn, StringComparison.Ordinal))
+            if (catalog.PeriodColumn is not null && string.Equals(column.Name, catalog.PeriodColumn, StringComparison.Ordinal))
             {
                 dateIndex = i;
             }
         }
 
-        if (dateIndex < 0)
+        if (catalog.PeriodColumn is not null && dateIndex < 0)
         {
+            string what = ReferenceEquals(catalog, CostColumnCatalog.Instance) ? "an Azure cost-details file" : $"a {catalog.Dataset} file";
             throw new EngineException(EngineErrorKind.CsvBadHeader,
-                $"{path}: line 1: no Date column in the header ({Shorten(string.Join(",", raw))}); is this an Azure cost-details file?")
+                $"{path}: line 1: no {catalog.PeriodColumn} column in the header ({Shorten(string.Join(",", raw))}); is this {what}?")
             {
                 FilePath = path,
                 Line = 1,
             };
         }
 
-        return new CostFileHeader(path, raw, columns, dateIndex);
+        return new CostFileHeader(path, raw, columns, dateIndex, catalog);
     }
 
     internal static string Shorten(string? value, int max = 60)
@@ -188,8 +231,13 @@ public static class CostFileSchema
         DateTime? first = null, last = null;
         foreach (CostFileHeader file in files)
         {
+            if (file.DateIndex < 0)
+            {
+                continue;
+            }
+
             using CsvReader reader = Open(file.Path);
-            ReadHeader(file.Path, reader);
+            ReadHeader(file.Path, reader, file.Catalog);
             try
             {
                 while (reader.Read())

@@ -54,6 +54,45 @@ public static class CostValueParser
         return false;
     }
 
+    /// <summary>
+    /// A point in time (FOCUS datetimes such as ChargePeriodStart): ISO 8601 with or without a time, fraction and
+    /// offset or Z, or the date forms <see cref="TryParseDate(ReadOnlySpan{char}, out DateTime)"/> takes. A value
+    /// without an offset is UTC (FOCUS datetimes are UTC). The result is UTC.
+    /// </summary>
+    public static bool TryParseTimestamp(ReadOnlySpan<char> s, out DateTime value)
+    {
+        s = s.Trim();
+        if (s.Length >= 19 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == ' ')
+            && DateTime.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out DateTime parsed))
+        {
+            value = DateTime.SpecifyKind(parsed, DateTimeKind.Utc);
+            return true;
+        }
+
+        if (TryParseDate(s, out DateTime date))
+        {
+            value = DateTime.SpecifyKind(date, DateTimeKind.Utc);
+            return true;
+        }
+
+        value = default;
+        return false;
+    }
+
+    /// <summary>UTF-8 overload of <see cref="TryParseTimestamp(ReadOnlySpan{char}, out DateTime)"/>.</summary>
+    public static bool TryParseTimestamp(ReadOnlySpan<byte> s, out DateTime value)
+    {
+        if (s.Length > 64)
+        {
+            value = default;
+            return false;
+        }
+
+        Span<char> chars = stackalloc char[s.Length];
+        int n = System.Text.Encoding.UTF8.GetChars(s, chars);
+        return TryParseTimestamp(chars[..n], out value);
+    }
+
     private static bool TryMake(int year, int month, int day, out DateTime value)
     {
         if (year is >= 1 and <= 9999 && month is >= 1 and <= 12 && day >= 1 && day <= DateTime.DaysInMonth(year, month))

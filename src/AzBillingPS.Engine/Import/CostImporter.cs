@@ -162,11 +162,7 @@ public static class CostImporter
         }
 
         stopwatch.Stop();
-        if (opened is { JsonKeptAsText: > 0 } r)
-        {
-            log.Warning(string.Create(CultureInfo.InvariantCulture,
-                $"{r.JsonKeptAsText:N0} Tags value(s) could not be made a JSON object and were kept as their text in a JSON string (first at {r.FirstJsonKeptAsText}); JSON queries see no tags on those rows."));
-        }
+        CostRowReader.WarnJsonKeptAsText(opened, log);
 
         return new ImportOutcome(
             sink.Describe(),

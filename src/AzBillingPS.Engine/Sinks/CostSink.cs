@@ -75,7 +75,7 @@ public abstract class CostSink
 
     protected abstract Task LockAsync(DbConnection connection, DbTransaction transaction, TimeSpan lockTimeout, CancellationToken cancellationToken);
 
-    protected abstract Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostDataReader reader, int batchSize, CancellationToken cancellationToken);
+    protected abstract Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, int batchSize, CancellationToken cancellationToken);
 
     /// <summary>Opens a connection, mapping failures to a ConnectionError that names the target (never the password).</summary>
     public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
@@ -104,7 +104,7 @@ public abstract class CostSink
 
     public async Task<SinkResult> LoadAsync(
         IReadOnlyList<CostColumn> dataColumns,
-        Func<CostDataReader> openReader,
+        Func<CostRowReader> openReader,
         string scope,
         string metric,
         DateTime periodStart,
@@ -113,26 +113,27 @@ public abstract class CostSink
         TimeSpan lockTimeout,
         IEngineLog log,
         CancellationToken cancellationToken,
-        Func<SinkCommit, CancellationToken, Task>? beforeCommit = null)
+        Func<SinkCommit, CancellationToken, Task>? beforeCommit = null,
+        string periodColumn = CostColumnCatalog.DateColumn)
     {
         return await RunLockedAsync(
             lockTimeout,
             async (connection, transaction, ct) =>
             {
                 (bool created, List<string> added) = await EnsureTableAsync(connection, transaction, dataColumns, log, ct).ConfigureAwait(false);
-                long replaced = await DeletePeriodAsync(connection, transaction, scope, metric, periodStart, periodEnd, ct).ConfigureAwait(false);
+                long replaced = await DeletePeriodAsync(connection, transaction, scope, metric, periodStart, periodEnd, periodColumn, ct).ConfigureAwait(false);
                 log.Verbose(string.Create(CultureInfo.InvariantCulture, $"Removed {replaced:N0} earlier rows of {scope} {metric} dated {periodStart:yyyy-MM-dd} to {periodEnd:yyyy-MM-dd}."));
 
                 long inserted;
-                using (CostDataReader reader = openReader())
+                using (CostRowReader reader = openReader())
                 {
                     inserted = await BulkInsertAsync(connection, transaction, reader, batchSize, ct).ConfigureAwait(false);
                 }
 
                 if (created)
                 {
-                    await ExecuteAsync(connection, transaction, Dialect.CreateIndex(Target.EffectiveSchema, Target.Table), ct).ConfigureAwait(false);
-                    log.Verbose($"Indexed {Target.QualifiedTable} on (_Scope, _Metric, Date).");
+                    await ExecuteAsync(connection, transaction, Dialect.CreateIndex(Target.EffectiveSchema, Target.Table, periodColumn), ct).ConfigureAwait(false);
+                    log.Verbose($"Indexed {Target.QualifiedTable} on (_Scope, _Metric, {periodColumn}).");
                 }
 
                 if (beforeCommit is not null)
@@ -152,13 +153,13 @@ public abstract class CostSink
     /// nothing), in one transaction under the table's load lock, with <paramref name="beforeCommit"/> run in the same
     /// transaction. A table that does not exist yet has nothing to remove. Returns the rows removed.
     /// </summary>
-    public Task<long> ClearPeriodAsync(string scope, string metric, DateTime periodStart, DateTime periodEnd, TimeSpan lockTimeout, Func<SinkCommit, CancellationToken, Task>? beforeCommit, CancellationToken cancellationToken)
+    public Task<long> ClearPeriodAsync(string scope, string metric, DateTime periodStart, DateTime periodEnd, TimeSpan lockTimeout, Func<SinkCommit, CancellationToken, Task>? beforeCommit, CancellationToken cancellationToken, string periodColumn = CostColumnCatalog.DateColumn)
         => RunLockedAsync(lockTimeout, async (connection, transaction, ct) =>
         {
             long removed = 0;
             if ((await ListColumnsAsync(connection, transaction, ct).ConfigureAwait(false)).Count > 0)
             {
-                removed = await DeletePeriodAsync(connection, transaction, scope, metric, periodStart, periodEnd, ct).ConfigureAwait(false);
+                removed = await DeletePeriodAsync(connection, transaction, scope, metric, periodStart, periodEnd, periodColumn, ct).ConfigureAwait(false);
             }
 
             if (beforeCommit is not null)
@@ -218,13 +219,13 @@ public abstract class CostSink
         }
     }
 
-    /// <summary>Deletes the rows of one scope and metric dated within the period; returns how many.</summary>
-    private async Task<long> DeletePeriodAsync(DbConnection connection, DbTransaction transaction, string scope, string metric, DateTime periodStart, DateTime periodEnd, CancellationToken cancellationToken)
+    /// <summary>Deletes the rows of one scope and metric whose <paramref name="periodColumn"/> lies within the period; returns how many.</summary>
+    private async Task<long> DeletePeriodAsync(DbConnection connection, DbTransaction transaction, string scope, string metric, DateTime periodStart, DateTime periodEnd, string periodColumn, CancellationToken cancellationToken)
     {
         await using DbCommand delete = connection.CreateCommand();
         delete.Transaction = transaction;
         delete.CommandTimeout = 0;
-        delete.CommandText = Dialect.DeletePeriod(Target.EffectiveSchema, Target.Table);
+        delete.CommandText = Dialect.DeletePeriod(Target.EffectiveSchema, Target.Table, periodColumn);
         AddParameter(delete, "scope", scope);
         AddParameter(delete, "metric", metric);
         AddDateParameter(delete, "from", periodStart);

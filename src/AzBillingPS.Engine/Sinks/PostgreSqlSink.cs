@@ -41,7 +41,7 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
 
     protected override bool IsBusy(Exception e) => e is PostgresException { SqlState: "55P03" };
 
-    protected override async Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostDataReader reader, int batchSize, CancellationToken cancellationToken)
+    protected override async Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, int batchSize, CancellationToken cancellationToken)
     {
         var npgsql = (NpgsqlConnection)connection;
         string columns = string.Join(", ", reader.Columns.Select(c => Dialect.Quote(c.Name)));
@@ -83,7 +83,7 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
                             importer.Write(reader.GetGuid(i), NpgsqlDbType.Uuid);
                             break;
                         case CostColumnType.Json when jsonb[i]:
-                            importer.Write(reader.GetString(i), NpgsqlDbType.Jsonb); // always valid JSON (CostDataReader)
+                            importer.Write(reader.GetString(i), NpgsqlDbType.Jsonb); // always valid JSON (CostRowReader.ToJson)
                             break;
                         default:
                             importer.Write(reader.GetString(i), NpgsqlDbType.Text);

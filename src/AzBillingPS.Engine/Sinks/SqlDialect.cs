@@ -88,15 +88,18 @@ public abstract class SqlDialect
     /// <summary>Lineage columns get narrow, indexable types; everything else the type's general name.</summary>
     protected virtual string LineageTypeName(CostColumn column) => TypeName(column.Type);
 
-    public string CreateIndex(string? schema, string table)
-        => $"CREATE INDEX {Quote("IX_" + table + "_ScopeMetricDate")} ON {QualifiedTable(schema, table)} ({Quote(LineageColumns.Scope)}, {Quote(LineageColumns.Metric)}, {Quote(CostColumnCatalog.DateColumn)})";
+    public string CreateIndex(string? schema, string table, string periodColumn = CostColumnCatalog.DateColumn)
+        => $"CREATE INDEX {Quote("IX_" + table + "_ScopeMetricDate")} ON {QualifiedTable(schema, table)} ({Quote(LineageColumns.Scope)}, {Quote(LineageColumns.Metric)}, {Quote(periodColumn)})";
 
     public string AddColumn(string? schema, string table, CostColumn column)
         => $"ALTER TABLE {QualifiedTable(schema, table)} ADD {Quote(column.Name)} {TypeName(column.Type)}";
 
-    /// <summary>Removes the rows of one scope and metric dated within a period (the rows a load replaces).</summary>
-    public string DeletePeriod(string? schema, string table)
-        => $"DELETE FROM {QualifiedTable(schema, table)} WHERE {Quote(LineageColumns.Scope)} = {Parameter("scope")} AND {Quote(LineageColumns.Metric)} = {Parameter("metric")} AND {Quote(CostColumnCatalog.DateColumn)} >= {Parameter("from")} AND {Quote(CostColumnCatalog.DateColumn)} <= {Parameter("to")}";
+    /// <summary>
+    /// Removes the rows of one scope and metric dated within a period (the rows a load replaces). The period column is
+    /// Date for cost details; export datasets without a row date use the lineage column _PeriodStart (the month loaded).
+    /// </summary>
+    public string DeletePeriod(string? schema, string table, string periodColumn = CostColumnCatalog.DateColumn)
+        => $"DELETE FROM {QualifiedTable(schema, table)} WHERE {Quote(LineageColumns.Scope)} = {Parameter("scope")} AND {Quote(LineageColumns.Metric)} = {Parameter("metric")} AND {Quote(periodColumn)} >= {Parameter("from")} AND {Quote(periodColumn)} <= {Parameter("to")}";
 
     /// <summary>A query naming the table's columns (parameters: schema, table).</summary>
     public abstract string ListColumns(string? schema, string table);

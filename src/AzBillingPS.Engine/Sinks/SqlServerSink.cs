@@ -73,7 +73,7 @@ internal sealed class SqlServerSink(SinkTarget target) : CostSink(target)
 
     protected override bool IsBusy(Exception e) => e is SqlException { Number: 1222 };
 
-    protected override async Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostDataReader reader, int batchSize, CancellationToken cancellationToken)
+    protected override async Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, int batchSize, CancellationToken cancellationToken)
     {
         reader.DecimalScale = SqlServerDialect.DecimalScale;
         using var bulk = new SqlBulkCopy((SqlConnection)connection, SqlBulkCopyOptions.KeepNulls, (SqlTransaction)transaction)

@@ -47,7 +47,7 @@ internal sealed class SqliteSink(SinkTarget target) : CostSink(target)
     /// One prepared INSERT, bound and stepped through SQLite's own API: values go from the file's UTF-8 bytes
     /// to SQLite without a string or a parameter object per value.
     /// </summary>
-    protected override Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostDataReader reader, int batchSize, CancellationToken cancellationToken)
+    protected override Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, int batchSize, CancellationToken cancellationToken)
     {
         var sqlite = (SqliteConnection)connection;
         int n = reader.FieldCount;

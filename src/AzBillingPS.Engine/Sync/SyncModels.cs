@@ -33,6 +33,12 @@ public sealed record SyncRequest
     /// <summary>The folder the run's files go to (a sub-folder per run and per unit is made in it).</summary>
     public required string WorkingPath { get; init; }
 
+    /// <summary>
+    /// True when <see cref="WorkingPath"/> is the user's default working folder (not -WorkingPath): then it must be the
+    /// user's own and writable by no one else (see <see cref="Common.PrivateFiles.EnsureFolder"/>).
+    /// </summary>
+    public bool WorkingPathIsDefault { get; init; }
+
     /// <summary>Keep each unit's files after it is loaded.</summary>
     public bool KeepFiles { get; init; }
 

@@ -146,14 +146,30 @@ public sealed class SyncRunner : IDisposable
             }
         }
 
+        // The working folder is checked (and this run's folder made) before any unit is marked Running.
+        string runFolder = Path.Combine(r.WorkingPath, RunFolderPrefix + r.RunId.ToString("N"));
+        FileStream? runLock = null;
         if (toLoad.Count > 0)
         {
-            await _store.EnsureAsync(r.LockTimeout, cancellationToken).ConfigureAwait(false);
-            await _store.MarkRunningAsync(toLoad.Select(u => u.Key).ToList(), started, r.RunId, r.Host, r.LockTimeout, cancellationToken).ConfigureAwait(false);
+            string working = PrivateFiles.EnsureFolder(r.WorkingPath, strict: r.WorkingPathIsDefault, r.WorkingPathIsDefault ? "The default working folder" : "-WorkingPath", "-WorkingPath");
+            runFolder = Path.Combine(working, RunFolderPrefix + r.RunId.ToString("N"));
+            runLock = ClaimRunFolder(working, runFolder, r, log);
         }
 
-        string runFolder = Path.Combine(r.WorkingPath, RunFolderPrefix + r.RunId.ToString("N"));
-        FileStream? runLock = toLoad.Count > 0 ? ClaimRunFolder(r.WorkingPath, runFolder, log) : null;
+        try
+        {
+            if (toLoad.Count > 0)
+            {
+                await _store.EnsureAsync(r.LockTimeout, cancellationToken).ConfigureAwait(false);
+                await _store.MarkRunningAsync(toLoad.Select(u => u.Key).ToList(), started, r.RunId, r.Host, r.LockTimeout, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            await ReleaseRunFolderAsync(runLock, runFolder, log).ConfigureAwait(false);
+            throw;
+        }
+
         int finished = 0;
         int failed = 0;
         void Parent()
@@ -186,14 +202,16 @@ public sealed class SyncRunner : IDisposable
         finally
         {
             progress?.Report(new EngineProgress(ParentProgressId, "Sync-AzBilling", "Done", 100, Completed: true));
-            if (runLock is not null)
+            if (r.KeepFiles)
             {
-                await runLock.DisposeAsync().ConfigureAwait(false);
+                if (runLock is not null)
+                {
+                    await runLock.DisposeAsync().ConfigureAwait(false);
+                }
             }
-
-            if (!r.KeepFiles)
+            else
             {
-                DeleteFolder(runFolder, log);
+                await ReleaseRunFolderAsync(runLock, runFolder, log).ConfigureAwait(false);
             }
         }
 
@@ -247,6 +265,7 @@ public sealed class SyncRunner : IDisposable
             }
 
             stage.Restart();
+            PrivateFiles.CreateFolder(folder);
             var files = new List<string>(report.Blobs.Count);
             long bytesOnDisk = 0;
             foreach (CostReportBlob blob in report.Blobs.OrderBy(b => b.Index))
@@ -325,49 +344,94 @@ public sealed class SyncRunner : IDisposable
     private const string RunFolderPrefix = "sync-";
     private const string RunLockName = ".run.lock";
 
+    /// <summary>The file the module writes into each run folder it makes; cleanup removes only folders that have it.</summary>
+    public const string RunMarkerName = ".azbillingps-sync-run";
+
     /// <summary>
-    /// Makes this run's folder and holds its lock file open (exclusively) while the run lives; first removes the folders
-    /// of earlier runs that ended without cleaning up (a killed or restarted job): those whose lock file nobody holds.
-    /// A folder without a lock file is only removed when it is more than a day old (it may be a run that is just starting).
+    /// Makes this run's folder (new, private: <c>sync-&lt;run id as 32 hex digits&gt;</c> with the module's marker file) and
+    /// holds its lock file open (exclusively) while the run lives. First removes the folders of earlier runs that ended
+    /// without cleaning up (a killed or restarted job): only folders with exactly that name, owned by the user, not a
+    /// symbolic link, holding the marker, and whose lock file nobody holds (or, without a lock file, more than a day
+    /// old: it may be a run that is just starting). Nothing else in the working folder is touched, and no link is followed.
     /// </summary>
-    private static FileStream ClaimRunFolder(string workingPath, string runFolder, IEngineLog log)
+    private static FileStream ClaimRunFolder(string workingPath, string runFolder, SyncRequest request, IEngineLog log)
     {
-        if (Directory.Exists(workingPath))
+        foreach (string dir in Directory.EnumerateFileSystemEntries(workingPath, RunFolderPrefix + "*"))
         {
-            foreach (string dir in Directory.EnumerateDirectories(workingPath, RunFolderPrefix + "*"))
+            if (!IsRunFolderName(Path.GetFileName(dir))
+                || PrivateFiles.Inspect(dir) is not { Kind: EntryKind.Directory, OwnedByUser: true }
+                || !PrivateFiles.IsOwnedFile(Path.Combine(dir, RunMarkerName)))
             {
-                string lockPath = Path.Combine(dir, RunLockName);
-                bool abandoned;
-                if (File.Exists(lockPath))
-                {
-                    try
-                    {
-                        using (new FileStream(lockPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
-                        {
-                        }
+                continue; // not a run folder this module made
+            }
 
-                        abandoned = true;
-                    }
-                    catch (IOException)
+            string lockPath = Path.Combine(dir, RunLockName);
+            bool abandoned;
+            if (PrivateFiles.IsOwnedFile(lockPath))
+            {
+                try
+                {
+                    using (PrivateFiles.OpenOwned(lockPath, FileAccess.ReadWrite, FileShare.None))
                     {
-                        abandoned = false; // a run in progress holds it
                     }
-                }
-                else
-                {
-                    abandoned = Directory.GetLastWriteTimeUtc(dir) < DateTime.UtcNow.AddDays(-1);
-                }
 
-                if (abandoned)
-                {
-                    log.Verbose($"Removing {dir}: the files of an earlier run that did not finish.");
-                    DeleteFolder(dir, log);
+                    abandoned = true;
                 }
+                catch (IOException)
+                {
+                    abandoned = false; // a run in progress holds it
+                }
+            }
+            else
+            {
+                abandoned = !PrivateFiles.Inspect(lockPath).Exists && Directory.GetLastWriteTimeUtc(dir) < DateTime.UtcNow.AddDays(-1);
+            }
+
+            if (abandoned)
+            {
+                log.Verbose($"Removing {dir}: the files of an earlier run that did not finish.");
+                DeleteFolder(dir, log);
             }
         }
 
-        Directory.CreateDirectory(runFolder);
-        return new FileStream(Path.Combine(runFolder, RunLockName), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+        PrivateFiles.CreateFolder(runFolder);
+        using (FileStream marker = PrivateFiles.CreateNew(Path.Combine(runFolder, RunMarkerName)))
+        {
+            marker.Write(System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+                $"AzBillingPS Sync run folder: removed when the run ends, or by a later run when this one did not finish.\nrun={request.RunId}\nhost={request.Host}\nstarted={DateTime.UtcNow:O}\n")));
+        }
+
+        return PrivateFiles.CreateNew(Path.Combine(runFolder, RunLockName), FileAccess.ReadWrite, FileShare.None, FileOptions.DeleteOnClose);
+    }
+
+    /// <summary>True for exactly <c>sync-</c> and 32 lower-case hex digits (a run id), the only names cleanup considers.</summary>
+    internal static bool IsRunFolderName(string name)
+    {
+        if (name.Length != RunFolderPrefix.Length + 32 || !name.StartsWith(RunFolderPrefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        foreach (char c in name.AsSpan(RunFolderPrefix.Length))
+        {
+            if (c is not ((>= '0' and <= '9') or (>= 'a' and <= 'f')))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static async Task ReleaseRunFolderAsync(FileStream? runLock, string runFolder, IEngineLog log)
+    {
+        if (runLock is null)
+        {
+            return;
+        }
+
+        await runLock.DisposeAsync().ConfigureAwait(false);
+        DeleteFolder(runFolder, log);
     }
 
     private SyncLoadRecord Record(SyncUnitOutcome unit, DateTime started, Guid? importId, long rows, long bytes)
@@ -377,10 +441,7 @@ public sealed class SyncRunner : IDisposable
     {
         try
         {
-            if (Directory.Exists(folder))
-            {
-                Directory.Delete(folder, recursive: true);
-            }
+            PrivateFiles.DeleteTree(folder);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

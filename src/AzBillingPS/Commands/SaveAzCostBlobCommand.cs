@@ -108,7 +108,9 @@ public sealed class SaveAzCostBlobCommand : AsyncCmdlet
             return;
         }
 
-        Directory.CreateDirectory(folder);
+        // Made private when missing; refused when another user owns it or can write to it (AzBillingUnsafeFolder).
+        string parameter = ParameterSetName == LiteralPathSet ? "-LiteralPath" : "-Path";
+        folder = PrivateFiles.EnsureFolder(folder, strict: false, parameter, parameter);
         WriteVerboseAsync(string.Create(CultureInfo.InvariantCulture, $"Saving {blobTotal} blob(s) of {plans.Count(p => p is not null)} report(s), {byteTotal / 1048576.0:N1} MB, to {folder}, at most {ThrottleLimit} at a time."));
 
         using var downloader = new BlobDownloader();

@@ -383,7 +383,9 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             WriteWarningAsync("No scope is left to sync after -Exclude; nothing was done.");
         }
 
-        string working = await OnPipelineAsync(() => GetUnresolvedProviderPathFromPSPath(WorkingPath ?? Path.Combine(Path.GetTempPath(), "AzBillingPS"))).ConfigureAwait(false);
+        // The default working folder is the user's own (PrivateFiles.DefaultWorkingFolder); the runner checks it, or
+        // -WorkingPath, before anything is written.
+        string working = WorkingPath is null ? PrivateFiles.DefaultWorkingFolder() : await OnPipelineAsync(() => GetUnresolvedProviderPathFromPSPath(WorkingPath)).ConfigureAwait(false);
         var request = new SyncRequest
         {
             Target = target,
@@ -393,6 +395,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             Months = months,
             LookbackMonths = LookbackMonths ?? SyncPlanner.DefaultLookbackMonths,
             WorkingPath = working,
+            WorkingPathIsDefault = WorkingPath is null,
             KeepFiles = KeepFiles,
             ThrottleLimit = ThrottleLimit,
             LockTimeout = TimeSpan.FromSeconds(LockTimeout),

@@ -38,4 +38,10 @@ public static class ErrorIds
 
     // Issue 10 (docs/security.md lists these).
     public const string TokenHostRefused = "AzBillingTokenHostRefused";
+    public const string UnsafeFolder = "AzBillingUnsafeFolder";
+    public const string UnsafeFile = "AzBillingUnsafeFile";
+
+    // Issue 15: Cost Management exports.
+    public const string ExportManifestInvalid = "ExportManifestInvalid";
+    public const string ExportRunIncomplete = "ExportRunIncomplete";
 }

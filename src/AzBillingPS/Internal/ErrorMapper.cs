@@ -77,6 +77,10 @@ internal static class ErrorMapper
         EngineErrorKind.Unsupported => (ErrorIds.Unsupported, ErrorCategory.NotImplemented),
         EngineErrorKind.LinkExpired => (ErrorIds.BlobLinkExpired, ErrorCategory.ResourceUnavailable),
         EngineErrorKind.TokenHostRefused => (ErrorIds.TokenHostRefused, ErrorCategory.SecurityError),
+        EngineErrorKind.UnsafeFolder => (ErrorIds.UnsafeFolder, ErrorCategory.SecurityError),
+        EngineErrorKind.UnsafeFile => (ErrorIds.UnsafeFile, ErrorCategory.SecurityError),
+        EngineErrorKind.ExportManifestInvalid => (ErrorIds.ExportManifestInvalid, ErrorCategory.InvalidData),
+        EngineErrorKind.ExportRunIncomplete => (ErrorIds.ExportRunIncomplete, ErrorCategory.InvalidData),
         _ => (ErrorIds.Unexpected, ErrorCategory.NotSpecified),
     };
 

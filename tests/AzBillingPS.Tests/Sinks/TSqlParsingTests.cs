@@ -246,4 +246,18 @@ public class TSqlParsingTests
         var e = Assert.Throws<AzBillingPS.Engine.Common.EngineException>(() => PostgreSqlDialect.Instance.Quote(name));
         Assert.Contains("63", e.Message);
     }
+
+    [Fact]
+    public void Export_state_table_and_period_delete_parse_as_T_SQL()
+    {
+        var store = new AzBillingPS.Engine.Exports.ExportStateStore(new SinkTarget(DatabaseProvider.SqlServer, "Server=x;Database=y", "AzureCostFocus", null));
+        Assert.Equal("[dbo].[AzureCostFocus_ExportState]", store.QualifiedTable);
+        Assert.Single(Statements(store.CreateIfMissingSql()));
+        Assert.Equal(2, Statements(store.UpsertSql()).Count);
+        Assert.IsType<SelectStatement>(Statements(store.SelectSql()).Single());
+        string delete = Dialect.DeletePeriod("dbo", "AzureCostFocus", LineageColumns.PeriodStart);
+        Assert.IsType<DeleteStatement>(Statements(delete).Single());
+        Assert.Contains("[_PeriodStart] >= @from", delete, System.StringComparison.Ordinal);
+        Assert.IsType<CreateIndexStatement>(Statements(Dialect.CreateIndex("dbo", "AzureCostFocus", LineageColumns.PeriodStart)).Single());
+    }
 }

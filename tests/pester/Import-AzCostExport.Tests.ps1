@@ -1,0 +1,309 @@
+#Requires -Version 7.4
+# Import-AzCostExport against export trees laid out as Cost Management writes them (the test-data generator writes the
+# parts, CSV, gzip CSV and Parquet through Parquet.Net, and their manifest.json), read from a local folder, from Azurite
+# by container SAS URL, and from Azurite over https with an Entra token from the Azure test fixture. Loaded into real
+# SQLite files (read back with sqlite3) and a throw-away PostgreSQL cluster.
+
+BeforeDiscovery {
+    $script:NoSqlite = -not (Get-Command sqlite3 -CommandType Application -ErrorAction SilentlyContinue)
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    $script:RepoRoot = Get-TestRepoRoot
+    if (-not $env:AZBILLING_MODULE_PATH) { $env:AZBILLING_MODULE_PATH = Join-Path $RepoRoot 'out/AzBillingPS/0.1.0/AzBillingPS.psd1' }
+    Import-Module $env:AZBILLING_MODULE_PATH -Force -ErrorAction Stop
+    $script:Sqlite3 = (Get-Command sqlite3 -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1).Source
+    $script:Sub = '/subscriptions/7a0c1f52-3b1e-4d6f-9a2b-4c5d6e7f8091'
+    $script:Work = Join-Path ([IO.Path]::GetTempPath()) ('azb-export-' + [guid]::NewGuid().ToString('N'))
+    New-Item -ItemType Directory -Force $Work | Out-Null
+
+    function Q([string] $Db, [string] $Sql) {
+        $out = & $Sqlite3 -batch -bail -separator '|' $Db $Sql 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "sqlite3 failed: $($out | Out-String)" }
+        $out
+    }
+
+    function New-RunSpec([string] $Export, [string] $Dataset, [string] $Month, [string] $Submitted, [string] $Format = 'Csv', [int] $Rows = 200, [int] $Blobs = 1, [int] $Seed = 1, [hashtable] $More = @{}) {
+        $runId = [guid]::NewGuid().ToString()
+        $m = [datetime]::ParseExact($Month, 'yyyy-MM', [cultureinfo]::InvariantCulture)
+        $range = '{0:yyyyMMdd}-{1:yyyyMMdd}' -f $m, $m.AddMonths(1).AddDays(-1)
+        $stamp = ([datetime]$Submitted).ToUniversalTime().ToString('yyyyMMddHHmm')
+        $spec = @{ folder = "exports/$Export/$range/$stamp/$runId"; exportName = $Export; scope = $Sub; dataset = $Dataset; month = $Month
+            submitted = $Submitted; runId = $runId; format = $Format; rows = $Rows; blobs = $Blobs; seed = $Seed; rowGroupSize = 64 }
+        foreach ($k in $More.Keys) { $spec[$k] = $More[$k] }
+        $spec
+    }
+}
+
+AfterAll {
+    Remove-Item -Recurse -Force $Work -ErrorAction SilentlyContinue
+}
+
+Describe 'Import-AzCostExport from a local export tree' -Tag 'Export' {
+    BeforeAll {
+        $script:Root = Join-Path $Work 'local'
+        # Two exports of March (FocusCost in Parquet, ActualCost gzip CSV in the legacy layout), several runs each, and a
+        # previous-month run of February written on March 2nd; AmortizedCost multi-part Parquet with many row groups.
+        $script:Runs = @(
+            New-RunSpec focus FocusCost 2026-03 '2026-03-04T06:00:00Z' Parquet 300 2 11
+            New-RunSpec focus FocusCost 2026-03 '2026-03-05T06:00:00Z' Parquet 420 3 12          # newest of March
+            New-RunSpec focus FocusCost 2026-03 '2026-03-04T18:00:00Z' Csv 310 1 13
+            New-RunSpec focus FocusCost 2026-02 '2026-03-02T06:00:00Z' Parquet 250 1 14          # previous-month run
+            New-RunSpec actual ActualCost 2026-03 '2026-03-05T07:00:00Z' Gzip 150 1 21 @{ legacy = $true; manifestName = '_manifest.json' }
+            New-RunSpec actual ActualCost 2026-03 '2026-03-05T08:00:00Z' Gzip 180 2 22 @{ legacy = $true; manifestName = '_manifest.json' }   # newest
+            New-RunSpec amortized AmortizedCost 2026-03 '2026-03-05T09:00:00Z' Parquet 500 3 31 @{ kind = 'Mca' }
+        )
+        $script:Written = @(New-TestExportLayout -Root $Root -Runs $Runs)
+        $script:Db = Join-Path $Work 'local.sqlite'
+        $script:First = @(Import-AzCostExport -Path $Root -DatabasePath $Db -ErrorVariable firstErrors -ErrorAction SilentlyContinue)
+        $script:FirstErrors = $firstErrors
+    }
+
+    It 'loads the newest run of each export and month, and only that' -Skip:$NoSqlite {
+        $FirstErrors | Should -BeNullOrEmpty
+        $First.Count | Should -Be 4
+        ($First | Where-Object Action -ne 'Loaded') | Should -BeNullOrEmpty
+        $march = $First | Where-Object { $_.ExportName -eq 'focus' -and $_.Month -eq '2026-03' }
+        $march.RunId | Should -Be $Runs[1].runId
+        $march.OlderRuns | Should -Be 2
+        $march.Format | Should -Be 'Parquet'
+        $march.RowsInserted | Should -Be 420
+        (Q $Db "select count(*) from AzureCostFocus where _PeriodStart = '2026-03-01'") | Should -Be '420'
+        (Q $Db "select count(*) from AzureCostFocus where _PeriodStart = '2026-02-01'") | Should -Be '250'
+        (Q $Db "select count(*) from AzureCostDetails where _Metric = 'ActualCost'") | Should -Be '180'
+        (Q $Db "select count(*) from AzureCostDetails where _Metric = 'AmortizedCost'") | Should -Be '500'
+        (Q $Db "select distinct _Scope from AzureCostFocus") | Should -Be $Sub
+        ($First | Where-Object ExportName -eq 'actual').Format | Should -Be 'Csv (gzip)'
+    }
+
+    It 'records each loaded run in a state table next to its data' -Skip:$NoSqlite {
+        $state = @(Q $Db "select Month, RunId, Rows, Dataset from AzureCostFocus_ExportState order by Month")
+        $state | Should -Be @("2026-02|$($Runs[3].runId)|250|FocusCost", "2026-03|$($Runs[1].runId)|420|FocusCost")
+        (Q $Db "select RunId from AzureCostDetails_ExportState where Export like '%/exports/actual'") | Should -Be $Runs[5].runId
+    }
+
+    It 'keeps FOCUS types: decimals, UTC datetimes inside the month, x_ columns' -Skip:$NoSqlite {
+        (Q $Db "select count(*) from AzureCostFocus where ChargePeriodStart < '2026-03-01' and _PeriodStart = '2026-03-01'") | Should -Be '0'
+        (Q $Db "select typeof(BilledCost), typeof(ChargePeriodStart), typeof(x_SkuMeterId) from AzureCostFocus limit 1") | Should -Be 'real|text|text'
+        (Q $Db "select ChargePeriodStart from AzureCostFocus where _PeriodStart = '2026-03-01' order by 1 limit 1") | Should -Match '^2026-03-01 00:00:00'
+    }
+
+    It 'loads nothing on a rerun' -Skip:$NoSqlite {
+        $again = @(Import-AzCostExport -Path $Root -DatabasePath $Db)
+        $again.Action | Sort-Object -Unique | Should -Be 'Skipped'
+        ($again | Where-Object ExportName -eq 'focus' | Select-Object -First 1).Reason | Should -Match 'already loaded'
+        (Q $Db "select count(*) from AzureCostFocus") | Should -Be '670'
+    }
+
+    It 'replaces the month when a newer run arrives, and ignores an older one' -Skip:$NoSqlite {
+        $newer = New-RunSpec focus FocusCost 2026-03 '2026-03-06T06:00:00Z' Csv 390 2 15
+        $older = New-RunSpec actual ActualCost 2026-03 '2026-03-01T06:00:00Z' Csv 999 1 23
+        $null = New-TestExportLayout -Root $Root -Runs @($newer, $older)
+        $r = @(Import-AzCostExport -Path $Root -DatabasePath $Db)
+        $focus = $r | Where-Object { $_.ExportName -eq 'focus' -and $_.Month -eq '2026-03' }
+        $focus.Action | Should -Be 'Loaded'
+        $focus.RowsReplaced | Should -Be 420
+        $focus.Reason | Should -Match "replaces run $($Runs[1].runId)"
+        ($r | Where-Object ExportName -eq 'actual').Action | Should -Be 'Skipped'
+        (Q $Db "select count(*) from AzureCostFocus where _PeriodStart = '2026-03-01'") | Should -Be '390'
+        (Q $Db "select count(*) from AzureCostDetails where _Metric = 'ActualCost'") | Should -Be '180'
+    }
+}
+
+Describe 'Import-AzCostExport: a broken run fails its month only' -Tag 'Export' {
+    BeforeAll {
+        $script:Root = Join-Path $Work 'broken'
+        $script:Db = Join-Path $Work 'broken.sqlite'
+        $script:Good = New-RunSpec good ActualCost 2026-03 '2026-03-03T06:00:00Z' Csv 120 1 41
+        $script:Base = New-RunSpec rows ActualCost 2026-02 '2026-03-01T06:00:00Z' Csv 100 2 42
+        $null = New-TestExportLayout -Root $Root -Runs @($Good, $Base)
+        $null = Import-AzCostExport -Path $Root -DatabasePath $Db
+        $script:Before = (Q $Db "select _Metric, count(*), printf('%.10f', sum(CostInBillingCurrency)) from AzureCostDetails group by 1") -join ';'
+    }
+
+    It 'a row-count mismatch rolls the month back, other months load' -Skip:$NoSqlite {
+        $lie = New-RunSpec rows ActualCost 2026-02 '2026-03-02T06:00:00Z' Csv 130 2 43 @{ lieAboutRows = 1 }
+        $fresh = New-RunSpec other AmortizedCost 2026-03 '2026-03-03T06:00:00Z' Csv 60 1 44
+        $null = New-TestExportLayout -Root $Root -Runs @($lie, $fresh)
+        $r = @(Import-AzCostExport -Path $Root -DatabasePath $Db -ErrorVariable errs -ErrorAction SilentlyContinue)
+        ($r | Where-Object ExportName -eq 'rows').Action | Should -Be 'Failed'
+        $errs.Count | Should -Be 1
+        $errs[0].FullyQualifiedErrorId | Should -BeLike 'ExportRunIncomplete*'
+        $errs[0].Exception.Message | Should -Match 'parts hold 130 rows but the manifest says 131'
+        ($r | Where-Object ExportName -eq 'other').Action | Should -Be 'Loaded'
+        (Q $Db "select _Metric, count(*), printf('%.10f', sum(CostInBillingCurrency)) from AzureCostDetails where _Metric = 'ActualCost' group by 1") -join ';' | Should -Be $Before
+        (Q $Db "select RunId from AzureCostDetails_ExportState where Export like '%/exports/rows'") | Should -Be $Base.runId
+        Remove-Item -Recurse -Force (Join-Path $Root ($lie.folder))
+    }
+
+    It 'a missing part fails the month with the part named, the table unchanged' -Skip:$NoSqlite {
+        $missing = New-RunSpec rows ActualCost 2026-02 '2026-03-04T06:00:00Z' Csv 90 3 45
+        $null = New-TestExportLayout -Root $Root -Runs @($missing)
+        Remove-Item (Join-Path $Root "$($missing.folder)/part_0_0002.csv")
+        $r = @(Import-AzCostExport -Path $Root -DatabasePath $Db -Dataset ActualCost -ErrorVariable errs -ErrorAction SilentlyContinue)
+        ($r | Where-Object ExportName -eq 'rows').Action | Should -Be 'Failed'
+        $errs[0].FullyQualifiedErrorId | Should -BeLike 'ExportRunIncomplete*'
+        $errs[0].Exception.Message | Should -Match 'part_0_0002\.csv'
+        (Q $Db "select _Metric, count(*), printf('%.10f', sum(CostInBillingCurrency)) from AzureCostDetails where _Metric = 'ActualCost' group by 1") -join ';' | Should -Be $Before
+        Remove-Item -Recurse -Force (Join-Path $Root ($missing.folder))
+    }
+
+    It 'a byte-count mismatch fails the month before the database is touched' -Skip:$NoSqlite {
+        $bytes = New-RunSpec rows ActualCost 2026-02 '2026-03-04T07:00:00Z' Csv 90 1 46 @{ lieAboutBytes = 7 }
+        $null = New-TestExportLayout -Root $Root -Runs @($bytes)
+        $r = @(Import-AzCostExport -Path $Root -DatabasePath $Db -ExportName rows -ErrorVariable errs -ErrorAction SilentlyContinue)
+        $r.Action | Should -Be 'Failed'
+        $errs[0].Exception.Message | Should -Match 'says \d[\d,]*'
+        (Q $Db "select RunId from AzureCostDetails_ExportState where Export like '%/exports/rows'") | Should -Be $Base.runId
+        Remove-Item -Recurse -Force (Join-Path $Root ($bytes.folder))
+    }
+
+    It 'a manifest that is not JSON is an error naming it; the rest loads' -Skip:$NoSqlite {
+        $bad = New-RunSpec broken ActualCost 2026-03 '2026-03-04T06:00:00Z' Csv 10 1 47 @{ breakManifest = $true }
+        $null = New-TestExportLayout -Root $Root -Runs @($bad)
+        $r = @(Import-AzCostExport -Path $Root -DatabasePath $Db -ErrorVariable errs -ErrorAction SilentlyContinue)
+        $failed = @($r | Where-Object Action -eq 'Failed')
+        $failed.Count | Should -Be 1
+        $failed[0].Manifest | Should -BeLike '*broken*manifest.json'
+        $errs[0].FullyQualifiedErrorId | Should -BeLike 'ExportManifestInvalid*'
+        $errs[0].Exception.Message | Should -Match 'not valid JSON'
+    }
+}
+
+Describe 'Import-AzCostExport: Parquet and CSV of the same rows load the same values' -Tag 'Export' {
+    BeforeAll {
+        $script:Pg = Start-TestPostgres -WarningAction SilentlyContinue
+    }
+    AfterAll { Stop-TestPostgres $Pg }
+
+    It 'FocusCost as Parquet (DECIMAL) and as CSV sum to the same exact BilledCost per day on PostgreSQL'  {
+        if (-not $Pg) { Set-ItResult -Skipped -Because 'no throw-away PostgreSQL cluster could be started'; return }
+        $root1 = Join-Path $Work 'pq'; $root2 = Join-Path $Work 'csv'
+        $null = New-TestExportLayout -Root $root1 -Runs @(New-RunSpec same FocusCost 2026-03 '2026-03-05T06:00:00Z' Parquet 800 2 77)
+        $null = New-TestExportLayout -Root $root2 -Runs @(New-RunSpec same FocusCost 2026-03 '2026-03-05T06:00:00Z' Csv 800 2 77)
+        $cs = $Pg.ConnectionString
+        Invoke-TestPsql $Pg 'create schema if not exists pqside; create schema if not exists csvside'
+        $null = Import-AzCostExport -Path $root1 -ConnectionString $cs -Schema pqside
+        $null = Import-AzCostExport -Path $root2 -ConnectionString $cs -Schema csvside
+        $sql = 'select "ChargePeriodStart"::date, sum("BilledCost")::text, sum("EffectiveCost")::text, count(*), sum(("Tags" is null)::int), sum(("x_SkuIsCreditEligible")::int) from "{0}"."AzureCostFocus" group by 1 order by 1'
+        $pq = @(Invoke-TestPsql $Pg ($sql -f 'pqside'))
+        $csv = @(Invoke-TestPsql $Pg ($sql -f 'csvside'))
+        $pq.Count | Should -BeGreaterThan 20
+        $pq | Should -Be $csv
+        (Invoke-TestPsql $Pg "select data_type from information_schema.columns where table_schema = 'pqside' and table_name = 'AzureCostFocus' and column_name = 'ChargePeriodStart'") | Should -Be 'timestamp with time zone'
+    }
+}
+
+Describe 'Import-AzCostToSql reads gzip CSV directly' -Tag 'Export', 'Import' {
+    It 'loads a .csv.gz exactly as the same file uncompressed' -Skip:$NoSqlite {
+        $csv = Join-Path $Work 'plain.csv'
+        $null = New-TestCostFile -Kind Ea -Rows 400 -Month 2026-03 -Path $csv -Seed 5
+        $gz = "$csv.gz"
+        $in = [IO.File]::OpenRead($csv); $out = [IO.File]::Create($gz)
+        $zip = [IO.Compression.GZipStream]::new($out, [IO.Compression.CompressionLevel]::Optimal)
+        $in.CopyTo($zip); $zip.Dispose(); $in.Dispose()
+        $a = Join-Path $Work 'plain.sqlite'; $b = Join-Path $Work 'gz.sqlite'
+        $r1 = Import-AzCostToSql -Path $csv -Scope $Sub -DatabasePath $a
+        $r2 = Import-AzCostToSql -Path $gz -Scope $Sub -DatabasePath $b
+        $r2.RowsInserted | Should -Be 400
+        $r2.PeriodStart | Should -Be $r1.PeriodStart
+        $q = "select Date, printf('%.15g', sum(CostInBillingCurrency)), count(*) from AzureCostDetails group by 1 order by 1"
+        (Q $b $q) | Should -Be (Q $a $q)
+    }
+}
+
+Describe 'Import-AzCostExport from Azurite' -Tag 'Export', 'Blob' {
+    BeforeAll {
+        $script:Az = Start-TestAzurite
+        $script:Root = Join-Path $Work 'blob'
+        if ($Az) {
+            $script:Runs = @(
+                New-RunSpec focus FocusCost 2026-03 '2026-03-04T06:00:00Z' Parquet 150 2 51
+                New-RunSpec focus FocusCost 2026-03 '2026-03-05T06:00:00Z' Gzip 170 2 52
+                New-RunSpec actual ActualCost 2026-03 '2026-03-05T06:00:00Z' Csv 90 1 53
+            )
+            $null = New-TestExportLayout -Root $Root -Runs $Runs
+            Copy-TestTreeToAzurite $Az -Root $Root -Container costs -Prefix 'finops/'
+            # An unrelated blob and a second folder the prefix excludes.
+            [void] (New-TestBlob $Az -Container costs -Name 'other/readme.txt' -Content ([Text.Encoding]::UTF8.GetBytes('not an export')))
+        }
+    }
+    AfterAll { Stop-TestAzurite $Az }
+
+    It 'lists and loads through a container SAS URL, never showing its signature' -Skip:$NoSqlite {
+        if (-not $Az) { Set-ItResult -Skipped -Because 'Azurite is not installed or did not start'; return }
+        $sas = New-TestContainerSasUrl $Az -Container costs
+        $sig = [Uri]::UnescapeDataString(([regex]::Match($sas, 'sig=([^&]+)')).Groups[1].Value)
+        $db = Join-Path $Work 'sas.sqlite'
+        $all = Import-AzCostExport -ContainerSasUrl $sas -Prefix finops -DatabasePath $db -Verbose *>&1 | Out-String -Width 400
+        $all | Should -Not -Match ([regex]::Escape($sig))
+        (Q $db "select count(*) from AzureCostFocus") | Should -Be '170'
+        (Q $db "select count(*) from AzureCostDetails") | Should -Be '90'
+        (Q $db "select Manifest from AzureCostFocus_ExportState") | Should -BeLike 'finops/exports/focus/*/manifest.json'
+        $again = @(Import-AzCostExport -ContainerSasUrl $sas -Prefix finops -DatabasePath $db)
+        $again.Action | Sort-Object -Unique | Should -Be 'Skipped'
+    }
+
+    It 'a SAS signed with the wrong key is a clear 403 error'  {
+        if (-not $Az) { Set-ItResult -Skipped -Because 'Azurite is not installed or did not start'; return }
+        $bad = New-TestContainerSasUrl $Az -Container costs -Key ([Convert]::ToBase64String([byte[]](1..64)))
+        { Import-AzCostExport -ContainerSasUrl $bad -DatabasePath (Join-Path $Work 'bad.sqlite') -ErrorAction Stop } |
+            Should -Throw -ExpectedMessage '*403*SAS URL*'
+    }
+
+    It 'a bearer token that storage refuses is a clear error naming the role'  {
+        if (-not $Az) { Set-ItResult -Skipped -Because 'Azurite is not installed or did not start'; return }
+        # This Azurite runs without OAuth, so it refuses any bearer token (403); http is allowed because the endpoint is loopback.
+        $f = Start-TestAzureFixture
+        try {
+            $script = @"
+`$secret = ConvertTo-SecureString `$env:AZB_CLIENT_SECRET -AsPlainText -Force
+`$t = Get-AzBillingToken -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientSecret `$secret -AuthorityHost `$env:AZB_FIXTURE_HTTPS -Scope https://storage.azure.com/.default
+try { Import-AzCostExport -StorageAccount '$($Az.Endpoint)' -Container costs -Token `$t -DatabasePath '$(Join-Path $Work 'refused.sqlite')' -ErrorAction Stop; 'no error' }
+catch { "ERR `$(`$_.FullyQualifiedErrorId) `$(`$_.Exception.Message)" }
+"@
+            $r = Invoke-ChildPwsh -Script $script -Environment $f.ChildEnv -TimeoutSeconds 120
+            $r.StdOut | Should -Match 'ERR AzBillingPermissionDenied'
+            $r.StdOut | Should -Match 'Storage Blob Data Reader'
+            foreach ($s in Get-TestFixtureSecrets $f) { $r.StdOut + $r.StdErr | Should -Not -Match ([regex]::Escape($s)) }
+        }
+        finally { Stop-TestAzureFixture $f }
+    }
+}
+
+Describe 'Import-AzCostExport with an Entra token (Azurite over https with OAuth)' -Tag 'Export', 'Blob', 'Auth' {
+    BeforeAll {
+        $script:AzO = Start-TestAzurite -OAuth
+        $script:Fx = if ($AzO) { Start-TestAzureFixture }
+        $script:Root = Join-Path $Work 'oauth'
+        if ($AzO) {
+            $null = New-TestExportLayout -Root $Root -Runs @(
+                New-RunSpec amort AmortizedCost 2026-02 '2026-03-02T06:00:00Z' Parquet 140 2 61
+                New-RunSpec amort AmortizedCost 2026-03 '2026-03-05T06:00:00Z' Csv 60 1 62)
+            Copy-TestTreeToAzurite $AzO -Root $Root -Container exports
+            # Trust both test CAs in the child: the fixture's (Entra) and Azurite's.
+            $script:Bundle = Join-Path $Work 'bundle.pem'
+            [IO.File]::WriteAllText($Bundle, [IO.File]::ReadAllText($Fx.CaFile) + "`n" + $AzO.CaPem + "`n")
+        }
+    }
+    AfterAll { Stop-TestAzureFixture $Fx; Stop-TestAzurite $AzO }
+
+    It 'loads with a storage token sent only to the account, and keeps the token out of every stream' -Skip:$NoSqlite {
+        if (-not $AzO) { Set-ItResult -Skipped -Because 'Azurite (https, OAuth) is not installed or did not start'; return }
+        $db = Join-Path $Work 'oauth.sqlite'
+        $envs = $Fx.ChildEnv.Clone(); $envs.SSL_CERT_FILE = $Bundle
+        $script = @"
+`$secret = ConvertTo-SecureString `$env:AZB_CLIENT_SECRET -AsPlainText -Force
+`$t = Get-AzBillingToken -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientSecret `$secret -AuthorityHost `$env:AZB_FIXTURE_HTTPS -Scope https://storage.azure.com/.default
+Import-AzCostExport -StorageAccount '$($AzO.Endpoint)' -Container exports -Token `$t -DatabasePath '$db' -Verbose *>&1 | ForEach-Object { "`$_" }
+`$arm = Get-AzBillingToken -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientSecret `$secret -AuthorityHost `$env:AZB_FIXTURE_HTTPS -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS
+try { Import-AzCostExport -StorageAccount '$($AzO.Endpoint)' -Container exports -Token `$arm -DatabasePath '$db' -ErrorAction Stop } catch { "ARM: `$(`$_.Exception.Message)" }
+"@
+        $r = Invoke-ChildPwsh -Script $script -Environment $envs -TimeoutSeconds 180
+        $r.ExitCode | Should -Be 0 -Because $r.StdErr
+        (Q $db "select _PeriodStart, count(*) from AzureCostDetails group by 1 order by 1") | Should -Be @('2026-02-01|140', '2026-03-01|60')
+        $r.StdOut | Should -Match 'ARM: -Token is for .*storage token'
+        foreach ($s in Get-TestFixtureSecrets $Fx) { $r.StdOut + $r.StdErr | Should -Not -Match ([regex]::Escape($s)) }
+    }
+}
