@@ -35,6 +35,7 @@
                 'PSCmdlet_Get-AzCostSummary', 'PSCommand_Get-AzCostSummary'
                 'PSCmdlet_Sync-AzBilling', 'PSCommand_Sync-AzBilling'
                 'PSCmdlet_Get-AzBillingSyncState', 'PSCommand_Get-AzBillingSyncState'
+                'PSCmdlet_Import-AzCostExport', 'PSCommand_Import-AzCostExport'
             )
             ProjectUri   = 'https://github.com/AzBillingPS/AzBillingPS'
             LicenseUri   = 'https://opensource.org/licenses/MIT'
@@ -45,6 +46,7 @@
 - New-AzCostReport and Save-AzCostBlob: cost-details reports per scope, metric and month, with polling, throttling and retries as the service asks; parallel, resumable, verified blob downloads.
 - Import-AzCostToSql: cost-details CSV files into SQLite (the embedded default), PostgreSQL or SQL Server / Azure SQL, each period exactly once, streaming, exact decimals; tags stored as JSON, ids as text.
 - Get-AzCostSummary and Get-AzBillingSyncState: what a table holds (by month, service, scope, resource group, tag or any column, never adding metrics or currencies together) and what the sync has loaded.
+- Import-AzCostExport: Cost Management exports (storage or a local tree; CSV, gzip CSV or Parquet; cost details and FOCUS) through the same sinks, each month exactly once.
 - Targets named as SQL and PowerShell users name them: -SqlInstance/-Database, -ConnectionString (provider told by its keywords), -DatabasePath, -Credential.
 '@
         }
