@@ -65,6 +65,8 @@ function Invoke-Build {
     Copy-Item "$staging/cmdlets/AzBillingPS.dll" $ModuleDir
     Copy-Item "$Root/module/AzBillingPS.psd1", "$Root/module/AzBillingPS.Format.ps1xml" $ModuleDir
     Copy-Item "$Root/module/en-US/*" "$ModuleDir/en-US"
+    # The FinOps toolkit open data embedded in the engine (MIT) ships with its notice.
+    Copy-Item "$Root/src/AzBillingPS.Engine/Exports/OpenData/NOTICE.txt" "$ModuleDir/ThirdPartyNotices.txt"
     Copy-Item -Recurse "$staging/engine/*" "$ModuleDir/Dependencies" -Exclude '*.pdb'
     Get-ChildItem -Recurse -Filter '*.pdb' "$ModuleDir/Dependencies" | Remove-Item
 

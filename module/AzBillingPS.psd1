@@ -18,6 +18,7 @@
         'Get-AzCostSummary'
         'Sync-AzBilling'
         'Get-AzBillingSyncState'
+        'Clear-AzBillingTokenCache'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -14,7 +14,7 @@ LOAD UNITS. Files are loaded in units, and each unit is loaded exactly once:
 
 WHAT A LOAD DOES. In one database transaction, for each unit: take a per-table load lock (sp_getapplock on SQL Server, an advisory transaction lock on PostgreSQL, the database write lock on SQLite) so loads into the same table never interleave; create the table when it does not exist, or add the columns the files bring that the table lacks (with a warning naming them); delete the rows of the same scope and metric whose Date lies within the period; insert the new rows; commit. Any failure, whether a bad value on line 1,234,567, a dropped connection or Ctrl+C, rolls the whole transaction back, so the table holds exactly what it held before. Re-running the same load, or loading the same month in a different chunking, therefore never duplicates rows.
 
-PERIOD. For pipeline input the period is the report's PeriodStart..PeriodEnd. For -Path/-LiteralPath it is -From..-To; each defaults to the files' own first or last Date. Any row dated outside the period fails the unit (error CsvRowOutsidePeriod, naming the file and line), because such a row would not be replaced by the next load of its own period.
+PERIOD. For pipeline input the period is the report's PeriodStart..PeriodEnd. For -Path/-LiteralPath it is -From..-To; each defaults to the files' own first or last Date. Files without rows (a header only) and no -From/-To load nothing, with a warning; with a period they replace it with nothing, and a warning says how many rows that removed. Any row dated outside the period fails the unit (error CsvRowOutsidePeriod, naming the file and line), because such a row would not be replaced by the next load of its own period.
 
 COLUMNS AND TYPES. Known cost-details columns (EA, MCA and pay-as-you-go spellings, matched case-insensitively) get typed columns; unknown columns are kept as text. Money columns are numeric on PostgreSQL and decimal(38,20) on SQL Server, both exact; on SQLite they are REAL (a double: 15 to 17 significant digits), because SQLite has no decimal type. Dates are date columns on PostgreSQL and SQL Server and ISO-8601 text (yyyy-MM-dd) on SQLite. Every row also gets lineage columns: _Scope, _Metric, _PeriodStart, _PeriodEnd, _SourceFile, _ImportId (the ImportId of the result object) and _ImportedAt (UTC).
 
@@ -24,6 +24,10 @@ CONFIRMATION AND FEEDBACK. -WhatIf and -Confirm apply per unit: the target is th
 
 ERRORS. A failed unit is a non-terminating error; other units go on. An unreachable database (SqlConnectionFailed) or contradictory parameters stop the command. Match errors on their FullyQualifiedErrorId, for example $_.FullyQualifiedErrorId -like 'CsvBadValue*':
 - CsvBadValue: a value that does not parse as its column's type (file, line and column named).
+- CsvInvalidText: a field that is not valid UTF-8 or holds a NUL character (file, line, column and the offending bytes in hex named; the bytes themselves are never shown). The check runs on every row before the database sees it, on every target.
+- CsvCompressedFile: a file whose name says CSV but whose bytes are gzip (a *.csv.gz file is read decompressed; rename it so, or decompress it), or a zip archive.
+- AzBillingDecompressionLimit: a *.csv.gz that inflates past 100 times its size (at least 64 MB): cost CSV compresses 10 to 25 times, so it is not one.
+- AzBillingPathIsFolder: a folder given where a file was expected (give the files in it, for example -Path ./costs/*.csv).
 - CsvRaggedRow: a row with more or fewer fields than the header.
 - CsvEmptyFile: a file with no header line.
 - CsvBadHeader: an unusable header (for example a column named like a lineage column, or a name the database cannot take).

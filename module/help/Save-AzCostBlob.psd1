@@ -40,6 +40,7 @@ A report with status NoDataFound, or no blobs, writes nothing (a verbose line sa
         Decompress    = 'For reports whose blobs are gzip (CompressData): decompress them while saving, to .csv files (the default). -Decompress:$false keeps the blobs as they are, in .csv.gz files. Reports without CompressData are not affected.'
         Force         = 'Download every blob again, even when a complete file is already there, and ignore a .partial left by an earlier run.'
         ThrottleLimit = 'How many blobs download at the same time, across all reports. Default 4; 1 to 64.'
+        MaxGzipRatio  = 'How many times its compressed size a gzip blob may inflate to (default 100; never less than 64 MB). Cost-details CSV compresses about 10 to 25 times, so a blob that inflates further is not one (a gzip bomb would fill the disk): it stops with AzBillingDecompressionLimit and nothing of it is kept. Raise it only for a blob you trust.'
         Refresh       = 'When a report''s blob links have expired (or expire within a minute), request the report again with the token it carries and save the blobs from the fresh links, instead of failing with BlobLinkExpired. Reports without a token (for example built by hand) still fail.'
         WhatIf        = 'Lists each file that would be saved, with its blob index, size and report, without downloading anything or creating the folder.'
         Confirm       = 'Asks for confirmation before each file is saved. Declining some blobs of a report leaves it incomplete, so Import-AzCostToSql will not load it.'

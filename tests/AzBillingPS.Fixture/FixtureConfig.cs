@@ -16,6 +16,9 @@ internal sealed class FixtureConfig
 
     public ManagedIdentityConfig? ManagedIdentity { get; set; }
 
+    /// <summary>The device code flow's timing (Entra ID's defaults: 5 s between polls, codes valid 15 minutes).</summary>
+    public DeviceCodeConfig DeviceCode { get; set; } = new();
+
     /// <summary>Cost Management rules in force from the start (the same shape as POST /_fixture/cost/rules takes).</summary>
     public List<System.Text.Json.JsonElement>? CostRules { get; set; }
 }
@@ -28,6 +31,25 @@ internal sealed class TenantConfig
     public string? Domain { get; set; }
 
     public List<AppConfig> Apps { get; set; } = [];
+
+    /// <summary>People who can sign in (device code): the token's oid, upn and name.</summary>
+    public List<UserConfig> Users { get; set; } = [];
+}
+
+internal sealed class UserConfig
+{
+    public string ObjectId { get; set; } = string.Empty;
+
+    public string UserPrincipalName { get; set; } = string.Empty;
+
+    public string DisplayName { get; set; } = string.Empty;
+}
+
+internal sealed class DeviceCodeConfig
+{
+    public int IntervalSeconds { get; set; } = 5;
+
+    public int ExpiresInSeconds { get; set; } = 900;
 }
 
 internal sealed class AppConfig
@@ -48,6 +70,9 @@ internal sealed class AppConfig
     public List<FederatedCredentialConfig> Federated { get; set; } = [];
 
     public int? TokenLifetimeSeconds { get; set; }
+
+    /// <summary>A public client ("Allow public client flows"): device code sign-in without a secret or certificate.</summary>
+    public bool PublicClient { get; set; }
 }
 
 internal sealed class FederatedCredentialConfig

@@ -75,6 +75,7 @@ app.Use(async (c, next) =>
 var state = new FixtureState(config);
 var cost = new AzBillingPS.Fixture.Cost.CostState(config);
 EntraEndpoints.Map(app, state);
+DeviceCodeEndpoints.Map(app, state);
 ManagedIdentityEndpoints.Map(app, state);
 ControlEndpoints.Map(app, state, cost);
 CostEndpoints.Map(app, state, cost);

@@ -21,6 +21,9 @@ internal sealed class Options
           --daily-sums FILE.json     write {"yyyy-MM-dd":"sum",...} of the cost column (C# decimal, file order)
           --lf                       LF line endings (default CRLF)
           --currency CODE            billing currency (default USD for EA, EUR for MCA)
+          --amortized FILE           also write the AmortizedCost file of the same charges (one blob only): usage a
+                                     reservation or savings plan covers at its amortized cost instead of 0, without the
+                                     commitment purchases and refunds, plus UnusedReservation/UnusedSavingsPlan rows
         """;
 
     public FileKind Kind { get; set; } = FileKind.Ea;
@@ -33,6 +36,7 @@ internal sealed class Options
     public string? DailySums { get; set; }
     public string NewLine { get; set; } = "\r\n";
     public string? Currency { get; set; }
+    public string? Amortized { get; set; }
     public bool Help { get; set; }
 
     public static Options Parse(string[] args)
@@ -57,6 +61,7 @@ internal sealed class Options
                 case "--lf": o.NewLine = "\n"; break;
                 case "--crlf": o.NewLine = "\r\n"; break;
                 case "--currency": o.Currency = Next(); break;
+                case "--amortized": o.Amortized = Next(); break;
                 case "-h" or "--help" or "-?": o.Help = true; break;
                 default: throw new ArgumentException($"Unknown argument '{a}'.");
             }
@@ -66,6 +71,7 @@ internal sealed class Options
         if (o.Rows < 0) throw new ArgumentException("--rows must be 0 or more.");
         if (o.Subscriptions < 1) throw new ArgumentException("--subscriptions must be 1 or more.");
         if (o.Blobs < 1) throw new ArgumentException("--blobs must be 1 or more.");
+        if (o.Amortized is not null && o.Blobs != 1) throw new ArgumentException("--amortized writes one file: give --blobs 1.");
         return o;
     }
 }
@@ -127,6 +133,7 @@ internal sealed class Generator
         Directory.CreateDirectory(dir);
         var files = new List<GeneratedFile>();
         long done = 0;
+        using var amortized = _o.Amortized is null ? null : new AmortizedWriter(this, Path.GetFullPath(_o.Amortized), header, map);
         for (int b = 1; b <= _o.Blobs; b++)
         {
             long rowsHere = _o.Rows / _o.Blobs + (b <= _o.Rows % _o.Blobs ? 1 : 0);
@@ -143,12 +150,14 @@ internal sealed class Generator
                     NextRow(done + r);
                     for (int c = 0; c < map.Length; c++) csv.Field(_v[map[c]]);
                     csv.EndRow();
+                    amortized?.Row(_v);
                 }
                 bytes = csv.Flush();
             }
             done += rowsHere;
             files.Add(new GeneratedFile(path, rowsHere, bytes));
         }
+        if (amortized is not null) files.Add(amortized.Finish());
         return files;
     }
 
@@ -175,6 +184,10 @@ internal sealed class Generator
     }
 
     internal string Currency => _currency;
+    internal bool IsMca => _o.Kind == FileKind.Mca;
+    internal decimal ExchangeRate => _exchangeRate;
+    internal string NewLine => _o.NewLine;
+    internal int Seed => _o.Seed;
 
     private void NextRow(long index)
     {
@@ -413,4 +426,116 @@ internal sealed class Generator
         buf[n++] = (char)('0' + exp);
         return new string(buf[..n]);
     }
+}
+
+/// <summary>
+/// Writes the AmortizedCost companion of an ActualCost file: the same charges as Cost Management shows them amortized.
+/// Usage covered by a reservation or savings plan costs its amortized price (the unit price less a discount) instead of
+/// 0; commitment purchases and refunds are left out (their cost is spread over the usage); unused commitment hours
+/// appear as UnusedReservation and UnusedSavingsPlan rows. Draws from its own Random, so the ActualCost file is the same
+/// with or without it.
+/// </summary>
+internal sealed class AmortizedWriter : IDisposable
+{
+    private readonly Generator _generator;
+    private readonly string _path;
+    private readonly int[] _map;
+    private readonly CsvOut _csv;
+    private readonly Random _rng;
+    private readonly string[] _row = new string[(int)F.Count];
+    private string[]? _template;
+    private long _rows;
+    private const long UnusedEvery = 150;
+    private long _written;
+
+    public AmortizedWriter(Generator generator, string path, string[] header, int[] map)
+    {
+        _generator = generator;
+        _path = path;
+        _map = map;
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        _csv = new CsvOut(path, generator.NewLine);
+        foreach (var h in header) _csv.Field(h);
+        _csv.EndRow();
+        _rng = new Random(generator.Seed ^ 0x5A17);
+    }
+
+    public void Row(string[] actual)
+    {
+        Array.Copy(actual, _row, _row.Length);
+        string charge = _row[(int)F.ChargeType];
+        string pricing = _row[(int)F.PricingModel];
+        bool commitment = pricing is "Reservation" or "SavingsPlan";
+        if (commitment && charge is "Purchase" or "Refund")
+        {
+            return; // amortized over the usage it covers
+        }
+
+        if (commitment && charge == "Usage")
+        {
+            decimal unit = decimal.Parse(_row[(int)F.UnitPrice], NumberStyles.Float, CultureInfo.InvariantCulture);
+            decimal quantity = decimal.Parse(_row[(int)F.Quantity], NumberStyles.Float, CultureInfo.InvariantCulture);
+            decimal price = Math.Round(unit * (0.35m + (decimal)_rng.Next(0, 40) / 100m), 10);
+            SetCost(price, Math.Round(price * quantity, 12));
+            _template ??= (string[])_row.Clone();
+        }
+
+        Write();
+        if (++_rows % UnusedEvery == 0 && _template is not null)
+        {
+            Unused();
+        }
+    }
+
+    /// <summary>An unused commitment row: the hours (or spend) of a reservation or savings plan that no usage took.</summary>
+    private void Unused()
+    {
+        bool reservation = _rng.Next(3) != 0;
+        Array.Copy(_template!, _row, _row.Length);
+        _row[(int)F.ChargeType] = reservation ? "UnusedReservation" : "UnusedSavingsPlan";
+        _row[(int)F.PricingModel] = reservation ? "Reservation" : "SavingsPlan";
+        var id = new byte[16];
+        _rng.NextBytes(id);
+        string order = new Guid(id).ToString();
+        _row[(int)F.BenefitId] = reservation ? "/providers/Microsoft.Capacity/reservationOrders/" + order : "/providers/Microsoft.BillingBenefits/savingsPlanOrders/" + order;
+        _row[(int)F.BenefitName] = reservation ? "VM_RI_unused" : "Compute_SavingsPlan_unused";
+        _row[(int)F.ReservationId] = reservation ? _row[(int)F.BenefitId][^36..] : "";
+        _row[(int)F.ResourceId] = "";
+        _row[(int)F.ResourceName] = "";
+        _row[(int)F.Tags] = "";
+        _row[(int)F.AdditionalInfo] = "";
+        _row[(int)F.Quantity] = (_rng.Next(1, 240) / 10m).ToString(CultureInfo.InvariantCulture);
+        decimal price = (_rng.Next(1, 5000) / 10000m) + 0.0001m;
+        SetCost(price, Math.Round(price * decimal.Parse(_row[(int)F.Quantity], CultureInfo.InvariantCulture), 12));
+        Write();
+    }
+
+    private void SetCost(decimal price, decimal cost)
+    {
+        _row[(int)F.EffectivePrice] = price.ToString(CultureInfo.InvariantCulture);
+        string text = cost.ToString(CultureInfo.InvariantCulture);
+        _row[(int)F.CostInBillingCurrency] = text;
+        if (_generator.IsMca)
+        {
+            string usd = (_generator.ExchangeRate == 1m ? cost : Math.Round(cost / _generator.ExchangeRate, 18)).ToString(CultureInfo.InvariantCulture);
+            _row[(int)F.CostInPricingCurrency] = usd;
+            _row[(int)F.CostInUsd] = usd;
+        }
+    }
+
+    private void Write()
+    {
+        for (int c = 0; c < _map.Length; c++) _csv.Field(_row[_map[c]]);
+        _csv.EndRow();
+        _written++;
+    }
+
+    public GeneratedFile Finish()
+    {
+        long bytes = _csv.Flush();
+        _csv.Dispose();
+        return new GeneratedFile(_path, _written, bytes);
+    }
+
+    public void Dispose() => _csv.Dispose();
 }

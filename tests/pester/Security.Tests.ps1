@@ -5,6 +5,8 @@
 #     its Authorization header; Location, nextLink and redirects point at them, and none may ever get a request.
 #  §2 Working folders belong to the user running the module: the tests run as root and plant folders, files and
 #     links as another account (nobody) the way a hostile neighbour on a shared host would.
+#  §3 Inputs that are not what they claim: bytes that are not text, a gzip file named .csv, a folder as -Path, a
+#     header-only file over a loaded period, a gzip bomb; on SQLite and PostgreSQL (SQL Server: SqlServer.Tests.ps1).
 # Each group runs in one child pwsh that imports the built module.
 
 BeforeDiscovery {
@@ -17,6 +19,8 @@ BeforeDiscovery {
         $l.Start(); $l.Stop(); $script:NoSecondLoopback = $false
     }
     catch { }
+    $script:NoPg = -not (Get-TestPgBin)
+    $script:NoSqlite3 = -not (Get-Command sqlite3 -CommandType Application -ErrorAction SilentlyContinue)
     $script:NotRoot = -not ($IsLinux -or $IsMacOS) -or ((& id -u) -ne '0') -or -not (Get-Command chown -ErrorAction SilentlyContinue)
 }
 
@@ -421,5 +425,162 @@ Invoke-Case 'savePathForeign' { $report | Save-AzCostBlob -Path "$T/shared" }
     It 'refuses a -Path another user owns' {
         $R.savePathForeign.Terminating.Id | Should -BeLike 'AzBillingUnsafeFolder,*'
         $R.savePathForeign.Terminating.Message | Should -BeLike "*-Path '$T/shared' belongs to uid 65534*"
+    }
+}
+
+Describe 'Inputs that are not what they claim (issue 10 §3)' -Tag 'Security', 'Import', 'Blob' -Skip:($NoFixture -or $NoPg -or $NoSqlite3) {
+    AfterAll {
+        Stop-TestAzureFixture $F
+        Stop-TestPostgres $Pg
+    }
+
+    BeforeAll {
+        $script:F = Start-TestAzureFixture
+        $script:Pg = Start-TestPostgres -WarningAction SilentlyContinue
+        $script:T = Join-Path $Folder 'inputs'
+        New-Item -ItemType Directory -Path $T | Out-Null
+        $data = Join-Path (Get-TestRepoRoot) 'tests/data'
+        # Good twins of the two bad files: the same rows with the offending bytes made text, loaded first.
+        # (Latin-1 maps every byte to one character and back, so a string replace is a byte replace.)
+        $latin1 = [Text.Encoding]::Latin1
+        foreach ($pair in @(@('invalid-utf8.csv', "$([char]0xC3)(", '(('), @('nul-char.csv', "$([char]0)", '0'))) {
+            $text = $latin1.GetString([IO.File]::ReadAllBytes((Join-Path $data $pair[0])))
+            if (-not $text.Contains($pair[1])) { throw "$($pair[0]) does not hold the bytes the test replaces." }
+            [IO.File]::WriteAllBytes((Join-Path $T "good-$($pair[0])"), $latin1.GetBytes($text.Replace($pair[1], $pair[2])))
+        }
+        # A gzip file named .csv (a real cost file inside), and a folder.
+        $gz = [IO.File]::Create((Join-Path $T 'costs-2026-02.csv'))
+        $z = [IO.Compression.GZipStream]::new($gz, [IO.Compression.CompressionLevel]::Fastest)
+        $z.Write([IO.File]::ReadAllBytes((Join-Path $T 'good-invalid-utf8.csv'))); $z.Dispose(); $gz.Dispose()
+        New-Item -ItemType Directory -Path (Join-Path $T 'a-folder') | Out-Null
+        Copy-Item (Join-Path $T 'good-invalid-utf8.csv') (Join-Path $T 'a-folder/in-it.csv')
+        # A gzip bomb: 80 MB of zeros in about 80 KB (cost CSV compresses 10 to 25 times).
+        $ms = [IO.MemoryStream]::new()
+        $z = [IO.Compression.GZipStream]::new($ms, [IO.Compression.CompressionLevel]::SmallestSize, $true)
+        $zeros = [byte[]]::new(1MB); for ($i = 0; $i -lt 80; $i++) { $z.Write($zeros, 0, $zeros.Length) }; $z.Dispose()
+        $script:BombBytes = $ms.Length
+        $script:BombSub = [guid]::NewGuid().ToString()
+        Set-TestCostRules $F @(@{ scope = $BombSub; compressData = $true; blobBase64 = [Convert]::ToBase64String($ms.ToArray()); retryAfter = 0 }, @{ retryAfter = 0 })
+
+        $cases = @{ T = $T; Data = $data; Pg = $Pg.ConnectionString; Psql = $Pg.PsqlPath; PgPort = $Pg.Port; BombSub = $BombSub }
+        $script:Run = Invoke-SecurityChild -Cases $cases @'
+$T = $D.T; $Data = $D.Data
+$sub = '/subscriptions/5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f'
+$targets = [ordered]@{ Sqlite = @{ DatabasePath = "$T/costs.sqlite" }; PostgreSql = @{ Provider = 'PostgreSql'; ConnectionString = $D.Pg; Table = 'HostileInputs' } }
+# Rows and cost of a period, read by the database's own client (not by the module).
+function Get-Period([string] $Target, [string] $From, [string] $To) {
+    $out = if ($Target -eq 'Sqlite') {
+        sqlite3 -separator '|' "$T/costs.sqlite" ('SELECT count(*), coalesce(sum(CostInBillingCurrency), 0) FROM AzureCostDetails WHERE Date BETWEEN ''{0}'' AND ''{1}''' -f $From, $To)
+    }
+    else {
+        & $D.Psql -X -q -h 127.0.0.1 -p $D.PgPort -U postgres -d postgres -At -F '|' -c ('SELECT count(*), coalesce(sum("CostInBillingCurrency"), 0) FROM "HostileInputs" WHERE "Date" BETWEEN ''{0}'' AND ''{1}''' -f $From, $To) 2>&1
+    }
+    "$out"
+}
+$Results.periods = [ordered]@{}
+foreach ($target in $targets.Keys) {
+    $to = $targets[$target]
+    Invoke-Case "$target-baseline" { Import-AzCostToSql -Path "$T/good-invalid-utf8.csv" -Scope $sub -From 2026-02-01 -To 2026-02-28 @to; Import-AzCostToSql -Path "$T/good-nul-char.csv" -Scope $sub -From 2025-08-01 -To 2025-08-31 @to }
+    $Results.periods["$target-before"] = @{ Feb = Get-Period $target '2026-02-01' '2026-02-28'; Aug = Get-Period $target '2025-08-01' '2025-08-31' }
+    Invoke-Case "$target-invalid-utf8" { Import-AzCostToSql -Path "$Data/invalid-utf8.csv" -Scope $sub -From 2026-02-01 -To 2026-02-28 @to }
+    Invoke-Case "$target-nul" { Import-AzCostToSql -Path "$Data/nul-char.csv" -Scope $sub @to }
+    $Results.periods["$target-afterBad"] = @{ Feb = Get-Period $target '2026-02-01' '2026-02-28'; Aug = Get-Period $target '2025-08-01' '2025-08-31' }
+    Invoke-Case "$target-gzip" { Import-AzCostToSql -Path "$T/costs-2026-02.csv" -Scope $sub @to }
+    Invoke-Case "$target-folder" { Import-AzCostToSql -Path "$T/a-folder" -Scope $sub @to }
+    Invoke-Case "$target-headerOnly" { Import-AzCostToSql -Path "$Data/header-only.csv" -Scope $sub -From 2026-02-01 -To 2026-02-28 @to }
+    Invoke-Case "$target-headerOnlyNoPeriod" { Import-AzCostToSql -Path "$Data/header-only.csv" -Scope $sub @to }
+    $Results.periods["$target-afterHeaderOnly"] = @{ Feb = Get-Period $target '2026-02-01' '2026-02-28'; Aug = Get-Period $target '2025-08-01' '2025-08-31' }
+}
+
+# The gzip bomb, through Save-AzCostBlob and Sync-AzBilling.
+$Tok = Get-AzBillingToken @SignIn
+$bomb = New-AzCostReport -Token $Tok -Scope "/subscriptions/$($D.BombSub)"
+Invoke-Case 'bomb-save' { $bomb | Save-AzCostBlob -Path "$T/bomb" }
+$Results.bombLeft = @(Get-ChildItem -Force -Name "$T/bomb")
+Invoke-Case 'bomb-save-allowed' { $bomb | Save-AzCostBlob -Path "$T/bomb-allowed" -MaxGzipRatio 2000 }
+$Results.allowedBytes = @(Get-ChildItem -File "$T/bomb-allowed" | ForEach-Object Length)
+Invoke-Case 'bomb-sync' { Sync-AzBilling @SignIn -Scope "/subscriptions/$($D.BombSub)" -Months 1 -DatabasePath "$T/bomb.sqlite" -WorkingPath "$T/bomb-work" }
+$Results.syncLeft = @(Get-ChildItem -Force -Recurse -Name "$T/bomb-work")
+'@
+        $script:R = $Run.Results
+        $script:P = $R.periods
+    }
+
+    It 'loads the good twins first (<_>)' -ForEach @('Sqlite', 'PostgreSql') {
+        $R["$_-baseline"].Errors | Should -BeNullOrEmpty
+        $R["$_-baseline"].Objects.Count | Should -Be 2
+    }
+
+    It 'refuses a field that is not UTF-8, naming file, line, column and the bytes, and leaves the period as it was (<_>)' -ForEach @('Sqlite', 'PostgreSql') {
+        $e = $R["$_-invalid-utf8"].Errors
+        $e.Count | Should -Be 1
+        $e[0].Id | Should -BeLike 'CsvInvalidText,*'
+        $e[0].Category | Should -Be 'InvalidData'
+        $e[0].Message | Should -BeLike "*invalid-utf8.csv: line 5, column 'MeterName': the field is not valid UTF-8 (0xC3 0x28 at byte 28 of the field)*"
+        $R["$_-invalid-utf8"].Objects | Should -BeNullOrEmpty
+        ($P["$_-before"].Feb -split '\|')[0] | Should -Be '4'
+        $P["$_-afterBad"].Feb | Should -Be $P["$_-before"].Feb
+    }
+
+    It 'refuses a NUL character, naming file, line and column, and leaves the period as it was (<_>)' -ForEach @('Sqlite', 'PostgreSql') {
+        $e = $R["$_-nul"].Errors
+        $e.Count | Should -Be 1
+        $e[0].Id | Should -BeLike 'CsvInvalidText,*'
+        $e[0].Message | Should -BeLike "*nul-char.csv: line 3, column 'ResourceName': the field holds a NUL character*"
+        ($P["$_-before"].Aug -split '\|')[0] | Should -Be '3'
+        $P["$_-afterBad"].Aug | Should -Be $P["$_-before"].Aug
+    }
+
+    It 'says a gzip file given as .csv looks gzip-compressed (<_>)' -ForEach @('Sqlite', 'PostgreSql') {
+        $e = $R["$_-gzip"].Errors
+        $e[0].Id | Should -BeLike 'CsvCompressedFile,*'
+        $e[0].Message | Should -BeLike '*costs-2026-02.csv: the file looks gzip-compressed*'
+    }
+
+    It 'says a folder given as -Path is a folder (<_>)' -ForEach @('Sqlite', 'PostgreSql') {
+        $e = $R["$_-folder"].Errors
+        $e[0].Id | Should -BeLike 'AzBillingPathIsFolder,*'
+        $e[0].Message | Should -BeLike '*a-folder is a folder, not a cost file*'
+    }
+
+    It 'warns that a header-only file with -From/-To removed the period''s rows, and how many (<_>)' -ForEach @('Sqlite', 'PostgreSql') {
+        $c = $R["$_-headerOnly"]
+        $c.Errors | Should -BeNullOrEmpty
+        $c.Warnings.Count | Should -Be 1
+        $c.Warnings[0] | Should -BeLike '*header-only.csv: no rows, so 2026-02-01..2026-02-28 ActualCost for /subscriptions/5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f was replaced with nothing: 4 row(s) loaded earlier were removed*'
+        ($P["$_-afterHeaderOnly"].Feb -split '\|')[0] | Should -Be '0'
+        $P["$_-afterHeaderOnly"].Aug | Should -Be $P["$_-before"].Aug
+        # without a period there is nothing to replace: a warning, and no load
+        $R["$_-headerOnlyNoPeriod"].Warnings[0] | Should -BeLike '*no rows and no -From/-To*'
+        $R["$_-headerOnlyNoPeriod"].Objects | Should -BeNullOrEmpty
+    }
+
+    It 'never echoes binary bytes in a message' {
+        foreach ($k in $R.Keys) {
+            foreach ($m in @($R[$k].Errors | ForEach-Object Message) + @($R[$k].Warnings) + @($R[$k].Terminating.Message)) {
+                if ($m) { $m | Should -Not -Match '[\x00-\x08\x0B\x0C\x0E-\x1F\x7F\uFFFD]' }
+            }
+        }
+    }
+
+    It 'stops a gzip bomb at the limit and keeps nothing of it (Save-AzCostBlob)' {
+        $c = $R['bomb-save']
+        $c.Errors.Count | Should -Be 1
+        $c.Errors[0].Id | Should -BeLike 'AzBillingDecompressionLimit,*'
+        $c.Errors[0].Message | Should -BeLike "*inflates past 67,108,864 bytes*100 times its $($BombBytes.ToString('N0', [cultureinfo]::InvariantCulture)) compressed bytes*-MaxGzipRatio*"
+        $c.Objects | Should -BeNullOrEmpty
+        $R.bombLeft | Should -BeNullOrEmpty
+    }
+
+    It 'lets -MaxGzipRatio raise the limit' {
+        $R['bomb-save-allowed'].Errors | Should -BeNullOrEmpty
+        $R.allowedBytes | Should -Be @(80MB)
+    }
+
+    It 'fails the Sync unit of a gzip bomb with the same id and removes its files' {
+        $c = $R['bomb-sync']
+        $c.Errors.Count | Should -Be 1
+        $c.Errors[0].Id | Should -BeLike 'AzBillingDecompressionLimit,*'
+        $R.syncLeft | Should -BeNullOrEmpty
     }
 }

@@ -31,4 +31,14 @@ Describe 'Import-AzCostToSql on SQL Server' -Tag 'SqlServer' -Skip:$NoSqlServer 
         $err[0].FullyQualifiedErrorId | Should -BeLike 'CsvBadValue*'
         Get-Total | Should -Be $before
     }
+
+    It 'a field that is not UTF-8 text, or holds a NUL, fails naming the line and column and leaves the table as it was (issue 10 §3)' {
+        $before = Get-Total
+        foreach ($case in @(@('invalid-utf8.csv', 5, 'MeterName'), @('nul-char.csv', 3, 'ResourceName'))) {
+            Import-AzCostToSql -Path (Join-Path $Data $case[0]) -Scope $Scope -Provider SqlServer -ConnectionString $Cs -Table $Table -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'CsvInvalidText*'
+            $err[0].Exception.Message | Should -BeLike "*$($case[0]): line $($case[1]), column '$($case[2])'*"
+        }
+        Get-Total | Should -Be $before
+    }
 }

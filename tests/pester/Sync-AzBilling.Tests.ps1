@@ -631,6 +631,8 @@ Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientS
     Metric   = 'ActualCost'
     # the command line's -ClientSecret replaces this way of signing in
     ManagedIdentity = `$true
+    # the FOCUS view over the table, made after the run
+    FocusView = `$true
 }
 "@
             $unknown = Join-Path $cfgDir 'unknown.psd1'
@@ -681,6 +683,8 @@ try { Get-AzBillingSyncState -DatabasePath '$WhatIfDb' -ErrorAction Stop } catch
             $c.Results[0].Scope | Should -Be '/subscriptions/5c0f0000-0000-0000-0000-000000000001'
             Test-Path $CfgDb | Should -BeTrue
             Invoke-Sqlite $CfgDb 'SELECT count(*) FROM Explicit_SyncState' | Should -Be '1'
+            Invoke-Sqlite $CfgDb "SELECT type FROM sqlite_master WHERE name = 'Explicit_Focus'" | Should -Be 'view' -Because 'FocusView = $true in the file makes the FOCUS view'
+            Invoke-Sqlite $CfgDb 'SELECT count(*) FROM AzBillingPS_Services' | Should -BeGreaterThan 300
             $Run4.stateFromConfig | Should -Be @("/subscriptions/5c0f0000-0000-0000-0000-000000000001 $(Get-Month 0) Loaded") -Because 'Get-AzBillingSyncState takes the target from the same file'
         }
 

@@ -948,6 +948,12 @@ function Start-TestAzureFixture {
         [int] $TokenLifetimeSeconds = 3600,
         # The managed-identity endpoints' configuration (identityHeader, tenantId, systemAssigned, userAssigned), as the fixture's config takes it.
         [hashtable] $ManagedIdentity,
+        # People of the tenant who can sign in with a device code: @{ objectId; userPrincipalName; displayName }.
+        [hashtable[]] $Users,
+        # Public client applications of the tenant (device code sign-in): client ids, or @{ clientId; tokenLifetimeSeconds }.
+        [object[]] $PublicClients,
+        # The device code flow's timing: @{ intervalSeconds = 5; expiresInSeconds = 900 }.
+        [hashtable] $DeviceCode,
         # Also listen "elsewhere" (https and http on 127.0.0.2, https on another port of 127.0.0.1): hosts a hostile answer
         # points to, which record every Authorization header they get (Get-TestElsewhereRequests).
         [switch] $Elsewhere
@@ -977,6 +983,13 @@ function Start-TestAzureFixture {
     }
     if ($CostRules) { $config.costRules = @($CostRules) }
     if ($ManagedIdentity) { $config.managedIdentity = $ManagedIdentity }
+    if ($Users) { $config.tenants[0].users = @($Users) }
+    foreach ($p in @($PublicClients | Where-Object { $_ })) {
+        $app = if ($p -is [hashtable]) { $p.Clone() } else { @{ clientId = [string] $p } }
+        $app.publicClient = $true
+        $config.tenants[0].apps += $app
+    }
+    if ($DeviceCode) { $config.deviceCode = $DeviceCode }
     $configPath = Join-Path $Dir 'fixture.json'
     [IO.File]::WriteAllText($configPath, ($config | ConvertTo-Json -Depth 12))
 
@@ -1140,12 +1153,14 @@ function Get-TestFixtureIssued {
 function Get-TestFixtureSecrets {
     <#
     .SYNOPSIS
-        Every secret a test must never find in output: issued access tokens, the app's client secret, generated SAS signatures.
+        Every secret a test must never find in output: issued access tokens, the app's client secret, generated SAS
+        signatures, device codes, people's refresh and ID tokens. (User codes are shown once, to the person: a test checks them on its own.)
     #>
     [CmdletBinding()]
     param([Parameter(Mandatory, Position = 0)] $Fixture)
     $issued = Get-TestFixtureIssued $Fixture
-    @($Fixture.ClientSecret) + @($issued.tokens | ForEach-Object accessToken) + @($issued.sasSignatures) | Where-Object { $_ }
+    @($Fixture.ClientSecret) + @($issued.tokens | ForEach-Object accessToken) + @($issued.sasSignatures) +
+        @($issued.deviceCodes) + @($issued.refreshTokens) + @($issued.idTokens) | Where-Object { $_ }
 }
 
 function Set-TestSubscriptions {
@@ -1192,8 +1207,40 @@ function Get-TestBlobProxyRequests {
     foreach ($x in $r) { $x }
 }
 
+function Get-TestDeviceCodes {
+    <#
+    .SYNOPSIS
+        The device code sign-ins the fixture saw, oldest first: userCode, clientId, tenant, scope, state (pending, approved,
+        denied, redeemed), interval, createdAt, expiresAt, tooFast (polls before the interval), polls (timeMs, answer).
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory, Position = 0)] $Fixture)
+    $r = Invoke-TestFixtureControl $Fixture GET '/_fixture/devicecode'
+    foreach ($x in $r) { $x }
+}
+
+function Set-TestDeviceCode {
+    <#
+    .SYNOPSIS
+        Plays the person of a device code sign-in: approve (as -User, the first configured user by default), deny (with
+        -Error authorization_declined, Entra's answer, or access_denied, RFC 8628's), expire, or slowdown (-Count slow_down
+        answers to the next polls).
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory, Position = 0)] $Fixture,
+        [Parameter(Mandatory, Position = 1)] [ValidateSet('approve', 'deny', 'expire', 'slowdown')] [string] $Action,
+        [Parameter(Mandatory, Position = 2)] [string] $UserCode,
+        [string] $User, [string] $Error, [int] $Count = 1
+    )
+    $body = @{ userCode = $UserCode; count = $Count }
+    if ($User) { $body.user = $User }
+    if ($Error) { $body.error = $Error }
+    [void] (Invoke-TestFixtureControl $Fixture POST "/_fixture/devicecode/$Action" $body)
+}
+
 #endregion
 
-Export-ModuleMember -Function New-TestFixtureCertificate, Start-TestAzureFixture, Stop-TestAzureFixture, Set-TestCostRules, Get-TestCostRequests, Get-TestCostOperations,
+Export-ModuleMember -Function Get-TestDeviceCodes, Set-TestDeviceCode, New-TestFixtureCertificate, Start-TestAzureFixture, Stop-TestAzureFixture, Set-TestCostRules, Get-TestCostRequests, Get-TestCostOperations,
     Reset-TestCostFixture, Revoke-TestFixtureTokens, Get-TestFixtureIssued, Get-TestFixtureSecrets, Set-TestSubscriptions, Set-TestBlobProxy,
     Get-TestBlobProxyRequests, Get-TestElsewhereRequests

@@ -34,12 +34,12 @@ public sealed partial class AccessTokenProvider
     private static readonly ConcurrentDictionary<string, IManagedIdentityApplication> ManagedIdentityApps = new(StringComparer.Ordinal);
     private static readonly byte[] FingerprintKey = RandomNumberGenerator.GetBytes(32);
 
-    private readonly Func<bool, CancellationToken, Task<AuthenticationResult>> _acquire;
+    private readonly Func<bool, IEngineLog?, CancellationToken, Task<AcquiredToken>> _acquire;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private AccessTokenInfo? _current;
     private int _tokensFromService;
 
-    private AccessTokenProvider(TokenProviderOptions options, string scope, Func<bool, CancellationToken, Task<AuthenticationResult>> acquire)
+    private AccessTokenProvider(TokenProviderOptions options, string scope, Func<bool, IEngineLog?, CancellationToken, Task<AcquiredToken>> acquire)
     {
         Method = options.Method;
         TenantId = options.TenantId;
@@ -94,9 +94,14 @@ public sealed partial class AccessTokenProvider
             throw new EngineException(EngineErrorKind.InvalidArgument, $"The scope '{scope}' is not a resource URL with '/.default' (for example https://management.azure.com/.default).");
         }
 
-        if (options.Method == AuthMethod.ManagedIdentity)
+        switch (options.Method)
         {
-            return CreateManagedIdentity(options, scope);
+            case AuthMethod.ManagedIdentity:
+                return CreateManagedIdentity(options, scope);
+            case AuthMethod.DeviceCode or AuthMethod.Interactive:
+                return CreateUser(options, scope);
+            case AuthMethod.AzContext or AuthMethod.AzureCli:
+                return CreateExternal(options, scope);
         }
 
         string tenant = RequireId(options.TenantId, "TenantId");
@@ -160,11 +165,11 @@ public sealed partial class AccessTokenProvider
         });
 
         string[] scopes = [scope];
-        return new AccessTokenProvider(options, scope, async (force, ct) =>
+        return new AccessTokenProvider(options, scope, async (force, _, ct) =>
         {
             try
             {
-                return await app.AcquireTokenForClient(scopes).WithForceRefresh(force).ExecuteAsync(ct).ConfigureAwait(false);
+                return AcquiredToken.From(await app.AcquireTokenForClient(scopes).WithForceRefresh(force).ExecuteAsync(ct).ConfigureAwait(false));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -177,7 +182,7 @@ public sealed partial class AccessTokenProvider
     }
 
     /// <summary>Who signs in, for messages: "client X in tenant Y" or "managed identity (...)".</summary>
-    public string Who { get; private init; } = string.Empty;
+    public string Who { get; private set; } = string.Empty;
 
     /// <summary>A token with at least <see cref="RefreshMargin"/> left: the current one, MSAL's cached one, or a new one.</summary>
     public Task<AccessTokenInfo> GetTokenAsync(CancellationToken cancellationToken) => GetTokenAsync(null, cancellationToken);
@@ -213,14 +218,13 @@ public sealed partial class AccessTokenProvider
                 : force
                     ? $"The service rejected the token for scope {Scope}; requesting a new one as {Who}."
                     : $"The token for scope {Scope} expires at {Format(current.ExpiresOn)}; requesting a fresh one as {Who}.");
-            AuthenticationResult result = await _acquire(force, cancellationToken).ConfigureAwait(false);
-            bool fromCache = result.AuthenticationResultMetadata?.TokenSource == TokenSource.Cache;
-            if (!fromCache)
+            AcquiredToken result = await _acquire(force, log, cancellationToken).ConfigureAwait(false);
+            if (!result.FromCache)
             {
                 Interlocked.Increment(ref _tokensFromService);
             }
 
-            var info = new AccessTokenInfo(result.AccessToken, result.ExpiresOn, fromCache);
+            var info = new AccessTokenInfo(result.AccessToken, result.ExpiresOn, result.FromCache);
             if (TenantId is null || ClientId is null)
             {
                 (string? tid, string? appId) = ReadClaims(result.AccessToken);
@@ -230,8 +234,12 @@ public sealed partial class AccessTokenProvider
             }
 
             _current = info;
-            log?.Verbose($"Token for scope {Scope} {(fromCache ? "taken from MSAL's in-memory cache" : "issued by the service")}; expires at {Format(info.ExpiresOn)}.");
-            log?.Debug($"Sign-in correlation id: {result.CorrelationId}; token source: {result.AuthenticationResultMetadata?.TokenSource}; duration: {result.AuthenticationResultMetadata?.DurationTotalInMs} ms.");
+            log?.Verbose($"Token for scope {Scope} {result.Source}; expires at {Format(info.ExpiresOn)}.");
+            if (result.Details is not null)
+            {
+                log?.Debug(result.Details);
+            }
+
             return info;
         }
         finally
@@ -240,7 +248,13 @@ public sealed partial class AccessTokenProvider
         }
     }
 
-    private string AuthorityOrSource() => Method == AuthMethod.ManagedIdentity ? "the managed identity endpoint" : AuthorityHost.AbsoluteUri;
+    private string AuthorityOrSource() => Method switch
+    {
+        AuthMethod.ManagedIdentity => "the managed identity endpoint",
+        AuthMethod.AzContext => "the Az PowerShell session (Get-AzAccessToken)",
+        AuthMethod.AzureCli => "the Azure CLI (az account get-access-token)",
+        _ => AuthorityHost.AbsoluteUri,
+    };
 
     private static AccessTokenProvider CreateManagedIdentity(TokenProviderOptions options, string scope)
     {
@@ -291,11 +305,11 @@ public sealed partial class AccessTokenProvider
 
         string resource = scope.EndsWith("/.default", StringComparison.Ordinal) ? scope[..^"/.default".Length] : scope;
         string who = "managed identity (" + idText + ")";
-        return new AccessTokenProvider(options, scope, async (force, ct) =>
+        return new AccessTokenProvider(options, scope, async (force, _, ct) =>
         {
             try
             {
-                return await app.AcquireTokenForManagedIdentity(resource).WithForceRefresh(force).ExecuteAsync(ct).ConfigureAwait(false);
+                return AcquiredToken.From(await app.AcquireTokenForManagedIdentity(resource).WithForceRefresh(force).ExecuteAsync(ct).ConfigureAwait(false));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -343,8 +357,10 @@ public sealed partial class AccessTokenProvider
         return value;
     }
 
-    private static string Unprotect(SecureString value)
+    /// <summary>The text of a SecureString secret (a client secret; a token another module handed over as a SecureString). Never log it.</summary>
+    public static string Unprotect(SecureString value)
     {
+        ArgumentNullException.ThrowIfNull(value);
         IntPtr p = Marshal.SecureStringToGlobalAllocUnicode(value);
         try
         {

@@ -67,6 +67,52 @@ internal static partial class AuthErrors
         }
     }
 
+    /// <summary>
+    /// A person's sign-in failure: the device code flow's final answers (declined, expired), a browser that could not be
+    /// opened, then everything <see cref="Map"/> knows. Messages name what to do next and never hold a code or token.
+    /// </summary>
+    public static EngineException MapUser(Exception exception, string who, bool interactive)
+    {
+        string again = interactive ? "Get-AzBillingToken -Interactive" : "Get-AzBillingToken -DeviceCode";
+        string? code = exception switch
+        {
+            MsalServiceException s => s.ErrorCode,
+            MsalClientException c => c.ErrorCode,
+            _ => null,
+        };
+        switch (code)
+        {
+            case "authorization_declined" or "access_denied":
+                return new EngineException(EngineErrorKind.AuthenticationFailed, $"The sign-in was declined in the browser ({code}): nothing was signed in. Run {again} to try again.", exception)
+                {
+                    ServiceCode = code,
+                    CorrelationId = (exception as MsalServiceException)?.CorrelationId is { Length: > 0 } id ? id : null,
+                };
+            case "expired_token" or MsalError.CodeExpired or "slow_down":
+                return new EngineException(EngineErrorKind.Timeout, $"The device code expired before the sign-in was completed in the browser ({code}). Run {again} for a new code.", exception)
+                {
+                    ServiceCode = code,
+                };
+            case "bad_verification_code":
+                return new EngineException(EngineErrorKind.AuthenticationFailed, $"Entra ID did not recognise the device code ({code}). Run {again} for a new code.", exception)
+                {
+                    ServiceCode = code,
+                };
+            case MsalError.LinuxXdgOpen or MsalError.WebviewUnavailable or MsalError.AuthenticationUiFailedError:
+                return new EngineException(EngineErrorKind.Unsupported, $"No web browser could be opened for the sign-in ({code}: {Describe(exception.Message)}). Use -DeviceCode instead: it shows a code to enter in a browser on any other device.", exception)
+                {
+                    ServiceCode = code,
+                };
+            case MsalError.AuthenticationCanceledError:
+                return new EngineException(EngineErrorKind.AuthenticationFailed, $"The sign-in was cancelled in the browser ({code}). Run {again} to try again.", exception)
+                {
+                    ServiceCode = code,
+                };
+            default:
+                return Map(exception, who);
+        }
+    }
+
     private static EngineErrorKind KindOfManagedIdentity(MsalServiceException e)
     {
         // IMDS says "Identity not found"; App Service and Azure Automation say "No managed identity found ...".
@@ -136,5 +182,5 @@ internal static partial class AuthErrors
     }
 
     /// <summary>The service's description without the trace/correlation/timestamp lines (they go to the error details).</summary>
-    private static string Describe(string message) => TraceLines().Replace(message, string.Empty).Trim();
+    internal static string Describe(string message) => TraceLines().Replace(message, string.Empty).Trim();
 }

@@ -1,6 +1,8 @@
 using System;
 using System.Security;
 using System.Security.Cryptography.X509Certificates;
+using System.Threading;
+using System.Threading.Tasks;
 
 namespace AzBillingPS.Engine.Auth;
 
@@ -11,6 +13,18 @@ public enum AuthMethod
     ClientSecret,
     ManagedIdentity,
     FederatedToken,
+
+    /// <summary>A person, through MSAL's device code flow (a code to enter in a browser on any device).</summary>
+    DeviceCode,
+
+    /// <summary>A person, through MSAL's system-browser flow on this machine.</summary>
+    Interactive,
+
+    /// <summary>The signed-in Az PowerShell session (Get-AzAccessToken), asked again to renew.</summary>
+    AzContext,
+
+    /// <summary>The signed-in Azure CLI (az account get-access-token), asked again to renew.</summary>
+    AzureCli,
 }
 
 /// <summary>What <see cref="AccessTokenProvider.Create"/> needs. Secrets are SecureStrings and never logged.</summary>
@@ -54,6 +68,55 @@ public sealed record TokenProviderOptions
     /// <summary>A file holding the federated token (workload identity); read again for every assertion.</summary>
     public string? FederatedTokenFile { get; init; }
 
+    /// <summary>
+    /// Device code sign-in: shows the code and the address to the person (the one place the code may appear). Called on
+    /// MSAL's thread; the cmdlet layer marshals it to the pipeline thread.
+    /// </summary>
+    public Func<DeviceCodePrompt, CancellationToken, Task>? ShowDeviceCode { get; init; }
+
+    /// <summary>Az PowerShell sign-in: gets a token from the session (the cmdlet layer runs Get-AzAccessToken on its pipeline thread).</summary>
+    public Func<ExternalTokenRequest, CancellationToken, Task<ExternalToken>>? ExternalSource { get; init; }
+
+    /// <summary>Interactive sign-in: the command runs in a remote PowerShell session, where no browser can be opened for the person.</summary>
+    public bool RemoteSession { get; init; }
+
     /// <summary>Names the method and identity only: never the secret or certificate.</summary>
     public override string ToString() => $"TokenProviderOptions {{ Method = {Method}, TenantId = {TenantId}, ClientId = {ClientId}, Cloud = {Cloud} }}";
+}
+
+/// <summary>What a person needs to finish a device code sign-in. <see cref="ToString"/> never shows the code.</summary>
+public sealed record DeviceCodePrompt(Uri VerificationUrl, string UserCode, DateTimeOffset ExpiresOn)
+{
+    /// <summary>The one message meant for the person: where to go and the code to enter.</summary>
+    public string Message => string.Create(
+        System.Globalization.CultureInfo.InvariantCulture,
+        $"To sign in, open {VerificationUrl} in a web browser on any device and enter the code {UserCode}. The code expires at {ExpiresOn.ToLocalTime():HH:mm} (in {Math.Max(1, (int)Math.Round((ExpiresOn - DateTimeOffset.UtcNow).TotalMinutes))} min); Ctrl+C cancels.");
+
+    public override string ToString() => $"Device code prompt for {VerificationUrl} (expires {ExpiresOn:u})";
+}
+
+/// <summary>What an outside token source is asked for: the resource (not a scope) and, when given, the tenant.</summary>
+public sealed record ExternalTokenRequest(Uri Resource, string? TenantId);
+
+/// <summary>A token from an outside source (the Az PowerShell session, the Azure CLI). <see cref="ToString"/> never shows it.</summary>
+public sealed class ExternalToken
+{
+    public ExternalToken(string token, DateTimeOffset expiresOn, string? tenantId, string source)
+    {
+        Token = token;
+        ExpiresOn = expiresOn;
+        TenantId = tenantId;
+        Source = source;
+    }
+
+    public string Token { get; }
+
+    public DateTimeOffset ExpiresOn { get; }
+
+    public string? TenantId { get; }
+
+    /// <summary>Where it came from, for messages: "Get-AzAccessToken", "az account get-access-token".</summary>
+    public string Source { get; }
+
+    public override string ToString() => $"Token from {Source} (expires {ExpiresOn:u})";
 }

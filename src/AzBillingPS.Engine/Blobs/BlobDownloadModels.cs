@@ -83,4 +83,7 @@ public sealed class BlobDownloaderOptions
     /// which the next run's length check downloads again.
     /// </summary>
     public bool FlushToDisk { get; init; }
+
+    /// <summary>How far a gzip blob may inflate before it is taken for something else than cost CSV and discarded (-MaxGzipRatio).</summary>
+    public Common.InflationLimit Inflation { get; init; } = Common.InflationLimit.Default;
 }

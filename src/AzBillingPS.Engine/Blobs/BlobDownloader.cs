@@ -635,7 +635,8 @@ public sealed class BlobDownloader : IDisposable
             FileStream source = PrivateFiles.OpenOwned(partial, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
             await using (source.ConfigureAwait(false))
             {
-                var gzip = new GZipStream(source, CompressionMode.Decompress, leaveOpen: true);
+                // Bounded: a blob that inflates far past what cost CSV does (a gzip bomb) stops with DecompressionLimit.
+                Stream gzip = _options.Inflation.Inflate(source, source.Length, what, leaveOpen: true);
                 await using (gzip.ConfigureAwait(false))
                 {
                     FileStream target = PrivateFiles.CreateNew(temp, FileAccess.Write, FileShare.None);
@@ -659,6 +660,13 @@ public sealed class BlobDownloader : IDisposable
                         {
                             DeleteQuietly(partial);
                             throw new EngineException(EngineErrorKind.ServiceError, $"{what}: the blob is not valid gzip ({e.Message}); the download was discarded. Run the command again, or use -Decompress:$false to keep the blob as it is.", e);
+                        }
+                        catch (EngineException e) when (e.Kind == EngineErrorKind.DecompressionLimit)
+                        {
+                            // Nothing of it is kept: not the inflated part, not the download, not its resume state.
+                            DeleteQuietly(partial);
+                            DeleteQuietly(final + StateSuffix);
+                            throw;
                         }
 
                         await target.FlushAsync(ct).ConfigureAwait(false);

@@ -40,6 +40,18 @@ public enum EngineErrorKind
     /// <summary>Something the module did not make (a symbolic link, another user's file) is where it would write or resume a file; it was left alone.</summary>
     UnsafeFile,
 
+    /// <summary>A gzip stream inflated far beyond what cost CSV does; it was discarded.</summary>
+    DecompressionLimit,
+
+    /// <summary>A CSV field is not valid UTF-8 or holds a NUL character.</summary>
+    CsvInvalidText,
+
+    /// <summary>A file given as CSV is compressed (gzip, zip): it has to be decompressed first.</summary>
+    CsvCompressedFile,
+
+    /// <summary>A folder was given where a file was expected.</summary>
+    PathIsFolder,
+
     /// <summary>An export's manifest.json is not JSON or lacks what a load needs.</summary>
     ExportManifestInvalid,
 

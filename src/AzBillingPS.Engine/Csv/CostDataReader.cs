@@ -212,6 +212,13 @@ public sealed class CostDataReader : CostRowReader
             throw Ragged(file.Path, line, reader.FieldCount, file.Columns.Count);
         }
 
+        // Every field is UTF-8 text without NUL: checked once on the record's raw bytes (two vectorised scans); the
+        // database never sees bytes that are not text (SQLite would store them raw, PostgreSQL refuse them late).
+        if (!CsvText.IsClean(reader.RawRecord))
+        {
+            throw InvalidText(file.Path, reader, file.RawNames);
+        }
+
         for (int o = 0; o < _dataCount; o++)
         {
             int index = _map[o];
@@ -357,9 +364,45 @@ public sealed class CostDataReader : CostRowReader
             Line = line,
         };
 
+    /// <summary>
+    /// The error for the current record of <paramref name="reader"/>, which is not clean text: names the file, the line
+    /// the offending byte is on (a quoted field may span lines), the column (<paramref name="names"/>; the header's
+    /// own field number when null) and the bytes in hex.
+    /// </summary>
+    internal static EngineException InvalidText(string path, CsvReader reader, IReadOnlyList<string>? names)
+    {
+        long line = reader.LineNumber;
+        for (int i = 0; i < reader.FieldCount; i++)
+        {
+            ReadOnlySpan<byte> field = reader.GetRawSpan(i);
+            if (CsvText.FindProblem(field) is (int offset, string problem))
+            {
+                line += CsvText.LineFeeds(field[..offset]);
+                string column = names is not null && i < names.Count ? names[i] : string.Create(CultureInfo.InvariantCulture, $"field {i + 1} of the header");
+                string shown = names is not null && i < names.Count ? $"column '{CsvText.Printable(column, 128)}'" : column;
+                return new EngineException(EngineErrorKind.CsvInvalidText,
+                    string.Create(CultureInfo.InvariantCulture, $"{path}: line {line}, {shown}: the field {problem}. A cost file is UTF-8 text without NUL characters: the file is damaged, binary, or in another encoding (save it as UTF-8). Nothing was loaded."))
+                {
+                    FilePath = path,
+                    Line = line,
+                    Column = column,
+                };
+            }
+
+            line += CsvText.LineFeeds(field);
+        }
+
+        return new EngineException(EngineErrorKind.CsvInvalidText,
+            string.Create(CultureInfo.InvariantCulture, $"{path}: line {reader.LineNumber}: the record is not valid UTF-8 text. Nothing was loaded."))
+        {
+            FilePath = path,
+            Line = reader.LineNumber,
+        };
+    }
+
     internal static EngineException BadValue(string path, long line, string column, string value, string expected)
         => new(EngineErrorKind.CsvBadValue,
-            string.Create(CultureInfo.InvariantCulture, $"{path}: line {line}, column '{column}': '{CostFileSchema.Shorten(value)}' is not {expected}."))
+            string.Create(CultureInfo.InvariantCulture, $"{path}: line {line}, column '{CsvText.Printable(column, 128)}': '{CostFileSchema.Shorten(value)}' is not {expected}."))
         {
             FilePath = path,
             Line = line,

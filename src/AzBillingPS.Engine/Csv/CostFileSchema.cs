@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
-using System.IO.Compression;
 using AzBillingPS.Engine.Common;
 using CsvHelper;
 
@@ -55,9 +54,14 @@ public static class CostFileSchema
 {
     internal const int BufferSize = 1 << 16;
 
-    private static readonly CsvReaderOptions Options = new()
+    private static readonly CsvReaderOptions Options = NewOptions(hasHeader: true);
+
+    /// <summary>The same reading rules with the header read as a record, to see its raw bytes.</summary>
+    private static readonly CsvReaderOptions HeaderBytesOptions = NewOptions(hasHeader: false);
+
+    private static CsvReaderOptions NewOptions(bool hasHeader) => new()
     {
-        HasHeader = true,
+        HasHeader = hasHeader,
         Separator = ',',
         Mode = CsvMode.Rfc4180,
         AllowLineBreaksInQuotes = true,
@@ -77,12 +81,17 @@ public static class CostFileSchema
     /// Opens a file for reading (UTF-8, BOM or not), positioned before the header. A gzip file (known by its first two
     /// bytes, 1F 8B, whatever its name) is decompressed as it is read.
     /// </summary>
-    internal static CsvReader Open(string path)
+    internal static CsvReader Open(string path) => CsvReader.Create(OpenStream(path), Options, false);
+
+    /// <summary>The file's bytes; a gzip file's inflated bytes, bounded by <see cref="InflationLimit.Default"/> (a gzip bomb stops with DecompressionLimit).</summary>
+    private static Stream OpenStream(string path)
     {
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan);
         try
         {
-            return CsvReader.Create(IsGzip(stream) ? new GZipStream(stream, CompressionMode.Decompress, leaveOpen: false) : stream, Options, false);
+            return IsGzip(stream)
+                ? InflationLimit.Default.Inflate(stream, stream.Length, path, "decompress it yourself if you trust it, and load the CSV")
+                : stream;
         }
         catch
         {
@@ -115,19 +124,56 @@ public static class CostFileSchema
             Line = e.LineNumber,
         };
 
-    /// <summary>Reads and resolves the header line of a file; fails with a message naming the file when it is missing, empty or unusable.</summary>
+    /// <summary>
+    /// Reads and resolves the header line of a file; fails with a message naming the file when it is missing, a folder,
+    /// compressed under a name that says CSV (or a zip archive), empty or unusable.
+    /// </summary>
     public static CostFileHeader ReadHeader(string path) => ReadHeader(path, null);
 
     /// <summary>Reads and resolves the header line of a file against a dataset catalog (cost details when null).</summary>
     public static CostFileHeader ReadHeader(string path, ColumnCatalog? catalog)
     {
+        if (Directory.Exists(path))
+        {
+            throw new EngineException(EngineErrorKind.PathIsFolder, $"{path} is a folder, not a cost file; give the files in it, for example -Path '{Path.Combine(path, "*.csv")}'.") { FilePath = path };
+        }
+
         if (!File.Exists(path))
         {
             throw new EngineException(EngineErrorKind.FileNotFound, $"Cost file not found: {path}") { FilePath = path };
         }
 
+        RejectMislabelled(path);
         using CsvReader reader = Open(path);
         return ReadHeader(path, reader, catalog);
+    }
+
+    /// <summary>
+    /// A file whose bytes are not what its name says: a zip archive, or gzip under a name that does not end in .gz (gzip
+    /// is read, decompressed and bounded, only when the name says so: *.csv.gz as Save-AzCostBlob -Decompress:$false and
+    /// Cost Management exports write it). Say so instead of reading binary as a header.
+    /// </summary>
+    private static void RejectMislabelled(string path)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        int got;
+        using (var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1))
+        {
+            got = probe.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false);
+        }
+
+        bool gzipNamed = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+        string? kind = got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b && !gzipNamed ? "gzip-compressed (it starts with the gzip signature 0x1F 0x8B), although its name says CSV text. Decompress it (for example 'gzip -dc file > file.csv'), or give it a .csv.gz name to load it as gzip"
+            : got >= 4 && magic[0] == 0x50 && magic[1] == 0x4b && magic[2] == 0x03 && magic[3] == 0x04 ? "a zip archive (it starts with the zip signature PK 0x03 0x04), not CSV text. Extract the CSV files from it and load those"
+            : null;
+        if (kind is not null)
+        {
+            throw new EngineException(EngineErrorKind.CsvCompressedFile, $"{path}: the file looks {kind}.")
+            {
+                FilePath = path,
+                Line = 1,
+            };
+        }
     }
 
     internal static CostFileHeader ReadHeader(string path, CsvReader reader, ColumnCatalog? catalog = null)
@@ -152,12 +198,44 @@ public static class CostFileSchema
         }
 
         var raw = new string[reader.Headers.Count];
+        bool suspicious = false;
         for (int i = 0; i < raw.Length; i++)
         {
             raw[i] = reader.Headers[i];
+            suspicious |= raw[i].AsSpan().IndexOfAny('\uFFFD', '\0') >= 0;
+        }
+
+        if (suspicious)
+        {
+            // The header is decoded for us: a replacement character may stand for bytes that are not UTF-8. Look at the bytes.
+            CheckHeaderBytes(path);
         }
 
         return Resolve(path, raw, catalog);
+    }
+
+    /// <summary>Reads the header line again as raw bytes and fails, naming the field, when it is not valid UTF-8 or holds a NUL.</summary>
+    private static void CheckHeaderBytes(string path)
+    {
+        using CsvReader reader = CsvReader.Create(OpenStream(path), HeaderBytesOptions, false);
+        try
+        {
+            if (!reader.Read())
+            {
+                return;
+            }
+        }
+        catch (CsvFormatException e)
+        {
+            throw Malformed(path, e);
+        }
+
+        if (CsvText.IsClean(reader.RawRecord))
+        {
+            return;
+        }
+
+        throw CostDataReader.InvalidText(path, reader, null);
     }
 
     /// <summary>Resolves header names against a dataset catalog (cost details when null); checks duplicates and the period column.</summary>
@@ -181,7 +259,7 @@ public static class CostFileSchema
             if (seen.TryGetValue(column.Name, out string? earlier))
             {
                 throw new EngineException(EngineErrorKind.CsvDuplicateColumn,
-                    $"{path}: line 1: columns '{earlier}' and '{name}' both hold {column.Name}; a file may name each column once.")
+                    $"{path}: line 1: columns '{CsvText.Printable(earlier)}' and '{CsvText.Printable(name)}' both hold {column.Name}; a file may name each column once.")
                 {
                     FilePath = path,
                     Line = 1,
@@ -211,16 +289,8 @@ public static class CostFileSchema
         return new CostFileHeader(path, raw, columns, dateIndex, catalog);
     }
 
-    internal static string Shorten(string? value, int max = 60)
-    {
-        if (value is null)
-        {
-            return string.Empty;
-        }
-
-        string oneLine = value.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
-        return oneLine.Length <= max ? oneLine : string.Concat(oneLine.AsSpan(0, max), "…");
-    }
+    /// <summary>A value for a message: on one line, control characters and undecodable bytes escaped (never raw binary), cut to <paramref name="max"/>.</summary>
+    internal static string Shorten(string? value, int max = 60) => CsvText.Printable(value, max);
 
     /// <summary>
     /// The first and last date in a set of files (reads only what it must). Used to find the period of files

@@ -196,7 +196,7 @@ public static class CostImporter
                 if (lineage.Contains(column.Name))
                 {
                     throw new EngineException(EngineErrorKind.CsvBadHeader,
-                        $"{header.Path}: line 1: column '{header.RawNames[i]}' has the name of a lineage column the module adds itself.")
+                        $"{header.Path}: line 1: column '{CsvText.Printable(header.RawNames[i])}' has the name of a lineage column the module adds itself.")
                     {
                         FilePath = header.Path,
                         Line = 1,
@@ -212,7 +212,7 @@ public static class CostImporter
                     }
                     catch (EngineException e)
                     {
-                        throw new EngineException(EngineErrorKind.InvalidIdentifier, $"{header.Path}: line 1: {e.Message}", e)
+                        throw new EngineException(EngineErrorKind.InvalidIdentifier, $"{header.Path}: line 1: {CsvText.Printable(e.Message)}", e)
                         {
                             FilePath = header.Path,
                             Line = 1,

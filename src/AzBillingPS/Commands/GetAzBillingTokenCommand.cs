@@ -11,8 +11,9 @@ namespace AzBillingPS.Commands;
 
 /// <summary>
 /// <para type="synopsis">Signs in to Entra ID through MSAL and returns an AzBillingToken for the later cmdlets.</para>
-/// <para type="description">Certificate (file, store thumbprint or object), client secret, managed identity or
-/// workload identity federation. The token object renews itself when fewer than five minutes remain.</para>
+/// <para type="description">As yourself (device code, a browser, the Az PowerShell session, the Azure CLI) or as an
+/// application: certificate (file, store thumbprint or object), client secret, managed identity or workload identity
+/// federation. The token object renews itself when fewer than five minutes remain.</para>
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "AzBillingToken", DefaultParameterSetName = FederatedTokenSet)]
 [OutputType(typeof(AzBillingToken))]
@@ -25,6 +26,10 @@ public sealed class GetAzBillingTokenCommand : AsyncCmdlet
     public const string ClientSecretSet = SignInParameters.ClientSecret;
     public const string ManagedIdentitySet = SignInParameters.ManagedIdentity;
     public const string FederatedTokenSet = SignInParameters.FederatedToken;
+    public const string DeviceCodeSet = SignInParameters.DeviceCode;
+    public const string InteractiveSet = SignInParameters.Interactive;
+    public const string AzContextSet = SignInParameters.AzContext;
+    public const string AzureCliSet = SignInParameters.AzureCli;
 
     private string? _certificatePath;
     private string? _privateKeyPath;
@@ -36,6 +41,10 @@ public sealed class GetAzBillingTokenCommand : AsyncCmdlet
     [Parameter(Mandatory = true, ParameterSetName = CertificateObjectSet, HelpMessage = "The directory (tenant) id or domain of the app registration.")]
     [Parameter(Mandatory = true, ParameterSetName = ClientSecretSet, HelpMessage = "The directory (tenant) id or domain of the app registration.")]
     [Parameter(ParameterSetName = FederatedTokenSet)]
+    [Parameter(ParameterSetName = DeviceCodeSet)]
+    [Parameter(ParameterSetName = InteractiveSet)]
+    [Parameter(ParameterSetName = AzContextSet)]
+    [Parameter(ParameterSetName = AzureCliSet)]
     [ValidateNotNullOrEmpty]
     [Alias("Tenant")]
     public string? TenantId { get; set; }
@@ -47,6 +56,8 @@ public sealed class GetAzBillingTokenCommand : AsyncCmdlet
     [Parameter(Mandatory = true, ParameterSetName = ClientSecretSet, HelpMessage = "The application (client) id of the app registration.")]
     [Parameter(ParameterSetName = ManagedIdentitySet)]
     [Parameter(ParameterSetName = FederatedTokenSet)]
+    [Parameter(ParameterSetName = DeviceCodeSet)]
+    [Parameter(ParameterSetName = InteractiveSet)]
     [ValidateNotNullOrEmpty]
     [Alias("ApplicationId", "AppId")]
     public string? ClientId { get; set; }
@@ -119,6 +130,22 @@ public sealed class GetAzBillingTokenCommand : AsyncCmdlet
         set => _federatedTokenFile = ResolvePath(value);
     }
 
+    /// <summary>Sign in as yourself with a code to enter in a browser on any device (MSAL's device code flow).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = DeviceCodeSet, HelpMessage = "Sign in as yourself: a code to enter at the sign-in page in a browser on any device.")]
+    public SwitchParameter DeviceCode { get; set; }
+
+    /// <summary>Sign in as yourself in a web browser on this machine (MSAL's system-browser flow).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = InteractiveSet, HelpMessage = "Sign in as yourself in a web browser on this machine.")]
+    public SwitchParameter Interactive { get; set; }
+
+    /// <summary>Take the token of the signed-in Az PowerShell session (Connect-AzAccount).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = AzContextSet, HelpMessage = "Use the signed-in Az PowerShell session (Connect-AzAccount).")]
+    public SwitchParameter UseAzContext { get; set; }
+
+    /// <summary>Take the token of the signed-in Azure CLI (az login).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = AzureCliSet, HelpMessage = "Use the signed-in Azure CLI (az login).")]
+    public SwitchParameter UseAzureCli { get; set; }
+
     /// <summary>The cloud: sets the sign-in host and the Resource Manager URL.</summary>
     [Parameter]
     public AzureCloud Cloud { get; set; } = AzureCloud.AzurePublic;
@@ -148,7 +175,7 @@ public sealed class GetAzBillingTokenCommand : AsyncCmdlet
     {
         IEngineLog log = CreateLog();
         SignInParameters signIn = SignIn();
-        TokenProviderOptions options = signIn.Build(ParameterSetName, log);
+        TokenProviderOptions options = await signIn.BuildAsync(ParameterSetName, log).ConfigureAwait(false);
         AccessTokenProvider provider = AccessTokenProvider.Create(options);
         AccessTokenInfo token = await provider.GetTokenAsync(log, CancellationToken).ConfigureAwait(false);
         if (AsSecureString)
@@ -157,7 +184,7 @@ public sealed class GetAzBillingTokenCommand : AsyncCmdlet
             return;
         }
 
-        WriteObjectAsync(new AzBillingToken(provider, signIn.CloudName, (AzBillingAuthMethod)(int)provider.Method));
+        WriteObjectAsync(new AzBillingToken(provider, options.Cloud, (AzBillingAuthMethod)(int)provider.Method));
     }
 
     private SignInParameters SignIn() => new()
@@ -175,7 +202,13 @@ public sealed class GetAzBillingTokenCommand : AsyncCmdlet
         ResourceId = ResourceId,
         ObjectId = ObjectId,
         FederatedTokenFile = FederatedTokenFile,
+        UseDeviceCode = DeviceCode,
+        UseInteractive = Interactive,
+        UseAzContext = UseAzContext,
+        UseAzureCli = UseAzureCli,
         Cloud = Cloud,
+        CloudGiven = MyInvocation.BoundParameters.ContainsKey(nameof(Cloud)),
+        RemoteSession = string.Equals(Host?.Name, "ServerRemoteHost", StringComparison.Ordinal),
         AuthorityHost = AuthorityHost,
         ResourceManagerUrl = ResourceManagerUrl,
         Scope = Scope,

@@ -85,6 +85,10 @@ public sealed class ImportAzCostExportCommand : DatabaseTargetCmdlet
     [ValidateRange(0, 86_400)]
     public int LockTimeout { get; set; } = 300;
 
+    /// <summary>Creates or replaces the FOCUS view over the cost table (&lt;Table&gt;_Focus) after the load.</summary>
+    [Parameter]
+    public SwitchParameter FocusView { get; set; }
+
     protected override async Task BeginProcessingAsync()
     {
         _target = await OnPipelineAsync(() => ResolveTarget()).ConfigureAwait(false);
@@ -142,6 +146,14 @@ public sealed class ImportAzCostExportCommand : DatabaseTargetCmdlet
 
                 WriteObjectAsync(result);
             }
+        }
+    }
+
+    protected override async Task EndProcessingAsync()
+    {
+        if (FocusView)
+        {
+            await MakeFocusViewAsync(_target!, TimeSpan.FromSeconds(LockTimeout)).ConfigureAwait(false);
         }
     }
 

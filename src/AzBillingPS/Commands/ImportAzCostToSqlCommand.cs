@@ -78,6 +78,10 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
     [ValidateRange(0, 86_400)]
     public int LockTimeout { get; set; } = 300;
 
+    /// <summary>Creates or replaces the FOCUS view over the cost table (&lt;Table&gt;_Focus) after the load.</summary>
+    [Parameter]
+    public SwitchParameter FocusView { get; set; }
+
     protected override async Task BeginProcessingAsync()
     {
         _target = await OnPipelineAsync(() => ResolveTarget()).ConfigureAwait(false);
@@ -134,6 +138,15 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
     }
 
     protected override async Task EndProcessingAsync()
+    {
+        await EndLoadsAsync().ConfigureAwait(false);
+        if (FocusView)
+        {
+            await MakeFocusViewAsync(_target!, TimeSpan.FromSeconds(LockTimeout)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task EndLoadsAsync()
     {
         if (ParameterSetName is PathSet or LiteralPathSet)
         {
@@ -216,6 +229,13 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
             ImportOutcome? outcome = await CostImporter.ImportAsync(request, ShouldProcessAsync, CreateLog(), CreateProgress(), 1, CancellationToken).ConfigureAwait(false);
             if (outcome is not null)
             {
+                if (outcome.RowsInserted == 0)
+                {
+                    // Files without rows and a period (-From/-To, or the report's): the period is now empty.
+                    WriteWarningAsync(string.Create(CultureInfo.InvariantCulture,
+                        $"{string.Join(", ", outcome.Files)}: no rows, so {outcome.PeriodStart:yyyy-MM-dd}..{outcome.PeriodEnd:yyyy-MM-dd} {outcome.Metric} for {outcome.Scope} was replaced with nothing: {outcome.RowsReplaced:N0} row(s) loaded earlier were removed from {outcome.Table}."));
+                }
+
                 WriteObjectAsync(ToResult(outcome));
             }
         }

@@ -65,6 +65,11 @@ public sealed class SaveAzCostBlobCommand : AsyncCmdlet
     [Parameter]
     public SwitchParameter Refresh { get; set; }
 
+    /// <summary>How many times its compressed size a gzip blob may inflate to before it is discarded (at least 64 MB).</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int MaxGzipRatio { get; set; } = InflationLimit.DefaultMaxRatio;
+
     protected override Task ProcessRecordAsync()
     {
         foreach (AzCostReport report in Report)
@@ -113,7 +118,7 @@ public sealed class SaveAzCostBlobCommand : AsyncCmdlet
         folder = PrivateFiles.EnsureFolder(folder, strict: false, parameter, parameter);
         WriteVerboseAsync(string.Create(CultureInfo.InvariantCulture, $"Saving {blobTotal} blob(s) of {plans.Count(p => p is not null)} report(s), {byteTotal / 1048576.0:N1} MB, to {folder}, at most {ThrottleLimit} at a time."));
 
-        using var downloader = new BlobDownloader();
+        using var downloader = new BlobDownloader(new BlobDownloaderOptions { Inflation = new InflationLimit(MaxGzipRatio) });
         using var gate = new SemaphoreSlim(ThrottleLimit);
         var outcomes = new object?[plans.Length];
         var done = new bool[plans.Length];

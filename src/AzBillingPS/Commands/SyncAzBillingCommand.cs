@@ -29,10 +29,13 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
 
     private static readonly string[] DeferredFromConfig = { "Scope" };
 
+    /// <summary>Sign-in parameters besides the method switches: none goes with -Token.</summary>
+    private static readonly string[] SignInDetails = { "TenantId", "ClientId", "ResourceId", "ObjectId", "PrivateKeyPath", "CertificatePassword" };
+
     /// <summary>Alternatives: a member named on the command line replaces the members the configuration file set.</summary>
     private static readonly string[][] AlternativeGroups =
     {
-        new[] { "Token", "CertificatePath", "PrivateKeyPath", "CertificatePassword", "CertificateThumbprint", "Certificate", "SendX5c", "ClientSecret", "ManagedIdentity", "ResourceId", "ObjectId", "FederatedTokenFile" },
+        new[] { "Token", "CertificatePath", "PrivateKeyPath", "CertificatePassword", "CertificateThumbprint", "Certificate", "SendX5c", "ClientSecret", "ManagedIdentity", "ResourceId", "ObjectId", "FederatedTokenFile", "DeviceCode", "Interactive", "UseAzContext", "UseAzureCli" },
         TargetGroup,
         new[] { "Months", "From", "To", "LookbackMonths" },
         new[] { "UseTokenForDatabase", "DatabaseToken" },
@@ -119,6 +122,18 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     }
 
     [Parameter]
+    public SwitchParameter DeviceCode { get; set; }
+
+    [Parameter]
+    public SwitchParameter Interactive { get; set; }
+
+    [Parameter]
+    public SwitchParameter UseAzContext { get; set; }
+
+    [Parameter]
+    public SwitchParameter UseAzureCli { get; set; }
+
+    [Parameter]
     public AzureCloud Cloud { get; set; } = AzureCloud.AzurePublic;
 
     [Parameter]
@@ -180,6 +195,11 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     [Parameter]
     public SwitchParameter KeepFiles { get; set; }
 
+    /// <summary>How many times its compressed size a gzip blob may inflate to before it is discarded (at least 64 MB).</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int MaxGzipRatio { get; set; } = InflationLimit.DefaultMaxRatio;
+
     [Parameter]
     [ValidateRange(1, 16)]
     public int ThrottleLimit { get; set; } = 4;
@@ -199,6 +219,10 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
 
     [Parameter]
     public SwitchParameter PassThru { get; set; }
+
+    /// <summary>Creates or replaces the FOCUS view over the cost table (&lt;Table&gt;_Focus) after the load.</summary>
+    [Parameter]
+    public SwitchParameter FocusView { get; set; }
 
     protected override bool DatabaseSignInByToken => UseTokenForDatabase || DatabaseToken is not null;
 
@@ -230,7 +254,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             "-UseTokenForDatabase and -DatabaseToken are for SQL Server and Azure SQL targets (-Provider SqlServer).", _target!.Provider);
         if (Token is not null)
         {
-            string[] signIn = { "TenantId", "ClientId", "CertificatePath", "CertificateThumbprint", "Certificate", "ClientSecret", "ManagedIdentity", "FederatedTokenFile", "ResourceId", "ObjectId", "PrivateKeyPath", "CertificatePassword" };
+            string[] signIn = SignInParameters.MethodParameters.Concat(SignInDetails).ToArray();
             string? also = signIn.FirstOrDefault(p => MyInvocation.BoundParameters.ContainsKey(p));
             Conflict(also is not null, $"-Token already says who signs in; leave out -{also}.", Token);
             Conflict(UseTokenForDatabase, "-UseTokenForDatabase signs in to the database with the sign-in parameters; with -Token, pass a database token as -DatabaseToken (Get-AzBillingToken ... -Scope https://database.windows.net/.default).", Token);
@@ -294,7 +318,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         }
         else
         {
-            options = SignIn().Build(_signInMethod, log);
+            options = await SignIn().BuildAsync(_signInMethod, log).ConfigureAwait(false);
             tokens = AccessTokenProvider.Create(options);
         }
 
@@ -409,10 +433,15 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         else
         {
             using var reports = new CostDetailsReportSource(tokens);
-            using var blobs = new BlobDownloaderSource();
+            using var blobs = new BlobDownloaderSource(new AzBillingPS.Engine.Blobs.BlobDownloaderOptions { Inflation = new InflationLimit(MaxGzipRatio) });
             using var runner = new SyncRunner(request, reports, blobs);
             WriteVerboseAsync($"Sync run {request.RunId} into {target.QualifiedTable} ({runner.State.Describe()}); working folder {working}.");
             outcome = await runner.RunAsync(ShouldProcessAsync, OnUnit, log, CreateProgress(), CancellationToken).ConfigureAwait(false);
+        }
+
+        if (FocusView)
+        {
+            await MakeFocusViewAsync(target, TimeSpan.FromSeconds(LockTimeout)).ConfigureAwait(false);
         }
 
         if (PassThru)
@@ -534,7 +563,13 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         ResourceId = ResourceId,
         ObjectId = ObjectId,
         FederatedTokenFile = FederatedTokenFile,
+        UseDeviceCode = DeviceCode,
+        UseInteractive = Interactive,
+        UseAzContext = UseAzContext,
+        UseAzureCli = UseAzureCli,
         Cloud = Cloud,
+        CloudGiven = MyInvocation.BoundParameters.ContainsKey(nameof(Cloud)),
+        RemoteSession = string.Equals(Host?.Name, "ServerRemoteHost", StringComparison.Ordinal),
         AuthorityHost = AuthorityHost,
         ResourceManagerUrl = ResourceManagerUrl,
     };

@@ -14,7 +14,7 @@ namespace AzBillingPS.Internal;
 /// which reaches every HTTP call, wait and bulk copy; an OperationCanceledException after a stop becomes
 /// PipelineStoppedException. An exception escaping the work is a terminating error, mapped by ErrorMapper.
 /// </summary>
-public abstract class AsyncCmdlet : PSCmdlet, IDisposable
+public abstract class AsyncCmdlet : PSCmdlet, IDisposable, IPipelineHost
 {
     private readonly CancellationTokenSource _stop = new();
     private BlockingCollection<Action>? _queue;
@@ -44,17 +44,22 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
     {
         using var queue = new BlockingCollection<Action>();
         _queue = queue;
-        Task task = Task.Run(async () =>
+        Task task;
+        using (PipelineHost.Enter(this))
         {
-            try
+            // The work (and every token renewal in it) does its PowerShell part through this cmdlet's pump.
+            task = Task.Run(async () =>
             {
-                await work().ConfigureAwait(false);
-            }
-            finally
-            {
-                queue.CompleteAdding();
-            }
-        });
+                try
+                {
+                    await work().ConfigureAwait(false);
+                }
+                finally
+                {
+                    queue.CompleteAdding();
+                }
+            });
+        }
 
         Exception? pipelineFailure = null;
         foreach (Action action in queue.GetConsumingEnumerable())
@@ -172,6 +177,10 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
 
     /// <summary>Runs code that needs the pipeline thread (session state, provider paths) from async work.</summary>
     protected Task<T> OnPipelineAsync<T>(Func<T> func) => Invoke(func);
+
+    Task<T> IPipelineHost.OnPipelineAsync<T>(Func<T> func) => Invoke(func);
+
+    void IPipelineHost.Tell(string message) => WriteWarningAsync(message);
 
     /// <summary>Writes a non-terminating error for one item, mapped from an engine exception.</summary>
     protected void WriteItemError(Exception exception, object? target) => WriteErrorAsync(ErrorMapper.ToErrorRecord(exception, target));

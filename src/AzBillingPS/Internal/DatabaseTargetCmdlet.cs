@@ -3,7 +3,9 @@ using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Net;
+using System.Threading.Tasks;
 using AzBillingPS.Engine.Common;
+using AzBillingPS.Engine.Exports;
 using AzBillingPS.Engine.Sinks;
 
 namespace AzBillingPS.Internal;
@@ -175,6 +177,35 @@ public abstract class DatabaseTargetCmdlet : AsyncCmdlet
         }
 
         return SinkTarget.ForSqliteFile(file, p.Table, p.Schema);
+    }
+
+    /// <summary>
+    /// -FocusView: creates (or replaces) the FOCUS view over the cost table, with the open-data lookup tables it joins,
+    /// after the loads. A failure is a non-terminating error; the loads stand.
+    /// </summary>
+    protected async Task MakeFocusViewAsync(SinkTarget target, TimeSpan lockTimeout)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        string view = FocusView.ViewName(target.Table);
+        string display = target.Dialect.DefaultSchema is null ? view : $"{target.EffectiveSchema}.{view}";
+        string where = $"{display} on {CostSink.Create(target).Describe()}";
+        if (!await ShouldProcessAsync(where, $"Create or replace the FOCUS view over {target.DisplayTable} (and refill its lookup tables)").ConfigureAwait(false))
+        {
+            return;
+        }
+
+        try
+        {
+            FocusViewResult? result = await FocusView.EnsureAsync(target, lockTimeout, CreateLog(), CancellationToken).ConfigureAwait(false);
+            if (result is not null)
+            {
+                WriteVerboseAsync($"FOCUS view {where}: {(result.Replaced ? "replaced" : "created")}.");
+            }
+        }
+        catch (EngineException e) when (e.Kind is not EngineErrorKind.DatabaseConnection)
+        {
+            WriteItemError(e, display);
+        }
     }
 
     private static TerminatingErrorException Conflict(string message, object? target)

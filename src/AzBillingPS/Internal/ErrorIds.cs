@@ -40,6 +40,10 @@ public static class ErrorIds
     public const string TokenHostRefused = "AzBillingTokenHostRefused";
     public const string UnsafeFolder = "AzBillingUnsafeFolder";
     public const string UnsafeFile = "AzBillingUnsafeFile";
+    public const string DecompressionLimit = "AzBillingDecompressionLimit";
+    public const string CsvInvalidText = "CsvInvalidText";
+    public const string CsvCompressedFile = "CsvCompressedFile";
+    public const string PathIsFolder = "AzBillingPathIsFolder";
 
     // Issue 15: Cost Management exports.
     public const string ExportManifestInvalid = "ExportManifestInvalid";

@@ -1,7 +1,9 @@
 using System;
 using System.Collections.Generic;
 using System.Security;
+using System.Linq;
 using System.Security.Cryptography.X509Certificates;
+using System.Threading.Tasks;
 using AzBillingPS.Engine.Auth;
 using AzBillingPS.Engine.Common;
 
@@ -20,6 +22,18 @@ internal sealed class SignInParameters
     public const string ClientSecret = "ClientSecret";
     public const string ManagedIdentity = "ManagedIdentity";
     public const string FederatedToken = "FederatedToken";
+    public const string DeviceCode = "DeviceCode";
+    public const string Interactive = "Interactive";
+    public const string AzContext = "AzContext";
+    public const string AzureCli = "AzureCli";
+
+    /// <summary>The parameters that choose a way to sign in, for "give one" messages and the Sync configuration's alternatives.</summary>
+    public static readonly string[] MethodParameters = { "CertificatePath", "CertificateThumbprint", "Certificate", "ClientSecret", "ManagedIdentity", "FederatedTokenFile", "DeviceCode", "Interactive", "UseAzContext", "UseAzureCli" };
+
+    /// <summary>What to say when no way to sign in was given and no workload identity is set up.</summary>
+    public const string NoMethodMessage =
+        "No sign-in method was given. At a prompt, sign in as yourself: -DeviceCode (a code to enter in a browser on any device), -Interactive (a browser on this machine), -UseAzContext (after Connect-AzAccount) or -UseAzureCli (after az login). "
+        + "Unattended: -ManagedIdentity (Azure Automation, Azure VMs), -CertificatePath, -CertificateThumbprint, -Certificate or -ClientSecret (an app registration), or -FederatedTokenFile (workload identity; AZURE_FEDERATED_TOKEN_FILE is not set).";
 
     public string? TenantId { get; set; }
 
@@ -47,7 +61,21 @@ internal sealed class SignInParameters
 
     public string? FederatedTokenFile { get; set; }
 
+    public bool UseDeviceCode { get; set; }
+
+    public bool UseInteractive { get; set; }
+
+    public bool UseAzContext { get; set; }
+
+    public bool UseAzureCli { get; set; }
+
     public AzureCloud Cloud { get; set; } = AzureCloud.AzurePublic;
+
+    /// <summary>-Cloud was given (with -UseAzContext the context's cloud is used otherwise).</summary>
+    public bool CloudGiven { get; set; }
+
+    /// <summary>The command runs in a remote PowerShell session (no browser for -Interactive).</summary>
+    public bool RemoteSession { get; set; }
 
     public Uri? AuthorityHost { get; set; }
 
@@ -96,6 +124,26 @@ internal sealed class SignInParameters
             given.Add((FederatedToken, "-FederatedTokenFile"));
         }
 
+        if (UseDeviceCode)
+        {
+            given.Add((DeviceCode, "-DeviceCode"));
+        }
+
+        if (UseInteractive)
+        {
+            given.Add((Interactive, "-Interactive"));
+        }
+
+        if (UseAzContext)
+        {
+            given.Add((AzContext, "-UseAzContext"));
+        }
+
+        if (UseAzureCli)
+        {
+            given.Add((AzureCli, "-UseAzureCli"));
+        }
+
         if (given.Count > 1)
         {
             throw new EngineException(EngineErrorKind.InvalidArgument,
@@ -117,15 +165,46 @@ internal sealed class SignInParameters
         Refuse(ResourceId is not null && method != ManagedIdentity, "-ResourceId", "-ManagedIdentity");
         Refuse(ObjectId is not null && method != ManagedIdentity, "-ObjectId", "-ManagedIdentity");
         Refuse(TenantId is not null && method == ManagedIdentity, "-TenantId", "a sign-in other than -ManagedIdentity");
+        Refuse(ClientId is not null && method is AzContext or AzureCli, "-ClientId", "a sign-in other than -UseAzContext and -UseAzureCli (their token is that session's)");
         return method;
     }
 
-    /// <summary>The options for <paramref name="method"/> (a parameter-set name); loads the certificate when one is named.</summary>
-    public TokenProviderOptions Build(string method, IEngineLog log)
+    /// <summary>
+    /// The options for <paramref name="method"/> (a parameter-set name); loads the certificate when one is named. Runs in the
+    /// cmdlet's async work: -UseAzContext reads the Az context on the pipeline thread through <see cref="PipelineHost"/>.
+    /// </summary>
+    public async Task<TokenProviderOptions> BuildAsync(string method, IEngineLog log)
     {
         ArgumentNullException.ThrowIfNull(log);
         switch (method)
         {
+            case DeviceCode:
+                return Options(AuthMethod.DeviceCode) with { ShowDeviceCode = ShowDeviceCodeAsync };
+
+            case Interactive:
+                return Options(AuthMethod.Interactive) with { RemoteSession = RemoteSession };
+
+            case AzureCli:
+                return Options(AuthMethod.AzureCli);
+
+            case AzContext:
+            {
+                TokenProviderOptions options = Options(AuthMethod.AzContext) with { ExternalSource = AzContextTokenSource.GetAsync };
+                if (!CloudGiven && ResourceManagerUrl is null)
+                {
+                    IPipelineHost host = PipelineHost.Current ?? throw new InvalidOperationException("No pipeline for -UseAzContext.");
+                    (string? tenant, Uri? arm) = await host.OnPipelineAsync(AzContextTokenSource.ReadContext).ConfigureAwait(false);
+                    if (arm is not null)
+                    {
+                        CloudEndpoints? known = CloudEndpoints.Known.FirstOrDefault(c => string.Equals(c.ResourceManagerUrl.Host, arm.Host, StringComparison.OrdinalIgnoreCase));
+                        options = options with { ResourceManagerUrl = arm, Cloud = known?.Name ?? "Custom" };
+                        log.Verbose($"The Az PowerShell context is signed in to {arm} (tenant {tenant}).");
+                    }
+                }
+
+                return options;
+            }
+
             case CertificateFile:
             {
                 X509Certificate2 cert = CertificateLoader.LoadFromFile(CertificatePath!, CertificatePassword, PrivateKeyPath);
@@ -154,9 +233,7 @@ internal sealed class SignInParameters
                 string? file = FederatedTokenFile ?? NonEmpty(Environment.GetEnvironmentVariable("AZURE_FEDERATED_TOKEN_FILE"));
                 if (file is null)
                 {
-                    throw new EngineException(
-                        EngineErrorKind.InvalidArgument,
-                        "No sign-in method was given: use -CertificatePath, -CertificateThumbprint, -Certificate, -ClientSecret, -ManagedIdentity or -FederatedTokenFile (workload identity; AZURE_FEDERATED_TOKEN_FILE is not set).");
+                    throw new EngineException(EngineErrorKind.InvalidArgument, NoMethodMessage);
                 }
 
                 string? tenant = TenantId ?? NonEmpty(Environment.GetEnvironmentVariable("AZURE_TENANT_ID"));
@@ -197,6 +274,14 @@ internal sealed class SignInParameters
             ResourceManagerUrl = ResourceManagerUrl ?? cloud.ResourceManagerUrl,
             Scope = Scope,
         };
+    }
+
+    /// <summary>Shows the device code to the person: a warning from the cmdlet that is running, on its pipeline thread.</summary>
+    private static Task ShowDeviceCodeAsync(DeviceCodePrompt prompt, System.Threading.CancellationToken cancellationToken)
+    {
+        IPipelineHost host = PipelineHost.Current ?? throw new EngineException(EngineErrorKind.AuthenticationFailed, "A device code sign-in needs a PowerShell prompt to show its code: run Get-AzBillingToken -DeviceCode at the prompt.");
+        host.Tell(prompt.Message);
+        return Task.CompletedTask;
     }
 
     private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;

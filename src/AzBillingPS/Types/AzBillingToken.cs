@@ -30,6 +30,9 @@ public sealed class AzBillingToken
     /// <summary>The application (client) id, or the managed identity's client id.</summary>
     public string? ClientId => Provider.ClientId;
 
+    /// <summary>The person signed in (device code and browser sign-in), for example ana@contoso.com.</summary>
+    public string? UserName => Provider.UserName;
+
     /// <summary>AzurePublic, AzureUSGovernment, AzureChina, or Custom when -AuthorityHost/-ResourceManagerUrl moved an endpoint.</summary>
     public string Cloud { get; }
 
@@ -58,7 +61,7 @@ public sealed class AzBillingToken
         => Provider.GetTokenAsync(log, cancellationToken);
 
     /// <summary>The raw bearer token (renewed first when fewer than five minutes remain). Treat it as a secret.</summary>
-    public string GetAccessToken() => Task.Run(() => Provider.GetTokenAsync(CancellationToken.None)).GetAwaiter().GetResult().Token;
+    public string GetAccessToken() => Internal.PipelineHost.Run(() => Provider.GetTokenAsync(CancellationToken.None)).Token;
 
     /// <summary>The bearer token as a read-only SecureString (renewed first when fewer than five minutes remain).</summary>
     public SecureString GetAccessTokenAsSecureString() => ToSecureString(GetAccessToken());

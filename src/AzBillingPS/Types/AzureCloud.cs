@@ -20,4 +20,8 @@ public enum AzBillingAuthMethod
     ClientSecret,
     ManagedIdentity,
     FederatedToken,
+    DeviceCode,
+    Interactive,
+    AzContext,
+    AzureCli,
 }

@@ -85,7 +85,7 @@ internal sealed class CostRule
     [
         "scope", "metric", "period", "status", "postFaults", "noContent", "pollCount", "retryAfter", "pollFaults", "unknownStatus",
         "unknownCount", "result", "error", "blobs", "blobCount", "compressData", "validTillMinutes", "delayMs", "comment",
-        "location", "redirect",
+        "location", "redirect", "blobBase64",
     ];
 
     private int _redirectsUsed;
@@ -138,6 +138,9 @@ internal sealed class CostRule
     /// URL, absolute or relative; <c>{operationId}</c>, <c>{scope}</c> and <c>{apiVersion}</c> are filled in.
     /// </summary>
     public string? Location { get; private init; }
+
+    /// <summary>The bytes of every generated blob, as given (not compressed again), instead of generated CSV: odd or hostile content.</summary>
+    public byte[]? BlobBytes { get; private init; }
 
     /// <summary>The first matching POST answers this redirect (<c>{status, location}</c>) instead; later POSTs go on normally.</summary>
     public (int Status, string Location)? Redirect { get; private init; }
@@ -267,6 +270,7 @@ internal sealed class CostRule
             ValidTillMinutes = Json.Int(e, "validTillMinutes", where) ?? 60,
             DelayMs = Math.Max(0, Json.Int(e, "delayMs", where) ?? 0),
             Location = Json.Str(e, "location", where),
+            BlobBytes = Json.Str(e, "blobBase64", where) is string b64 ? Convert.FromBase64String(b64) : null,
             Redirect = redirect,
         };
     }

@@ -16,6 +16,11 @@ internal static class ControlEndpoints
             assertions = state.Assertions,
             tokens = state.Issued.Select(t => new { kind = t.Kind, clientId = t.ClientId, accessToken = t.AccessToken, expiresOn = t.ExpiresOn, resource = t.Resource, revoked = state.IsRevoked(t) }),
             sasSignatures = cost.Signatures(),
+            deviceCodes = state.DeviceCodes.Values.Select(d => d.DeviceCode),
+            userCodes = state.DeviceCodes.Values.Select(d => d.UserCode),
+            refreshTokens = state.RefreshTokens.Keys,
+            idTokens = state.IdTokens,
+            grants = state.Grants,
         }));
     }
 }

@@ -386,8 +386,8 @@ internal static class CostEndpoints
             (DateOnly start, DateOnly end) = BlobContent.PeriodOf(body, today);
             for (int i = 1; i <= count; i++)
             {
-                byte[] content = BlobContent.Generate(scope, metric, start, end, i, count, id);
-                if (rule?.CompressData == true)
+                byte[] content = rule?.BlobBytes is byte[] bytes ? bytes : BlobContent.Generate(scope, metric, start, end, i, count, id);
+                if (rule?.CompressData == true && rule.BlobBytes is null)
                 {
                     using var ms = new MemoryStream();
                     using (var gz = new GZipStream(ms, CompressionLevel.Fastest, leaveOpen: true))

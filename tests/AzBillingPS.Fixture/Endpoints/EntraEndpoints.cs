@@ -52,6 +52,25 @@ internal static class EntraEndpoints
     private static IResult OpenIdConfiguration(HttpContext c, FixtureState state, string tenant)
     {
         TenantConfig? t = FindTenant(state, tenant);
+        if (t is null && DeviceCodeEndpoints.IsAlias(tenant))
+        {
+            // organizations / common: Entra's multi-tenant metadata, with the {tenantid} placeholder in the issuer.
+            string a = $"https://{Host(c)}/{tenant}";
+            return Results.Json(new Dictionary<string, object>
+            {
+                ["token_endpoint"] = a + "/oauth2/v2.0/token",
+                ["device_authorization_endpoint"] = a + "/oauth2/v2.0/devicecode",
+                ["authorization_endpoint"] = a + "/oauth2/v2.0/authorize",
+                ["jwks_uri"] = $"https://{Host(c)}/{tenant}/discovery/v2.0/keys",
+                ["issuer"] = $"https://{Host(c)}/{{tenantid}}/v2.0",
+                ["token_endpoint_auth_methods_supported"] = new[] { "client_secret_post", "private_key_jwt", "client_secret_basic" },
+                ["response_types_supported"] = new[] { "code", "id_token", "code id_token", "id_token token" },
+                ["scopes_supported"] = new[] { "openid", "profile", "email", "offline_access" },
+                ["tenant_region_scope"] = (object?)null!,
+                ["cloud_instance_name"] = Host(c),
+            });
+        }
+
         if (t is null)
         {
             return EntraErrors.Error(c, 400, "invalid_tenant", 90002, $"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.");
@@ -70,6 +89,7 @@ internal static class EntraEndpoints
             ["scopes_supported"] = new[] { "openid", "profile", "email", "offline_access" },
             ["issuer"] = b + "/v2.0",
             ["authorization_endpoint"] = b + "/oauth2/v2.0/authorize",
+            ["device_authorization_endpoint"] = b + "/oauth2/v2.0/devicecode",
             ["tenant_region_scope"] = "EU",
             ["cloud_instance_name"] = Host(c),
         });
@@ -83,6 +103,23 @@ internal static class EntraEndpoints
     {
         state.CountRequest();
         TenantConfig? t = FindTenant(state, tenant);
+        if (c.Request.HasFormContentType && (t is not null || DeviceCodeEndpoints.IsAlias(tenant)))
+        {
+            // A person's grants: the device code flow (Entra takes RFC 8628's URN and the short name MSAL sends) and silent
+            // renewal with a refresh token.
+            IFormCollection userForm = c.Request.ReadFormAsync().GetAwaiter().GetResult();
+            string userGrant = userForm["grant_type"].ToString();
+            if (userGrant is DeviceCodeEndpoints.DeviceCodeGrant or "device_code")
+            {
+                return DeviceCodeEndpoints.Poll(c, state, userForm);
+            }
+
+            if (userGrant == "refresh_token")
+            {
+                return DeviceCodeEndpoints.Refresh(c, state, userForm);
+            }
+        }
+
         if (t is null)
         {
             return EntraErrors.Error(c, 400, "invalid_request", 90002, $"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.");
