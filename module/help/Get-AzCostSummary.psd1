@@ -11,7 +11,7 @@ FILTERS. -Scope keeps only the named scopes (several, wildcards allowed, the sam
 
 OUTPUT. Results are ordered by month or day (when grouped by one), metric, currency, then cost, highest first. Cost is a decimal: on SQL Server and PostgreSQL the sum is exact in the database, then rounded half away from zero to 6 decimals and cast there (decimal(38,6) or numeric(38,6)), so a total of any size fits; on SQLite money is stored as REAL (double), so sums over many rows can differ from an exact sum in the last digits. The table view shows the period, metric, currency, the other keys joined in one Group column (scopes in a short form), cost and rows; Format-List shows every property.
 
-It only reads: no lock is taken and nothing is changed, and a SQLite file that does not exist is an error (AzBillingNotFound, "No database at ..."), never created; so is a table that does not exist. An unreachable database is SqlConnectionFailed.
+It only reads and changes nothing; it waits at most -LockTimeout seconds for a table (or SQLite file) that another session has locked. A SQLite file that does not exist is an error (AzBillingNotFound, "No database at ..."), never created; so is a table that does not exist. An unreachable database is SqlConnectionFailed.
 '@
 
     Parameters   = @{
@@ -21,6 +21,8 @@ It only reads: no lock is taken and nothing is changed, and a SQLite file that d
         To      = 'Only rows dated on or before this day (inclusive). Time of day is ignored.'
         Metric  = 'Only this metric: ActualCost or AmortizedCost (both may be given; they are still shown separately). Default: every metric in the table, each on its own rows.'
         Top     = 'Keep only the N costliest groups of each metric and currency, and of each month or day when Month or Day is a grouping key.'
+        LockTimeout = 'Seconds to wait when the table is locked (on SQLite: when another process is writing to the file, for example a load committing) before giving up with SqlLockTimeout, which names the table or file. Default 30; 0 to 86400.'
+        Schema  = 'The schema of the table. Default: dbo on SQL Server, public on PostgreSQL. Refused on SQLite, which has no schemas.'
     }
 
     Examples     = @(

@@ -83,6 +83,9 @@ public sealed record CostSummaryQuery
 
     /// <summary>Keep the N costliest rows of each metric and currency (and of each month or day when grouped by one).</summary>
     public int? Top { get; init; }
+
+    /// <summary>How long the read waits for a lock on the table (or a SQLite file another process is writing to).</summary>
+    public TimeSpan LockTimeout { get; init; } = CostSink.DefaultReadLockTimeout;
 }
 
 /// <summary>One row of a summary: its metric and currency, the value of each grouping key (in query order), the cost and the row count.</summary>
@@ -112,35 +115,45 @@ public static class CostSummary
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(query);
         CostSink sink = CostSink.Create(target);
-        await using DbConnection connection = await sink.OpenAsync(cancellationToken).ConfigureAwait(false);
-        IReadOnlyDictionary<string, string> columns = await TableColumns.ReadAsync(target, connection, null, cancellationToken).ConfigureAwait(false);
-        if (columns.Count == 0)
-        {
-            throw new EngineException(EngineErrorKind.NotFound, $"Table {target.DisplayTable} does not exist on {sink.Describe()}.");
-        }
-
-        (string sql, IReadOnlyList<SummaryKey> keys, IReadOnlyList<(string Name, object Value, bool IsDate)> parameters) = Build(target, columns, query);
-        await using DbCommand command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.CommandTimeout = 0;
-        foreach ((string name, object value, bool isDate) in parameters)
-        {
-            DbParameter p = command.CreateParameter();
-            p.ParameterName = "@" + name;
-            if (isDate && target.Provider != DatabaseProvider.Sqlite)
-            {
-                p.DbType = DbType.Date;
-            }
-
-            p.Value = value;
-            command.Parameters.Add(p);
-        }
-
-        var rows = new List<CostSummaryRow>();
         try
         {
-            await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            return await ReadAsync(sink, target, query, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbException e)
+        {
+            throw new EngineException(EngineErrorKind.DatabaseCommand, $"Summarising {target.DisplayTable} on {sink.Describe()} failed: {e.Message}", e);
+        }
+    }
+
+    private static Task<CostSummaryResult> ReadAsync(CostSink sink, SinkTarget target, CostSummaryQuery query, CancellationToken cancellationToken)
+        => sink.ReadAsync(query.LockTimeout, async (connection, ct) =>
+        {
+            IReadOnlyDictionary<string, string> columns = await TableColumns.ReadAsync(target, connection, null, ct).ConfigureAwait(false);
+            if (columns.Count == 0)
+            {
+                throw new EngineException(EngineErrorKind.NotFound, $"Table {target.DisplayTable} does not exist on {sink.Describe()}.");
+            }
+
+            (string sql, IReadOnlyList<SummaryKey> keys, IReadOnlyList<(string Name, object Value, bool IsDate)> parameters) = Build(target, columns, query);
+            await using DbCommand command = connection.CreateCommand();
+            command.CommandText = sql;
+            command.CommandTimeout = 0;
+            foreach ((string name, object value, bool isDate) in parameters)
+            {
+                DbParameter p = command.CreateParameter();
+                p.ParameterName = "@" + name;
+                if (isDate && target.Provider != DatabaseProvider.Sqlite)
+                {
+                    p.DbType = DbType.Date;
+                }
+
+                p.Value = value;
+                command.Parameters.Add(p);
+            }
+
+            var rows = new List<CostSummaryRow>();
+            await using DbDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
                 var values = new object?[keys.Count];
                 for (int i = 0; i < keys.Count; i++)
@@ -156,14 +169,9 @@ public static class CostSummary
                     reader.IsDBNull(c) ? 0m : ToDecimal(reader.GetValue(c)),
                     Convert.ToInt64(reader.GetValue(c + 1), CultureInfo.InvariantCulture)));
             }
-        }
-        catch (DbException e)
-        {
-            throw new EngineException(EngineErrorKind.DatabaseCommand, $"Summarising {target.DisplayTable} on {sink.Describe()} failed: {e.Message}", e);
-        }
 
-        return new CostSummaryResult(keys, rows);
-    }
+            return new CostSummaryResult(keys, rows);
+        }, cancellationToken);
 
     /// <summary>The scopes a cost table holds (for tab completion); empty when the table does not exist.</summary>
     public static async Task<IReadOnlyList<string>> ScopesAsync(SinkTarget target, CancellationToken cancellationToken)

@@ -56,11 +56,22 @@ public static class TableColumns
         SqlDialect d = target.Dialect;
         return target.Provider switch
         {
-            DatabaseProvider.PostgreSql => $"ALTER TABLE {target.QualifiedTable} ALTER COLUMN {d.Quote(column)} TYPE {d.TypeName(CostColumnType.Text)} USING CAST({d.Quote(column)} AS text)",
-            DatabaseProvider.SqlServer => $"ALTER TABLE {target.QualifiedTable} ALTER COLUMN {d.Quote(column)} {d.TypeName(CostColumnType.Text)} NULL",
+            DatabaseProvider.PostgreSql => $"ALTER TABLE {target.QualifiedTable} ALTER COLUMN {d.Quote(column)} TYPE {d.ColumnTypeName(new CostColumn(column, CostColumnType.Text))} USING CAST({d.Quote(column)} AS text)",
+            DatabaseProvider.SqlServer => $"ALTER TABLE {target.QualifiedTable} ALTER COLUMN {d.Quote(column)} {d.ColumnTypeName(new CostColumn(column, CostColumnType.Text))} NULL",
             _ => null,
         };
     }
+
+    /// <summary>True when the table has id columns an earlier version typed as GUIDs (see <see cref="UpgradeAsync"/>).</summary>
+    public static bool NeedsUpgrade(IReadOnlyDictionary<string, string> types) => GuidIdColumns(types).Length > 0;
+
+    private static string[] GuidIdColumns(IReadOnlyDictionary<string, string> types)
+        => CostColumnCatalog.Columns
+            .Where(c => c.Type == CostColumnType.Text)
+            .Select(c => types.Keys.FirstOrDefault(k => k.Equals(c.Name, StringComparison.OrdinalIgnoreCase)))
+            .OfType<string>()
+            .Where(k => types[k] is "uuid" or "uniqueidentifier")
+            .ToArray();
 
     /// <summary>
     /// Inside a load's transaction: turns the id columns an earlier version typed as GUIDs into text, with a warning.
@@ -71,12 +82,7 @@ public static class TableColumns
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(log);
         IReadOnlyDictionary<string, string> types = await ReadAsync(target, connection, transaction, cancellationToken).ConfigureAwait(false);
-        string[] ids = CostColumnCatalog.Columns
-            .Where(c => c.Type == CostColumnType.Text)
-            .Select(c => types.Keys.FirstOrDefault(k => k.Equals(c.Name, StringComparison.OrdinalIgnoreCase)))
-            .OfType<string>()
-            .Where(k => types[k] is "uuid" or "uniqueidentifier")
-            .ToArray();
+        string[] ids = GuidIdColumns(types);
         if (ids.Length == 0)
         {
             return types;

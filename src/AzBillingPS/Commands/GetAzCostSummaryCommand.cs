@@ -51,6 +51,11 @@ public sealed class GetAzCostSummaryCommand : DatabaseTargetCmdlet
     [ValidateRange(1, int.MaxValue)]
     public int? Top { get; set; }
 
+    /// <summary>Seconds to wait for a lock on the table (or a SQLite file another process is writing to).</summary>
+    [Parameter]
+    [ValidateRange(0, 86_400)]
+    public int LockTimeout { get; set; } = 30;
+
     protected override object? ErrorTarget => _target?.DisplayTable;
 
     protected override async Task BeginProcessingAsync()
@@ -104,7 +109,7 @@ public sealed class GetAzCostSummaryCommand : DatabaseTargetCmdlet
         CostSummaryResult result;
         try
         {
-            result = await CostSummary.RunAsync(_target, query, CancellationToken).ConfigureAwait(false);
+            result = await CostSummary.RunAsync(_target, query with { LockTimeout = TimeSpan.FromSeconds(LockTimeout) }, CancellationToken).ConfigureAwait(false);
         }
         catch (EngineException e) when (e.Kind == EngineErrorKind.InvalidArgument)
         {

@@ -60,6 +60,14 @@ public abstract class DatabaseTargetCmdlet : AsyncCmdlet
     [Alias("SqlCredential")]
     public PSCredential? Credential { get; set; }
 
+    /// <summary>
+    /// An Entra sign-in to the database: an AzBillingToken from Get-AzBillingToken. A token for another resource (Resource
+    /// Manager, the default) is used for the database's resource in its cloud, with the same identity; renewed as needed.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNull]
+    public AzBillingToken? DatabaseToken { get; set; }
+
     /// <summary>The cost table.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -71,15 +79,36 @@ public abstract class DatabaseTargetCmdlet : AsyncCmdlet
     public string? Schema { get; set; }
 
     /// <summary>True when the database sign-in is an Entra token (so -SqlInstance does not add Integrated Security).</summary>
-    protected virtual bool DatabaseSignInByToken => false;
+    protected virtual bool DatabaseSignInByToken => DatabaseToken is not null;
 
     /// <summary>Resolves the target from the parameters; throws a terminating error for contradictions.</summary>
     /// <param name="readOnly">The command only reads: a SQLite file must exist already, and is opened read-only.</param>
     protected SinkTarget ResolveTarget(bool readOnly = false)
-        => Resolve(
+        => WithDatabaseToken(Resolve(
             new TargetParameters(SqlInstance, Database, ConnectionString, Provider, DatabasePath, Credential, Table, Schema, DatabaseSignInByToken),
             GetUnresolvedProviderPathFromPSPath,
-            readOnly);
+            readOnly));
+
+    /// <summary>Adds -DatabaseToken's sign-in to the target (SQL Server, Azure SQL and PostgreSQL; not with -Credential).</summary>
+    private SinkTarget WithDatabaseToken(SinkTarget target)
+    {
+        if (DatabaseToken is null)
+        {
+            return target;
+        }
+
+        if (target.Provider == DatabaseProvider.Sqlite)
+        {
+            throw Conflict("-DatabaseToken signs in to SQL Server, Azure SQL or PostgreSQL; a SQLite file has no sign-in.", DatabaseToken);
+        }
+
+        if (target.Credential is not null)
+        {
+            throw Conflict("-DatabaseToken and -Credential are two ways to sign in to the database; give one.", DatabaseToken);
+        }
+
+        return target with { AccessToken = DatabaseToken.DatabaseTokenSource(target.Provider == DatabaseProvider.PostgreSql) };
+    }
 
     /// <summary>The target parameters' values, as a cmdlet has them bound (or tab completion has them typed).</summary>
     internal sealed record TargetParameters(

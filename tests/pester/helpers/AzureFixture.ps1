@@ -91,7 +91,7 @@ function Start-TestAzureFixture {
     $secret = 'fx~' + [guid]::NewGuid().ToString('N')
     $config = [ordered]@{
         tokenLifetimeSeconds = $TokenLifetimeSeconds
-        resources            = @('https://management.azure.com', 'https://database.windows.net', 'https://storage.azure.com')
+        resources            = @('https://management.azure.com', 'https://database.windows.net', 'https://storage.azure.com', 'https://ossrdbms-aad.database.windows.net')
         tenants              = @(@{ tenantId = $tenant; domain = 'fixture.azbilling.test'; apps = @(@{ clientId = $client; secret = $secret }) })
     }
     if ($CostRules) { $config.costRules = @($CostRules) }
