@@ -268,7 +268,7 @@ public static class CostReportPlanner
     }
 
     /// <summary>Normalises a scope and says what kind it is; refuses the scopes the API does not take.</summary>
-    internal static (string Scope, CostScopeKind Kind) ParseScope(string scope)
+    public static (string Scope, CostScopeKind Kind) ParseScope(string scope)
     {
         string s = CostScope.Normalize(scope);
         string[] p = s.TrimStart('/').Split('/');

@@ -38,6 +38,8 @@ internal sealed class CostDataReader : CostRowReader
     private readonly byte[][] _lastUtf8;
     private readonly int[] _lastLength;
     private readonly string?[] _lastString;
+    private readonly bool[] _jsonText;
+    private readonly bool[] _lastJsonText;
 
     private int _fileIndex = -1;
     private CsvReader? _reader;
@@ -83,6 +85,8 @@ internal sealed class CostDataReader : CostRowReader
         _lastUtf8 = new byte[n][];
         _lastLength = new int[n];
         _lastString = new string?[n];
+        _jsonText = new bool[n];
+        _lastJsonText = new bool[n];
         _lineageUtf8 = new byte[LineageColumns.All.Count][];
         _lineageUtf8[0] = System.Text.Encoding.UTF8.GetBytes(lineage.Scope);
         _lineageUtf8[1] = System.Text.Encoding.UTF8.GetBytes(lineage.Metric);
@@ -288,6 +292,9 @@ internal sealed class CostDataReader : CostRowReader
                     }
 
                     break;
+                case CostColumnType.Json:
+                    ParseJson(o, value, () => string.Create(CultureInfo.InvariantCulture, $"{file.Path}: line {line}, column '{file.RawNames[index]}'"));
+                    break;
                 default:
                     _text[o] = null;
                     break;
@@ -320,6 +327,38 @@ internal sealed class CostDataReader : CostRowReader
         if (LastDate is null || date > LastDate)
         {
             LastDate = date;
+        }
+    }
+
+    /// <summary>A JSON object's text for a Tags value (EA's brace-less body wrapped), or the value's text as a JSON string; the last value is reused when repeated.</summary>
+    private void ParseJson(int o, ReadOnlySpan<byte> value, Func<string> where)
+    {
+        string? last = _lastString[o];
+        if (last is not null && value.SequenceEqual(_lastUtf8[o].AsSpan(0, _lastLength[o])))
+        {
+            _text[o] = last;
+            _jsonText[o] = _lastJsonText[o];
+            if (_jsonText[o])
+            {
+                CountJsonKeptAsText(where);
+            }
+
+            return;
+        }
+
+        _text[o] = ToJson(value, where, out _jsonText[o]);
+        if (value.Length <= 1024)
+        {
+            byte[]? buffer = _lastUtf8[o];
+            if (buffer is null || buffer.Length < value.Length)
+            {
+                buffer = _lastUtf8[o] = new byte[Math.Max(64, value.Length)];
+            }
+
+            value.CopyTo(buffer);
+            _lastLength[o] = value.Length;
+            _lastString[o] = _text[o];
+            _lastJsonText[o] = _jsonText[o];
         }
     }
 
@@ -440,7 +479,7 @@ internal sealed class CostDataReader : CostRowReader
 
     /// <summary>
     /// A text value as the file's UTF-8 bytes, without making a string (valid until the next <see cref="Read"/>).
-    /// For text columns (data and lineage) only.
+    /// For text columns (data and lineage) only; a JSON column's value is its normalised string (<see cref="GetString"/>).
     /// </summary>
     public override ReadOnlySpan<byte> GetUtf8(int ordinal)
         => ordinal < _dataCount ? _reader!.GetSpan(_map[ordinal]) : _lineageUtf8[ordinal - _dataCount];

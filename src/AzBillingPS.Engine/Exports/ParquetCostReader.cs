@@ -353,7 +353,9 @@ internal sealed class ParquetCostReader : CostRowReader
     internal void SetText(int ordinal, string value)
     {
         Nulls[ordinal] = false;
-        Text[ordinal] = value;
+        Text[ordinal] = Columns[ordinal].Type == CostColumnType.Json
+            ? ToJson(System.Text.Encoding.UTF8.GetBytes(value), () => string.Create(CultureInfo.InvariantCulture, $"{CurrentFile}: row {RowsRead + 1}, column '{Columns[ordinal].Name}'"), out _)
+            : value;
         _utf8Length[ordinal] = -1;
     }
 

@@ -151,20 +151,25 @@ internal sealed partial class SqlServerSink(SinkTarget target) : CostSink(target
             throw new LockWaitTimedOutException(e);
         }
 
-        int result = Convert.ToInt32(value, CultureInfo.InvariantCulture);
-        switch (result)
+        if (AppLockFailure(Convert.ToInt32(value, CultureInfo.InvariantCulture), Describe()) is { } failure)
         {
-            case >= 0:
-                return;
-            case -1:
-                throw new LockWaitTimedOutException();
-            case -3:
-                throw new TransientDatabaseException("sp_getapplock chose this session as a deadlock victim");
-            default:
-                throw new EngineException(EngineErrorKind.DatabaseCommand,
-                    string.Create(CultureInfo.InvariantCulture, $"Taking the load lock on {Describe()} failed: sp_getapplock returned {result} ({(result == -2 ? "the request was cancelled" : "a parameter or other error")}); nothing was changed."));
+            throw failure;
         }
     }
+
+    /// <summary>
+    /// What sp_getapplock's result means: null when the lock was granted (0, or 1 after waiting); a lock wait that timed
+    /// out (-1, another load holds it); a transient failure (-3, chosen as a deadlock victim: the unit is tried again);
+    /// an error (-2 cancelled, -999 a parameter or other error).
+    /// </summary>
+    internal static Exception? AppLockFailure(int result, string server) => result switch
+    {
+        >= 0 => null,
+        -1 => new LockWaitTimedOutException(),
+        -3 => new TransientDatabaseException("sp_getapplock chose this session as a deadlock victim"),
+        _ => new EngineException(EngineErrorKind.DatabaseCommand,
+            string.Create(CultureInfo.InvariantCulture, $"Taking the load lock on {server} failed: sp_getapplock returned {result} ({(result == -2 ? "the request was cancelled" : "a parameter or other error")}); nothing was changed.")),
+    };
 
     /// <summary>sp_getapplock's resource is nvarchar(255): a longer name is replaced by a hash of it, so distinct names never truncate into one.</summary>
     internal static string AppLockResource(string resource)

@@ -218,14 +218,7 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable, IPipelineHost
     /// What to do about an error the engine marked with <paramref name="advice"/>, in this command's terms (the engine
     /// names no command); null adds nothing.
     /// </summary>
-    protected virtual string? Advise(EngineAdvice advice, object? target) => advice switch
-    {
-        EngineAdvice.RequestReportAgain => "Request the report again (New-AzCostReport) for fresh blob links.",
-        EngineAdvice.UseExports => "Load its costs from a Cost Management export instead: Import-AzCostExport reads the export's files (Import-AzCostToSql one file at a time).",
-        EngineAdvice.RequestSubscriptions => "Name the subscriptions under it (-Scope, or Sync-AzBilling -AllSubscriptions with -Exclude), or its billing scope.",
-        EngineAdvice.LoadFirst => "Load it with Import-AzCostToSql or Sync-AzBilling, or name the database with -DatabasePath, -SqlInstance or -ConnectionString.",
-        _ => null,
-    };
+    protected virtual string? Advise(EngineAdvice advice, object? target) => ErrorMapper.CommonAdvice(advice);
 
     /// <summary>The exception with this command's advice added to its message (see <see cref="Advise"/>).</summary>
     protected Exception WithAdvice(Exception exception, object? target)

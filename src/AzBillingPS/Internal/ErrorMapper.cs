@@ -18,7 +18,11 @@ internal static class ErrorMapper
         if (exception is EngineException engine)
         {
             (string id, ErrorCategory category) = Map(engine.Kind);
-            var record = new ErrorRecord(engine, id, category, target);
+
+            // The target names what the error is about: the file it names when the input was paths, else the input.
+            object? named = engine.FilePath is not null && target is null or string or string[] ? engine.FilePath : Readable(target);
+            var record = new ErrorRecord(engine, id, category, named);
+            record.CategoryInfo.Reason = engine.Kind.ToString();
             string? detail = Detail(engine);
             if (detail is not null)
             {
@@ -28,6 +32,7 @@ internal static class ErrorMapper
             return record;
         }
 
+        target = Readable(target);
         return exception switch
         {
             FileNotFoundException => new ErrorRecord(exception, ErrorIds.FileNotFound, ErrorCategory.ObjectNotFound, target),
@@ -38,6 +43,28 @@ internal static class ErrorMapper
             _ => new ErrorRecord(exception, ErrorIds.Unexpected, ErrorCategory.NotSpecified, target),
         };
     }
+
+    /// <summary>A list of paths or names as one readable string (CategoryInfo.TargetName would say System.String[]).</summary>
+    internal static object? Readable(object? target) => target switch
+    {
+        string[] { Length: 1 } one => one[0],
+        string[] many => string.Join(", ", many),
+        _ => target,
+    };
+
+    /// <summary>What to do about an engine error, in the words every command can use (a command may say more, see AsyncCmdlet.Advise).</summary>
+    public static string? CommonAdvice(EngineAdvice advice) => advice switch
+    {
+        EngineAdvice.RequestReportAgain => "Request the report again (New-AzCostReport) for fresh blob links.",
+        EngineAdvice.UseExports => "Load its costs from a Cost Management export instead: Import-AzCostExport reads the export's files (Import-AzCostToSql one file at a time).",
+        EngineAdvice.RequestSubscriptions => "Name the subscriptions under it (-Scope, or Sync-AzBilling -AllSubscriptions with -Exclude), or its billing scope.",
+        EngineAdvice.LoadFirst => "Load it with Import-AzCostToSql or Sync-AzBilling, or name the database with -DatabasePath, -SqlInstance or -ConnectionString.",
+        _ => null,
+    };
+
+    /// <summary>The error with the common advice for its kind of trouble after its message (unchanged when there is none).</summary>
+    public static Exception WithCommonAdvice(Exception exception)
+        => exception is EngineException { Advice: not EngineAdvice.None } e && CommonAdvice(e.Advice) is string text ? WithAdvice(e, text) : exception;
 
     /// <summary>The same error with a command's advice after its message (the engine's exception kept as the inner one).</summary>
     public static EngineException WithAdvice(EngineException e, string advice)

@@ -82,6 +82,25 @@ public class TransientRetryTests
         => Assert.Equal(transient, Reason(DatabaseProvider.SqlServer, SqlExceptions.Create(number, errorClass, "message"), connected) is not null);
 
     [Fact]
+    public void Sp_getapplock_results_are_told_apart_granted_timeout_deadlock_and_error()
+    {
+        Assert.Null(SqlServerSink.AppLockFailure(0, "s"));
+        Assert.Null(SqlServerSink.AppLockFailure(1, "s")); // granted after waiting
+        Assert.IsType<LockWaitTimedOutException>(SqlServerSink.AppLockFailure(-1, "s"));
+        Exception deadlock = SqlServerSink.AppLockFailure(-3, "s")!;
+        Assert.IsType<TransientDatabaseException>(deadlock);
+        Assert.NotNull(Reason(DatabaseProvider.SqlServer, deadlock, connected: true)); // the unit is tried again
+        foreach (int error in new[] { -2, -999 })
+        {
+            var e = Assert.IsType<AzBillingPS.Engine.Common.EngineException>(SqlServerSink.AppLockFailure(error, "SQL Server sql01/Billing"));
+            Assert.Equal(AzBillingPS.Engine.Common.EngineErrorKind.DatabaseCommand, e.Kind);
+            Assert.Contains($"sp_getapplock returned {error}", e.Message);
+            Assert.Contains("sql01/Billing", e.Message);
+            Assert.Null(Reason(DatabaseProvider.SqlServer, e, connected: true));
+        }
+    }
+
+    [Fact]
     public void An_untrusted_certificate_is_never_retried()
         => Assert.Null(Reason(DatabaseProvider.SqlServer, SqlExceptions.Create(0, 20, "A connection was successfully established with the server, but then an error occurred during the pre-login handshake.", new System.Security.Authentication.AuthenticationException("The remote certificate was rejected by the provided RemoteCertificateValidationCallback.")), true));
 }
