@@ -88,9 +88,6 @@ public enum EngineAdvice
     /// <summary>The Cost Details API does not serve this scope: its costs come from a Cost Management export.</summary>
     UseExports,
 
-    /// <summary>A management group was named: its subscriptions (or a billing scope) can be requested instead.</summary>
-    RequestSubscriptions,
-
     /// <summary>A database that nothing has been loaded into yet was named for reading.</summary>
     LoadFirst,
 }

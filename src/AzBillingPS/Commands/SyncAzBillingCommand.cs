@@ -428,7 +428,6 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     protected override string? Advise(EngineAdvice advice, object? target) => advice switch
     {
         EngineAdvice.RequestReportAgain or EngineAdvice.KeepCompressed => null,
-        EngineAdvice.RequestSubscriptions => "Name the subscriptions under it with -Scope, or use -AllSubscriptions (with -Exclude), or its billing scope.",
         _ => base.Advise(advice, target),
     };
 

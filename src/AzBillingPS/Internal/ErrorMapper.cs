@@ -57,7 +57,6 @@ internal static class ErrorMapper
     {
         EngineAdvice.RequestReportAgain => "Request the report again (New-AzCostReport) for fresh blob links.",
         EngineAdvice.UseExports => "Load its costs from a Cost Management export instead: Import-AzCostExport reads the export's files (Import-AzCostToSql one file at a time).",
-        EngineAdvice.RequestSubscriptions => "Name the subscriptions under it (-Scope, or Sync-AzBilling -AllSubscriptions with -Exclude), or its billing scope.",
         EngineAdvice.LoadFirst => "Load it with Import-AzCostToSql or Sync-AzBilling, or name the database with -DatabasePath, -SqlInstance or -ConnectionString.",
         _ => null,
     };
