@@ -411,12 +411,13 @@ Describe 'Save-AzCostBlob through the fault proxy' -Tag 'Blob' {
         Get-TestFileSha256 $final | Should -Be $after.Sha256
     }
 
-    It 'resumes the .partial of a killed run; the result is byte-identical' {
+    It 'resumes the .partial of a killed parallel-range run: only the ranges not complete are fetched again; the result is byte-identical' {
         $out = New-Folder 'killed'
         $name = 'killed/large.bin'
+        # 160 MB: ten 16 MiB ranges, eight at a time; 16 MB/s per connection makes each range take about a second.
         $large = New-TestBlob $Az -Name $name -Length 160MB -Seed 21 -BlockSize 16MB -ContentMd5
         $link = New-Link $name -Proxy
-        $null = Set-TestBlobProxy $Fixture
+        $null = Set-TestBlobProxy $Fixture -BytesPerSecond 16MB
         $final = Join-Path $out (Get-ExpectedName 1 1)
         $script = @"
 Import-Module '$(Join-Path $PSScriptRoot 'TestHelpers.psm1')'
@@ -431,12 +432,14 @@ Import-Module '$(Join-Path $PSScriptRoot 'TestHelpers.psm1')'
         $psi.UseShellExecute = $false
         $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true
         $child = [Diagnostics.Process]::Start($psi)
+        $state = $null
         try {
-            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            # Killed once the state file says a range is complete (and before the blob is).
+            $deadline = [DateTime]::UtcNow.AddSeconds(90)
             while (-not $child.HasExited -and [DateTime]::UtcNow -lt $deadline) {
-                $partial = Get-Item -LiteralPath "$final.partial" -ErrorAction SilentlyContinue
-                if ($partial -and $partial.Length -gt 0) { break }
-                Start-Sleep -Milliseconds 5
+                $state = Get-Content -Raw -LiteralPath "$final.partial.state" -ErrorAction SilentlyContinue
+                if ($state -match '(?m)^done=[01]*1') { break }
+                Start-Sleep -Milliseconds 20
             }
             $child.HasExited | Should -BeFalse -Because 'the child must still be downloading when it is killed'
             $child.Kill($true)
@@ -444,21 +447,107 @@ Import-Module '$(Join-Path $PSScriptRoot 'TestHelpers.psm1')'
         }
         finally { if (-not $child.HasExited) { $child.Kill($true) }; $child.Dispose() }
         Test-Path -LiteralPath $final | Should -BeFalse
-        $left = (Get-Item -LiteralPath "$final.partial").Length
-        $left | Should -BeGreaterThan 0
-        $left | Should -BeLessThan $large.Bytes
-        Test-Path -LiteralPath "$final.partial.state" | Should -BeTrue
-        (Get-Content -Raw -LiteralPath "$final.partial.state") | Should -Not -Match 'sig='
+        (Get-Item -LiteralPath "$final.partial").Length | Should -Be $large.Bytes -Because 'a parallel download writes each range in place in a file of the blob''s length'
+        $state = Get-Content -Raw -LiteralPath "$final.partial.state"
+        $state | Should -Not -Match 'sig='
+        $state | Should -Match "(?m)^ranges=$(16MB)$"
+        $done = ([regex]::Match($state, '(?m)^done=([01]+)$')).Groups[1].Value
+        $done.Length | Should -Be 10
+        $complete = @(0..9 | Where-Object { $done[$_] -eq [char]'1' })
+        $complete.Count | Should -BeGreaterThan 0
+        $complete.Count | Should -BeLessThan 10
+        $firstRun = @(Get-TestBlobProxyRequests $Fixture)
+        # Several connections at once, never more than eight for the blob.
+        $overlap = foreach ($q in $firstRun) { @($firstRun | Where-Object { $_.startMs -le $q.startMs -and ($null -eq $_.endMs -or $_.endMs -gt $q.startMs) }).Count }
+        ($overlap | Measure-Object -Maximum).Maximum | Should -BeGreaterThan 1
+        ($overlap | Measure-Object -Maximum).Maximum | Should -BeLessOrEqual 8
+        @($firstRun.connection | Select-Object -Unique).Count | Should -BeGreaterThan 1
 
         $null = Set-TestBlobProxy $Fixture
         $report = New-TestCostReport -Scope $Scope -Blob @(@{ Link = $link; Bytes = $large.Bytes })
         $r = $report | Invoke-Save -Parameters @{ LiteralPath = $out }
         $r.Errors | Should -BeNullOrEmpty
-        ($r.Verbose -join "`n") | Should -Match 'resuming .*\.partial from byte'
-        $resumedAt = [long](((@(Get-TestBlobProxyRequests $Fixture)[0].range) -replace '^bytes=(\d+)-$', '$1'))
-        $resumedAt | Should -BeGreaterThan 0
+        ($r.Verbose -join "`n") | Should -Match "resuming .*\.partial: $($complete.Count) of its 10 ranges"
+        $asked = @(Get-TestBlobProxyRequests $Fixture).range
+        foreach ($i in 0..9) {
+            $range = 'bytes={0}-{1}' -f ($i * 16MB), ([Math]::Min(($i + 1) * 16MB, $large.Bytes) - 1)
+            # A complete range is not fetched again (the last one is, for the ETag and the MD5).
+            if ($i -in $complete -and $i -ne 9) { $asked | Should -Not -Contain $range } else { $asked | Should -Contain $range }
+        }
         Get-TestFileSha256 $final | Should -Be $large.Sha256
+        ($r.Text) | Should -Match 'Content-MD5 .* verified'
         @(Get-ChildItem -LiteralPath $out -Force).Count | Should -Be 1
+    }
+}
+
+Describe 'Save-AzCostBlob in parallel ranges through the fault proxy' -Tag 'Blob' {
+    BeforeAll {
+        if ($Az) {
+            # 48 MB with its MD5 stored: three 16 MiB ranges.
+            $script:Ranged = New-TestBlob $Az -Name 'ranged/data.bin' -Length 48MB -Seed 31 -BlockSize 16MB -ContentMd5
+        }
+    }
+
+    BeforeEach {
+        if ($NoAzurite) { Set-ItResult -Skipped -Because $NoAzurite }
+        elseif ($NoFixture) { Set-ItResult -Skipped -Because $NoFixture }
+        else { $null = Set-TestBlobProxy $Fixture -Upstream "http://127.0.0.1:$($Az.Port)" }
+    }
+
+    It 'fetches a large blob as 16 MiB ranges over several connections at once, each with If-Match; the file is byte-identical and its MD5 verified' {
+        $out = New-Folder 'ranged'
+        # 12 MB/s per connection: one range takes more than a second, so the ranges overlap when they run at once.
+        $null = Set-TestBlobProxy $Fixture -BytesPerSecond 12MB
+        $report = New-TestCostReport -Scope $Scope -Blob @(@{ Link = (New-Link $Ranged.Name -Proxy); Bytes = $Ranged.Bytes })
+        $r = $report | Invoke-Save -Parameters @{ Path = $out }
+        $r.Errors | Should -BeNullOrEmpty
+        Get-TestFileSha256 $r.Files[0].Path | Should -Be $Ranged.Sha256
+        $r.Files[0].Bytes | Should -Be $Ranged.Bytes
+        ($r.Text) | Should -Match 'Content-MD5 .* verified'
+        $requests = @(Get-TestBlobProxyRequests $Fixture)
+        @($requests.range | Sort-Object) | Should -Be @("bytes=0-$(16MB - 1)", "bytes=$(16MB)-$(32MB - 1)", "bytes=$(32MB)-$(48MB - 1)")
+        $requests.status | Should -Be @(206, 206, 206)
+        # The first range goes alone (its answer gives the ETag every other range is asked with); the others overlap it.
+        $first = $requests | Where-Object range -eq "bytes=0-$(16MB - 1)"
+        $others = @($requests | Where-Object { $_ -ne $first })
+        @($others | Where-Object { $_.startMs -lt $first.endMs }).Count | Should -Be 2
+        $first.ifMatch | Should -BeNullOrEmpty
+        $others.ifMatch | Should -Not -BeNullOrEmpty
+        @($others.ifMatch | Select-Object -Unique).Count | Should -Be 1
+        @($requests.connection | Select-Object -Unique).Count | Should -Be 3
+        @(Get-ChildItem -LiteralPath $out -Force).Name | Should -Be @(Split-Path $r.Files[0].Path -Leaf)
+    }
+
+    It 'retries a range whose connection drops mid-way from where it stopped, and a range answered 503; the file is verified' {
+        $out = New-Folder 'ranged-cut'
+        # The first request (always the first range) is cut after 5 MB; the next one, whichever range it is, gets a 503.
+        $null = Set-TestBlobProxy $Fixture -Faults @(@{ cutAfterBytes = 5MB }, @{ status = 503 })
+        $report = New-TestCostReport -Scope $Scope -Blob @(@{ Link = (New-Link $Ranged.Name -Proxy); Bytes = $Ranged.Bytes })
+        $r = $report | Invoke-Save -Parameters @{ Path = $out }
+        $r.Errors | Should -BeNullOrEmpty
+        Get-TestFileSha256 $r.Files[0].Path | Should -Be $Ranged.Sha256
+        ($r.Text) | Should -Match 'Content-MD5 .* verified'
+        $requests = @(Get-TestBlobProxyRequests $Fixture)
+        $requests[0].range | Should -Be "bytes=0-$(16MB - 1)"
+        $requests[0].bytesSent | Should -Be 5MB
+        $requests.range | Should -Contain "bytes=$(5MB)-$(16MB - 1)"
+        @($requests | Where-Object status -eq 503).Count | Should -Be 1
+        $requests.Count | Should -Be 5
+        ($r.Verbose -join "`n") | Should -Match 'the connection for bytes 0-16,777,215 dropped after 5,242,880 .*resuming from there \(1 of 5\)'
+        ($r.Verbose -join "`n") | Should -Match '503 ServerBusy for bytes .*retry 1 of 4'
+    }
+
+    It 'discards a parallel download whose bytes do not match the blob''s Content-MD5' {
+        $out = New-Folder 'ranged-md5'
+        $bad = New-TestBlob $Az -Name 'ranged/bad.bin' -Length 40MB -Seed 32 -BlockSize 8MB -Md5 ([Convert]::ToBase64String([byte[]]::new(16)))
+        $report = New-TestCostReport -Scope $Scope -Blob @(@{ Link = (New-Link $bad.Name -Proxy); Bytes = $bad.Bytes })
+        $r = $report | Invoke-Save -Parameters @{ Path = $out }
+        $r.Files | Should -BeNullOrEmpty
+        $r.Errors.Count | Should -Be 1
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'AzBillingServiceError*'
+        $r.Errors[0].Exception.Message | Should -Match 'do not match the blob''s Content-MD5'
+        @(Get-TestBlobProxyRequests $Fixture).Count | Should -Be 3 -Because 'a 40 MB blob is three ranges'
+        @(Get-ChildItem -LiteralPath $out -Force) | Should -BeNullOrEmpty
     }
 }
 

@@ -55,6 +55,31 @@ public sealed class BlobDownloaderOptions
     /// </summary>
     public int BufferSize { get; init; } = 256 * 1024;
 
+    /// <summary>
+    /// A blob of at least two ranges of this size is fetched as fixed-size ranges over several connections at once
+    /// (<see cref="ConnectionsPerBlob"/>), written in place in its <c>.partial</c>; the state file records which ranges
+    /// are complete, so an interrupted download loses at most the ranges in flight. 16 MiB: a range takes about a second
+    /// on a long-distance connection (tens of MB/s), so the gap between two ranges (one round trip) costs little, and
+    /// a 1 GB blob has 64 ranges to spread across the connections.
+    /// </summary>
+    public int RangeSize { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// Ranges of one blob fetched at once. A storage connection over a long-distance link is limited by its round trip
+    /// (TCP window over latency), not by the link: several connections multiply what one gets, as AzCopy does.
+    /// </summary>
+    public int ConnectionsPerBlob { get; init; } = 8;
+
+    /// <summary>
+    /// Connections open at once for all the downloads of this downloader (every range and every single-stream blob takes
+    /// one while it is fetched). The cmdlets make it the larger of this default and -ThrottleLimit, so -ThrottleLimit
+    /// blobs can always download at once, and several large blobs share the connections instead of multiplying them.
+    /// </summary>
+    public int MaxConnections { get; init; } = DefaultMaxConnections;
+
+    /// <summary>The default of <see cref="MaxConnections"/>.</summary>
+    public const int DefaultMaxConnections = 8;
+
     /// <summary>How 408/429/5xx answers and refused or dropped calls are retried (the shared storage policy by default).</summary>
     internal Common.RetryPolicy Retry { get; init; } = Common.RetryPolicy.Storage;
 

@@ -34,6 +34,7 @@ public sealed class BlobDownloader : IBlobSource, IDisposable
 
     private readonly BlobDownloaderOptions _options;
     private readonly HttpClient _http;
+    private readonly SemaphoreSlim _connections;
 
     public BlobDownloader(BlobDownloaderOptions? options = null)
     {
@@ -42,6 +43,13 @@ public sealed class BlobDownloader : IBlobSource, IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(options), "BufferSize must be at least 4096 bytes.");
         }
+
+        if (_options.RangeSize < _options.BufferSize || _options.ConnectionsPerBlob < 1 || _options.MaxConnections < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "RangeSize must be at least BufferSize, ConnectionsPerBlob and MaxConnections at least 1.");
+        }
+
+        _connections = new SemaphoreSlim(_options.MaxConnections, _options.MaxConnections);
 
         var handler = new SocketsHttpHandler
         {
@@ -119,7 +127,34 @@ public sealed class BlobDownloader : IBlobSource, IDisposable
         }
 
         log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{what}: downloading {SasRedactor.Redact(request.Link)} ({RangeDownload.Describe(request.ExpectedBytes)}) to {final}."));
-        int resumes = await new RangeDownload(_http, _options, request, partial, stateFile, what, log, bytesWritten).FetchAsync(cancellationToken).ConfigureAwait(false);
+        int resumes = -1;
+        if (ParallelRanges.Applies(_options, request))
+        {
+            try
+            {
+                resumes = await new ParallelRanges(_http, _options, request, partial, stateFile, what, log, bytesWritten, _connections).FetchAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (RangesNotHonouredException)
+            {
+                log.Verbose($"{what}: the storage service answered a range request with the whole blob; downloading it over one connection.");
+                PrivateFiles.DeleteOwned(partial);
+                PrivateFiles.DeleteOwned(stateFile);
+            }
+        }
+
+        if (resumes < 0)
+        {
+            // One connection for the whole blob, counted against the downloader's connections like a range.
+            await _connections.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                resumes = await new RangeDownload(_http, _options, request, partial, stateFile, what, log, bytesWritten).FetchAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _connections.Release();
+            }
+        }
 
         long bytes;
         if (request.Decompress)
@@ -156,7 +191,11 @@ public sealed class BlobDownloader : IBlobSource, IDisposable
         return PrivateFiles.IsOwnedFile(path) && (request.Decompress || request.ExpectedBytes <= 0 || new FileInfo(path).Length == request.ExpectedBytes);
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _http.Dispose();
+        _connections.Dispose();
+    }
 
     internal static void DeleteQuietly(string path)
     {

@@ -9,6 +9,7 @@ using System.Threading;
 using System.Threading.Channels;
 using System.Threading.Tasks;
 using AzBillingPS.Engine.Common;
+using Microsoft.Win32.SafeHandles;
 
 namespace AzBillingPS.Engine.Blobs;
 
@@ -29,12 +30,14 @@ internal static class HashingCopy
     public const string TooLong = "\u0000too-long";
 
     /// <summary>
-    /// Copies one answer's body to <paramref name="file"/>. Returns the bytes in the file and, when the connection
-    /// dropped, stalled for <paramref name="readTimeout"/>, or sent too much (<see cref="TooLong"/>), why; the bytes
-    /// received before a drop are kept, so resuming starts after them.
+    /// Copies one answer's body into <paramref name="file"/> from offset <paramref name="written"/> on (positional
+    /// writes, so several ranges of one file can be written at once through one handle). Returns the offset after the
+    /// last byte written and, when the connection dropped, stalled for <paramref name="readTimeout"/>, or sent more than
+    /// fits before <paramref name="expected"/> (<see cref="TooLong"/>), why; the bytes received before a drop are kept,
+    /// so resuming starts after them.
     /// </summary>
     public static async Task<(long Written, string? DropReason)> CopyAsync(
-        Stream body, FileStream file, IncrementalHash? hasher, long written, long expected, int bufferSize, TimeSpan readTimeout,
+        Stream body, SafeFileHandle file, IncrementalHash? hasher, long written, long expected, int bufferSize, TimeSpan readTimeout,
         IProgress<long>? bytesWritten, Uri link, CancellationToken ct)
     {
         int depth = hasher is null ? 1 : RingDepth;
@@ -98,7 +101,7 @@ internal static class HashingCopy
 
                 // A plain write: the file is local and the call returns once the page cache has the bytes; the
                 // asynchronous form would hop to another thread for every chunk.
-                file.Write(buffer, 0, n);
+                RandomAccess.Write(file, buffer.AsSpan(0, n), written);
                 written += n;
                 unreported += n;
                 if (unreported >= ProgressStep)

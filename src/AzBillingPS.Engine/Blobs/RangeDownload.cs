@@ -37,7 +37,7 @@ internal sealed class RangeDownload(HttpClient http, BlobDownloaderOptions optio
         if (leftover)
         {
             long have = new FileInfo(partial).Length;
-            if (state is not null && expected > 0 && have > 0 && have <= expected
+            if (state is not null && state.RangeSize == 0 && expected > 0 && have > 0 && have <= expected
                 && string.Equals(state.Blob, blobId, StringComparison.Ordinal) && state.Bytes == expected)
             {
                 // A complete-length leftover fetches its last byte again: that re-checks the ETag and gets the MD5.
@@ -72,25 +72,8 @@ internal sealed class RangeDownload(HttpClient http, BlobDownloaderOptions optio
             while (true)
             {
                 ct.ThrowIfCancellationRequested();
-                using var message = new HttpRequestMessage(HttpMethod.Get, _link);
-                if (written > 0)
-                {
-                    message.Headers.Range = new RangeHeaderValue(written, null);
-                    if (etag is not null)
-                    {
-                        message.Headers.TryAddWithoutValidation("If-Match", etag);
-                    }
-                }
-
                 string clientRequestId = Guid.NewGuid().ToString("D");
-                message.Headers.TryAddWithoutValidation("x-ms-client-request-id", clientRequestId);
-                if (request.BearerToken is { } bearer)
-                {
-                    TokenEndpoint endpoint = request.TokenEndpoint ?? throw new EngineException(EngineErrorKind.InvalidArgument, "A bearer token needs the endpoint it belongs to.");
-                    endpoint.Check(_link, what);
-                    endpoint.Authorize(message, await bearer(ct).ConfigureAwait(false), what);
-                    message.Headers.TryAddWithoutValidation("x-ms-version", Exports.BlobContainerStore.ServiceVersion);
-                }
+                using HttpRequestMessage message = await NewGetAsync(request, written, null, written > 0 ? etag : null, clientRequestId, what, ct).ConfigureAwait(false);
 
                 HttpResponseMessage response;
                 using (var headersTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
@@ -240,7 +223,7 @@ internal sealed class RangeDownload(HttpClient http, BlobDownloaderOptions optio
                     long before = written;
                     string? dropReason;
                     Stream body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
-                    (written, dropReason) = await HashingCopy.CopyAsync(body, stream, hasher, written, expected, options.BufferSize, options.ReadTimeout, bytesWritten, _link, ct).ConfigureAwait(false);
+                    (written, dropReason) = await HashingCopy.CopyAsync(body, stream.SafeFileHandle, hasher, written, expected, options.BufferSize, options.ReadTimeout, bytesWritten, _link, ct).ConfigureAwait(false);
                     if (dropReason == HashingCopy.TooLong)
                     {
                         discard = true;
@@ -302,6 +285,43 @@ internal sealed class RangeDownload(HttpClient http, BlobDownloaderOptions optio
                 BlobDownloader.DeleteQuietly(partial);
                 BlobDownloader.DeleteQuietly(stateFile);
             }
+        }
+    }
+
+    /// <summary>
+    /// A GET of the blob from byte <paramref name="from"/> (to <paramref name="to"/>, or the end), with If-Match when the
+    /// ETag is known, the client request id, and the bearer token when the request has one (only for its own endpoint).
+    /// </summary>
+    internal static async Task<HttpRequestMessage> NewGetAsync(BlobDownloadRequest request, long from, long? to, string? etag, string clientRequestId, string what, CancellationToken ct)
+    {
+        var message = new HttpRequestMessage(HttpMethod.Get, request.Link);
+        try
+        {
+            if (from > 0 || to is not null)
+            {
+                message.Headers.Range = new RangeHeaderValue(from, to);
+            }
+
+            if (etag is not null)
+            {
+                message.Headers.TryAddWithoutValidation("If-Match", etag);
+            }
+
+            message.Headers.TryAddWithoutValidation("x-ms-client-request-id", clientRequestId);
+            if (request.BearerToken is { } bearer)
+            {
+                TokenEndpoint endpoint = request.TokenEndpoint ?? throw new EngineException(EngineErrorKind.InvalidArgument, "A bearer token needs the endpoint it belongs to.");
+                endpoint.Check(request.Link, what);
+                endpoint.Authorize(message, await bearer(ct).ConfigureAwait(false), what);
+                message.Headers.TryAddWithoutValidation("x-ms-version", Exports.BlobContainerStore.ServiceVersion);
+            }
+
+            return message;
+        }
+        catch
+        {
+            message.Dispose();
+            throw;
         }
     }
 

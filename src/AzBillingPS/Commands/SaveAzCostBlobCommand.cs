@@ -88,7 +88,7 @@ public sealed class SaveAzCostBlobCommand : AsyncCmdlet
 
         string folder = await OnPipelineAsync(ResolveFolder).ConfigureAwait(false);
         IEngineLog log = CreateLog();
-        using var downloader = new BlobDownloader(new BlobDownloaderOptions { Inflation = new InflationLimit(MaxGzipRatio) });
+        using var downloader = new BlobDownloader(new BlobDownloaderOptions { Inflation = new InflationLimit(MaxGzipRatio), MaxConnections = Math.Max(BlobDownloaderOptions.DefaultMaxConnections, ThrottleLimit) });
         using var saver = new BlobSaver(downloader, new BlobSaveOptions
         {
             Decompress = Decompress,

@@ -386,7 +386,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         else
         {
             using var reports = new CostDetailsReportSource(tokens);
-            using var blobs = new BlobDownloader(new BlobDownloaderOptions { Inflation = new InflationLimit(MaxGzipRatio) });
+            using var blobs = new BlobDownloader(new BlobDownloaderOptions { Inflation = new InflationLimit(MaxGzipRatio), MaxConnections = Math.Max(BlobDownloaderOptions.DefaultMaxConnections, ThrottleLimit) });
             var runner = new SyncRunner(request, reports, blobs);
             WriteVerboseAsync($"Sync run {request.RunId} into {target.QualifiedTable} ({runner.State.Describe()}); working folder {working}.");
             outcome = await runner.RunAsync(ShouldProcessAsync, OnUnit, log, CreateProgress(), CancellationToken).ConfigureAwait(false);

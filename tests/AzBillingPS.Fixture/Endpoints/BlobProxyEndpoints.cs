@@ -19,7 +19,9 @@ namespace AzBillingPS.Fixture.Endpoints;
 /// A fault-injecting pass-through to a blob service (Azurite) on the HTTP listener: GET/HEAD /_proxy/{path}?{query}
 /// is forwarded to {upstream}/{path}?{query}, streamed both ways. Azurite's SAS signature does not cover the host, so
 /// a link rewritten onto the proxy still authenticates. Faults, one per request from a queue: cut the body after N
-/// bytes, answer 500/503 (Retry-After), or wait first.
+/// bytes, answer 500/503 (Retry-After), or wait first. A bandwidth cap (bytes per second) paces every answer's body on
+/// its own connection, as a long-distance link limits each TCP connection (window over round trip): one connection
+/// gets the cap, several get it each.
 /// </summary>
 internal static class BlobProxyEndpoints
 {
@@ -42,6 +44,7 @@ internal static class BlobProxyEndpoints
     private static readonly Queue<ProxyFault> Faults = new();
     private static readonly List<JsonObject> Requests = [];
     private static string? _upstream;
+    private static long _bytesPerSecond;
 
     public static void Map(WebApplication app)
     {
@@ -52,8 +55,14 @@ internal static class BlobProxyEndpoints
             {
                 using JsonDocument doc = await JsonDocument.ParseAsync(c.Request.Body, default, c.RequestAborted);
                 JsonElement body = doc.RootElement;
-                Json.RequireObject(body, "body", ["upstream", "faults"]);
+                Json.RequireObject(body, "body", ["upstream", "faults", "bytesPerSecond"]);
                 string? upstream = Json.Str(body, "upstream", "body");
+                long bytesPerSecond = Json.Long(body, "bytesPerSecond", "body") ?? 0;
+                if (bytesPerSecond < 0)
+                {
+                    throw new RuleException("bytesPerSecond must be 0 (no cap) or more.");
+                }
+
                 if (upstream is not null && !Uri.TryCreate(upstream, UriKind.Absolute, out _))
                 {
                     throw new RuleException($"upstream '{upstream}' is not an absolute URL.");
@@ -71,6 +80,7 @@ internal static class BlobProxyEndpoints
                 lock (Gate)
                 {
                     _upstream = upstream ?? _upstream;
+                    _bytesPerSecond = bytesPerSecond;
                     Faults.Clear();
                     foreach (ProxyFault x in faults)
                     {
@@ -80,7 +90,7 @@ internal static class BlobProxyEndpoints
                     Requests.Clear();
                 }
 
-                await Write(c, 200, new JsonObject { ["upstream"] = _upstream, ["faults"] = faults.Count });
+                await Write(c, 200, new JsonObject { ["upstream"] = _upstream, ["faults"] = faults.Count, ["bytesPerSecond"] = bytesPerSecond });
             }
             catch (Exception e) when (e is JsonException or RuleException or OverflowException)
             {
@@ -122,13 +132,18 @@ internal static class BlobProxyEndpoints
         string query = q < 0 ? string.Empty : rest[(q + 1)..];
         ProxyFault? fault;
         string? upstream;
+        long bytesPerSecond;
         var record = new JsonObject
         {
             ["time"] = CostRequestRecord.Iso(DateTimeOffset.UtcNow),
+            ["startMs"] = Environment.TickCount64,
+            ["endMs"] = null,
+            ["connection"] = c.Connection.Id,
             ["method"] = c.Request.Method,
             ["path"] = path,
             ["query"] = RedactSig(query),
             ["range"] = c.Request.Headers.Range.ToString() is { Length: > 0 } r ? r : c.Request.Headers["x-ms-range"].ToString() is { Length: > 0 } xr ? xr : null,
+            ["ifMatch"] = c.Request.Headers.IfMatch.ToString() is { Length: > 0 } im ? im : null,
             ["status"] = null,
             ["bytesSent"] = 0,
             ["fault"] = null,
@@ -136,6 +151,7 @@ internal static class BlobProxyEndpoints
         lock (Gate)
         {
             upstream = _upstream;
+            bytesPerSecond = _bytesPerSecond;
             Faults.TryDequeue(out fault);
             Requests.Add(record);
         }
@@ -236,7 +252,8 @@ internal static class BlobProxyEndpoints
 
             long sent = 0;
             long cut = fault?.CutAfterBytes ?? long.MaxValue;
-            byte[] buffer = new byte[64 * 1024];
+            byte[] buffer = new byte[bytesPerSecond > 0 ? (int)Math.Clamp(bytesPerSecond / 50, 4096, 64 * 1024) : 64 * 1024];
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             try
             {
                 await using Stream body = await response.Content.ReadAsStreamAsync(c.RequestAborted);
@@ -257,6 +274,15 @@ internal static class BlobProxyEndpoints
                     await c.Response.Body.WriteAsync(buffer.AsMemory(0, n), c.RequestAborted);
                     sent += n;
                     Set("bytesSent", sent);
+                    if (bytesPerSecond > 0)
+                    {
+                        // The cap: this connection's bytes never run ahead of bytesPerSecond since its answer began.
+                        double ahead = ((double)sent / bytesPerSecond) - clock.Elapsed.TotalSeconds;
+                        if (ahead > 0.002)
+                        {
+                            await Task.Delay(TimeSpan.FromSeconds(ahead), c.RequestAborted);
+                        }
+                    }
                 }
 
                 if (sent >= cut)
@@ -270,6 +296,10 @@ internal static class BlobProxyEndpoints
             catch (Exception e) when (e is OperationCanceledException or IOException)
             {
                 Set("status", 499);
+            }
+            finally
+            {
+                Set("endMs", Environment.TickCount64);
             }
         }
     }

@@ -298,13 +298,14 @@ function Set-TestBlobProxy {
     .SYNOPSIS
         Points the blob fault proxy (http://<fixture>/_proxy/<path>?<query>) at -Upstream (Azurite) and queues
         -Faults, one per request: @{ cutAfterBytes = N }, @{ status = 503; retryAfter = 1 }, @{ delayMs = N }.
+        -BytesPerSecond caps each connection's answer at that rate (a long-distance link; 0, the default, no cap).
         Clears the proxy's request log.
     .OUTPUTS
         The proxy's base URL: a blob link's scheme://host:port replaced by it goes through the proxy.
     #>
     [CmdletBinding()]
-    param([Parameter(Mandatory, Position = 0)] $Fixture, [string] $Upstream, [AllowEmptyCollection()] [object[]] $Faults = @())
-    $body = @{ faults = @($Faults) }
+    param([Parameter(Mandatory, Position = 0)] $Fixture, [string] $Upstream, [AllowEmptyCollection()] [object[]] $Faults = @(), [long] $BytesPerSecond = 0)
+    $body = @{ faults = @($Faults); bytesPerSecond = $BytesPerSecond }
     if ($Upstream) { $body.upstream = $Upstream }
     [void] (Invoke-TestFixtureControl $Fixture POST '/_fixture/proxy' $body)
     "$($Fixture.Http)/_proxy"
@@ -313,7 +314,8 @@ function Set-TestBlobProxy {
 function Get-TestBlobProxyRequests {
     <#
     .SYNOPSIS
-        The requests the blob proxy handled since Set-TestBlobProxy: time, method, path, query (sig redacted), range, status, bytesSent, fault.
+        The requests the blob proxy handled since Set-TestBlobProxy: time, startMs, endMs (a monotonic clock), connection
+        (Kestrel's connection id), method, path, query (sig redacted), range, ifMatch, status, bytesSent, fault.
     #>
     [CmdletBinding()]
     param([Parameter(Mandatory, Position = 0)] $Fixture)
