@@ -537,6 +537,25 @@ Describe 'Save-AzCostBlob in parallel ranges through the fault proxy' -Tag 'Blob
         ($r.Verbose -join "`n") | Should -Match '503 ServerBusy for bytes .*retry 1 of 4'
     }
 
+    It 'bounds the connections of all the downloads together: two 80 MB blobs (ten ranges) share eight connections' {
+        $out = New-Folder 'ranged-budget'
+        $two = New-TestBlob $Az -Name 'ranged/eighty.bin' -Length 80MB -Seed 33 -BlockSize 16MB -ContentMd5
+        # 12 MB/s per connection: every range takes more than a second, so the two blobs' ranges overlap.
+        $null = Set-TestBlobProxy $Fixture -BytesPerSecond 12MB
+        $link = New-Link $two.Name -Proxy
+        $report = New-TestCostReport -Scope $Scope -Blob @(@{ Link = $link; Bytes = $two.Bytes }, @{ Link = $link; Bytes = $two.Bytes })
+        $r = $report | Invoke-Save -Parameters @{ Path = $out; ThrottleLimit = 2 }
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Files.Count | Should -Be 2
+        foreach ($f in $r.Files) { Get-TestFileSha256 $f.Path | Should -Be $two.Sha256 }
+        $requests = @(Get-TestBlobProxyRequests $Fixture)
+        $requests.Count | Should -Be 10
+        $overlap = foreach ($q in $requests) { @($requests | Where-Object { $_.startMs -le $q.startMs -and $_.endMs -gt $q.startMs }).Count }
+        # More than one blob's five ranges at once (the blobs download together), never more than eight.
+        ($overlap | Measure-Object -Maximum).Maximum | Should -BeGreaterThan 5
+        ($overlap | Measure-Object -Maximum).Maximum | Should -BeLessOrEqual 8
+    }
+
     It 'discards a parallel download whose bytes do not match the blob''s Content-MD5' {
         $out = New-Folder 'ranged-md5'
         $bad = New-TestBlob $Az -Name 'ranged/bad.bin' -Length 40MB -Seed 32 -BlockSize 8MB -Md5 ([Convert]::ToBase64String([byte[]]::new(16)))
