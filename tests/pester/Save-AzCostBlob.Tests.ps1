@@ -534,7 +534,7 @@ Describe 'Save-AzCostBlob in parallel ranges through the fault proxy' -Tag 'Blob
         @($requests | Where-Object status -eq 503).Count | Should -Be 1
         $requests.Count | Should -Be 5
         ($r.Verbose -join "`n") | Should -Match 'the connection for bytes 0-16,777,215 dropped after 5,242,880 .*resuming from there \(1 of 5\)'
-        ($r.Verbose -join "`n") | Should -Match '503 ServerBusy for bytes .*retry 1 of 4'
+        ($r.Verbose -join "`n") | Should -Match '503 ServerBusy for bytes=.*; retry 1 of 4'
     }
 
     It 'bounds the connections of all the downloads together: two 80 MB blobs (ten ranges) share eight connections' {

@@ -278,7 +278,6 @@ internal sealed class ParallelRanges(HttpClient http, BlobDownloaderOptions opti
         long from = index * _rangeSize;
         long end = RangeEnd(index);
         long at = from;
-        int retries = 0;
         int resumes = 0;
         while (true)
         {
@@ -289,62 +288,14 @@ internal sealed class ParallelRanges(HttpClient http, BlobDownloaderOptions opti
                 etag = _etag;
             }
 
-            string clientRequestId = Guid.NewGuid().ToString("D");
-            using HttpRequestMessage message = await RangeDownload.NewGetAsync(request, at, end - 1, etag, clientRequestId, what, ct).ConfigureAwait(false);
-            HttpResponseMessage response;
-            using (var headersTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
-            {
-                headersTimeout.CancelAfter(options.ReadTimeout);
-                try
-                {
-                    response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, headersTimeout.Token).ConfigureAwait(false);
-                }
-                catch (Exception e) when (RetryPolicy.IsTransient(e, ct))
-                {
-                    retries++;
-                    string reason = e is OperationCanceledException ? string.Create(CultureInfo.InvariantCulture, $"no answer within {options.ReadTimeout.TotalSeconds:N0} s") : BlobLink.Scrub(e.Message, request.Link);
-                    if (!retry.Allows(retries))
-                    {
-                        throw new EngineException(
-                            EngineErrorKind.ServiceError,
-                            string.Create(CultureInfo.InvariantCulture, $"{what}: the storage service could not be reached after {retries} attempts ({reason}).{Kept()}"),
-                            BlobLink.Reveals(e.ToString(), request.Link) ? new IOException(BlobLink.Scrub(e.Message, request.Link)) : e);
-                    }
-
-                    TimeSpan wait = retry.Delay(retries);
-                    log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{what}: request for bytes {at}-{end - 1} failed ({reason}); retry {retries} of {retry.MaxRetries} in {wait.TotalSeconds:N1} s."));
-                    await Task.Delay(wait, options.TimeProvider, ct).ConfigureAwait(false);
-                    continue;
-                }
-            }
-
+            (HttpResponseMessage response, string? requestId) = await RangeDownload.SendAsync(
+                http, options, request, at, end - 1, etag, what, string.Create(CultureInfo.InvariantCulture, $"bytes={at}-{end - 1}"), Kept, log, ct).ConfigureAwait(false);
             using (response)
             {
                 int status = (int)response.StatusCode;
-                string? requestId = StorageError.Header(response, "x-ms-request-id");
-                log.Debug(string.Create(CultureInfo.InvariantCulture, $"{what}: GET bytes={at}-{end - 1} answered {status} (x-ms-request-id {requestId ?? "none"}, x-ms-client-request-id {clientRequestId})."));
                 if (status is 412 or 416)
                 {
                     throw new BlobChangedException(status, requestId);
-                }
-
-                if (RetryPolicy.IsTransientStatus(status))
-                {
-                    retries++;
-                    string? code = StorageError.Header(response, "x-ms-error-code");
-                    string answer = string.Create(CultureInfo.InvariantCulture, $"{status}{(code is null ? string.Empty : " " + code)}");
-                    if (!retry.Allows(retries))
-                    {
-                        throw new EngineException(
-                            EngineErrorKind.ServiceError,
-                            string.Create(CultureInfo.InvariantCulture, $"{what}: the storage service answered {answer} to {retries} attempts in a row; giving up.{Kept()}"))
-                        { ServiceCode = code ?? status.ToString(CultureInfo.InvariantCulture), CorrelationId = requestId };
-                    }
-
-                    TimeSpan wait = retry.Delay(retries, StorageError.RetryAfter(response));
-                    log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{what}: the storage service answered {answer} for bytes {at}-{end - 1}; retry {retries} of {retry.MaxRetries} in {wait.TotalSeconds:N1} s."));
-                    await Task.Delay(wait, options.TimeProvider, ct).ConfigureAwait(false);
-                    continue;
                 }
 
                 if (status == 200)
@@ -357,7 +308,6 @@ internal sealed class ParallelRanges(HttpClient http, BlobDownloaderOptions opti
                     throw await StorageError.FromAsync(response, request, what, options.TimeProvider.GetUtcNow(), ct).ConfigureAwait(false);
                 }
 
-                retries = 0;
                 ContentRangeHeaderValue? range = response.Content.Headers.ContentRange;
                 if (range?.Length is long total && total != _expected)
                 {

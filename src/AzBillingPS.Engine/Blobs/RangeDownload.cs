@@ -57,7 +57,6 @@ internal sealed class RangeDownload(HttpClient http, BlobDownloaderOptions optio
         byte[]? expectedMd5 = null;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(options.BufferSize);
         int resumes = 0;
-        int retries = 0;
         int restarts = 0;
         bool discard = false;
         try
@@ -72,42 +71,12 @@ internal sealed class RangeDownload(HttpClient http, BlobDownloaderOptions optio
             while (true)
             {
                 ct.ThrowIfCancellationRequested();
-                string clientRequestId = Guid.NewGuid().ToString("D");
-                using HttpRequestMessage message = await NewGetAsync(request, written, null, written > 0 ? etag : null, clientRequestId, what, ct).ConfigureAwait(false);
-
-                HttpResponseMessage response;
-                using (var headersTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
-                {
-                    headersTimeout.CancelAfter(options.ReadTimeout);
-                    try
-                    {
-                        response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, headersTimeout.Token).ConfigureAwait(false);
-                    }
-                    catch (Exception e) when (RetryPolicy.IsTransient(e, ct))
-                    {
-                        retries++;
-                        string reason = e is OperationCanceledException ? string.Create(CultureInfo.InvariantCulture, $"no answer within {options.ReadTimeout.TotalSeconds:N0} s") : BlobLink.Scrub(e.Message, _link);
-                        if (!retry.Allows(retries))
-                        {
-                            throw new EngineException(
-                                EngineErrorKind.ServiceError,
-                                string.Create(CultureInfo.InvariantCulture, $"{what}: the storage service could not be reached after {retries} attempts ({reason}).{Kept(written, expected)}"),
-                                SafeInner(e));
-                        }
-
-                        TimeSpan wait = retry.Delay(retries);
-                        log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{what}: request failed ({reason}); retry {retries} of {retry.MaxRetries} in {wait.TotalSeconds:N1} s."));
-                        await Task.Delay(wait, options.TimeProvider, ct).ConfigureAwait(false);
-                        continue;
-                    }
-                }
-
+                (HttpResponseMessage response, string? requestId) = await SendAsync(
+                    http, options, request, written, null, written > 0 ? etag : null, what, written > 0 ? string.Create(CultureInfo.InvariantCulture, $"bytes={written}-") : "whole blob",
+                    () => Kept(written, expected), log, ct).ConfigureAwait(false);
                 using (response)
                 {
                     int status = (int)response.StatusCode;
-                    string? requestId = StorageError.Header(response, "x-ms-request-id");
-                    log.Debug(string.Create(CultureInfo.InvariantCulture, $"{what}: GET {(written > 0 ? $"bytes={written}-" : "whole blob")} answered {status} (x-ms-request-id {requestId ?? "none"}, x-ms-client-request-id {clientRequestId})."));
-
                     if (status is 412 or 416)
                     {
                         // 412: the blob changed since the .partial was written (If-Match); 416: it is shorter than the .partial.
@@ -130,31 +99,10 @@ internal sealed class RangeDownload(HttpClient http, BlobDownloaderOptions optio
                         continue;
                     }
 
-                    if (RetryPolicy.IsTransientStatus(status))
-                    {
-                        retries++;
-                        string? code = StorageError.Header(response, "x-ms-error-code");
-                        string answer = string.Create(CultureInfo.InvariantCulture, $"{status}{(code is null ? string.Empty : " " + code)}");
-                        if (!retry.Allows(retries))
-                        {
-                            throw new EngineException(
-                                EngineErrorKind.ServiceError,
-                                string.Create(CultureInfo.InvariantCulture, $"{what}: the storage service answered {answer} to {retries} attempts in a row; giving up.{Kept(written, expected)}"))
-                            { ServiceCode = code ?? status.ToString(CultureInfo.InvariantCulture), CorrelationId = requestId };
-                        }
-
-                        TimeSpan wait = retry.Delay(retries, StorageError.RetryAfter(response));
-                        log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{what}: the storage service answered {answer}; retry {retries} of {retry.MaxRetries} in {wait.TotalSeconds:N1} s."));
-                        await Task.Delay(wait, options.TimeProvider, ct).ConfigureAwait(false);
-                        continue;
-                    }
-
                     if (status is not (200 or 206))
                     {
                         throw await StorageError.FromAsync(response, request, what, options.TimeProvider.GetUtcNow(), ct).ConfigureAwait(false);
                     }
-
-                    retries = 0; // "in a row": an answer with data ends a run of failures
 
                     long total;
                     if (status == 206)
@@ -289,6 +237,80 @@ internal sealed class RangeDownload(HttpClient http, BlobDownloaderOptions optio
     }
 
     /// <summary>
+    /// Sends a GET of the blob (<see cref="NewGetAsync"/>) until the storage service gives an answer that is not worth
+    /// another try: refused or dropped calls, no headers within the read timeout, and 408/429/5xx answers are retried
+    /// under <see cref="BlobDownloaderOptions.Retry"/> (at least the Retry-After asked for), in a row, then the download
+    /// fails with ServiceError (saying what <paramref name="kept"/> keeps for the next run). Returns the answer (the
+    /// caller disposes it) and its x-ms-request-id.
+    /// </summary>
+    internal static async Task<(HttpResponseMessage Response, string? RequestId)> SendAsync(
+        HttpClient http, BlobDownloaderOptions options, BlobDownloadRequest request, long from, long? to, string? etag, string what, string asked,
+        Func<string> kept, IEngineLog log, CancellationToken ct)
+    {
+        RetryPolicy retry = options.Retry;
+        string forWhat = to is null && from == 0 ? string.Empty : " for " + asked;
+        int retries = 0;
+        while (true)
+        {
+            ct.ThrowIfCancellationRequested();
+            string clientRequestId = Guid.NewGuid().ToString("D");
+            HttpResponseMessage response;
+            using (HttpRequestMessage message = await NewGetAsync(request, from, to, etag, clientRequestId, what, ct).ConfigureAwait(false))
+            using (var headersTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                headersTimeout.CancelAfter(options.ReadTimeout);
+                try
+                {
+                    response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, headersTimeout.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (RetryPolicy.IsTransient(e, ct))
+                {
+                    retries++;
+                    string reason = e is OperationCanceledException ? string.Create(CultureInfo.InvariantCulture, $"no answer within {options.ReadTimeout.TotalSeconds:N0} s") : BlobLink.Scrub(e.Message, request.Link);
+                    if (!retry.Allows(retries))
+                    {
+                        throw new EngineException(
+                            EngineErrorKind.ServiceError,
+                            string.Create(CultureInfo.InvariantCulture, $"{what}: the storage service could not be reached after {retries} attempts ({reason}).{kept()}"),
+                            BlobLink.Reveals(e.ToString(), request.Link) ? new IOException(BlobLink.Scrub(e.Message, request.Link)) : e);
+                    }
+
+                    TimeSpan wait = retry.Delay(retries);
+                    log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{what}: request{forWhat} failed ({reason}); retry {retries} of {retry.MaxRetries} in {wait.TotalSeconds:N1} s."));
+                    await Task.Delay(wait, options.TimeProvider, ct).ConfigureAwait(false);
+                    continue;
+                }
+            }
+
+            int status = (int)response.StatusCode;
+            string? requestId = StorageError.Header(response, "x-ms-request-id");
+            log.Debug(string.Create(CultureInfo.InvariantCulture, $"{what}: GET {asked} answered {status} (x-ms-request-id {requestId ?? "none"}, x-ms-client-request-id {clientRequestId})."));
+            if (!RetryPolicy.IsTransientStatus(status))
+            {
+                return (response, requestId);
+            }
+
+            using (response)
+            {
+                retries++;
+                string? code = StorageError.Header(response, "x-ms-error-code");
+                string answer = string.Create(CultureInfo.InvariantCulture, $"{status}{(code is null ? string.Empty : " " + code)}");
+                if (!retry.Allows(retries))
+                {
+                    throw new EngineException(
+                        EngineErrorKind.ServiceError,
+                        string.Create(CultureInfo.InvariantCulture, $"{what}: the storage service answered {answer} to {retries} attempts in a row; giving up.{kept()}"))
+                    { ServiceCode = code ?? status.ToString(CultureInfo.InvariantCulture), CorrelationId = requestId };
+                }
+
+                TimeSpan wait = retry.Delay(retries, StorageError.RetryAfter(response));
+                log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{what}: the storage service answered {answer}{forWhat}; retry {retries} of {retry.MaxRetries} in {wait.TotalSeconds:N1} s."));
+                await Task.Delay(wait, options.TimeProvider, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
     /// A GET of the blob from byte <paramref name="from"/> (to <paramref name="to"/>, or the end), with If-Match when the
     /// ETag is known, the client request id, and the bearer token when the request has one (only for its own endpoint).
     /// </summary>
@@ -324,10 +346,6 @@ internal sealed class RangeDownload(HttpClient http, BlobDownloaderOptions optio
             throw;
         }
     }
-
-    /// <summary>The inner exception when its text is free of the signature; otherwise a plain copy of its type and a scrubbed message.</summary>
-    private Exception SafeInner(Exception e)
-        => BlobLink.Reveals(e.ToString(), _link) ? new IOException(BlobLink.Scrub(e.Message, _link)) : e;
 
     private string Kept(long written, long expected)
         => written > 0
