@@ -205,7 +205,9 @@ function Start-TestPostgres {
     [CmdletBinding()]
     param(
         [string] $SharedBuffers = '32MB',
-        [int] $TimeoutSeconds = 60
+        [int] $TimeoutSeconds = 60,
+        # Production durability (fsync, synchronous_commit and full_page_writes on), for benchmarks; tests run without.
+        [switch] $Durable
     )
     $bin = Get-TestPgBin
     if (-not $bin) {
@@ -246,9 +248,9 @@ function Start-TestPostgres {
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$sock'
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+fsync = $(if ($Durable) { 'on' } else { 'off' })
+synchronous_commit = $(if ($Durable) { 'on' } else { 'off' })
+full_page_writes = $(if ($Durable) { 'on' } else { 'off' })
 shared_buffers = $SharedBuffers
 max_connections = 40
 max_wal_size = 1GB

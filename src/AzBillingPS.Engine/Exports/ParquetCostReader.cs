@@ -40,10 +40,20 @@ public sealed class ParquetCostReader : CostRowReader
     internal readonly bool[] Nulls;
     private readonly byte[][] _utf8;
     private readonly int[] _utf8Length;
+    private readonly string?[] _utf8Of;
+    private readonly byte[]?[] _valueBuffer;
+    private readonly int[] _valueStart;
+    private readonly int[] _valueLength;
+    private readonly string?[] _lastString;
+    private readonly byte[][] _lastUtf8;
+    private readonly int[] _lastLength;
 
     private int _fileIndex = -1;
     private Stream? _stream;
     private ParquetReader? _reader;
+    private readonly List<(Stream Stream, ParquetReader Reader)> _helpers = new();
+    private ParquetColumn[][] _partitions = Array.Empty<ParquetColumn[]>();
+    private long _allocatedAtCollect;
     private int _group = -1;
     private int _groupRows;
     private int _row;
@@ -83,6 +93,13 @@ public sealed class ParquetCostReader : CostRowReader
         Nulls = new bool[n];
         _utf8 = new byte[n][];
         _utf8Length = new int[n];
+        _utf8Of = new string?[n];
+        _valueBuffer = new byte[]?[n];
+        _valueStart = new int[n];
+        _valueLength = new int[n];
+        _lastString = new string?[n];
+        _lastUtf8 = new byte[n][];
+        _lastLength = new int[n];
         Text[_dataCount] = lineage.Scope;
         Text[_dataCount + 1] = lineage.Metric;
         Dates[_dataCount + 2] = lineage.PeriodStart;
@@ -90,6 +107,12 @@ public sealed class ParquetCostReader : CostRowReader
         Guids[_dataCount + 5] = lineage.ImportId;
         Dates[_dataCount + 6] = lineage.ImportedAtUtc;
     }
+
+    /// <summary>
+    /// Parquet.Net keeps the buffers it frees in a pool (RecyclableMemoryStream) that, unbounded, only grows; these limits
+    /// let the memory of a row group go back to the runtime once the next one is read.
+    /// </summary>
+    private static readonly ParquetOptions ReaderOptions = new() { MaximumSmallPoolFreeBytes = 16 << 20, MaximumLargePoolFreeBytes = 64 << 20 };
 
     /// <summary>Reads the column names of a Parquet file and resolves them against a dataset catalog.</summary>
     public static CostFileHeader ReadHeader(string path, ColumnCatalog catalog)
@@ -204,15 +227,38 @@ public sealed class ParquetCostReader : CostRowReader
         _stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.RandomAccess);
         try
         {
-            _reader = Task.Run(() => ParquetReader.CreateAsync(_stream, null, true, _cancellationToken)).GetAwaiter().GetResult();
+            _reader = Task.Run(() => ParquetReader.CreateAsync(_stream, ReaderOptions, true, _cancellationToken)).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException or IndexOutOfRangeException)
         {
             throw new EngineException(EngineErrorKind.CsvBadHeader, $"{file.Path}: not a Parquet file the module can read: {e.Message}", e) { FilePath = file.Path };
         }
 
-        DataField[] fields = _reader.Schema.GetDataFields();
+        // A row group's columns are decoded by up to two readers at once, each on its own stream over the file, the costly
+        // string columns spread evenly between them (decoding is most of what reading Parquet costs).
+        int readers = Math.Clamp(Environment.ProcessorCount, 1, MaxReaders);
+        var schemas = new List<DataField[]> { _reader.Schema.GetDataFields() };
+        for (int k = 1; k < readers; k++)
+        {
+            var stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.RandomAccess);
+            try
+            {
+                ParquetReader helper = Task.Run(() => ParquetReader.CreateAsync(stream, ReaderOptions, true, _cancellationToken)).GetAwaiter().GetResult();
+                _helpers.Add((stream, helper));
+                schemas.Add(helper.Schema.GetDataFields());
+            }
+            catch
+            {
+                stream.Dispose();
+                throw;
+            }
+        }
+
+        DataField[] fields = schemas[0];
         var active = new List<ParquetColumn>();
+        var parts = Enumerable.Range(0, readers).Select(_ => new List<ParquetColumn>()).ToArray();
+        int heavy = 0;
+        int light = 0;
         var mapped = new HashSet<int>();
         for (int i = 0; i < fields.Length; i++)
         {
@@ -226,9 +272,13 @@ public sealed class ParquetCostReader : CostRowReader
                 _buffers[key] = buffer;
             }
 
-            buffer.Bind(fields[i], file.RawNames[i]);
+            int part = buffer.HeavyToRead ? heavy++ % readers : light++ % readers;
+            buffer.Bind(schemas[part][i], file.RawNames[i]);
             active.Add(buffer);
+            parts[part].Add(buffer);
         }
+
+        _partitions = parts.Select(p => p.ToArray()).ToArray();
 
         for (int o = 0; o < _dataCount; o++)
         {
@@ -242,6 +292,7 @@ public sealed class ParquetCostReader : CostRowReader
         Text[_dataCount + 4] = file.Path;
         _utf8[_dataCount + 4] = System.Text.Encoding.UTF8.GetBytes(file.Path);
         _utf8Length[_dataCount + 4] = _utf8[_dataCount + 4].Length;
+        _utf8Of[_dataCount + 4] = file.Path;
         _group = -1;
         _groupRows = 0;
         _row = -1;
@@ -253,23 +304,51 @@ public sealed class ParquetCostReader : CostRowReader
     {
         CostFileHeader file = _files[_fileIndex];
         _group = group;
-        using ParquetRowGroupReader rg = _reader!.OpenRowGroupReader(group);
-        long count = rg.RowCount;
-        if (count > int.MaxValue)
-        {
-            throw new EngineException(EngineErrorKind.CsvBadValue, $"{file.Path}: row group {group + 1} has {count:N0} rows, more than the module reads at once.") { FilePath = file.Path };
-        }
-
+        var groups = new ParquetRowGroupReader[_partitions.Length];
+        long count;
         try
         {
-            foreach (ParquetColumn column in _active)
+            groups[0] = _reader!.OpenRowGroupReader(group);
+            for (int k = 1; k < groups.Length; k++)
             {
-                column.LoadAsync(rg, (int)count, _cancellationToken).AsTask().GetAwaiter().GetResult();
+                groups[k] = _helpers[k - 1].Reader.OpenRowGroupReader(group);
+            }
+
+            count = groups[0].RowCount;
+            if (count > int.MaxValue)
+            {
+                throw new EngineException(EngineErrorKind.CsvBadValue, $"{file.Path}: row group {group + 1} has {count:N0} rows, more than the module reads at once.") { FilePath = file.Path };
+            }
+
+            int rows = (int)count;
+            async Task LoadPart(int k)
+            {
+                foreach (ParquetColumn column in _partitions[k])
+                {
+                    await column.LoadAsync(groups[k], rows, _cancellationToken).ConfigureAwait(false);
+                    CollectWhenLarge();
+                }
+            }
+
+            if (groups.Length == 1)
+            {
+                Task.Run(() => LoadPart(0)).GetAwaiter().GetResult();
+            }
+            else
+            {
+                Task.WhenAll(Enumerable.Range(0, groups.Length).Select(k => Task.Run(() => LoadPart(k)))).GetAwaiter().GetResult();
             }
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException or IndexOutOfRangeException)
         {
             throw new EngineException(EngineErrorKind.CsvBadValue, $"{file.Path}: row group {group + 1} cannot be read: {e.Message}", e) { FilePath = file.Path };
+        }
+        finally
+        {
+            foreach (ParquetRowGroupReader? g in groups)
+            {
+                g?.Dispose();
+            }
         }
 
         _rowsInFile += _groupRows > 0 ? _groupRows : 0;
@@ -277,8 +356,34 @@ public sealed class ParquetCostReader : CostRowReader
         _row = -1;
     }
 
+    /// <summary>Decoding readers at once over one file (each holds one column's characters while it decodes).</summary>
+    private const int MaxReaders = 2;
+
+    /// <summary>Bytes allocated while a row group is decoded after which the garbage is collected (see CollectWhenLarge).</summary>
+    private const long CollectAfterBytes = 64L << 20;
+
+    /// <summary>
+    /// Parquet.Net decodes each column into fresh buffers (large objects, which only a full collection frees); left to the
+    /// runtime they pile up, and memory would follow the row group several times over. A full collection whenever decoding
+    /// has allocated 64 MB more keeps it near one row group's UTF-8 and values (a few per million rows, tens of ms each).
+    /// </summary>
+    private void CollectWhenLarge()
+    {
+        long now = GC.GetTotalAllocatedBytes(precise: false);
+        long last = Interlocked.Read(ref _allocatedAtCollect);
+        if (now - last > CollectAfterBytes && Interlocked.CompareExchange(ref _allocatedAtCollect, now, last) == last)
+        {
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+        }
+    }
+
     private void CloseCurrent()
     {
+        foreach (ParquetColumn column in _active)
+        {
+            column.Release();
+        }
+
         if (_reader is not null)
         {
             _bytesDone += _stream?.Length ?? 0;
@@ -288,6 +393,13 @@ public sealed class ParquetCostReader : CostRowReader
 
         _stream?.Dispose();
         _stream = null;
+        foreach ((Stream stream, ParquetReader reader) in _helpers)
+        {
+            reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            stream.Dispose();
+        }
+
+        _helpers.Clear();
     }
 
     private void Store()
@@ -354,7 +466,42 @@ public sealed class ParquetCostReader : CostRowReader
     {
         Nulls[ordinal] = false;
         Text[ordinal] = value;
-        _utf8Length[ordinal] = -1;
+    }
+
+    /// <summary>A text value as UTF-8 bytes of the row group's buffer; its string is made when asked for.</summary>
+    internal void SetUtf8(int ordinal, byte[] buffer, int start, int length)
+    {
+        Nulls[ordinal] = false;
+        _valueBuffer[ordinal] = buffer;
+        _valueStart[ordinal] = start;
+        _valueLength[ordinal] = length;
+        Text[ordinal] = null;
+    }
+
+    /// <summary>The string of a text value; cost data repeats values row after row, so the column's last string is reused when equal.</summary>
+    private string Materialize(int ordinal)
+    {
+        if (_valueBuffer[ordinal] is not byte[] buffer)
+        {
+            return string.Empty;
+        }
+
+        ReadOnlySpan<byte> bytes = buffer.AsSpan(_valueStart[ordinal], _valueLength[ordinal]);
+        string? last = _lastString[ordinal];
+        if (last is not null && bytes.SequenceEqual(_lastUtf8[ordinal].AsSpan(0, _lastLength[ordinal])))
+        {
+            return last;
+        }
+
+        string value = System.Text.Encoding.UTF8.GetString(bytes);
+        if (_lastUtf8[ordinal] is null || _lastUtf8[ordinal].Length < bytes.Length)
+        {
+            _lastUtf8[ordinal] = new byte[Math.Max(32, bytes.Length)];
+        }
+
+        bytes.CopyTo(_lastUtf8[ordinal]);
+        _lastLength[ordinal] = bytes.Length;
+        return _lastString[ordinal] = value;
     }
 
     public override bool IsDBNull(int ordinal) => ordinal < _dataCount && Nulls[ordinal];
@@ -388,29 +535,36 @@ public sealed class ParquetCostReader : CostRowReader
         return n;
     }
 
-    public override string GetString(int ordinal) => Text[ordinal] ?? string.Empty;
+    public override string GetString(int ordinal) => Text[ordinal] ??= Materialize(ordinal);
 
     public override ReadOnlySpan<byte> GetUtf8(int ordinal)
     {
-        if (ordinal >= _dataCount && ordinal != _dataCount + 4)
+        string? text = Text[ordinal];
+        if (text is null && ordinal < _dataCount)
         {
-            string lineage = Text[ordinal] ?? string.Empty;
-            return System.Text.Encoding.UTF8.GetBytes(lineage);
+            // A value of a string column: its bytes in the row group's UTF-8 buffer, as they are.
+            return _valueBuffer[ordinal] is byte[] buffer ? buffer.AsSpan(_valueStart[ordinal], _valueLength[ordinal]) : ReadOnlySpan<byte>.Empty;
         }
 
-        if (_utf8Length[ordinal] < 0 || _utf8[ordinal] is null)
+        // Lineage text and values converted to text: the same string until it changes, so encoded once.
+        if (!ReferenceEquals(text, _utf8Of[ordinal]) || _utf8[ordinal] is null)
         {
-            string s = Text[ordinal] ?? string.Empty;
-            int max = System.Text.Encoding.UTF8.GetMaxByteCount(s.Length);
-            if (_utf8[ordinal] is null || _utf8[ordinal].Length < max)
-            {
-                _utf8[ordinal] = new byte[Math.Max(64, max)];
-            }
-
-            _utf8Length[ordinal] = System.Text.Encoding.UTF8.GetBytes(s, _utf8[ordinal]);
+            Encode(ordinal, (text ?? string.Empty).AsSpan());
+            _utf8Of[ordinal] = text;
         }
 
         return _utf8[ordinal].AsSpan(0, _utf8Length[ordinal]);
+    }
+
+    private void Encode(int ordinal, ReadOnlySpan<char> chars)
+    {
+        int max = System.Text.Encoding.UTF8.GetMaxByteCount(chars.Length);
+        if (_utf8[ordinal] is null || _utf8[ordinal].Length < max)
+        {
+            _utf8[ordinal] = new byte[Math.Max(64, max)];
+        }
+
+        _utf8Length[ordinal] = System.Text.Encoding.UTF8.GetBytes(chars, _utf8[ordinal]);
     }
 
     public override decimal GetDecimal(int ordinal)
@@ -501,6 +655,14 @@ internal abstract class ParquetColumn(int ordinal, CostColumnType target)
     /// <summary>The value as text, for an error message.</summary>
     public abstract string Describe(int row);
 
+    /// <summary>Lets go of the row group's buffers (at the end of a file).</summary>
+    public virtual void Release()
+    {
+    }
+
+    /// <summary>Costly to decode (strings): spread evenly over the readers that decode a row group's columns at once.</summary>
+    public virtual bool HeavyToRead => false;
+
     public static ParquetColumn For(Type clr, bool nullable, int ordinal, CostColumnType target)
     {
         if (clr == typeof(string) || clr == typeof(ReadOnlyMemory<char>))
@@ -533,56 +695,133 @@ internal abstract class ParquetColumn(int ordinal, CostColumnType target)
     }
 }
 
+/// <summary>
+/// A string column. Parquet.Net hands a row group's values over as characters (two bytes each, a fresh buffer per
+/// column); they are turned at once into one UTF-8 buffer per column (reused from group to group), with a value equal to
+/// the row before it stored once, and the characters let go. Sinks then read the bytes as they are (GetUtf8), as from a
+/// CSV file; a string is only made when one is asked for.
+/// </summary>
 internal sealed class StringColumn(int ordinal, CostColumnType target) : ParquetColumn(ordinal, target)
 {
-    private string?[] _values = Array.Empty<string?>();
+    private ReadOnlyMemory<char>[] _chars = Array.Empty<ReadOnlyMemory<char>>();
+    private int[] _definitions = Array.Empty<int>();
+    private byte[] _utf8 = Array.Empty<byte>();
+    private int[] _start = Array.Empty<int>();
+    private int[] _length = Array.Empty<int>();
 
     public override async ValueTask LoadAsync(ParquetRowGroupReader group, int rows, CancellationToken cancellationToken)
     {
-        if (_values.Length < rows)
+        if (_chars.Length < rows)
         {
-            _values = new string?[rows];
+            _chars = new ReadOnlyMemory<char>[rows];
+            _definitions = new int[rows];
+            _start = new int[rows];
+            _length = new int[rows];
         }
 
-        await group.ReadAsync(Field, _values.AsMemory(0, rows)!, null, cancellationToken).ConfigureAwait(false);
+        bool nullable = Field.IsNullable;
+        if (Field.ClrType == typeof(string))
+        {
+            // A reader that surfaces strings as System.String: the same layout, one string per value.
+            var strings = new string?[rows];
+            await group.ReadAsync(Field, strings.AsMemory()!, null, cancellationToken).ConfigureAwait(false);
+            int count = 0;
+            for (int i = 0; i < rows; i++)
+            {
+                _definitions[i] = strings[i] is null ? 0 : 1;
+                if (strings[i] is string v)
+                {
+                    _chars[count++] = v.AsMemory();
+                }
+            }
+
+            nullable = true;
+        }
+        else
+        {
+            await group.ReadRawAsync<ReadOnlyMemory<char>>(Field, _chars.AsMemory(0, rows), nullable ? _definitions.AsMemory(0, rows) : null, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        int defined = Field.ClrType == typeof(string) ? 1 : Math.Max(1, Field.MaxDefinitionLevel);
+        int used = 0;
+        int cursor = 0;
+        ReadOnlySpan<char> previous = default;
+        int previousStart = -1;
+        for (int row = 0; row < rows; row++)
+        {
+            if (nullable && _definitions[row] < defined)
+            {
+                _start[row] = -1;
+                continue;
+            }
+
+            ReadOnlySpan<char> value = _chars[cursor++].Span;
+            if (previousStart >= 0 && value.SequenceEqual(previous))
+            {
+                _start[row] = previousStart;
+                _length[row] = _length[row - 1];
+                continue;
+            }
+
+            int need = System.Text.Encoding.UTF8.GetMaxByteCount(value.Length);
+            if (used + need > _utf8.Length)
+            {
+                Array.Resize(ref _utf8, Math.Max(used + need, Math.Max(1 << 16, _utf8.Length * 2)));
+            }
+
+            int n = System.Text.Encoding.UTF8.GetBytes(value, _utf8.AsSpan(used));
+            _start[row] = used;
+            _length[row] = n;
+            previous = value;
+            previousStart = used;
+            used += n;
+        }
+
+        Array.Clear(_chars, 0, rows); // the characters go; the UTF-8 copy stays until the next group
     }
 
-    public override string Describe(int row) => _values[row] ?? string.Empty;
+    public override string Describe(int row) => _start[row] < 0 ? string.Empty : System.Text.Encoding.UTF8.GetString(_utf8, _start[row], _length[row]);
 
     public override bool Store(int row, ParquetCostReader reader)
     {
-        string? value = _values[row];
         int o = Ordinal;
-        if (value is null || (value.Length == 0 && Target != CostColumnType.Text))
+        int start = _start[row];
+        if (start < 0 || _length[row] == 0)
         {
             reader.Nulls[o] = true;
             return true;
         }
 
-        if (value.Length == 0)
-        {
-            reader.Nulls[o] = true;
-            return true;
-        }
-
+        ReadOnlySpan<byte> value = _utf8.AsSpan(start, _length[row]);
         reader.Nulls[o] = false;
         switch (Target)
         {
             case CostColumnType.Decimal:
-                return CostValueParser.TryParseDecimal(value.AsSpan(), out reader.Decimals[o]);
+                return CostValueParser.TryParseDecimal(value, out reader.Decimals[o]);
             case CostColumnType.Date:
-                return CostValueParser.TryParseDate(value.AsSpan(), out reader.Dates[o]);
+                return CostValueParser.TryParseDate(value, out reader.Dates[o]);
             case CostColumnType.Timestamp:
-                return CostValueParser.TryParseTimestamp(value.AsSpan(), out reader.Dates[o]);
+                return CostValueParser.TryParseTimestamp(value, out reader.Dates[o]);
             case CostColumnType.Boolean:
-                return CostValueParser.TryParseBoolean(value.AsSpan(), out reader.Bools[o]);
+                return CostValueParser.TryParseBoolean(value, out reader.Bools[o]);
             case CostColumnType.Guid:
-                return CostValueParser.TryParseGuid(value.AsSpan(), out reader.Guids[o]);
+                return CostValueParser.TryParseGuid(value, out reader.Guids[o]);
             default:
-                reader.SetText(o, value);
+                reader.SetUtf8(o, _utf8, start, _length[row]);
                 return true;
         }
     }
+
+    public override void Release()
+    {
+        _chars = Array.Empty<ReadOnlyMemory<char>>();
+        _utf8 = Array.Empty<byte>();
+        _definitions = Array.Empty<int>();
+        _start = Array.Empty<int>();
+        _length = Array.Empty<int>();
+    }
+
+    public override bool HeavyToRead => true;
 }
 
 internal sealed class ValueColumn<T>(int ordinal, CostColumnType target, bool nullable) : ParquetColumn(ordinal, target)
