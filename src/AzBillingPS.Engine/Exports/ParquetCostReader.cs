@@ -20,7 +20,12 @@ namespace AzBillingPS.Engine.Exports;
 /// values over one unified column list, like <see cref="CostDataReader"/> does for CSV: columns matched by name
 /// through the dataset's catalog, each value converted to the column's type (decimals exactly: a DECIMAL as it is, a
 /// DOUBLE through its shortest round-trip text), a bad value or a row outside the period failing the load with the file,
-/// row and column. Memory is bounded by one row group: its columns are read into buffers reused for the next group.
+/// row and column.
+/// <para>Parquet.Net decodes a whole column of a row group at a time, so holding a decoded row group would make memory
+/// follow the export's row-group size (about 2 KB a FOCUS row). Instead each row group is decoded column by column, by
+/// two readers at once, into a spool file in a private folder (UTF-8 text, values as their bytes), and its rows are read
+/// back through a small buffer per column while the next row group decodes into the other of two spool slots: the
+/// database takes rows while Parquet decodes, and memory holds one column being decoded per reader, not a row group.</para>
 /// </summary>
 public sealed class ParquetCostReader : CostRowReader
 {
@@ -54,6 +59,11 @@ public sealed class ParquetCostReader : CostRowReader
     private readonly List<(Stream Stream, ParquetReader Reader)> _helpers = new();
     private ParquetColumn[][] _partitions = Array.Empty<ParquetColumn[]>();
     private long _allocatedAtCollect;
+    private readonly SpoolSlot[] _slots = new SpoolSlot[2];
+    private Task? _decoding;
+    private int _decodingGroup = -1;
+    private string? _spoolFolder;
+    private bool _ownSpoolFolder;
     private int _group = -1;
     private int _groupRows;
     private int _row;
@@ -182,6 +192,12 @@ public sealed class ParquetCostReader : CostRowReader
 
     public override object this[string name] => GetValue(GetOrdinal(name));
 
+    /// <summary>
+    /// The folder the decoded row groups are spooled to (a private folder is made there, and removed when the reader
+    /// closes); the system's temporary folder when not given.
+    /// </summary>
+    public string? SpoolPath { get; init; }
+
     public override bool Read()
     {
         while (true)
@@ -207,7 +223,7 @@ public sealed class ParquetCostReader : CostRowReader
 
             if (_group + 1 < _reader!.RowGroupCount)
             {
-                LoadGroup(_group + 1);
+                NextGroup();
                 continue;
             }
 
@@ -297,47 +313,32 @@ public sealed class ParquetCostReader : CostRowReader
         _groupRows = 0;
         _row = -1;
         _rowsInFile = 0;
+        EnsureSpool();
+        if (_reader.RowGroupCount > 0)
+        {
+            StartDecoding(0);
+        }
+
         return true;
     }
 
-    private void LoadGroup(int group)
+    /// <summary>
+    /// Moves to the next row group: waits for its decoding (started while the previous group was being read), starts
+    /// decoding the one after it into the other spool slot, and points every column at this group's spooled values.
+    /// Reading a group from its spool while the next one decodes lets the database take rows while Parquet decodes.
+    /// </summary>
+    private void NextGroup()
     {
         CostFileHeader file = _files[_fileIndex];
-        _group = group;
-        var groups = new ParquetRowGroupReader[_partitions.Length];
-        long count;
+        int group = _group + 1;
+        if (_decodingGroup != group)
+        {
+            StartDecoding(group);
+        }
+
         try
         {
-            groups[0] = _reader!.OpenRowGroupReader(group);
-            for (int k = 1; k < groups.Length; k++)
-            {
-                groups[k] = _helpers[k - 1].Reader.OpenRowGroupReader(group);
-            }
-
-            count = groups[0].RowCount;
-            if (count > int.MaxValue)
-            {
-                throw new EngineException(EngineErrorKind.CsvBadValue, $"{file.Path}: row group {group + 1} has {count:N0} rows, more than the module reads at once.") { FilePath = file.Path };
-            }
-
-            int rows = (int)count;
-            async Task LoadPart(int k)
-            {
-                foreach (ParquetColumn column in _partitions[k])
-                {
-                    await column.LoadAsync(groups[k], rows, _cancellationToken).ConfigureAwait(false);
-                    CollectWhenLarge();
-                }
-            }
-
-            if (groups.Length == 1)
-            {
-                Task.Run(() => LoadPart(0)).GetAwaiter().GetResult();
-            }
-            else
-            {
-                Task.WhenAll(Enumerable.Range(0, groups.Length).Select(k => Task.Run(() => LoadPart(k)))).GetAwaiter().GetResult();
-            }
+            _decoding!.GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException or IndexOutOfRangeException)
         {
@@ -345,15 +346,112 @@ public sealed class ParquetCostReader : CostRowReader
         }
         finally
         {
-            foreach (ParquetRowGroupReader? g in groups)
-            {
-                g?.Dispose();
-            }
+            _decoding = null;
+            _decodingGroup = -1;
         }
 
+        SpoolSlot slot = _slots[group % 2];
+        _group = group;
         _rowsInFile += _groupRows > 0 ? _groupRows : 0;
-        _groupRows = (int)count;
+        _groupRows = slot.Rows;
         _row = -1;
+        foreach (ParquetColumn column in _active)
+        {
+            column.Rewind(slot);
+        }
+
+        if (group + 1 < _reader!.RowGroupCount)
+        {
+            StartDecoding(group + 1);
+        }
+    }
+
+    /// <summary>Starts decoding a row group into its spool slot (the one the group before the previous one used).</summary>
+    private void StartDecoding(int group)
+    {
+        SpoolSlot slot = _slots[group % 2];
+        ParquetReader[] readers = new[] { _reader! }.Concat(_helpers.Select(h => h.Reader)).ToArray();
+        ParquetColumn[][] partitions = _partitions;
+        string path = CurrentFile ?? string.Empty;
+        CancellationToken ct = _cancellationToken;
+        _decodingGroup = group;
+        _decoding = Task.Run(async () =>
+        {
+            var groups = new ParquetRowGroupReader[partitions.Length];
+            try
+            {
+                for (int k = 0; k < groups.Length; k++)
+                {
+                    groups[k] = readers[k].OpenRowGroupReader(group);
+                }
+
+                long count = groups[0].RowCount;
+                if (count > int.MaxValue)
+                {
+                    throw new EngineException(EngineErrorKind.CsvBadValue, $"{path}: row group {group + 1} has {count:N0} rows, more than the module reads at once.") { FilePath = path };
+                }
+
+                slot.Begin((int)count);
+                await Task.WhenAll(Enumerable.Range(0, groups.Length).Select(k => Task.Run(async () =>
+                {
+                    SpoolWriter writer = slot.Writer(k);
+                    foreach (ParquetColumn column in partitions[k])
+                    {
+                        long start = writer.Position;
+                        await column.DecodeAsync(groups[k], (int)count, writer, ct).ConfigureAwait(false);
+                        slot.SetRegion(column, k, start, writer.Position);
+                        CollectWhenLarge();
+                    }
+
+                    writer.Flush();
+                }, ct))).ConfigureAwait(false);
+            }
+            finally
+            {
+                foreach (ParquetRowGroupReader? g in groups)
+                {
+                    g?.Dispose();
+                }
+            }
+        }, ct);
+    }
+
+    /// <summary>The spool: a private folder with two slots, each a file per decoding reader.</summary>
+    private void EnsureSpool()
+    {
+        if (_slots[0] is not null)
+        {
+            return;
+        }
+
+        string parent = SpoolPath ?? Path.GetTempPath();
+        _spoolFolder = PrivateFolder.Create(parent, "azbillingps-parquet-");
+        _ownSpoolFolder = true;
+        for (int i = 0; i < _slots.Length; i++)
+        {
+            _slots[i] = new SpoolSlot(Path.Combine(_spoolFolder, string.Create(CultureInfo.InvariantCulture, $"slot{i}")), MaxReaders);
+        }
+    }
+
+    /// <summary>Waits for a decoding in flight to end (its error, if any, is the caller's no longer).</summary>
+    private void StopDecoding()
+    {
+        Task? pending = _decoding;
+        _decoding = null;
+        _decodingGroup = -1;
+        if (pending is null)
+        {
+            return;
+        }
+
+        try
+        {
+            pending.GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The load is already failing or finished; what the decoding hit does not matter any more.
+        }
     }
 
     /// <summary>Decoding readers at once over one file (each holds one column's characters while it decodes).</summary>
@@ -379,6 +477,7 @@ public sealed class ParquetCostReader : CostRowReader
 
     private void CloseCurrent()
     {
+        StopDecoding();
         foreach (ParquetColumn column in _active)
         {
             column.Release();
@@ -406,9 +505,9 @@ public sealed class ParquetCostReader : CostRowReader
     {
         foreach (ParquetColumn column in _active)
         {
-            if (!column.Store(_row, this))
+            if (!column.Store(this))
             {
-                throw BadValue(column.Raw, column.Describe(_row), ExpectedText(_columns[column.Ordinal].Type));
+                throw BadValue(column.Raw, column.Describe(), ExpectedText(_columns[column.Ordinal].Type));
             }
         }
 
@@ -617,6 +716,17 @@ public sealed class ParquetCostReader : CostRowReader
     {
         CloseCurrent();
         _closed = true;
+        foreach (SpoolSlot? slot in _slots)
+        {
+            slot?.Dispose();
+        }
+
+        Array.Clear(_slots);
+        if (_ownSpoolFolder && _spoolFolder is not null)
+        {
+            PrivateFolder.Delete(_spoolFolder, NullEngineLog.Instance);
+            _spoolFolder = null;
+        }
     }
 
     protected override void Dispose(bool disposing)
@@ -630,7 +740,10 @@ public sealed class ParquetCostReader : CostRowReader
     }
 }
 
-/// <summary>One Parquet column of a row group, read into a reused buffer, and its values stored into the reader's typed slots.</summary>
+/// <summary>
+/// One Parquet column: decoded a row group at a time into a spool file (<see cref="DecodeAsync"/>, on a decoding thread),
+/// then read back value by value as the rows are read (<see cref="Store"/>), into the reader's typed slots.
+/// </summary>
 internal abstract class ParquetColumn(int ordinal, CostColumnType target)
 {
     public int Ordinal { get; } = ordinal;
@@ -641,24 +754,29 @@ internal abstract class ParquetColumn(int ordinal, CostColumnType target)
 
     public string Raw { get; private set; } = string.Empty;
 
+    /// <summary>Where the rows read their values of the current row group from.</summary>
+    protected SpoolCursor Cursor { get; } = new();
+
     public void Bind(DataField field, string raw)
     {
         Field = field;
         Raw = raw;
     }
 
-    public abstract ValueTask LoadAsync(ParquetRowGroupReader group, int rows, CancellationToken cancellationToken);
+    /// <summary>Decodes the column of a row group and writes its values to <paramref name="writer"/>.</summary>
+    public abstract ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, CancellationToken cancellationToken);
 
-    /// <summary>Stores row <paramref name="row"/>'s value; false when it cannot be converted to the column's type.</summary>
-    public abstract bool Store(int row, ParquetCostReader reader);
+    /// <summary>Points the column at its values of the row group a slot holds.</summary>
+    public void Rewind(SpoolSlot slot) => slot.Open(this, Cursor);
 
-    /// <summary>The value as text, for an error message.</summary>
-    public abstract string Describe(int row);
+    /// <summary>Reads the next row's value into the reader; false when it cannot be converted to the column's type.</summary>
+    public abstract bool Store(ParquetCostReader reader);
 
-    /// <summary>Lets go of the row group's buffers (at the end of a file).</summary>
-    public virtual void Release()
-    {
-    }
+    /// <summary>The last value read, as text, for an error message.</summary>
+    public abstract string Describe();
+
+    /// <summary>Lets go of the buffers (at the end of a file).</summary>
+    public virtual void Release() => Cursor.Release();
 
     /// <summary>Costly to decode (strings): spread evenly over the readers that decode a row group's columns at once.</summary>
     public virtual bool HeavyToRead => false;
@@ -697,29 +815,30 @@ internal abstract class ParquetColumn(int ordinal, CostColumnType target)
 
 /// <summary>
 /// A string column. Parquet.Net hands a row group's values over as characters (two bytes each, a fresh buffer per
-/// column); they are turned at once into one UTF-8 buffer per column (reused from group to group), with a value equal to
-/// the row before it stored once, and the characters let go. Sinks then read the bytes as they are (GetUtf8), as from a
-/// CSV file; a string is only made when one is asked for.
+/// column); they are written to the spool as UTF-8 at once (a value equal to the one before it as a mark only) and the
+/// characters let go. Read back, each value's bytes go to the sink as they are (GetUtf8), as from a CSV file; a string
+/// is only made when one is asked for.
 /// </summary>
 internal sealed class StringColumn(int ordinal, CostColumnType target) : ParquetColumn(ordinal, target)
 {
+    private const int Null = -1;
+    private const int Same = -2;
     private ReadOnlyMemory<char>[] _chars = Array.Empty<ReadOnlyMemory<char>>();
     private int[] _definitions = Array.Empty<int>();
-    private byte[] _utf8 = Array.Empty<byte>();
-    private int[] _start = Array.Empty<int>();
-    private int[] _length = Array.Empty<int>();
+    private byte[] _scratch = new byte[256];
+    private byte[] _value = new byte[256];
+    private int _valueLength = -1;
 
-    public override async ValueTask LoadAsync(ParquetRowGroupReader group, int rows, CancellationToken cancellationToken)
+    public override async ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, CancellationToken cancellationToken)
     {
         if (_chars.Length < rows)
         {
             _chars = new ReadOnlyMemory<char>[rows];
             _definitions = new int[rows];
-            _start = new int[rows];
-            _length = new int[rows];
         }
 
         bool nullable = Field.IsNullable;
+        int defined = Math.Max(1, Field.MaxDefinitionLevel);
         if (Field.ClrType == typeof(string))
         {
             // A reader that surfaces strings as System.String: the same layout, one string per value.
@@ -736,63 +855,79 @@ internal sealed class StringColumn(int ordinal, CostColumnType target) : Parquet
             }
 
             nullable = true;
+            defined = 1;
         }
         else
         {
             await group.ReadRawAsync<ReadOnlyMemory<char>>(Field, _chars.AsMemory(0, rows), nullable ? _definitions.AsMemory(0, rows) : null, null, cancellationToken).ConfigureAwait(false);
         }
 
-        int defined = Field.ClrType == typeof(string) ? 1 : Math.Max(1, Field.MaxDefinitionLevel);
-        int used = 0;
         int cursor = 0;
         ReadOnlySpan<char> previous = default;
-        int previousStart = -1;
+        bool any = false;
         for (int row = 0; row < rows; row++)
         {
             if (nullable && _definitions[row] < defined)
             {
-                _start[row] = -1;
+                writer.WriteInt32(Null);
                 continue;
             }
 
             ReadOnlySpan<char> value = _chars[cursor++].Span;
-            if (previousStart >= 0 && value.SequenceEqual(previous))
+            if (any && value.SequenceEqual(previous))
             {
-                _start[row] = previousStart;
-                _length[row] = _length[row - 1];
+                writer.WriteInt32(Same);
                 continue;
             }
 
-            int need = System.Text.Encoding.UTF8.GetMaxByteCount(value.Length);
-            if (used + need > _utf8.Length)
+            int max = System.Text.Encoding.UTF8.GetMaxByteCount(value.Length);
+            if (_scratch.Length < max)
             {
-                Array.Resize(ref _utf8, Math.Max(used + need, Math.Max(1 << 16, _utf8.Length * 2)));
+                _scratch = new byte[Math.Max(max, _scratch.Length * 2)];
             }
 
-            int n = System.Text.Encoding.UTF8.GetBytes(value, _utf8.AsSpan(used));
-            _start[row] = used;
-            _length[row] = n;
+            int n = System.Text.Encoding.UTF8.GetBytes(value, _scratch);
+            writer.WriteInt32(n);
+            writer.WriteBytes(_scratch.AsSpan(0, n));
             previous = value;
-            previousStart = used;
-            used += n;
+            any = true;
         }
 
-        Array.Clear(_chars, 0, rows); // the characters go; the UTF-8 copy stays until the next group
+        Array.Clear(_chars, 0, rows); // the characters go now, not with the next group
     }
 
-    public override string Describe(int row) => _start[row] < 0 ? string.Empty : System.Text.Encoding.UTF8.GetString(_utf8, _start[row], _length[row]);
+    public override string Describe() => _valueLength < 0 ? string.Empty : System.Text.Encoding.UTF8.GetString(_value, 0, _valueLength);
 
-    public override bool Store(int row, ParquetCostReader reader)
+    public override bool Store(ParquetCostReader reader)
     {
         int o = Ordinal;
-        int start = _start[row];
-        if (start < 0 || _length[row] == 0)
+        int length = Cursor.ReadInt32();
+        if (length == Null)
+        {
+            _valueLength = -1;
+            reader.Nulls[o] = true;
+            return true;
+        }
+
+        if (length != Same)
+        {
+            ReadOnlySpan<byte> bytes = Cursor.ReadBytes(length);
+            if (_value.Length < length)
+            {
+                _value = new byte[Math.Max(length, _value.Length * 2)];
+            }
+
+            bytes.CopyTo(_value);
+            _valueLength = length;
+        }
+
+        if (_valueLength <= 0)
         {
             reader.Nulls[o] = true;
             return true;
         }
 
-        ReadOnlySpan<byte> value = _utf8.AsSpan(start, _length[row]);
+        ReadOnlySpan<byte> value = _value.AsSpan(0, _valueLength);
         reader.Nulls[o] = false;
         switch (Target)
         {
@@ -807,30 +942,30 @@ internal sealed class StringColumn(int ordinal, CostColumnType target) : Parquet
             case CostColumnType.Guid:
                 return CostValueParser.TryParseGuid(value, out reader.Guids[o]);
             default:
-                reader.SetUtf8(o, _utf8, start, _length[row]);
+                reader.SetUtf8(o, _value, 0, _valueLength);
                 return true;
         }
     }
 
     public override void Release()
     {
+        base.Release();
         _chars = Array.Empty<ReadOnlyMemory<char>>();
-        _utf8 = Array.Empty<byte>();
         _definitions = Array.Empty<int>();
-        _start = Array.Empty<int>();
-        _length = Array.Empty<int>();
     }
 
     public override bool HeavyToRead => true;
 }
 
+/// <summary>A typed column (decimal, double, integer, timestamp, boolean, ...): each value spooled as its bytes.</summary>
 internal sealed class ValueColumn<T>(int ordinal, CostColumnType target, bool nullable) : ParquetColumn(ordinal, target)
-    where T : struct
+    where T : unmanaged
 {
     private T?[] _nullable = Array.Empty<T?>();
     private T[] _plain = Array.Empty<T>();
+    private T? _current;
 
-    public override async ValueTask LoadAsync(ParquetRowGroupReader group, int rows, CancellationToken cancellationToken)
+    public override async ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, CancellationToken cancellationToken)
     {
         if (nullable)
         {
@@ -840,6 +975,18 @@ internal sealed class ValueColumn<T>(int ordinal, CostColumnType target, bool nu
             }
 
             await group.ReadAsync<T>(Field, _nullable.AsMemory(0, rows), null, cancellationToken).ConfigureAwait(false);
+            for (int row = 0; row < rows; row++)
+            {
+                if (_nullable[row] is T v)
+                {
+                    writer.WriteByte(1);
+                    writer.Write(v);
+                }
+                else
+                {
+                    writer.WriteByte(0);
+                }
+            }
         }
         else
         {
@@ -849,35 +996,27 @@ internal sealed class ValueColumn<T>(int ordinal, CostColumnType target, bool nu
             }
 
             await group.ReadAsync<T>(Field, _plain.AsMemory(0, rows), null, cancellationToken).ConfigureAwait(false);
+            for (int row = 0; row < rows; row++)
+            {
+                writer.Write(_plain[row]);
+            }
         }
     }
 
-    public override string Describe(int row)
-    {
-        T? v = nullable ? _nullable[row] : _plain[row];
-        return v is null ? string.Empty : Convert.ToString(v.Value, CultureInfo.InvariantCulture) ?? string.Empty;
-    }
+    public override string Describe() => _current is T v ? Convert.ToString(v, CultureInfo.InvariantCulture) ?? string.Empty : string.Empty;
 
-    public override bool Store(int row, ParquetCostReader reader)
+    public override bool Store(ParquetCostReader reader)
     {
         int o = Ordinal;
-        T value;
-        if (nullable)
+        if (nullable && Cursor.ReadByte() == 0)
         {
-            T? v = _nullable[row];
-            if (v is null)
-            {
-                reader.Nulls[o] = true;
-                return true;
-            }
-
-            value = v.Value;
-        }
-        else
-        {
-            value = _plain[row];
+            _current = null;
+            reader.Nulls[o] = true;
+            return true;
         }
 
+        T value = Cursor.Read<T>();
+        _current = value;
         reader.Nulls[o] = false;
         switch (Target)
         {
@@ -1032,5 +1171,243 @@ internal sealed class ValueColumn<T>(int ordinal, CostColumnType target, bool nu
 
         result = default;
         return false;
+    }
+}
+
+/// <summary>
+/// One of the reader's two spool slots: the decoded values of one row group, a file per decoding reader (private to the
+/// user, deleted when closed), and where each column's values lie in them. One slot is decoded into while the rows of
+/// the other are read, so memory holds neither group: only a column being decoded and a small buffer per column read.
+/// </summary>
+internal sealed class SpoolSlot : IDisposable
+{
+    private readonly string _prefix;
+    private readonly SpoolWriter?[] _files;
+    private readonly Dictionary<ParquetColumn, (int File, long Start, long End)> _regions = new();
+
+    public SpoolSlot(string prefix, int writers)
+    {
+        _prefix = prefix;
+        _files = new SpoolWriter?[writers];
+    }
+
+    /// <summary>Rows of the row group the slot holds.</summary>
+    public int Rows { get; private set; }
+
+    /// <summary>Empties the slot for a new row group (its files are truncated, not made again).</summary>
+    public void Begin(int rows)
+    {
+        Rows = rows;
+        lock (_regions)
+        {
+            _regions.Clear();
+        }
+
+        foreach (SpoolWriter? file in _files)
+        {
+            file?.Reset();
+        }
+    }
+
+    /// <summary>The file decoding reader <paramref name="index"/> writes to.</summary>
+    public SpoolWriter Writer(int index)
+        => _files[index] ??= new SpoolWriter(PrivateFiles.CreateNew(string.Create(CultureInfo.InvariantCulture, $"{_prefix}-{index}.spool"), FileAccess.ReadWrite, FileShare.Read, FileOptions.DeleteOnClose));
+
+    public void SetRegion(ParquetColumn column, int file, long start, long end)
+    {
+        lock (_regions)
+        {
+            _regions[column] = (file, start, end);
+        }
+    }
+
+    public void Open(ParquetColumn column, SpoolCursor cursor)
+    {
+        (int file, long start, long end) = _regions[column];
+        cursor.Reset(_files[file]!.Handle, start, end);
+    }
+
+    public void Dispose()
+    {
+        foreach (SpoolWriter? file in _files)
+        {
+            file?.Dispose();
+        }
+    }
+}
+
+/// <summary>Appends to a spool file through its own buffer; positional reads (<see cref="SpoolCursor"/>) read it back.</summary>
+internal sealed class SpoolWriter(FileStream file) : IDisposable
+{
+    private readonly byte[] _buffer = new byte[1 << 18];
+    private int _used;
+    private long _written;
+
+    public Microsoft.Win32.SafeHandles.SafeFileHandle Handle => file.SafeFileHandle;
+
+    /// <summary>Bytes written so far, buffered ones included.</summary>
+    public long Position => _written + _used;
+
+    public void Reset()
+    {
+        _used = 0;
+        _written = 0;
+        file.SetLength(0);
+        file.Position = 0;
+    }
+
+    public void WriteByte(byte value)
+    {
+        Room(1);
+        _buffer[_used++] = value;
+    }
+
+    public void WriteInt32(int value)
+    {
+        Room(4);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(_used), value);
+        _used += 4;
+    }
+
+    public void Write<T>(T value)
+        where T : unmanaged
+    {
+        int n = Unsafe.SizeOf<T>();
+        Room(n);
+        System.Runtime.InteropServices.MemoryMarshal.Write(_buffer.AsSpan(_used), in value);
+        _used += n;
+    }
+
+    public void WriteBytes(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length > _buffer.Length)
+        {
+            Flush();
+            file.Write(bytes);
+            _written += bytes.Length;
+            return;
+        }
+
+        Room(bytes.Length);
+        bytes.CopyTo(_buffer.AsSpan(_used));
+        _used += bytes.Length;
+    }
+
+    private void Room(int n)
+    {
+        if (_buffer.Length - _used < n)
+        {
+            Flush();
+        }
+    }
+
+    public void Flush()
+    {
+        if (_used > 0)
+        {
+            file.Write(_buffer, 0, _used);
+            _written += _used;
+            _used = 0;
+        }
+    }
+
+    public void Dispose() => file.Dispose();
+}
+
+/// <summary>Reads one column's values of a row group back from a spool file, through a small buffer of its own.</summary>
+internal sealed class SpoolCursor
+{
+    private byte[] _buffer = Array.Empty<byte>();
+    private int _position;
+    private int _length;
+    private long _next;
+    private long _end;
+    private Microsoft.Win32.SafeHandles.SafeFileHandle? _file;
+
+    public void Reset(Microsoft.Win32.SafeHandles.SafeFileHandle file, long start, long end)
+    {
+        _file = file;
+        _next = start;
+        _end = end;
+        _position = 0;
+        _length = 0;
+        if (_buffer.Length == 0)
+        {
+            _buffer = new byte[1 << 15];
+        }
+    }
+
+    public byte ReadByte()
+    {
+        Need(1);
+        return _buffer[_position++];
+    }
+
+    public int ReadInt32()
+    {
+        Need(4);
+        int value = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(_buffer.AsSpan(_position));
+        _position += 4;
+        return value;
+    }
+
+    public T Read<T>()
+        where T : unmanaged
+    {
+        int n = Unsafe.SizeOf<T>();
+        Need(n);
+        T value = System.Runtime.InteropServices.MemoryMarshal.Read<T>(_buffer.AsSpan(_position, n));
+        _position += n;
+        return value;
+    }
+
+    /// <summary>The next <paramref name="n"/> bytes (valid until the next read).</summary>
+    public ReadOnlySpan<byte> ReadBytes(int n)
+    {
+        Need(n);
+        ReadOnlySpan<byte> bytes = _buffer.AsSpan(_position, n);
+        _position += n;
+        return bytes;
+    }
+
+    private void Need(int n)
+    {
+        if (_length - _position >= n)
+        {
+            return;
+        }
+
+        int left = _length - _position;
+        if (n > _buffer.Length)
+        {
+            var bigger = new byte[Math.Max(n, _buffer.Length * 2)];
+            Buffer.BlockCopy(_buffer, _position, bigger, 0, left);
+            _buffer = bigger;
+        }
+        else if (left > 0)
+        {
+            Buffer.BlockCopy(_buffer, _position, _buffer, 0, left);
+        }
+
+        _position = 0;
+        _length = left;
+        while (_length < n)
+        {
+            int want = (int)Math.Min(_buffer.Length - _length, _end - _next);
+            int got = want <= 0 ? 0 : RandomAccess.Read(_file!, _buffer.AsSpan(_length, want), _next);
+            if (got <= 0)
+            {
+                throw new InvalidDataException("A spooled row group ended before its rows did.");
+            }
+
+            _length += got;
+            _next += got;
+        }
+    }
+
+    public void Release()
+    {
+        _buffer = Array.Empty<byte>();
+        _file = null;
     }
 }

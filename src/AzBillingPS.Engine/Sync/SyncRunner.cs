@@ -31,12 +31,13 @@ public sealed class SyncRunner : IDisposable
     private readonly SyncStateStore _store;
     private readonly SemaphoreSlim _loadGate = new(1, 1);
 
-    public SyncRunner(SyncRequest request, ISyncReportSource reports, ISyncBlobSource blobs)
+    /// <summary>A run of <paramref name="request"/>; <paramref name="reports"/> and <paramref name="blobs"/> may be null for an exports source.</summary>
+    public SyncRunner(SyncRequest request, ISyncReportSource? reports, ISyncBlobSource? blobs)
     {
         _request = request ?? throw new ArgumentNullException(nameof(request));
-        _reports = reports ?? throw new ArgumentNullException(nameof(reports));
-        _blobs = blobs ?? throw new ArgumentNullException(nameof(blobs));
-        if (request.Scopes.Count == 0)
+        _reports = reports ?? (request.Exports is null ? throw new ArgumentNullException(nameof(reports)) : NoReports.Instance);
+        _blobs = blobs ?? (request.Exports is null ? throw new ArgumentNullException(nameof(blobs)) : NoReports.Instance);
+        if (request.Scopes.Count == 0 && request.Exports is null)
         {
             throw new EngineException(EngineErrorKind.InvalidArgument, "No scope to sync.");
         }
@@ -115,6 +116,12 @@ public sealed class SyncRunner : IDisposable
         ArgumentNullException.ThrowIfNull(shouldProcess);
         ArgumentNullException.ThrowIfNull(onUnit);
         ArgumentNullException.ThrowIfNull(log);
+        if (_request.Exports is { } exports)
+        {
+            // Cost Management exports instead of the Cost Details API: the export importer plans and loads, in this run's folder.
+            return await ExportSync.RunAsync(_request, exports, _loadGate, shouldProcess, onUnit, log, progress, cancellationToken).ConfigureAwait(false);
+        }
+
         DateTime started = DateTime.UtcNow;
         SyncRequest r = _request;
         string target = $"{r.Target.DisplayTable} on {_store.Describe()}";
@@ -341,7 +348,7 @@ public sealed class SyncRunner : IDisposable
         }
     }
 
-    private const string RunFolderPrefix = "sync-";
+    internal const string RunFolderPrefix = "sync-";
     private const string RunLockName = ".run.lock";
 
     /// <summary>The file the module writes into each run folder it makes; cleanup removes only folders that have it.</summary>
@@ -354,7 +361,7 @@ public sealed class SyncRunner : IDisposable
     /// symbolic link, holding the marker, and whose lock file nobody holds (or, without a lock file, more than a day
     /// old: it may be a run that is just starting). Nothing else in the working folder is touched, and no link is followed.
     /// </summary>
-    private static FileStream ClaimRunFolder(string workingPath, string runFolder, SyncRequest request, IEngineLog log)
+    internal static FileStream ClaimRunFolder(string workingPath, string runFolder, SyncRequest request, IEngineLog log)
     {
         foreach (string dir in Directory.EnumerateFileSystemEntries(workingPath, RunFolderPrefix + "*"))
         {
@@ -437,6 +444,9 @@ public sealed class SyncRunner : IDisposable
     private SyncLoadRecord Record(SyncUnitOutcome unit, DateTime started, Guid? importId, long rows, long bytes)
         => new(unit.Key, unit.PeriodStart, unit.PeriodEnd, unit.IsFinal, rows, bytes, unit.Blobs, unit.OperationId, importId, started, DateTime.UtcNow, _request.RunId, _request.Host);
 
+    /// <summary>Removes a run's folder (never through a link).</summary>
+    internal static void DeleteRunFolder(string folder, IEngineLog log) => DeleteFolder(folder, log);
+
     private static void DeleteFolder(string folder, IEngineLog log)
     {
         try
@@ -447,6 +457,20 @@ public sealed class SyncRunner : IDisposable
         {
             log.Warning($"Could not remove {folder}: {e.Message}");
         }
+    }
+
+    /// <summary>Stands in for the report and blob sources of a run over exports, which uses neither.</summary>
+    private sealed class NoReports : ISyncReportSource, ISyncBlobSource
+    {
+        public static readonly NoReports Instance = new();
+
+        public Task<CostReportResult> RequestAsync(CostReportRequest request, IEngineLog log, IProgress<EngineProgress>? progress, int progressId, CancellationToken cancellationToken)
+            => throw new InvalidOperationException("A run over exports requests no reports.");
+
+        public Task<long> DownloadAsync(CostReportBlob blob, CostReportResult report, string destinationPath, IEngineLog log, IProgress<long>? bytesWritten, CancellationToken cancellationToken)
+            => throw new InvalidOperationException("A run over exports downloads no report blobs.");
+
+        public string FileName(CostReportResult report, CostReportBlob blob) => string.Empty;
     }
 
     /// <summary>Stage progress under the run's bar.</summary>
