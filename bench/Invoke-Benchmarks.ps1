@@ -17,6 +17,11 @@
                   size with a stored Content-MD5, which Save-AzCostBlob verifies); Save-AzCostBlob in a fresh child
                   pwsh against 'curl -s -o file <link>' of the same SAS link, alternating, median of -BlobRuns each.
                   Targets: at least 0.9 of curl's MB/s, under 200 MB peak working set.
+      WAL         PostgreSQL's write-ahead log per unit, on a cluster with fsync, synchronous_commit and
+                  full_page_writes on (as production runs): pg_current_wal_lsn() around our import of the -Rows file into
+                  a new table (CREATE TABLE, COPY, index build, one transaction) and around a reload of the same unit
+                  (DELETE of those rows, COPY, index maintenance); WAL bytes per million rows for each, beside the
+                  table's size. docs/sqlserver.md derives the log space a large SQL Server unit needs from these.
       Sync        Sync-AzBilling, the whole job: the test fixture (Start-TestAzureFixture) plays Entra ID and Cost
                   Management, its manifests point at Azurite blobs; -SyncScopes subscriptions x the last closed month,
                   -SyncRows EA rows each, into SQLite and PostgreSQL at each -SyncThrottleLimit. Baseline: the same
@@ -37,6 +42,8 @@
 .EXAMPLE
     ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -Rows 200000 -SmallRows 20000.EXAMPLE
     ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -SyncOnly -ReportPath ./out/bench/sync.md
+.EXAMPLE
+    ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -WalOnly -ReportPath ./out/bench/wal.md
 .EXAMPLE
     dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchExportsOnly
 #>
@@ -83,7 +90,11 @@ param(
     # Exports: Parquet row-group size of the timed runs.
     [int] $ExportRowGroup = 100000,
     # Exports: rounds of (CSV, gzip CSV, Parquet) per database; rates are the mean, spread the lowest and highest.
-    [int] $ExportRepeat = 3
+    [int] $ExportRepeat = 3,
+    # Skip the PostgreSQL WAL measurement (a cluster with fsync on: WAL bytes of a first load and of a reload).
+    [switch] $SkipWal,
+    # Run only the WAL measurement (with the -Rows file); -ReportPath names where it goes.
+    [switch] $WalOnly
 )
 
 $ErrorActionPreference = 'Stop'
@@ -156,7 +167,8 @@ function Measure-Native {
 }
 
 # --- Files ---------------------------------------------------------------------------------------------------
-$sizes = if ($SyncOnly -or $ExportsOnly) { @() } else { @($SmallRows, $Rows) | Where-Object { $_ -gt 0 } | Sort-Object -Unique }
+$sizes = if ($SyncOnly -or $ExportsOnly) { @() } elseif ($WalOnly) { @($Rows) } else { @($SmallRows, $Rows) | Where-Object { $_ -gt 0 } | Sort-Object -Unique }
+if ($WalOnly) { $SkipPostgres = $true; $SkipSqlite = $true; $SkipBlob = $true; $SkipSync = $true; $SkipExports = $true; $notes.Add('Import, blob, Sync and exports benchmarks: not run (-WalOnly).') }
 if ($SyncOnly) { $notes.Add('Import and blob download benchmarks: not run (-SyncOnly).') }
 if ($SyncOnly) { $SkipExports = $true }
 $files = [ordered]@{}
@@ -775,6 +787,35 @@ function Get-ExportsSection {
     return $x.ToString()
 }
 
+# --- PostgreSQL WAL per unit (fsync on) ------------------------------------------------------------------------
+$walResults = [System.Collections.Generic.List[object]]::new()
+$walVersion = $null
+if ($SkipWal -or $SyncOnly -or $ExportsOnly) { if ($SkipWal) { $notes.Add('PostgreSQL WAL: skipped (-SkipWal).') } }
+else {
+    Write-Host 'PostgreSQL WAL (fsync on)' -ForegroundColor Cyan
+    $walFile = $files["$Rows"]
+    $wpg = Start-TestPostgres -SharedBuffers '128MB' -Durable -WarningAction SilentlyContinue
+    if (-not $wpg -or -not $wpg.PsqlPath) { $notes.Add('PostgreSQL WAL: skipped, no durable throw-away cluster (or no psql).') }
+    else {
+        try {
+            $walVersion = (Invoke-TestPsql $wpg 'show server_version') -join ''
+            $settings = (Invoke-TestPsql $wpg "select string_agg(name || '=' || setting, ', ' order by name) from pg_settings where name in ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_level', 'wal_compression')") -join ''
+            foreach ($kind in 'first load (CREATE TABLE, COPY, index build)', 'reload of the same unit (DELETE, COPY, index kept up to date)') {
+                Invoke-TestPsql $wpg 'checkpoint' | Out-Null
+                $before = (Invoke-TestPsql $wpg 'select pg_current_wal_lsn()') -join ''
+                $ours = Invoke-OurImport -File $walFile.Path -Label $kind -TargetArgs ("-ConnectionString '{0}' -Table WalCost" -f $wpg.ConnectionString)
+                $bytes = [long]((Invoke-TestPsql $wpg "select pg_wal_lsn_diff(pg_current_wal_lsn(), '$before')::bigint") -join '')
+                $size = [long]((Invoke-TestPsql $wpg "select pg_total_relation_size('public.`"WalCost`"')") -join '')
+                $heap = [long]((Invoke-TestPsql $wpg "select pg_relation_size('public.`"WalCost`"')") -join '')
+                $walResults.Add([pscustomobject]@{ Kind = $kind; Rows = $ours.Rows; WalBytes = $bytes; WalPerMillion = if ($ours.Rows) { $bytes / $ours.Rows * 1e6 } else { $null }; TableBytes = $size; HeapBytes = $heap; Seconds = $ours.Seconds; RowsPerSecond = $ours.RowsPerSecond; Error = $ours.Error })
+                Write-Host ('    WAL {0:N0} MB ({1:N0} MB per million rows); table with index {2:N0} MB' -f ($bytes / 1MB), ($bytes / [Math]::Max(1, $ours.Rows) * 1e6 / 1MB), ($size / 1MB))
+            }
+            $notes.Add("PostgreSQL WAL cluster: $settings.")
+        }
+        finally { Stop-TestPostgres $wpg }
+    }
+}
+
 # --- Report --------------------------------------------------------------------------------------------------
 $when = [DateTime]::UtcNow.ToString('yyyy-MM-dd HH:mm') + ' UTC'
 $cpu = try { ((Get-Content /proc/cpuinfo -ErrorAction Stop | Where-Object { $_ -like 'model name*' } | Select-Object -First 1) -split ':', 2)[1].Trim() } catch { 'unknown CPU' }
@@ -885,13 +926,25 @@ if ($syncResults.Count) {
 }
 $exportsSection = if (-not $SkipExports) { Get-ExportsSection }
 if ($exportsSection) { $null = $md.Append($exportsSection) }
+if ($walResults.Count) {
+    $null = $md.AppendLine('## PostgreSQL write-ahead log per unit (fsync on)').AppendLine()
+    $null = $md.AppendLine(("PostgreSQL {0}, a throw-away cluster with fsync, synchronous_commit and full_page_writes on (shared_buffers 128MB). Our import of the {1:N0}-row file (one unit, one transaction) into a new table, then the same unit again; WAL is ``pg_wal_lsn_diff`` of ``pg_current_wal_lsn()`` around each (a checkpoint before each, so full-page images count as in production). The table's size (heap, TOAST and the index) is measured after each load. docs/sqlserver.md uses these to size SQL Server's log for a large unit." -f $walVersion, $Rows)).AppendLine()
+    $null = $md.AppendLine('| load | rows | WAL | WAL per million rows | table with index | WAL / table | time | rows/s |')
+    $null = $md.AppendLine('|---|---:|---:|---:|---:|---:|---:|---:|')
+    foreach ($w in $walResults) {
+        $null = $md.AppendLine(("| {0} | {1:N0} | {2:N0} MB | {3:N0} MB | {4:N0} MB | {5} | {6} | {7} |" -f $w.Kind, $w.Rows, ($w.WalBytes / 1MB), ($w.WalPerMillion / 1MB), ($w.TableBytes / 1MB),
+                $(if ($w.TableBytes) { Format-Ratio ($w.WalBytes / $w.TableBytes) } else { 'n/a' }), (Format-Sec $w.Seconds), (Format-Rate $w.RowsPerSecond)))
+    }
+    $null = $md.AppendLine()
+    foreach ($w in $walResults) { if ($w.Error) { $null = $md.AppendLine("- $($w.Kind) failed: $($w.Error)") } }
+}
 if ($notes.Count) {
     $null = $md.AppendLine('## Notes').AppendLine()
     foreach ($n in $notes) { $null = $md.AppendLine("- $n") }
     $null = $md.AppendLine()
 }
 $null = $md.AppendLine('## How to run').AppendLine()
-$null = $md.AppendLine('```powershell').AppendLine('dotnet tool restore').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench            # 1,000,000 rows').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchRows 200000').AppendLine('# only the Sync-AzBilling part (writes the report given, not this file):').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -SyncOnly -ReportPath ./out/bench/sync.md').AppendLine('# only the exports part (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchExportsOnly').AppendLine('```')
+$null = $md.AppendLine('```powershell').AppendLine('dotnet tool restore').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench            # 1,000,000 rows').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchRows 200000').AppendLine('# only the Sync-AzBilling part (writes the report given, not this file):').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -SyncOnly -ReportPath ./out/bench/sync.md').AppendLine('# only the PostgreSQL WAL measurement:').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -WalOnly -ReportPath ./out/bench/wal.md').AppendLine('# only the exports part (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchExportsOnly').AppendLine('```')
 New-Item -ItemType Directory -Force (Split-Path $ReportPath) | Out-Null
 if ($ExportsOnly -and (Test-Path -LiteralPath $ReportPath)) {
     # Only the exports section is replaced (or added before Notes / How to run); the other sections keep their run.
@@ -914,6 +967,7 @@ $json = [ordered]@{
     When = $when; Module = $moduleVersion; Files = @($files.Values); Notes = @($notes)
     Results = @($results | ForEach-Object { [ordered]@{ Target = $_.Target; Rows = $_.File.Rows; Ours = $_.Ours; Baseline = $_.Baseline; Ratio = $_.Ratio } })
     Blob = @($blobResults)
+    Wal = @($walResults)
     Sync = [ordered]@{ Month = $SyncMonth; Files = @($syncFiles | Select-Object Index, Scope, Path, Rows, Bytes); IdlePeakBytes = $syncIdlePeak; Results = @($syncResults | Select-Object * -ExcludeProperty Runs); Runs = @($syncRaw) }
     Exports = [ordered]@{ Info = $exportInfo; Results = @($exportResults); RowGroups = @($exportProbe) }
 }

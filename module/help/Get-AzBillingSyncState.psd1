@@ -7,20 +7,20 @@ Get-AzBillingSyncState reads the state table Sync-AzBilling keeps next to the co
 
 Two kinds of columns. Rows, Bytes, Blobs, ImportId, IsFinal, LoadedAt, PeriodStart and PeriodEnd describe the data the cost table holds for that month: they change only when a load commits (in the load's own transaction). Status, StartedAt, FinishedAt, OperationId, Error, RunId and Host describe the last attempt: Loaded, Failed (Error says why; the table still holds the earlier load, if any), or Running (a run is working on it, or a run ended without finishing it, for example a killed job). Complete is true when the table holds a final load of the month, which a default Sync skips; -Incomplete shows the others, that is what the next default Sync will load again (besides the current month).
 
-The target parameters are shared by every database cmdlet: -SqlInstance with -Database for SQL Server and Azure SQL (as dbatools names them), -ConnectionString for any database (PostgreSQL, SQL Server or SQLite, told by its keywords; -Provider when they do not tell), -DatabasePath for a SQLite file, -Credential (alias -SqlCredential) for a SQL Server or PostgreSQL login, and with none of them AzBilling.sqlite in the current location; -Table and -Schema name the table. It only reads: a SQLite file that does not exist is an error (AzBillingNotFound, "No database at ..."), never created. -ConfigPath reads them from a Sync-AzBilling configuration file (its other keys are ignored here). For Azure SQL with Entra sign-in, pass -DatabaseToken.
+The target parameters are shared by every database cmdlet: -SqlInstance with -Database for SQL Server and Azure SQL (as dbatools names them), -ConnectionString for any database (PostgreSQL, SQL Server or SQLite, told by its keywords; -Provider when they do not tell), -DatabasePath for a SQLite file, -Credential (alias -SqlCredential) for a SQL Server or PostgreSQL login, and with none of them AzBilling.sqlite in the current location; -Table and -Schema name the table. It only reads: a SQLite file that does not exist is an error (AzBillingNotFound, "No database at ..."), never created. -ConfigPath reads them from a Sync-AzBilling configuration file (its other keys are ignored here). For Entra sign-in to Azure SQL or Azure Database for PostgreSQL, pass -DatabaseToken (or name the sign-in in the connection string: Authentication=Active Directory Default, Managed Identity, Service Principal or Workload Identity).
 
 It only reads and takes no lock. When no Sync has loaded anything into the table yet, the state table does not exist: error SyncStateNotFound.
 '@
 
     Parameters   = @{
+        LockTimeout      = 'Seconds to wait when the state table is locked (on SQLite: when another process is writing to the file) before giving up with SqlLockTimeout, which names the table or file. Default 30; 0 to 86400.'
         Scope            = 'Only these scopes; wildcards allowed (for example /subscriptions/*). Compared in the stored spelling (lower-case, one leading slash; a bare GUID is /subscriptions/{guid}). Binds from the pipeline by property name, so AzBillingSyncResult objects can be piped in.'
         Metric           = 'Only these metrics: ActualCost, AmortizedCost. Binds from the pipeline by property name.'
         Status           = 'Only rows whose last attempt has one of these statuses: Loaded, Failed, Running.'
         Incomplete       = 'Only months the table does not hold as complete (no committed load, or a load from before the month''s costs were final): what a default Sync-AzBilling loads again.'
         ConfigPath       = 'A Sync-AzBilling configuration file (.psd1); its SqlInstance, Database, ConnectionString, Provider, DatabasePath, Table and Schema are used (explicit parameters override them), its other keys are ignored. A relative DatabasePath is taken from the file''s folder.'
-        DatabaseToken    = 'SQL Server and Azure SQL: an Entra token for the database, from Get-AzBillingToken -Scope https://database.windows.net/.default, used through SqlClient''s access-token callback.'
         Table            = 'The cost table whose state is shown (the state table is <table>_SyncState). Default: AzureCostDetails.'
-        Schema           = 'The schema of the cost and state tables. Default: dbo on SQL Server, public on PostgreSQL; not used on SQLite.'
+        Schema           = 'The schema of the cost and state tables. Default: dbo on SQL Server, public on PostgreSQL. Refused on SQLite, which has no schemas.'
     }
 
     Examples     = @(

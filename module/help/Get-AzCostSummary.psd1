@@ -5,7 +5,7 @@
     Description  = @'
 Get-AzCostSummary reads a cost table written by Import-AzCostToSql and returns one AzCostSummary per month, service and currency: the sum of CostInBillingCurrency and the number of rows. The service is the MeterCategory column (ServiceFamily when the table has no MeterCategory), the currency is BillingCurrencyCode, and the month (yyyy-MM) comes from the Date column. Results are ordered by month, then by cost, highest first.
 
-Use it to check a load at a glance (did March arrive, does the total match the invoice), or as a quick report in a runbook. It only reads: no lock is taken and nothing is changed.
+Use it to check a load at a glance (did March arrive, does the total match the invoice), or as a quick report in a runbook. It only reads and changes nothing; it waits at most -LockTimeout seconds for a table (or SQLite file) that another session has locked.
 
 The target parameters are shared by every database cmdlet: -SqlInstance with -Database for SQL Server and Azure SQL (as dbatools names them), -ConnectionString for any database (PostgreSQL, SQL Server or SQLite, told by its keywords; -Provider when they do not tell), -DatabasePath for a SQLite file, -Credential (alias -SqlCredential) for a SQL Server or PostgreSQL login, and with none of them AzBilling.sqlite in the current location; -Table and -Schema name the table. It only reads: a SQLite file that does not exist is an error (AzBillingNotFound, "No database at ..."), never created; so is a table that does not exist. An unreachable database is SqlConnectionFailed.
 
@@ -13,9 +13,10 @@ On SQL Server and PostgreSQL the sums are exact decimals. On SQLite money is sto
 '@
 
     Parameters   = @{
+        LockTimeout      = 'Seconds to wait when the table is locked (on SQLite: when another process is writing to the file, for example a load committing) before giving up with SqlLockTimeout, which names the table or file. Default 30; 0 to 86400.'
         Scope            = 'Summarise only this scope, for example /subscriptions/{id}; the same spellings as Import-AzCostToSql -Scope are accepted (a bare GUID means /subscriptions/{guid}; case and slashes do not matter). Binds from the pipeline by property name, so AzCostImportResult objects can be piped in. Default: all scopes in the table.'
         Table            = 'The cost table. Default: AzureCostDetails.'
-        Schema           = 'The schema of the table. Default: dbo on SQL Server, public on PostgreSQL; not used on SQLite.'
+        Schema           = 'The schema of the table. Default: dbo on SQL Server, public on PostgreSQL. Refused on SQLite, which has no schemas.'
     }
 
     Examples     = @(

@@ -37,10 +37,13 @@ ERRORS. A failed unit is a non-terminating error; other units go on. An unreacha
 - ImportIncompleteReport: a report whose blobs did not all arrive.
 - SqlConnectionFailed: the database cannot be reached or refuses the sign-in.
 - SqlCommandFailed: a statement failed in the database (permissions, disk full, ...); the unit was rolled back.
-- SqlLockTimeout: another load held the table's lock for longer than -LockTimeout seconds; nothing was changed.
+- SqlLockTimeout: another load held a lock this load waited for longer than -LockTimeout seconds (a load of the same scope, metric and month: "Another load of ... held its lock"; a load creating the table or adding columns: "Another load into ... held its lock"; on SQLite, another process writing to the file); nothing was changed. The message names the server or file.
+- SqlLockTimeoutReader: a session that is not a load held a lock on the table longer than -LockTimeout seconds (a long query or an open transaction; on SQLite a reader holding the file, such as an open sqlite3 shell); nothing was changed.
+- SqlTransientRetriesExhausted: the unit failed with a transient error (failover, throttling, deadlock, dropped connection) every time it was tried; nothing was changed.
 '@
 
     Parameters   = @{
+        Columnstore      = 'SQL Server and Azure SQL (SQL Server 2017 and later): the cost table, when this load creates it, gets a clustered columnstore index instead of the default clustered index on (_Scope, _Metric, Date): about ten times smaller on disk and much faster for month-by-service reports over many months, at the price of slower single-row lookups. Rows are then bulk-copied in batches of 1,048,576 (at least -BatchSize), so each batch compresses straight into a full rowgroup. It has no effect on a table that exists already (the table keeps its design; loads into an existing columnstore table use the same batch size either way). Other databases refuse it. See docs/sqlserver.md.'
         InputObject      = 'AzCostFile objects, as Save-AzCostBlob writes them (or built by hand with [AzBillingPS.AzCostFile]::new(path, scope, metric, periodStart, periodEnd, blobIndex, blobCount)). Files are grouped by Scope, Metric, PeriodStart, PeriodEnd and OperationId; a group is loaded as one unit as soon as all BlobCount files of it have arrived. Groups still incomplete at the end of the pipeline are not loaded (ImportIncompleteReport).'
         Path             = 'Cost-details CSV files to load as one unit. Wildcards are expanded through the provider, so relative paths, $PWD and PSDrives work. All files of one invocation replace one period of one scope and metric together.'
         LiteralPath      = 'Cost-details CSV files to load as one unit, taken literally (no wildcard expansion; use it for names holding [ or ]). Binds from the pipeline by property name (PSPath), so Get-ChildItem output can be piped in; all piped files form one unit.'
@@ -49,9 +52,9 @@ ERRORS. A failed unit is a non-terminating error; other units go on. An unreacha
         From             = 'First day of the period the files replace. Default: the first Date found in the files. Rows of the same scope and metric dated from this day to -To are deleted before the new rows go in; a file row dated before -From fails the load (CsvRowOutsidePeriod).'
         To               = 'Last day (inclusive) of the period the files replace. Default: the last Date found in the files. Must not be before -From. A file row dated after -To fails the load (CsvRowOutsidePeriod).'
         BatchSize        = 'Number of rows between progress updates and verbose lines, and the SqlBulkCopy batch size on SQL Server. It does not change the transaction: a unit always commits or rolls back as a whole. Default 50000; 1 to 10000000.'
-        LockTimeout      = 'Seconds to wait for another load into the same table to release the table''s load lock before giving up with SqlLockTimeout (nothing is changed then). Default 300; 0 to 86400.'
+        LockTimeout      = 'Seconds any one lock wait of the load may last: for another load of the same scope, metric and month, for a load creating the table or adding columns, for a session holding a lock on the table (SQL Server LOCK_TIMEOUT, PostgreSQL lock_timeout), and on SQLite for another process holding the file (its busy timeout). After that the load stops with SqlLockTimeout, naming whose lock it waited for, and nothing is changed. Loads of different scopes, metrics or months into one PostgreSQL or SQL Server table do not wait for each other. Default 300; 0 to 86400.'
         Table            = 'The cost table, created on the first load. Default: AzureCostDetails.'
-        Schema           = 'The schema of the table. Default: dbo on SQL Server, public on PostgreSQL; not used on SQLite.'
+        Schema           = 'The schema of the table. Default: dbo on SQL Server, public on PostgreSQL. A schema that does not exist is created with the table. Refused on SQLite, which has no schemas.'
         WhatIf           = 'Shows, for each load unit, which table would be replaced for which scope, metric and period, without changing the database (the files are still read to find their columns and dates).'
         Confirm          = 'Asks for confirmation before each load unit (one report, or one -Path/-LiteralPath invocation).'
     }
@@ -127,7 +130,8 @@ $results | Format-Table Scope, Metric, PeriodStart, PeriodEnd, RowsInserted, Row
 
     Notes        = @'
 - Exactly once: a load deletes rows by _Scope, _Metric and Date within the period, then inserts, in one transaction. Load a month again (a later, more complete report) to refresh it.
-- Concurrent loads into the same table wait for each other up to -LockTimeout seconds; several jobs can load different scopes into one table safely.
+- Loads of different scopes, metrics or months into one PostgreSQL or SQL Server table run at the same time; two loads whose periods overlap (the same scope and metric) run one after the other, the second waiting up to -LockTimeout seconds. Only creating the table, or adding columns (in a short transaction of its own, after every row of the unit has been checked), takes the table-wide lock. SQLite has one writer at a time.
+- A transient failure (an Azure SQL failover or throttling, a deadlock, a dropped connection; PostgreSQL 40001, 40P01, 57P01, 08xxx) rolls the unit back and tries it again from a new connection, up to five times over about a minute, with a warning each time.
 - SQLite stores money as REAL (double). For exact sums use PostgreSQL or SQL Server.
 - The identity loading SQL Server needs CREATE TABLE (first load) and ALTER (new columns) on the schema, plus SELECT, INSERT and DELETE on the table; PostgreSQL likewise.
 - Microsoft recommends Cost Management exports instead of the Cost Details API above about 2 GB a month; their CSV files load the same way with -Path.

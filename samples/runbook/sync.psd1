@@ -22,6 +22,8 @@
     Database            = 'billing'
     UseTokenForDatabase = $true
     Table               = 'AzureCostDetails'
+    # A new table as a clustered columnstore index (reports over many months; see docs/sqlserver.md):
+    # Columnstore       = $true
 
     # When: the default period (missing or still open months of the last three), two units at a time.
     LookbackMonths   = 3

@@ -10,7 +10,7 @@ internal sealed class FixtureConfig
     public int TokenLifetimeSeconds { get; set; } = 3600;
 
     /// <summary>Resources (application id URIs) a scope may name, besides the fixture's own HTTPS base URL.</summary>
-    public List<string> Resources { get; set; } = ["https://management.azure.com", "https://database.windows.net"];
+    public List<string> Resources { get; set; } = ["https://management.azure.com", "https://database.windows.net", "https://ossrdbms-aad.database.windows.net"];
 
     public List<TenantConfig> Tenants { get; set; } = [];
 

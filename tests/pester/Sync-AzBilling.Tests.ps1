@@ -365,6 +365,42 @@ Set-Rules @()
         }
     }
 
+    Context 'PostgreSQL: a new schema and a long table name; a run that cannot start marks nothing Running' -Skip:$NoPg {
+        BeforeAll {
+            $script:SubS = '5f500000-0000-0000-0000-00000000000f'
+            $script:NewSchema = 'sync_' + [guid]::NewGuid().ToString('N').Substring(0, 8)
+            # 58 bytes: fits PostgreSQL's 63, but "<table>_SyncState" would not.
+            $script:LongTable = ('Long' + [guid]::NewGuid().ToString('N') + ('z' * 58)).Substring(0, 58)
+            $cs = $Pg.ConnectionString
+            $notAFolder = Join-Path $Folder 'not-a-folder.txt'
+            Set-Content -LiteralPath $notAFolder -Value 'a file'
+            $script:Run7 = Invoke-SyncChild @"
+Invoke-Sync 'schema' (`$SignIn + @{ Scope = '$SubS'; Months = 1; Provider = 'PostgreSql'; ConnectionString = '$cs'; Schema = '$NewSchema'; Table = '$LongTable' })
+Invoke-Sync 'okFirst' (`$SignIn + @{ Scope = '$SubS'; Months = 1; Provider = 'PostgreSql'; ConnectionString = '$cs'; Table = 'NoRunning' })
+Invoke-Sync 'badFolder' (`$SignIn + @{ Scope = '$SubS'; Months = 2; Provider = 'PostgreSql'; ConnectionString = '$cs'; Table = 'NoRunning'; WorkingPath = '$notAFolder' })
+"@
+        }
+
+        It 'creates the schema, the cost table and its state table (named with a hash) in it' {
+            $Run7.schema.Terminating | Should -BeNullOrEmpty
+            $Run7.schema.Ok | Should -BeTrue
+            $Run7.schema.Summary.Loaded | Should -Be 1
+            Invoke-TestPsql $Pg "SELECT count(*) FROM `"$NewSchema`".`"$LongTable`"" | Should -Be "$(Get-ExpectedRows (Get-Month 0))"
+            $state = Invoke-TestPsql $Pg "SELECT table_name FROM information_schema.tables WHERE table_schema = '$NewSchema' AND table_name LIKE '%_SyncState'"
+            $state | Should -Match '_[0-9a-f]{8}_SyncState$'
+            [Text.Encoding]::UTF8.GetByteCount($state) | Should -Be 63
+            $Run7.schema.Summary.StateTable | Should -Match ([regex]::Escape($state))
+            Invoke-TestPsql $Pg "SELECT `"Status`" FROM `"$NewSchema`".`"$state`"" | Should -Be 'Loaded'
+        }
+
+        It 'a -WorkingPath that is a file fails before any unit starts, and no state row says Running' {
+            $Run7.badFolder.Terminating.Id | Should -BeLike 'AzBillingInvalidArgument*'
+            $Run7.badFolder.Terminating.Message | Should -Match 'not-a-folder\.txt'
+            $Run7.okFirst.Ok | Should -BeTrue
+            Invoke-TestPsql $Pg "SELECT `"Month`" || '=' || `"Status`" FROM `"NoRunning_SyncState`"" | Should -Be "$(Get-Month 0)=Loaded" -Because 'the failed run wrote nothing: no month is Running'
+        }
+    }
+
     Context 'A table whose lock another load holds' -Skip:$NoPg {
         BeforeAll {
             # Another session holds the table's load lock (the advisory lock every load of "public"."Locked" takes).
@@ -641,6 +677,8 @@ Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientS
             Set-Content -LiteralPath $secretKey -Value "@{ ClientSecret = 'nope' }"
             $code = Join-Path $cfgDir 'code.psd1'
             Set-Content -LiteralPath $code -Value "@{ DatabasePath = `$env:HOME }"
+            $columnstore = Join-Path $cfgDir 'columnstore.psd1'
+            Set-Content -LiteralPath $columnstore -Value "@{ Columnstore = `$true }"
             $script:WhatIfDb = Join-Path $Folder 'whatif.sqlite'
             $script:Run4 = Invoke-SyncChild @"
 Invoke-Sync 'config' (`$SignIn + @{ ConfigPath = '$good'; Table = 'Explicit'; Months = 1; PassThru = `$true; Verbose = `$true })
@@ -654,6 +692,7 @@ Invoke-Sync 'resourceGroup' (`$SignIn + @{ Scope = '/subscriptions/$SubA/resourc
 Invoke-Sync 'tokenForSqlite' (`$SignIn + @{ Scope = '$SubA'; UseTokenForDatabase = `$true; DatabasePath = '$WhatIfDb' })
 Invoke-Sync 'twoSignIns' (`$SignIn + @{ Scope = '$SubA'; ManagedIdentity = `$true; DatabasePath = '$WhatIfDb' })
 Invoke-Sync 'tooOld' (`$SignIn + @{ Scope = '$SubA'; From = '2020-01-01'; DatabasePath = '$WhatIfDb' })
+Invoke-Sync 'columnstoreKey' (`$SignIn + @{ ConfigPath = '$columnstore'; Scope = '$SubA'; DatabasePath = '$WhatIfDb' })
 Invoke-Sync 'whatIf' (`$SignIn + @{ Scope = '$SubA'; DatabasePath = '$WhatIfDb'; WhatIf = `$true })
 Invoke-Sync 'piped' (`$SignIn + @{ Months = 1; DatabasePath = '$(Join-Path $Folder 'piped.sqlite')' }) -Pipe @([pscustomobject]@{ Scope = '/subscriptions/5c0f0000-0000-0000-0000-000000000002' }, '5c0f0000-0000-0000-0000-000000000003')
 # Stopping the pipeline (what Ctrl+C does) while reports are being polled.
@@ -710,7 +749,10 @@ try { Get-AzBillingSyncState -DatabasePath '$WhatIfDb' -ErrorAction Stop } catch
             $Run4.resourceGroup.Terminating.Message | Should -Match 'resource group'
             $Run4.tooOld.Terminating.Id | Should -BeLike 'AzBillingInvalidArgument*'
             $Run4.tooOld.Terminating.Message | Should -Match 'older than'
-            foreach ($n in 'unknownKey', 'secretKey', 'codeKey', 'bothScopes', 'noScope', 'monthsAndFrom', 'resourceGroup', 'tokenForSqlite', 'twoSignIns', 'tooOld') {
+            # The Columnstore key is read from the file (a SQL Server table option, refused for a SQLite file).
+            $Run4.columnstoreKey.Terminating.Id | Should -BeLike 'AzBillingInvalidArgument*'
+            $Run4.columnstoreKey.Terminating.Message | Should -Match '-Columnstore is for SQL Server and Azure SQL'
+            foreach ($n in 'unknownKey', 'secretKey', 'codeKey', 'bothScopes', 'noScope', 'monthsAndFrom', 'resourceGroup', 'tokenForSqlite', 'twoSignIns', 'tooOld', 'columnstoreKey') {
                 @($Run4[$n].Requests | Where-Object Method -eq 'POST').Count | Should -Be 0 -Because $n
             }
         }

@@ -35,6 +35,8 @@ public sealed partial class AccessTokenProvider
     private static readonly byte[] FingerprintKey = RandomNumberGenerator.GetBytes(32);
 
     private readonly Func<bool, IEngineLog?, CancellationToken, Task<AcquiredToken>> _acquire;
+    private readonly TokenProviderOptions _options;
+    private readonly ConcurrentDictionary<string, AccessTokenProvider> _otherScopes = new(StringComparer.OrdinalIgnoreCase);
     private readonly SemaphoreSlim _gate = new(1, 1);
     private AccessTokenInfo? _current;
     private int _tokensFromService;
@@ -51,6 +53,28 @@ public sealed partial class AccessTokenProvider
         CertificateThumbprint = options.Certificate?.Thumbprint;
         CertificateSubject = options.Certificate?.Subject;
         _acquire = acquire;
+        _options = options with { Scope = scope };
+    }
+
+    /// <summary>The named cloud whose table applies (database audiences), even when custom endpoints make <see cref="Cloud"/> Custom.</summary>
+    public CloudEndpoints CloudTable => CloudEndpoints.Get(_options.CloudTable);
+
+    /// <summary>
+    /// The same identity, for another scope (a database's, derived from the cloud in use): one provider per scope, kept,
+    /// so its tokens are cached and renewed like this one's. MSAL's application (and its token cache) is shared.
+    /// </summary>
+    public AccessTokenProvider ForScope(string scope)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(scope);
+        return string.Equals(scope.Trim(), Scope, StringComparison.OrdinalIgnoreCase)
+            ? this
+            : _otherScopes.GetOrAdd(scope.Trim(), s =>
+            {
+                AccessTokenProvider other = Create(_options with { Scope = s });
+                other.TenantId ??= TenantId;
+                other.ClientId ??= ClientId;
+                return other;
+            });
     }
 
     public AuthMethod Method { get; }
@@ -358,6 +382,20 @@ public sealed partial class AccessTokenProvider
     }
 
     /// <summary>The text of a SecureString secret (a client secret; a token another module handed over as a SecureString). Never log it.</summary>
+    /// <summary>A read-only SecureString holding <paramref name="value"/> (a secret that must stay one).</summary>
+    public static SecureString Protect(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var secure = new SecureString();
+        foreach (char c in value)
+        {
+            secure.AppendChar(c);
+        }
+
+        secure.MakeReadOnly();
+        return secure;
+    }
+
     public static string Unprotect(SecureString value)
     {
         ArgumentNullException.ThrowIfNull(value);

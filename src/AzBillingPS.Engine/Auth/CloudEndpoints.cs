@@ -35,6 +35,68 @@ public sealed record CloudEndpoints(string Name, Uri AuthorityHost, Uri Resource
         "login.partner.microsoftonline.cn",
     };
 
+    /// <summary>Azure SQL Database's (and Managed Instance's) Entra resource in this cloud: the audience of its tokens.</summary>
+    public Uri SqlDatabaseResource => Name switch
+    {
+        AzureUSGovernment => new Uri("https://database.usgovcloudapi.net/"),
+        AzureChina => new Uri("https://database.chinacloudapi.cn/"),
+        _ => new Uri("https://database.windows.net/"),
+    };
+
+    /// <summary>Azure Database for PostgreSQL's Entra resource in this cloud (the token is sent as the password).</summary>
+    public Uri PostgreSqlResource => Name switch
+    {
+        AzureUSGovernment => new Uri("https://ossrdbms-aad.database.usgovcloudapi.net/"),
+        AzureChina => new Uri("https://ossrdbms-aad.database.chinacloudapi.cn/"),
+        _ => new Uri("https://ossrdbms-aad.database.windows.net/"),
+    };
+
+    /// <summary>The scope of a token for a database of this cloud (SQL Server / Azure SQL, or PostgreSQL).</summary>
+    public string DatabaseScope(bool postgreSql) => DefaultScope(postgreSql ? PostgreSqlResource : SqlDatabaseResource);
+
+    /// <summary>True when <paramref name="scope"/> is a database scope of any known cloud (SQL or PostgreSQL as asked).</summary>
+    public static bool IsDatabaseScope(string? scope, bool postgreSql)
+        => scope is not null && Known.Any(c => string.Equals(c.DatabaseScope(postgreSql), scope.Trim(), StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// The cloud an Entra sign-in host belongs to (login.windows.net and sts.windows.net are the public cloud's older
+    /// names, as Azure SQL's FEDAUTHINFO gives them); null for a host the module does not know.
+    /// </summary>
+    public static CloudEndpoints? ForAuthorityHost(string host) => host?.ToLowerInvariant() switch
+    {
+        "login.microsoftonline.com" or "login.microsoft.com" or "login.windows.net" or "sts.windows.net" => Get(AzurePublic),
+        "login.microsoftonline.us" or "login.usgovcloudapi.net" => Get(AzureUSGovernment),
+        "login.chinacloudapi.cn" or "login.partner.microsoftonline.cn" => Get(AzureChina),
+        _ => null,
+    };
+
+    /// <summary>The cloud whose database resource <paramref name="resource"/> is (trailing slashes ignored); null for any other resource.</summary>
+    public static CloudEndpoints? ForDatabaseResource(string? resource, out bool postgreSql)
+    {
+        postgreSql = false;
+        if (string.IsNullOrWhiteSpace(resource))
+        {
+            return null;
+        }
+
+        string r = resource.Trim().TrimEnd('/');
+        foreach (CloudEndpoints c in Known)
+        {
+            if (string.Equals(c.SqlDatabaseResource.AbsoluteUri.TrimEnd('/'), r, StringComparison.OrdinalIgnoreCase))
+            {
+                return c;
+            }
+
+            if (string.Equals(c.PostgreSqlResource.AbsoluteUri.TrimEnd('/'), r, StringComparison.OrdinalIgnoreCase))
+            {
+                postgreSql = true;
+                return c;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>The endpoints of a named cloud.</summary>
     public static CloudEndpoints Get(string name)
     {

@@ -41,6 +41,9 @@ public sealed record TokenProviderOptions
     /// <summary>The cloud's name (for display); endpoints come from <see cref="AuthorityHost"/> and <see cref="ResourceManagerUrl"/>.</summary>
     public string Cloud { get; init; } = CloudEndpoints.AzurePublic;
 
+    /// <summary>The named cloud whose table applies where no endpoint says otherwise (the database audiences): AzurePublic, AzureUSGovernment or AzureChina, even when <see cref="Cloud"/> is Custom.</summary>
+    public string CloudTable { get; init; } = CloudEndpoints.AzurePublic;
+
     public Uri AuthorityHost { get; init; } = CloudEndpoints.Get(CloudEndpoints.AzurePublic).AuthorityHost;
 
     public Uri ResourceManagerUrl { get; init; } = CloudEndpoints.Get(CloudEndpoints.AzurePublic).ResourceManagerUrl;

@@ -31,6 +31,15 @@ public enum EngineErrorKind
     /// <summary>A SAS link (a report's blob link) has expired or is about to: request the report again.</summary>
     LinkExpired,
 
+    /// <summary>
+    /// A lock wait timed out because a session that is not a load of the module held the table (a long query, an open
+    /// transaction) or, on SQLite, a reader held the file (<see cref="LockTimeout"/> is another load's lock).
+    /// </summary>
+    LockTimeoutReader,
+
+    /// <summary>A unit failed with transient database errors (failover, throttling, deadlock, dropped connection) every time it was tried; nothing was changed.</summary>
+    TransientRetriesExhausted,
+
     /// <summary>A request would have carried a bearer token to an address that is not the token's endpoint; it was not sent.</summary>
     TokenHostRefused,
 

@@ -100,7 +100,12 @@ public sealed class CostDataReader : CostRowReader
 
     public DateTime? LastDate { get; private set; }
 
-    public string? CurrentFile => _fileIndex >= 0 && _fileIndex < _files.Count ? _files[_fileIndex].Path : null;
+    public override string? CurrentFile => _fileIndex >= 0 && _fileIndex < _files.Count ? _files[_fileIndex].Path : null;
+
+    /// <summary>The line (in <see cref="CurrentFile"/>) of the row <see cref="Read"/> moved to last.</summary>
+    public override long CurrentLine => _currentLine;
+
+    private long _currentLine;
 
     /// <summary>Called every <see cref="NotifyAfter"/> rows (and not at the end; callers report the end themselves).</summary>
     public Action<CostDataReader>? OnRows { get; set; }
@@ -203,6 +208,7 @@ public sealed class CostDataReader : CostRowReader
         CsvReader reader = _reader!;
         CostFileHeader file = _files[_fileIndex];
         long line = reader.LineNumber;
+        _currentLine = line;
         if (reader.FieldCount != file.Columns.Count)
         {
             throw Ragged(file.Path, line, reader.FieldCount, file.Columns.Count);

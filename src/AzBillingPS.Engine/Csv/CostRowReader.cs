@@ -20,6 +20,12 @@ public abstract class CostRowReader : DbDataReader
     /// <summary>When set, decimals are rounded (half away from zero, as the database's own conversion does) to this many fractional digits.</summary>
     public abstract int? DecimalScale { get; set; }
 
+    /// <summary>The file the current row comes from (for errors a sink raises about a value), when known.</summary>
+    public virtual string? CurrentFile => null;
+
+    /// <summary>The line (or row number) of the current row in <see cref="CurrentFile"/>, when known; 0 otherwise.</summary>
+    public virtual long CurrentLine => 0;
+
     /// <summary>A text value as UTF-8 bytes, valid until the next Read (text columns only).</summary>
     public abstract ReadOnlySpan<byte> GetUtf8(int ordinal);
 }

@@ -34,7 +34,7 @@ public sealed class ExportStateStore
     {
         ArgumentNullException.ThrowIfNull(dataTarget);
         _dialect = dataTarget.Dialect;
-        Table = dataTarget.Table + TableSuffix;
+        Table = _dialect.DeriveName(string.Empty, dataTarget.Table, TableSuffix); // shortened with a hash when too long for the database
         _dialect.Validate(Table);
         Target = dataTarget with { Table = Table };
         _sink = CostSink.Create(Target);

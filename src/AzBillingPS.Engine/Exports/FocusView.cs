@@ -40,8 +40,12 @@ public static class FocusView
     /// <summary>The lock target the lookup tables are refilled under (a name, never a table).</summary>
     private const string OpenDataLockName = "AzBillingPS_OpenData";
 
-    /// <summary>The view over a cost table.</summary>
-    public static string ViewName(string table) => table + Suffix;
+    /// <summary>The view over a cost table: &lt;table&gt;_Focus, shortened with a hash when too long for the database.</summary>
+    public static string ViewName(SqlDialect dialect, string table)
+    {
+        ArgumentNullException.ThrowIfNull(dialect);
+        return dialect.DeriveName(string.Empty, table, Suffix);
+    }
 
     /// <summary>The cost-details columns the view reads (canonical names; the table is given the missing ones).</summary>
     public static IReadOnlyList<string> Reads { get; } =
@@ -70,7 +74,7 @@ public static class FocusView
         ArgumentNullException.ThrowIfNull(log);
         FocusSql sql = FocusSql.For(target.Provider);
         string? schema = target.EffectiveSchema;
-        string view = ViewName(target.Table);
+        string view = ViewName(target.Dialect, target.Table);
         sql.Dialect.Validate(view);
         CostSink tableSink = CostSink.Create(target);
 
@@ -311,7 +315,7 @@ public static class FocusView
         List<(string Name, string Expression)> focus = FocusColumns(sql, columns);
         string Lookup(string table) => d.QualifiedTable(schema, table);
         var sb = new StringBuilder();
-        sb.Append("CREATE VIEW ").Append(d.QualifiedTable(schema, ViewName(table))).Append(" AS\nSELECT\n");
+        sb.Append("CREATE VIEW ").Append(d.QualifiedTable(schema, ViewName(d, table))).Append(" AS\nSELECT\n");
         for (int i = 0; i < focus.Count; i++)
         {
             sb.Append("  ").Append(focus[i].Expression).Append(" AS ").Append(Q(focus[i].Name)).Append(i + 1 < focus.Count ? ",\n" : "\n");

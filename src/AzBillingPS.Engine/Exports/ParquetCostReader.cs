@@ -172,7 +172,7 @@ public sealed class ParquetCostReader : CostRowReader
     /// <summary>Bytes of the files consumed so far (whole files: Parquet is read a row group at a time).</summary>
     public long BytesRead => _bytesDone;
 
-    public string? CurrentFile => _fileIndex >= 0 && _fileIndex < _files.Count ? _files[_fileIndex].Path : null;
+    public override string? CurrentFile => _fileIndex >= 0 && _fileIndex < _files.Count ? _files[_fileIndex].Path : null;
 
     public Action<ParquetCostReader>? OnRows { get; set; }
 

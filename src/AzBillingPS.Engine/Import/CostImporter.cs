@@ -74,6 +74,9 @@ public static class CostImporter
         }
 
         string scope = CostScope.Normalize(request.Scope);
+
+        // Every name the load will create (table, index, schema) is checked before the first row is read.
+        CostSink sink = CostSink.Create(request.Target);
         var stopwatch = Stopwatch.StartNew();
         var headers = new List<CostFileHeader>(request.Files.Count);
         long totalBytes = 0;
@@ -118,7 +121,6 @@ public static class CostImporter
                 string.Create(CultureInfo.InvariantCulture, $"The period ends ({end:yyyy-MM-dd}) before it starts ({start:yyyy-MM-dd})."));
         }
 
-        CostSink sink = CostSink.Create(request.Target);
         string target = $"{request.Target.DisplayTable} on {sink.Describe()}";
         string action = string.Create(CultureInfo.InvariantCulture,
             $"Replace {start:yyyy-MM-dd}..{end:yyyy-MM-dd} {request.Metric} for {scope} with {headers.Count} file(s), {totalBytes / 1048576.0:N1} MB");

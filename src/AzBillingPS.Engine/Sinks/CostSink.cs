@@ -33,24 +33,67 @@ public sealed record SinkTarget(DatabaseProvider Provider, string ConnectionStri
     /// </summary>
     public Func<CancellationToken, Task<Auth.AccessTokenInfo>>? AccessToken { get; init; }
 
+    /// <summary>SQL Server / Azure SQL only: a new table gets a clustered columnstore index instead of the clustered (_Scope, _Metric, Date) index.</summary>
+    public bool Columnstore { get; init; }
+
     /// <summary>A SQLite file as a target (the connection string is built, so any path is safe).</summary>
     public static SinkTarget ForSqliteFile(string path, string table, string? schema)
         => new(DatabaseProvider.Sqlite, new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder { DataSource = path }.ToString(), table, schema);
+
+    /// <summary>
+    /// Checks, before any data moves, that the target can work: the schema and table names fit the database (every
+    /// name the module derives from them is shortened with a hash when needed), SQLite is given no schema, and
+    /// -Columnstore names a SQL Server target.
+    /// </summary>
+    public void Validate()
+    {
+        if (Provider == DatabaseProvider.Sqlite && Schema is not null)
+        {
+            throw new EngineException(EngineErrorKind.InvalidArgument,
+                $"SQLite has no schemas, so -Schema '{Schema}' cannot be used: leave it out (the table lives in the database file itself).");
+        }
+
+        if (Columnstore && Provider != DatabaseProvider.SqlServer)
+        {
+            throw new EngineException(EngineErrorKind.InvalidArgument, $"-Columnstore is for SQL Server and Azure SQL targets; {Provider} has no clustered columnstore index.");
+        }
+
+        SqlDialect dialect = Dialect;
+        dialect.Validate(Table);
+        if (EffectiveSchema is { } schema && dialect.DefaultSchema is not null)
+        {
+            dialect.Validate(schema);
+        }
+    }
 }
 
 /// <summary>What one load changed.</summary>
 public sealed record SinkResult(long RowsInserted, long RowsReplaced, IReadOnlyList<string> ColumnsAdded, bool TableCreated);
 
 /// <summary>
-/// One interface, several databases, the same semantics on all: in one transaction take the table's load
-/// lock, create the table or add the columns a file brings, delete the rows of the same scope and metric
-/// dated within the period, bulk-insert the new rows, commit. Any failure (a bad row, a dropped connection,
-/// Ctrl+C) rolls back, leaving the previous data exactly as it was.
+/// One interface, several databases, the same semantics on all: in one transaction lock the unit, create the table or
+/// add the columns a file brings, delete the rows of the same scope and metric dated within the period, bulk-insert
+/// the new rows, commit. Any failure (a bad row, a dropped connection, Ctrl+C) rolls back, leaving the previous data
+/// exactly as it was; a transient failure (failover, throttling, deadlock, a dropped connection) tries the whole unit
+/// again from a new connection, a bounded number of times.
 /// </summary>
+/// <remarks>
+/// Locks (PostgreSQL and SQL Server): a load takes its scope and metric's lock shared and the lock of each month its
+/// period touches exclusively, so loads of different units into one table run at once while two loads whose periods
+/// overlap run one after the other. The table-wide lock is taken only to create the table (held for that first load)
+/// or to add columns (in a short transaction of its own, after every row of the unit has been checked). SQLite has one
+/// writer: BEGIN IMMEDIATE is the lock. Every lock wait, the module's own and the database's, is bounded by the lock
+/// timeout.
+/// </remarks>
 public abstract class CostSink
 {
+    /// <summary>How long a read (Get-AzCostSummary, Get-AzBillingSyncState) waits for a lock when the caller does not say.</summary>
+    public static readonly TimeSpan DefaultReadLockTimeout = TimeSpan.FromSeconds(30);
+
     protected CostSink(SinkTarget target)
     {
+        ArgumentNullException.ThrowIfNull(target);
+        target.Validate();
         Target = target;
         Dialect = target.Dialect;
     }
@@ -58,6 +101,15 @@ public abstract class CostSink
     public SinkTarget Target { get; }
 
     protected SqlDialect Dialect { get; }
+
+    /// <summary>Whether loads of different units into one table may run at the same time (not on SQLite, which has one writer).</summary>
+    public virtual bool SupportsConcurrentLoads => false;
+
+    /// <summary>The retry policy for transient failures (tests shorten it).</summary>
+    public TransientRetryPolicy Retry { get; init; } = TransientRetryPolicy.Default;
+
+    /// <summary>Whether columns for drift are added in their own short transaction (PostgreSQL, SQL Server) instead of inside the load's (SQLite).</summary>
+    protected virtual bool SeparateSchemaChanges => false;
 
     /// <summary>Server and database (or file) written to, without any credential.</summary>
     public abstract string Describe();
@@ -71,14 +123,64 @@ public abstract class CostSink
 
     protected abstract DbConnection CreateConnection();
 
-    protected abstract Task<DbTransaction> BeginAsync(DbConnection connection, TimeSpan lockTimeout, CancellationToken cancellationToken);
+    /// <summary>Bounds every lock wait of the new session (SQL Server LOCK_TIMEOUT, PostgreSQL lock_timeout, SQLite busy timeout).</summary>
+    protected virtual async Task PrepareSessionAsync(DbConnection connection, TimeSpan lockTimeout, CancellationToken cancellationToken)
+        => await ExecuteAsync(connection, null, Dialect.SetLockTimeout((long)lockTimeout.TotalMilliseconds), cancellationToken).ConfigureAwait(false);
 
-    protected abstract Task LockAsync(DbConnection connection, DbTransaction transaction, TimeSpan lockTimeout, CancellationToken cancellationToken);
+    protected virtual async Task<DbTransaction> BeginAsync(DbConnection connection, CancellationToken cancellationToken)
+        => await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
 
-    protected abstract Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, int batchSize, CancellationToken cancellationToken);
+    /// <summary>
+    /// Takes one application lock inside the transaction, waiting at most <paramref name="lockTimeout"/>; throws
+    /// <see cref="LockWaitTimedOutException"/> when the wait times out. SQLite has none (its transaction is the lock).
+    /// </summary>
+    protected virtual Task AcquireAsync(DbConnection connection, DbTransaction transaction, string resource, bool sharedMode, TimeSpan lockTimeout, CancellationToken cancellationToken)
+        => Task.CompletedTask;
 
-    /// <summary>Opens a connection, mapping failures to a ConnectionError that names the target (never the password).</summary>
-    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    /// <summary>Inserts the rows; <paramref name="names"/> maps each reader column to the table's own spelling of it.</summary>
+    protected abstract Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken);
+
+    /// <summary>A short description of <paramref name="e"/> when it is a transient failure worth trying the unit again for; else null.</summary>
+    /// <param name="e">The failure.</param>
+    /// <param name="connected">Whether this attempt (or an earlier one) reached the database: an unreachable server on the first try is not retried.</param>
+    protected virtual string? TransientReason(Exception e, bool connected) => null;
+
+    /// <summary>True when a database error means a lock wait timed out (lock_timeout, LOCK_TIMEOUT, SQLite busy).</summary>
+    protected virtual bool IsBusy(Exception e) => false;
+
+    /// <summary>Drops the pooled connections of this target after a transient failure, so the retry does not pick up a dead one.</summary>
+    private void ClearPool(DbConnection? connection)
+    {
+        try
+        {
+            if (connection is not null)
+            {
+                ClearPoolOf(connection);
+                return;
+            }
+
+            using DbConnection probe = CreateConnection(); // a connection object of the same pool, never opened
+            ClearPoolOf(probe);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or EngineException)
+        {
+            // Nothing pooled for a target that cannot be connected to.
+        }
+    }
+
+    /// <summary>Clears the provider's pool that <paramref name="connection"/> belongs to (SqlConnection.ClearPool, NpgsqlConnection.ClearPool).</summary>
+    protected virtual void ClearPoolOf(DbConnection connection)
+    {
+    }
+
+    /// <summary>Where a busy reader can be found, for lock-timeout messages.</summary>
+    protected virtual string WhoHoldsLocksHint => string.Empty;
+
+    /// <summary>Opens a connection whose lock waits are bounded by <see cref="DefaultReadLockTimeout"/>, mapping failures to a ConnectionError that names the target (never the password).</summary>
+    public Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => OpenAsync(DefaultReadLockTimeout, cancellationToken);
+
+    /// <summary>Opens a connection whose lock waits are bounded by <paramref name="lockTimeout"/>.</summary>
+    public async Task<DbConnection> OpenAsync(TimeSpan lockTimeout, CancellationToken cancellationToken)
     {
         DbConnection connection;
         try
@@ -93,13 +195,37 @@ public abstract class CostSink
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            return connection;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
-            throw new EngineException(EngineErrorKind.DatabaseConnection, $"Cannot connect to {Describe()}: {e.Message}", e);
+            throw ConnectFailed(e);
         }
+
+        try
+        {
+            await PrepareSessionAsync(connection, lockTimeout, cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>The error for a connection that could not be opened; sinks refine it (an untrusted certificate, a token refused).</summary>
+    protected virtual EngineException ConnectFailed(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (x is EngineException engine)
+            {
+                return engine;
+            }
+        }
+
+        return new EngineException(EngineErrorKind.DatabaseConnection, $"Cannot connect to {Describe()}: {e.Message}", e);
     }
 
     public async Task<SinkResult> LoadAsync(
@@ -116,24 +242,106 @@ public abstract class CostSink
         Func<SinkCommit, CancellationToken, Task>? beforeCommit = null,
         string periodColumn = CostColumnCatalog.DateColumn)
     {
-        return await RunLockedAsync(
-            lockTimeout,
-            async (connection, transaction, ct) =>
+        ArgumentNullException.ThrowIfNull(dataColumns);
+        ArgumentNullException.ThrowIfNull(openReader);
+        ArgumentNullException.ThrowIfNull(log);
+        var wanted = dataColumns.Concat(LineageColumns.All).ToList();
+        UnitLocks unit = PlanUnitLocks(scope, metric, periodStart, periodEnd);
+        string what = string.Create(CultureInfo.InvariantCulture, $"Loading {scope} {metric} {periodStart:yyyy-MM-dd}..{periodEnd:yyyy-MM-dd} into {Target.QualifiedTable}");
+        bool checkedRows = false;
+        var addedEarlier = new List<string>();
+
+        return await WithRetryAsync(what, log, async connected =>
+        {
+            bool tableLock = false;
+            if (SeparateSchemaChanges)
             {
-                (bool created, List<string> added) = await EnsureTableAsync(connection, transaction, dataColumns, log, ct).ConfigureAwait(false);
-                long replaced = await DeletePeriodAsync(connection, transaction, scope, metric, periodStart, periodEnd, periodColumn, ct).ConfigureAwait(false);
+                // Look first, without any lock: loads of an existing table with the columns it needs never take the table lock.
+                IReadOnlyList<string> existing = await ReadColumnNamesAsync(lockTimeout, connected, cancellationToken).ConfigureAwait(false);
+                if (existing.Count == 0)
+                {
+                    tableLock = true; // the first load creates the table and holds the table lock until it commits
+                }
+                else if (Missing(wanted, existing).Count > 0)
+                {
+                    if (!checkedRows)
+                    {
+                        // Columns are added (and committed) before the load so no schema lock is held across it; every row is
+                        // checked first, so a bad file never leaves columns behind.
+                        log.Verbose($"The file(s) bring {Missing(wanted, existing).Count} column(s) {Target.QualifiedTable} does not have; checking every row before adding them.");
+                        using (CostRowReader check = openReader())
+                        {
+                            while (check.Read())
+                            {
+                            }
+                        }
+
+                        checkedRows = true;
+                    }
+
+                    addedEarlier.AddRange(await AddColumnsAsync(what, wanted, lockTimeout, log, connected, cancellationToken).ConfigureAwait(false));
+                }
+            }
+
+            return await RunOnceAsync(what, lockTimeout, tableLock, unit, log, connected, async (connection, transaction, ct) =>
+            {
+                IReadOnlyList<string> names = await ListColumnNamesAsync(connection, transaction, ct).ConfigureAwait(false);
+                bool created = false;
+                var added = new List<string>(addedEarlier);
+                if (names.Count == 0)
+                {
+                    if (!tableLock && SeparateSchemaChanges)
+                    {
+                        throw new TableChangedException($"{Target.QualifiedTable} disappeared after it was checked");
+                    }
+
+                    // The (scope, metric, date) index is built after the first load's rows are in: one sorted build
+                    // instead of a random insert per row. Later loads keep it up to date (their DELETE needs it).
+                    await CreateSchemaAsync(connection, transaction, lockTimeout, ct).ConfigureAwait(false);
+                    await ExecuteAsync(connection, transaction, Dialect.CreateTable(Target.EffectiveSchema, Target.Table, wanted), ct).ConfigureAwait(false);
+                    log.Verbose($"Created table {Target.QualifiedTable} with {wanted.Count} columns.");
+                    created = true;
+                    names = wanted.Select(c => c.Name).ToList();
+                }
+                else
+                {
+                    List<CostColumn> missing = Missing(wanted, names);
+                    if (missing.Count > 0)
+                    {
+                        if (SeparateSchemaChanges && !tableLock)
+                        {
+                            throw new TableChangedException($"{Target.QualifiedTable} lost columns after they were checked");
+                        }
+
+                        foreach (CostColumn column in missing)
+                        {
+                            await ExecuteAsync(connection, transaction, Dialect.AddColumn(Target.EffectiveSchema, Target.Table, column), ct).ConfigureAwait(false);
+                            added.Add(column.Name);
+                        }
+
+                        log.Warning($"Added {missing.Count} column(s) to {Target.QualifiedTable} that this file has and the table had not: {string.Join(", ", missing.Select(c => c.Name))}.");
+                        names = names.Concat(missing.Select(c => c.Name)).ToList();
+                    }
+                }
+
+                long replaced = created ? 0 : await DeletePeriodAsync(connection, transaction, scope, metric, periodStart, periodEnd, periodColumn, ct).ConfigureAwait(false);
                 log.Verbose(string.Create(CultureInfo.InvariantCulture, $"Removed {replaced:N0} earlier rows of {scope} {metric} dated {periodStart:yyyy-MM-dd} to {periodEnd:yyyy-MM-dd}."));
 
+                IReadOnlyDictionary<string, string> spelling = Spelling(wanted, names);
                 long inserted;
                 using (CostRowReader reader = openReader())
                 {
-                    inserted = await BulkInsertAsync(connection, transaction, reader, batchSize, ct).ConfigureAwait(false);
+                    inserted = await BulkInsertAsync(connection, transaction, reader, spelling, batchSize, created, ct).ConfigureAwait(false);
                 }
 
                 if (created)
                 {
-                    await ExecuteAsync(connection, transaction, Dialect.CreateIndex(Target.EffectiveSchema, Target.Table, periodColumn), ct).ConfigureAwait(false);
-                    log.Verbose($"Indexed {Target.QualifiedTable} on (_Scope, _Metric, {periodColumn}).");
+                    await ExecuteAsync(connection, transaction, Dialect.CreateIndex(Target.EffectiveSchema, Target.Table, periodColumn, Target.Columnstore), ct).ConfigureAwait(false);
+                    log.Verbose(Target.Columnstore ? $"Built the clustered columnstore index of {Target.QualifiedTable}." : $"Indexed {Target.QualifiedTable} on (_Scope, _Metric, {periodColumn}).");
+                    if (Dialect.AnalyzeNewTable(Target.EffectiveSchema, Target.Table) is { } analyze)
+                    {
+                        await ExecuteAsync(connection, transaction, analyze, ct).ConfigureAwait(false);
+                    }
                 }
 
                 if (beforeCommit is not null)
@@ -143,21 +351,23 @@ public abstract class CostSink
                 }
 
                 return new SinkResult(inserted, replaced, added, created);
-            },
-            log,
-            cancellationToken).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Empties one period of one scope and metric (a report that came back with no data replaces the period with
-    /// nothing), in one transaction under the table's load lock, with <paramref name="beforeCommit"/> run in the same
+    /// nothing), in one transaction under the unit's locks, with <paramref name="beforeCommit"/> run in the same
     /// transaction. A table that does not exist yet has nothing to remove. Returns the rows removed.
     /// </summary>
     public Task<long> ClearPeriodAsync(string scope, string metric, DateTime periodStart, DateTime periodEnd, TimeSpan lockTimeout, Func<SinkCommit, CancellationToken, Task>? beforeCommit, CancellationToken cancellationToken, string periodColumn = CostColumnCatalog.DateColumn)
-        => RunLockedAsync(lockTimeout, async (connection, transaction, ct) =>
+    {
+        UnitLocks unit = PlanUnitLocks(scope, metric, periodStart, periodEnd);
+        string what = string.Create(CultureInfo.InvariantCulture, $"Clearing {scope} {metric} {periodStart:yyyy-MM-dd}..{periodEnd:yyyy-MM-dd} in {Target.QualifiedTable}");
+        return WithRetryAsync(what, null, connected => RunOnceAsync(what, lockTimeout, false, unit, null, connected, async (connection, transaction, ct) =>
         {
             long removed = 0;
-            if ((await ListColumnsAsync(connection, transaction, ct).ConfigureAwait(false)).Count > 0)
+            if ((await ListColumnNamesAsync(connection, transaction, ct).ConfigureAwait(false)).Count > 0)
             {
                 removed = await DeletePeriodAsync(connection, transaction, scope, metric, periodStart, periodEnd, periodColumn, ct).ConfigureAwait(false);
             }
@@ -168,36 +378,140 @@ public abstract class CostSink
             }
 
             return removed;
-        }, cancellationToken);
+        }, cancellationToken), cancellationToken);
+    }
 
     /// <summary>
-    /// Runs <paramref name="work"/> in one transaction that holds this target's lock (the same lock a load of
-    /// <see cref="SinkTarget.Table"/> takes), then commits; any failure rolls back. For short bookkeeping writes
-    /// (Sync's state table uses a target naming the state table, so it never waits for a cost load's lock).
+    /// Runs <paramref name="work"/> in one transaction that holds this target's table-wide lock (the lock a load that
+    /// creates <see cref="SinkTarget.Table"/> takes), then commits; any failure rolls back, a transient one tries again.
+    /// For short bookkeeping writes (Sync's state table uses a target naming the state table, so it never waits for a
+    /// cost load's lock).
     /// </summary>
     public Task<T> RunLockedAsync<T>(TimeSpan lockTimeout, Func<DbConnection, DbTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
-        => RunLockedAsync(lockTimeout, work, null, cancellationToken);
-
-    private async Task<T> RunLockedAsync<T>(TimeSpan lockTimeout, Func<DbConnection, DbTransaction, CancellationToken, Task<T>> work, IEngineLog? log, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
-        await using DbConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        DbTransaction transaction;
+        string what = $"Writing to {Target.QualifiedTable}";
+        return WithRetryAsync(what, null, connected => RunOnceAsync(what, lockTimeout, true, null, null, connected, work, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="read"/> on a connection of its own (no transaction), its lock waits bounded by
+    /// <paramref name="lockTimeout"/>; a lock wait that times out says who holds the table (or the SQLite file), a
+    /// transient failure tries again.
+    /// </summary>
+    public Task<T> ReadAsync<T>(TimeSpan lockTimeout, Func<DbConnection, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        return WithRetryAsync($"Reading {Target.QualifiedTable}", null, async connected =>
+        {
+            await using DbConnection connection = await OpenAsync(lockTimeout, cancellationToken).ConfigureAwait(false);
+            connected.Value = true;
+            try
+            {
+                return await read(connection, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is DbException && IsBusy(e))
+            {
+                throw ReadBlocked(lockTimeout, e);
+            }
+        }, cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<string>> ReadColumnNamesAsync(TimeSpan lockTimeout, StrongBox connected, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await OpenAsync(lockTimeout, cancellationToken).ConfigureAwait(false);
+        connected.Value = true;
         try
         {
-            transaction = await BeginAsync(connection, lockTimeout, cancellationToken).ConfigureAwait(false);
+            return await ListColumnNamesAsync(connection, null, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is DbException && IsBusy(e))
         {
-            throw LockTimedOut(lockTimeout, e);
+            throw ReadBlocked(lockTimeout, e);
+        }
+    }
+
+    /// <summary>Adds the columns of <paramref name="wanted"/> the table lacks, in a short transaction under the table-wide lock; returns their names.</summary>
+    private Task<List<string>> AddColumnsAsync(string what, IReadOnlyList<CostColumn> wanted, TimeSpan lockTimeout, IEngineLog log, StrongBox connected, CancellationToken cancellationToken)
+        => RunOnceAsync(what, lockTimeout, true, null, log, connected, async (connection, transaction, ct) =>
+        {
+            IReadOnlyList<string> names = await ListColumnNamesAsync(connection, transaction, ct).ConfigureAwait(false);
+            List<CostColumn> missing = Missing(wanted, names);
+            foreach (CostColumn column in missing)
+            {
+                await ExecuteAsync(connection, transaction, Dialect.AddColumn(Target.EffectiveSchema, Target.Table, column), ct).ConfigureAwait(false);
+            }
+
+            if (missing.Count > 0)
+            {
+                log.Warning($"Added {missing.Count} column(s) to {Target.QualifiedTable} that this file has and the table had not: {string.Join(", ", missing.Select(c => c.Name))}.");
+            }
+
+            return missing.Select(c => c.Name).ToList();
+        }, cancellationToken);
+
+    private async Task CreateSchemaAsync(DbConnection connection, DbTransaction transaction, TimeSpan lockTimeout, CancellationToken cancellationToken)
+    {
+        string? schema = Target.EffectiveSchema;
+        if (schema is null || Dialect.CreateSchema(schema) is not { } sql)
+        {
+            return;
+        }
+
+        // An existing schema is left alone (creating one needs a privilege a loader often lacks, even with IF NOT EXISTS).
+        await using (DbCommand exists = NewCommand(connection, transaction, Dialect.SchemaExists()))
+        {
+            AddParameter(exists, "schema", schema);
+            if (Convert.ToInt64(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture) > 0)
+            {
+                return;
+            }
+        }
+
+        await AcquireOrExplainAsync(connection, transaction, SqlDialect.SchemaLockResource(schema), false, lockTimeout, $"Another load creating schema {Dialect.Quote(schema)} on {Describe()}", cancellationToken).ConfigureAwait(false);
+        await using DbCommand command = NewCommand(connection, transaction, sql);
+        AddParameter(command, "schema", schema);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Creates the schema, when the target names one that does not exist, inside the caller's transaction (Sync's state table).</summary>
+    public Task EnsureSchemaAsync(DbConnection connection, DbTransaction transaction, TimeSpan lockTimeout, CancellationToken cancellationToken)
+        => CreateSchemaAsync(connection, transaction, lockTimeout, cancellationToken);
+
+    /// <summary>One attempt: open, begin, lock, work, commit; any failure rolls back and is translated (the caller decides about retrying).</summary>
+    private async Task<T> RunOnceAsync<T>(string what, TimeSpan lockTimeout, bool tableLock, UnitLocks? unit, IEngineLog? log, StrongBox connected, Func<DbConnection, DbTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await OpenAsync(lockTimeout, cancellationToken).ConfigureAwait(false);
+        connected.Value = true;
+        DbTransaction transaction;
+        try
+        {
+            transaction = await BeginAsync(connection, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is DbException && IsBusy(e))
+        {
+            throw WriterHoldsLock(lockTimeout, e);
         }
 
         await using (transaction.ConfigureAwait(false))
         {
             try
             {
-                log?.Debug($"Taking the load lock on {Target.QualifiedTable} (wait at most {lockTimeout.TotalSeconds:0} s).");
-                await LockAsync(connection, transaction, lockTimeout, cancellationToken).ConfigureAwait(false);
+                if (tableLock)
+                {
+                    log?.Debug($"Taking the table lock of {Target.QualifiedTable} (wait at most {lockTimeout.TotalSeconds:0} s).");
+                    await AcquireOrExplainAsync(connection, transaction, SqlDialect.LockResource(Target.EffectiveSchema, Target.Table), false, lockTimeout, $"Another load into {Target.QualifiedTable} on {Describe()}", cancellationToken).ConfigureAwait(false);
+                }
+
+                if (unit is not null)
+                {
+                    log?.Debug($"Taking the load lock of {unit.Describe} in {Target.QualifiedTable} (wait at most {lockTimeout.TotalSeconds:0} s).");
+                    foreach ((string resource, bool shared) in unit.Locks)
+                    {
+                        await AcquireOrExplainAsync(connection, transaction, resource, shared, lockTimeout, $"Another load of {unit.Describe} into {Target.QualifiedTable} on {Describe()}", cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
                 T result = await work(connection, transaction, cancellationToken).ConfigureAwait(false);
                 await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
                 return result;
@@ -214,18 +528,88 @@ public abstract class CostSink
                     log?.Debug($"Rollback after failure could not be sent ({rollbackError.Message}); the server discards the open transaction.");
                 }
 
-                throw Translate(e, lockTimeout);
+                if (TransientReason(e, true) is not null || e is TableChangedException)
+                {
+                    ClearPool(connection);
+                    throw; // the retry loop decides, from the original exception
+                }
+
+                throw Translate(e, lockTimeout, what);
             }
         }
     }
 
+    private async Task AcquireOrExplainAsync(DbConnection connection, DbTransaction transaction, string resource, bool shared, TimeSpan lockTimeout, string holder, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await AcquireAsync(connection, transaction, resource, shared, lockTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (LockWaitTimedOutException e)
+        {
+            throw new EngineException(EngineErrorKind.LockTimeout,
+                string.Create(CultureInfo.InvariantCulture, $"{holder} held its lock for more than {lockTimeout.TotalSeconds:0} seconds; nothing was changed. Try again later or raise -LockTimeout."),
+                e.InnerException);
+        }
+    }
+
+    /// <summary>Runs attempts until one succeeds, a failure is not transient, or the retries are used up (warning before each retry).</summary>
+    private async Task<T> WithRetryAsync<T>(string what, IEngineLog? log, Func<StrongBox, Task<T>> attempt, CancellationToken cancellationToken)
+    {
+        var connected = new StrongBox();
+        int changes = 0;
+        for (int retry = 1; ; retry++)
+        {
+            try
+            {
+                return await attempt(connected).ConfigureAwait(false);
+            }
+            catch (TableChangedException e)
+            {
+                if (++changes > 3)
+                {
+                    throw new EngineException(EngineErrorKind.DatabaseCommand, $"{what} on {Describe()} failed: {e.Message} three times in a row; nothing was changed.", e);
+                }
+
+                retry--; // another session changed the table between our look and our lock: look again
+            }
+            catch (Exception e) when (e is not OperationCanceledException && !cancellationToken.IsCancellationRequested && TransientReason(e, connected.Value) is { } reason)
+            {
+                ClearPool(null);
+                if (retry > Retry.MaxRetries)
+                {
+                    throw new EngineException(EngineErrorKind.TransientRetriesExhausted,
+                        string.Create(CultureInfo.InvariantCulture, $"{what} on {Describe()} failed {retry} times with transient errors (last: {reason}); nothing was changed. Try again later."), e);
+                }
+
+                TimeSpan delay = Retry.DelayFor(retry);
+                string message = string.Create(CultureInfo.InvariantCulture,
+                    $"{what} on {Describe()} failed with a transient error ({reason}); the transaction was rolled back. Trying again in {delay.TotalSeconds:0.0} s (retry {retry} of {Retry.MaxRetries}).");
+                if (log is not null)
+                {
+                    log.Warning(message);
+                }
+                else
+                {
+                    WarningSink?.Invoke(message);
+                }
+
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is DbException or InvalidOperationException or System.IO.IOException or TimeoutException)
+            {
+                throw Translate(e, TimeSpan.Zero, what);
+            }
+        }
+    }
+
+    /// <summary>Where warnings of callers without a log go (the state table writes); null drops them.</summary>
+    public Action<string>? WarningSink { get; init; }
+
     /// <summary>Deletes the rows of one scope and metric whose <paramref name="periodColumn"/> lies within the period; returns how many.</summary>
     private async Task<long> DeletePeriodAsync(DbConnection connection, DbTransaction transaction, string scope, string metric, DateTime periodStart, DateTime periodEnd, string periodColumn, CancellationToken cancellationToken)
     {
-        await using DbCommand delete = connection.CreateCommand();
-        delete.Transaction = transaction;
-        delete.CommandTimeout = 0;
-        delete.CommandText = Dialect.DeletePeriod(Target.EffectiveSchema, Target.Table, periodColumn);
+        await using DbCommand delete = NewCommand(connection, transaction, Dialect.DeletePeriod(Target.EffectiveSchema, Target.Table, periodColumn));
         AddParameter(delete, "scope", scope);
         AddParameter(delete, "metric", metric);
         AddDateParameter(delete, "from", periodStart);
@@ -233,7 +617,7 @@ public abstract class CostSink
         return await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private Exception Translate(Exception e, TimeSpan lockTimeout)
+    private Exception Translate(Exception e, TimeSpan lockTimeout, string what)
     {
         for (Exception? x = e; x is not null; x = x.InnerException)
         {
@@ -245,63 +629,96 @@ public abstract class CostSink
 
         if (e is DbException && IsBusy(e))
         {
-            return LockTimedOut(lockTimeout, e);
+            return ReaderHoldsLock(lockTimeout, e);
         }
 
-        if (e is DbException or InvalidOperationException or System.IO.IOException or TimeoutException)
+        if (e is DbException or InvalidOperationException or System.IO.IOException or TimeoutException or TransientDatabaseException)
         {
-            return new EngineException(EngineErrorKind.DatabaseCommand, $"Loading into {Target.QualifiedTable} on {Describe()} failed; nothing was changed: {e.Message}", e);
+            return new EngineException(EngineErrorKind.DatabaseCommand, $"{what} on {Describe()} failed; nothing was changed: {e.Message}", e);
         }
 
         return e;
     }
 
-    private EngineException LockTimedOut(TimeSpan lockTimeout, Exception? inner)
-        => new(EngineErrorKind.LockTimeout,
-            string.Create(CultureInfo.InvariantCulture, $"Another load into {Target.QualifiedTable} on {Describe()} held its lock for more than {lockTimeout.TotalSeconds:0} seconds; nothing was changed. Try again later or raise -LockTimeout."),
+    /// <summary>A lock wait that timed out while taking the write lock (SQLite: another writer).</summary>
+    protected virtual EngineException WriterHoldsLock(TimeSpan lockTimeout, Exception? inner) => ReaderHoldsLock(lockTimeout, inner);
+
+    /// <summary>A database lock wait that timed out during the load (a session holding a lock on the table; SQLite: a reader holding the file).</summary>
+    protected virtual EngineException ReaderHoldsLock(TimeSpan lockTimeout, Exception? inner)
+        => new(EngineErrorKind.LockTimeoutReader,
+            string.Create(CultureInfo.InvariantCulture, $"A session on {Describe()} held a lock on {Target.QualifiedTable} for more than {lockTimeout.TotalSeconds:0} seconds (a long query or an open transaction that reads or changes the table); nothing was changed. {WhoHoldsLocksHint}Try again later or raise -LockTimeout."),
             inner);
 
-    /// <summary>True when a database error means "locked by someone else".</summary>
-    protected virtual bool IsBusy(Exception e) => false;
+    /// <summary>A read whose lock wait timed out.</summary>
+    protected virtual EngineException ReadBlocked(TimeSpan lockTimeout, Exception? inner)
+        => new(EngineErrorKind.LockTimeout,
+            string.Create(CultureInfo.InvariantCulture, $"A session on {Describe()} held a lock on {Target.QualifiedTable} for more than {lockTimeout.TotalSeconds:0} seconds (a load creating the table or adding columns, or an open transaction); nothing was read. {WhoHoldsLocksHint}Try again later or raise -LockTimeout."),
+            inner);
 
-    private async Task<(bool Created, List<string> Added)> EnsureTableAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<CostColumn> dataColumns, IEngineLog log, CancellationToken cancellationToken)
+    /// <summary>The locks of one unit: its scope and metric (shared), and each month of its period (exclusive); or the scope and metric exclusively for a very long period.</summary>
+    private UnitLocks PlanUnitLocks(string scope, string metric, DateTime periodStart, DateTime periodEnd)
     {
-        HashSet<string> existing = await ListColumnsAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
-        var wanted = dataColumns.Concat(LineageColumns.All).ToList();
-        var added = new List<string>();
-        if (existing.Count == 0)
+        string? schema = Target.EffectiveSchema;
+        var first = new DateTime(periodStart.Year, periodStart.Month, 1);
+        var last = new DateTime(periodEnd.Year, periodEnd.Month, 1);
+        int months = ((last.Year - first.Year) * 12) + last.Month - first.Month + 1;
+        var locks = new List<(string, bool)>();
+        string describe;
+        if (months > SqlDialect.MaxMonthLocks || months < 1)
         {
-            // The (scope, metric, date) index is built after the first load's rows are in: one sorted build
-            // instead of a random insert per row. Later loads keep it up to date (their DELETE needs it).
-            await ExecuteAsync(connection, transaction, Dialect.CreateTable(Target.EffectiveSchema, Target.Table, wanted), cancellationToken).ConfigureAwait(false);
-            log.Verbose($"Created table {Target.QualifiedTable} with {wanted.Count} columns.");
-            return (true, added);
+            locks.Add((SqlDialect.UnitLockResource(schema, Target.Table, scope, metric), false));
+            describe = $"{scope} {metric} (every month)";
         }
-
-        foreach (CostColumn column in wanted)
+        else
         {
-            if (!existing.Contains(column.Name))
+            locks.Add((SqlDialect.UnitLockResource(schema, Target.Table, scope, metric), true));
+            for (DateTime m = first; m <= last; m = m.AddMonths(1))
             {
-                await ExecuteAsync(connection, transaction, Dialect.AddColumn(Target.EffectiveSchema, Target.Table, column), cancellationToken).ConfigureAwait(false);
-                added.Add(column.Name);
+                locks.Add((SqlDialect.MonthLockResource(schema, Target.Table, scope, metric, m), false));
             }
+
+            describe = months == 1
+                ? string.Create(CultureInfo.InvariantCulture, $"{scope} {metric} {first:yyyy-MM}")
+                : string.Create(CultureInfo.InvariantCulture, $"{scope} {metric} {first:yyyy-MM}..{last:yyyy-MM}");
         }
 
-        if (added.Count > 0)
-        {
-            log.Warning($"Added {added.Count} column(s) to {Target.QualifiedTable} that this file has and the table had not: {string.Join(", ", added)}.");
-        }
-
-        return (false, added);
+        return new UnitLocks(locks, describe);
     }
 
-    /// <summary>The table's column names (empty when the table does not exist).</summary>
-    public async Task<HashSet<string>> ListColumnsAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken)
+    private static List<CostColumn> Missing(IReadOnlyList<CostColumn> wanted, IReadOnlyCollection<string> names)
     {
-        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        await using DbCommand command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = Dialect.ListColumns(Target.EffectiveSchema, Target.Table);
+        var have = new HashSet<string>(names, StringComparer.OrdinalIgnoreCase);
+        return wanted.Where(c => !have.Contains(c.Name)).ToList();
+    }
+
+    /// <summary>Each wanted column's name as the table spells it (the same spelling first, else one that differs only in case).</summary>
+    internal static IReadOnlyDictionary<string, string> Spelling(IReadOnlyList<CostColumn> wanted, IReadOnlyList<string> names)
+    {
+        var exact = new HashSet<string>(names, StringComparer.Ordinal);
+        var byCase = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (string n in names)
+        {
+            byCase.TryAdd(n, n);
+        }
+
+        var map = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (CostColumn c in wanted)
+        {
+            map[c.Name] = exact.Contains(c.Name) ? c.Name : byCase.TryGetValue(c.Name, out string? spelled) ? spelled : c.Name;
+        }
+
+        return map;
+    }
+
+    /// <summary>The table's column names (empty when the table does not exist), case-insensitive.</summary>
+    public async Task<HashSet<string>> ListColumnsAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken)
+        => new(await ListColumnNamesAsync(connection, transaction, cancellationToken).ConfigureAwait(false), StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The table's column names as the table spells them, in table order (empty when the table does not exist).</summary>
+    public async Task<IReadOnlyList<string>> ListColumnNamesAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken)
+    {
+        var names = new List<string>();
+        await using DbCommand command = NewCommand(connection, transaction, Dialect.ListColumns(Target.EffectiveSchema, Target.Table));
         AddParameter(command, "schema", Target.EffectiveSchema ?? string.Empty);
         AddParameter(command, "table", Target.Table);
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -313,17 +730,26 @@ public abstract class CostSink
         return names;
     }
 
-    protected static async Task ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken)
+    /// <summary>A command on the connection in the transaction, with the sink's command timeout (none on PostgreSQL and SQL Server; SQLite: its busy wait).</summary>
+    protected virtual DbCommand NewCommand(DbConnection connection, DbTransaction? transaction, string sql)
     {
-        await using DbCommand command = connection.CreateCommand();
+        ArgumentNullException.ThrowIfNull(connection);
+        DbCommand command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = sql;
         command.CommandTimeout = 0;
+        return command;
+    }
+
+    protected async Task ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using DbCommand command = NewCommand(connection, transaction, sql);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     protected static void AddParameter(DbCommand command, string name, object? value)
     {
+        ArgumentNullException.ThrowIfNull(command);
         DbParameter p = command.CreateParameter();
         p.ParameterName = "@" + name;
         p.Value = value ?? DBNull.Value;
@@ -332,6 +758,7 @@ public abstract class CostSink
 
     protected virtual void AddDateParameter(DbCommand command, string name, DateTime value)
     {
+        ArgumentNullException.ThrowIfNull(command);
         DbParameter p = command.CreateParameter();
         p.ParameterName = "@" + name;
         p.DbType = DbType.Date;
@@ -340,35 +767,55 @@ public abstract class CostSink
     }
 
     /// <summary>Cost per month and service (and currency) in the table, optionally for one scope.</summary>
-    public async Task<IReadOnlyList<CostSummaryRow>> SummarizeAsync(string? scope, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<CostSummaryRow>> SummarizeAsync(string? scope, CancellationToken cancellationToken)
+        => SummarizeAsync(scope, DefaultReadLockTimeout, cancellationToken);
+
+    /// <summary>Cost per month and service (and currency) in the table, optionally for one scope; lock waits bounded by <paramref name="lockTimeout"/>.</summary>
+    public Task<IReadOnlyList<CostSummaryRow>> SummarizeAsync(string? scope, TimeSpan lockTimeout, CancellationToken cancellationToken)
+        => ReadAsync<IReadOnlyList<CostSummaryRow>>(lockTimeout, async (connection, ct) =>
+        {
+            HashSet<string> columns = await ListColumnsAsync(connection, null, ct).ConfigureAwait(false);
+            if (columns.Count == 0)
+            {
+                throw new EngineException(EngineErrorKind.NotFound, $"Table {Target.QualifiedTable} does not exist on {Describe()}.");
+            }
+
+            await using DbCommand command = NewCommand(connection, null, Dialect.Summary(Target.EffectiveSchema, Target.Table, columns, scope is not null));
+            if (scope is not null)
+            {
+                AddParameter(command, "scope", scope);
+            }
+
+            var rows = new List<CostSummaryRow>();
+            await using DbDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                rows.Add(new CostSummaryRow(
+                    reader.IsDBNull(0) ? string.Empty : reader.GetString(0),
+                    reader.IsDBNull(1) ? string.Empty : reader.GetString(1),
+                    reader.IsDBNull(2) ? string.Empty : reader.GetString(2),
+                    reader.IsDBNull(3) ? 0m : Convert.ToDecimal(reader.GetValue(3), CultureInfo.InvariantCulture),
+                    Convert.ToInt64(reader.GetValue(4), CultureInfo.InvariantCulture)));
+            }
+
+            return rows;
+        }, cancellationToken);
+
+    /// <summary>A mutable flag shared by the attempts of one operation: whether the database was reached.</summary>
+    protected sealed class StrongBox
     {
-        await using DbConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        HashSet<string> columns = await ListColumnsAsync(connection, null, cancellationToken).ConfigureAwait(false);
-        if (columns.Count == 0)
-        {
-            throw new EngineException(EngineErrorKind.NotFound, $"Table {Target.QualifiedTable} does not exist on {Describe()}.");
-        }
+        public bool Value { get; set; }
+    }
 
-        await using DbCommand command = connection.CreateCommand();
-        command.CommandText = Dialect.Summary(Target.EffectiveSchema, Target.Table, columns, scope is not null);
-        if (scope is not null)
-        {
-            AddParameter(command, "scope", scope);
-        }
+    private sealed record UnitLocks(IReadOnlyList<(string Resource, bool Shared)> Locks, string Describe);
+}
 
-        var rows = new List<CostSummaryRow>();
-        await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            rows.Add(new CostSummaryRow(
-                reader.IsDBNull(0) ? string.Empty : reader.GetString(0),
-                reader.IsDBNull(1) ? string.Empty : reader.GetString(1),
-                reader.IsDBNull(2) ? string.Empty : reader.GetString(2),
-                reader.IsDBNull(3) ? 0m : Convert.ToDecimal(reader.GetValue(3), CultureInfo.InvariantCulture),
-                Convert.ToInt64(reader.GetValue(4), CultureInfo.InvariantCulture)));
-        }
-
-        return rows;
+/// <summary>An application lock whose wait timed out (the sink turns it into a message naming who holds it).</summary>
+public sealed class LockWaitTimedOutException : Exception
+{
+    public LockWaitTimedOutException(Exception? inner = null)
+        : base("The lock wait timed out.", inner)
+    {
     }
 }
 

@@ -1,8 +1,10 @@
 using System;
+using System.Collections.Generic;
 using System.Data.Common;
 using System.Globalization;
 using System.Threading;
 using System.Threading.Tasks;
+using AzBillingPS.Engine.Common;
 using AzBillingPS.Engine.Csv;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
@@ -28,40 +30,78 @@ internal sealed class SqliteSink(SinkTarget target) : CostSink(target)
         return new SqliteConnection(builder.ToString());
     }
 
-    protected override async Task<DbTransaction> BeginAsync(DbConnection connection, TimeSpan lockTimeout, CancellationToken cancellationToken)
+    /// <summary>
+    /// The busy timeout (SQLite waiting for another connection's lock) and Microsoft.Data.Sqlite's own retry of busy
+    /// statements (the command timeout) both come from the lock timeout, so no wait on the file lasts longer: neither
+    /// a writer's lock nor a reader's.
+    /// </summary>
+    protected override async Task PrepareSessionAsync(DbConnection connection, TimeSpan lockTimeout, CancellationToken cancellationToken)
     {
         var sqlite = (SqliteConnection)connection;
-        int ms = (int)Math.Clamp(lockTimeout.TotalMilliseconds, 0, int.MaxValue);
-        sqlite.DefaultTimeout = Math.Max(1, (int)Math.Ceiling(lockTimeout.TotalSeconds));
-        await ExecuteAsync(connection, null, string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {ms}"), cancellationToken).ConfigureAwait(false);
-        await ExecuteAsync(connection, null, "PRAGMA cache_size = -65536", cancellationToken).ConfigureAwait(false);
-        return sqlite.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: the write lock, or wait for it
+        sqlite.DefaultTimeout = CommandTimeoutSeconds(lockTimeout);
+        await base.PrepareSessionAsync(connection, lockTimeout, cancellationToken).ConfigureAwait(false); // PRAGMA busy_timeout: needs no lock
     }
 
-    protected override Task LockAsync(DbConnection connection, DbTransaction transaction, TimeSpan lockTimeout, CancellationToken cancellationToken)
-        => Task.CompletedTask;
+    protected override async Task<DbTransaction> BeginAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        var sqlite = (SqliteConnection)connection;
+        DbTransaction transaction = sqlite.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: the write lock, or wait for it
+        await ExecuteAsync(connection, transaction, "PRAGMA cache_size = -65536", cancellationToken).ConfigureAwait(false); // reads the schema: after the lock
+        return transaction;
+    }
+
+    /// <summary>Microsoft.Data.Sqlite retries busy statements until the command timeout (whole seconds; 0 would mean for ever).</summary>
+    private static int CommandTimeoutSeconds(TimeSpan lockTimeout) => Math.Max(1, (int)Math.Ceiling(lockTimeout.TotalSeconds));
+
+    /// <summary>SQLite commands keep the connection's timeout: it bounds the retries of a busy statement, not its running time.</summary>
+    protected override DbCommand NewCommand(DbConnection connection, DbTransaction? transaction, string sql)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        DbCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return command;
+    }
 
     protected override bool IsBusy(Exception e) => e is SqliteException { SqliteErrorCode: 5 or 6 };
+
+    private string File => new SqliteConnectionStringBuilder(Target.ConnectionString).DataSource;
+
+    protected override EngineException WriterHoldsLock(TimeSpan lockTimeout, Exception? inner)
+        => new(EngineErrorKind.LockTimeout,
+            string.Create(CultureInfo.InvariantCulture, $"Another load into {Target.QualifiedTable}, or another program writing to the SQLite file {File}, held its write lock for more than {lockTimeout.TotalSeconds:0} seconds; nothing was changed. Try again later or raise -LockTimeout."),
+            inner);
+
+    protected override EngineException ReaderHoldsLock(TimeSpan lockTimeout, Exception? inner)
+        => new(EngineErrorKind.LockTimeoutReader,
+            string.Create(CultureInfo.InvariantCulture, $"A reader held the SQLite file {File} for more than {lockTimeout.TotalSeconds:0} seconds (an open transaction in another program, for example the sqlite3 shell or a reporting tool), so the load could not write its rows; nothing was changed. Close the reader's transaction, or raise -LockTimeout."),
+            inner);
+
+    protected override EngineException ReadBlocked(TimeSpan lockTimeout, Exception? inner)
+        => new(EngineErrorKind.LockTimeout,
+            string.Create(CultureInfo.InvariantCulture, $"The SQLite file {File} was locked by another process writing to it (a load in progress, or a program holding a write transaction) for more than {lockTimeout.TotalSeconds:0} seconds; nothing was read. Try again when it has finished, or raise -LockTimeout."),
+            inner);
 
     /// <summary>
     /// One prepared INSERT, bound and stepped through SQLite's own API: values go from the file's UTF-8 bytes
     /// to SQLite without a string or a parameter object per value.
     /// </summary>
-    protected override Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, int batchSize, CancellationToken cancellationToken)
+    protected override Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken)
     {
         var sqlite = (SqliteConnection)connection;
         int n = reader.FieldCount;
-        var names = new string[n];
+        var quoted = new string[n];
         var values = new string[n];
         var types = new CostColumnType[n];
         for (int i = 0; i < n; i++)
         {
-            names[i] = Dialect.Quote(reader.Columns[i].Name);
+            string name = reader.Columns[i].Name;
+            quoted[i] = Dialect.Quote(names.TryGetValue(name, out string? spelled) ? spelled : name);
             values[i] = "?" + (i + 1).ToString(CultureInfo.InvariantCulture);
             types[i] = reader.Columns[i].Type;
         }
 
-        string sql = $"INSERT INTO {Target.QualifiedTable} ({string.Join(", ", names)}) VALUES ({string.Join(", ", values)})";
+        string sql = $"INSERT INTO {Target.QualifiedTable} ({string.Join(", ", quoted)}) VALUES ({string.Join(", ", values)})";
         sqlite3 db = sqlite.Handle!;
         Check(db, raw.sqlite3_prepare_v2(db, sql, out sqlite3_stmt statement));
         using (statement)

@@ -47,6 +47,8 @@ public sealed class SyncRunner : IDisposable
             throw new EngineException(EngineErrorKind.InvalidArgument, "ThrottleLimit must be at least 1.");
         }
 
+        // Every name the run will create (cost table, index, state table, schema) is checked before anything is requested.
+        _ = CostSink.Create(request.Target);
         _store = new SyncStateStore(request.Target);
     }
 

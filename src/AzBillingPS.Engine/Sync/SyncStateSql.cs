@@ -29,7 +29,7 @@ public sealed class SyncStateSql
         ArgumentNullException.ThrowIfNull(costTable);
         Dialect = dialect;
         Schema = schema ?? dialect.DefaultSchema;
-        Table = StateTableName(costTable);
+        Table = StateTableName(dialect, costTable);
         dialect.Validate(Table);
     }
 
@@ -42,7 +42,16 @@ public sealed class SyncStateSql
 
     public string QualifiedTable => Dialect.QualifiedTable(Schema, Table);
 
-    public static string StateTableName(string costTable) => costTable + TableSuffix;
+    /// <summary>
+    /// The state table of a cost table: <c>&lt;cost table&gt;_SyncState</c>, or, when that is longer than the database
+    /// allows (PostgreSQL: 63 bytes; SQL Server: 128 characters), the cost table's name shortened and followed by '_' and
+    /// eight hex digits of its hash, then <c>_SyncState</c>.
+    /// </summary>
+    public static string StateTableName(SqlDialect dialect, string costTable)
+    {
+        ArgumentNullException.ThrowIfNull(dialect);
+        return dialect.DeriveName(string.Empty, costTable, TableSuffix);
+    }
 
     /// <summary>Every column, in table order, with its type per database.</summary>
     public static IReadOnlyList<string> Columns { get; } = new[]

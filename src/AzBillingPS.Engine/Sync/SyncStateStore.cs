@@ -103,10 +103,11 @@ public sealed class SyncStateStore
     /// <summary>Server and database (or file), without any credential.</summary>
     public string Describe() => _sink.Describe();
 
-    /// <summary>Creates the state table when it is missing (under the state table's lock, so concurrent runs do not race).</summary>
+    /// <summary>Creates the state table (and its schema) when it is missing (under the state table's lock, so concurrent runs do not race).</summary>
     public Task EnsureAsync(TimeSpan lockTimeout, CancellationToken cancellationToken)
         => _sink.RunLockedAsync(lockTimeout, async (connection, transaction, ct) =>
         {
+            await _sink.EnsureSchemaAsync(connection, transaction, lockTimeout, ct).ConfigureAwait(false);
             await using DbCommand command = connection.CreateCommand();
             command.Transaction = transaction;
             command.CommandText = Sql.CreateIfMissing();
@@ -120,7 +121,11 @@ public sealed class SyncStateStore
         }, cancellationToken);
 
     /// <summary>The rows of the state table (optionally of one normalised scope); null when the table does not exist.</summary>
-    public async Task<IReadOnlyList<SyncStateRow>?> ReadAsync(string? scope, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<SyncStateRow>?> ReadAsync(string? scope, CancellationToken cancellationToken)
+        => ReadAsync(scope, CostSink.DefaultReadLockTimeout, cancellationToken);
+
+    /// <summary>The rows of the state table (optionally of one normalised scope); null when the table does not exist. Lock waits are bounded by <paramref name="lockTimeout"/>.</summary>
+    public async Task<IReadOnlyList<SyncStateRow>?> ReadAsync(string? scope, TimeSpan lockTimeout, CancellationToken cancellationToken)
     {
         if (StateTarget.Provider == DatabaseProvider.Sqlite)
         {
@@ -132,35 +137,30 @@ public sealed class SyncStateStore
             }
         }
 
-        await using DbConnection connection = await _sink.OpenAsync(cancellationToken).ConfigureAwait(false);
-        HashSet<string> columns = await _sink.ListColumnsAsync(connection, null, cancellationToken).ConfigureAwait(false);
-        if (columns.Count == 0)
+        return await _sink.ReadAsync<IReadOnlyList<SyncStateRow>?>(lockTimeout, async (connection, ct) =>
         {
-            return null;
-        }
+            HashSet<string> columns = await _sink.ListColumnsAsync(connection, null, ct).ConfigureAwait(false);
+            if (columns.Count == 0)
+            {
+                return null;
+            }
 
-        await using DbCommand command = connection.CreateCommand();
-        command.CommandText = Sql.Select(scope is not null);
-        if (scope is not null)
-        {
-            Add(command, "scope", scope);
-        }
+            await using DbCommand command = connection.CreateCommand();
+            command.CommandText = Sql.Select(scope is not null);
+            if (scope is not null)
+            {
+                Add(command, "scope", scope);
+            }
 
-        var rows = new List<SyncStateRow>();
-        try
-        {
-            await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            var rows = new List<SyncStateRow>();
+            await using DbDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
                 rows.Add(ReadRow(reader));
             }
-        }
-        catch (DbException e)
-        {
-            throw new EngineException(EngineErrorKind.DatabaseCommand, $"Reading {QualifiedTable} on {Describe()} failed: {e.Message}", e);
-        }
 
-        return rows;
+            return rows;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Marks units as Running for a run (one short transaction): status, started, run and host; clears finished, operation id and error.</summary>

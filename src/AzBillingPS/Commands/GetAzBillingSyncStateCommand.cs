@@ -45,12 +45,10 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
     [ValidateNotNullOrEmpty]
     public string? ConfigPath { get; set; }
 
-    /// <summary>An Entra token for the database (Get-AzBillingToken -Scope https://database.windows.net/.default), for Azure SQL.</summary>
+    /// <summary>Seconds to wait for a lock on the state table (or a SQLite file another process is writing to).</summary>
     [Parameter]
-    [ValidateNotNull]
-    public AzBillingToken? DatabaseToken { get; set; }
-
-    protected override bool DatabaseSignInByToken => DatabaseToken is not null;
+    [ValidateRange(0, 86_400)]
+    public int LockTimeout { get; set; } = 30;
 
     protected override async Task BeginProcessingAsync()
     {
@@ -70,18 +68,6 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
             return true;
         }).ConfigureAwait(false);
 
-        if (DatabaseToken is not null)
-        {
-            if (_target!.Provider != DatabaseProvider.SqlServer)
-            {
-                throw new TerminatingErrorException(new ErrorRecord(
-                    new ArgumentException("-DatabaseToken is for SQL Server and Azure SQL targets."), ErrorIds.ParameterConflict, ErrorCategory.InvalidArgument, DatabaseToken));
-            }
-
-            AzBillingToken token = DatabaseToken;
-            _target = _target with { AccessToken = ct => token.GetTokenAsync(null, ct) };
-        }
-
         _store = new SyncStateStore(_target!);
     }
 
@@ -90,7 +76,7 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
         if (_rows is null)
         {
             WriteVerboseAsync($"Reading {_store!.QualifiedTable} on {_store.Describe()}.");
-            _rows = await _store.ReadAsync(null, CancellationToken).ConfigureAwait(false)
+            _rows = await _store.ReadAsync(null, TimeSpan.FromSeconds(LockTimeout), CancellationToken).ConfigureAwait(false)
                 ?? throw new TerminatingErrorException(new ErrorRecord(
                     new ItemNotFoundException($"No Sync-AzBilling run has written to {_target!.QualifiedTable} on {_store.Describe()}: its state table {_store.QualifiedTable} does not exist."),
                     ErrorIds.SyncStateNotFound, ErrorCategory.ObjectNotFound, _store.QualifiedTable));

@@ -75,13 +75,17 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
     [ValidateRange(0, 86_400)]
     public int LockTimeout { get; set; } = 300;
 
+    /// <summary>SQL Server / Azure SQL: a new table gets a clustered columnstore index instead of the clustered (_Scope, _Metric, Date) index.</summary>
+    [Parameter]
+    public SwitchParameter Columnstore { get; set; }
+
     /// <summary>Creates or replaces the FOCUS view over the cost table (&lt;Table&gt;_Focus) after the load.</summary>
     [Parameter]
     public SwitchParameter FocusView { get; set; }
 
     protected override async Task BeginProcessingAsync()
     {
-        _target = await OnPipelineAsync(() => ResolveTarget()).ConfigureAwait(false);
+        _target = await OnPipelineAsync(() => ResolveTarget() with { Columnstore = Columnstore }).ConfigureAwait(false);
         if (From is DateTime f && To is DateTime t && t.Date < f.Date)
         {
             throw new TerminatingErrorException(new ErrorRecord(new ArgumentException($"-To ({t:yyyy-MM-dd}) is before -From ({f:yyyy-MM-dd})."), ErrorIds.ParameterConflict, ErrorCategory.InvalidArgument, To));

@@ -252,14 +252,13 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     [ValidateRange(0, 86_400)]
     public int LockTimeout { get; set; } = 300;
 
-    /// <summary>SQL Server / Azure SQL: sign in to the database with the same identity (Entra token, refreshed as needed).</summary>
+    /// <summary>SQL Server / Azure SQL: a new cost table gets a clustered columnstore index.</summary>
+    [Parameter]
+    public SwitchParameter Columnstore { get; set; }
+
+    /// <summary>SQL Server, Azure SQL or PostgreSQL: sign in to the database with the same identity (Entra token for the database's resource, refreshed as needed).</summary>
     [Parameter]
     public SwitchParameter UseTokenForDatabase { get; set; }
-
-    /// <summary>SQL Server / Azure SQL: a token for the database from Get-AzBillingToken -Scope https://database.windows.net/.default.</summary>
-    [Parameter]
-    [ValidateNotNull]
-    public AzBillingToken? DatabaseToken { get; set; }
 
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -268,7 +267,8 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     [Parameter]
     public SwitchParameter FocusView { get; set; }
 
-    protected override bool DatabaseSignInByToken => UseTokenForDatabase || DatabaseToken is not null;
+
+    protected override bool DatabaseSignInByToken => UseTokenForDatabase || base.DatabaseSignInByToken;
 
     protected override object? ErrorTarget => Token is not null ? Token : SignIn().ErrorTarget(_signInMethod);
 
@@ -286,7 +286,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
                 WriteVerbose($"Read {settings.Count} setting(s) from {path}; parameters given on the command line override them.");
             }
 
-            return ResolveTarget();
+            return ResolveTarget() with { Columnstore = Columnstore };
         }).ConfigureAwait(false);
 
         Conflict(Months is not null && (From is not null || To is not null), "Give -Months or -From/-To, not both.", Months);
@@ -294,8 +294,9 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             "-LookbackMonths sets the default period's window; it does not go with -Months or -From/-To, which load the months they name.", LookbackMonths);
         Conflict(From is DateTime f && To is DateTime t && t.Date < f.Date, $"-To ({To:yyyy-MM-dd}) is before -From ({From:yyyy-MM-dd}).", To);
         Conflict(UseTokenForDatabase && DatabaseToken is not null, "Give -UseTokenForDatabase or -DatabaseToken, not both.", DatabaseToken);
-        Conflict((UseTokenForDatabase || DatabaseToken is not null) && _target!.Provider != DatabaseProvider.SqlServer,
-            "-UseTokenForDatabase and -DatabaseToken are for SQL Server and Azure SQL targets (-Provider SqlServer).", _target!.Provider);
+        Conflict(UseTokenForDatabase && _target!.Provider == DatabaseProvider.Sqlite,
+            "-UseTokenForDatabase signs in to SQL Server, Azure SQL or PostgreSQL; a SQLite file has no sign-in.", _target!.Provider);
+        Conflict(UseTokenForDatabase && _target!.Credential is not null, "-UseTokenForDatabase and -Credential are two ways to sign in to the database; give one.", Credential);
         string[] exportSources = new[] { (nameof(ExportPath), ExportPath is not null), (nameof(ExportContainerSasUrl), ExportContainerSasUrl is not null), (nameof(ExportStorageAccount), ExportStorageAccount is not null) }
             .Where(p => p.Item2).Select(p => "-" + p.Item1).ToArray();
         Conflict(exportSources.Length > 1, $"Give one exports source: -ExportPath (a folder), -ExportContainerSasUrl, or -ExportStorageAccount with -ExportContainer; not {string.Join(" and ", exportSources)}.", null);
@@ -317,7 +318,6 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             string[] signIn = SignInParameters.MethodParameters.Concat(SignInDetails).ToArray();
             string? also = signIn.FirstOrDefault(p => MyInvocation.BoundParameters.ContainsKey(p));
             Conflict(also is not null, $"-Token already says who signs in; leave out -{also}.", Token);
-            Conflict(UseTokenForDatabase, "-UseTokenForDatabase signs in to the database with the sign-in parameters; with -Token, pass a database token as -DatabaseToken (Get-AzBillingToken ... -Scope https://database.windows.net/.default).", Token);
         }
         else if (_needsSignIn)
         {
@@ -381,13 +381,15 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         else if (_needsSignIn)
         {
             options = await SignIn().BuildAsync(_signInMethod, log).ConfigureAwait(false);
-            tokens = AccessTokenProvider.Create(exports && ExportStorageAccount is not null ? options with { Scope = StorageScope } : options);
+            tokens = AccessTokenProvider.Create(options);
         }
 
         if (tokens is not null)
         {
-            await tokens.GetTokenAsync(log, CancellationToken).ConfigureAwait(false);
-            WriteVerboseAsync(exports && ExportStorageAccount is not null ? $"Signed in as {tokens.Who} for storage ({StorageScope})." : $"Signed in as {tokens.Who} for {tokens.ResourceManagerUrl}.");
+            // From a storage account the identity needs a storage token (with -Token, the token given must be one).
+            AccessTokenProvider first = exports && ExportStorageAccount is not null && Token is null ? tokens.ForScope(StorageScope) : tokens;
+            await first.GetTokenAsync(log, CancellationToken).ConfigureAwait(false);
+            WriteVerboseAsync(first.Scope is string scope && scope.Contains("storage", StringComparison.OrdinalIgnoreCase) ? $"Signed in as {first.Who} for storage ({scope})." : $"Signed in as {first.Who} for {first.ResourceManagerUrl}.");
         }
 
         var scopes = new List<string>();
@@ -440,15 +442,10 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         SinkTarget target = _target!;
         if (UseTokenForDatabase)
         {
-            string resource = DatabaseResource(options!);
-            AccessTokenProvider database = AccessTokenProvider.Create(options! with { Scope = resource });
+            // The same identity, for the database's resource in the cloud signed in to (its scope from the cloud table).
+            AccessTokenProvider database = tokens!.ForScope(tokens.CloudTable.DatabaseScope(target.Provider == DatabaseProvider.PostgreSql));
             target = target with { AccessToken = ct => database.GetTokenAsync(log, ct) };
-            WriteVerboseAsync($"Signing in to the database as {database.Who} with scope {resource}.");
-        }
-        else if (DatabaseToken is not null)
-        {
-            AzBillingToken databaseToken = DatabaseToken;
-            target = target with { AccessToken = ct => databaseToken.GetTokenAsync(log, ct) };
+            WriteVerboseAsync($"Signing in to the database as {database.Who} with scope {database.Scope}.");
         }
 
         DateOnly today = DateOnly.FromDateTime(DateTime.UtcNow);
@@ -540,7 +537,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         }
         else
         {
-            AccessTokenProvider storage = tokens!;
+            AccessTokenProvider storage = Token is not null ? tokens! : tokens!.ForScope(StorageScope);
             Conflict(Token is not null && Token.Scope.IndexOf("storage", StringComparison.OrdinalIgnoreCase) < 0,
                 $"-Token is for {Token?.Scope}; reading -ExportStorageAccount needs a storage token: Get-AzBillingToken ... -Scope {StorageScope} (or leave -Token out and sign in with the parameters).", Token);
             Uri endpoint = ImportAzCostExportCommand.StorageEndpoint(ExportStorageAccount!);
@@ -641,14 +638,6 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
 
         return false;
     }
-
-    /// <summary>The database resource of the cloud signed in to (Azure SQL's Entra audience).</summary>
-    private static string DatabaseResource(TokenProviderOptions options) => options.Cloud switch
-    {
-        "AzureUSGovernment" => "https://database.usgovcloudapi.net/.default",
-        "AzureChina" => "https://database.chinacloudapi.cn/.default",
-        _ => "https://database.windows.net/.default",
-    };
 
     private SignInParameters SignIn() => new()
     {

@@ -60,6 +60,14 @@ public abstract class DatabaseTargetCmdlet : AsyncCmdlet
     [Alias("SqlCredential")]
     public PSCredential? Credential { get; set; }
 
+    /// <summary>
+    /// An Entra sign-in to the database: an AzBillingToken from Get-AzBillingToken. A token for another resource (Resource
+    /// Manager, the default) is used for the database's resource in its cloud, with the same identity; renewed as needed.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNull]
+    public AzBillingToken? DatabaseToken { get; set; }
+
     /// <summary>The cost table.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -71,7 +79,7 @@ public abstract class DatabaseTargetCmdlet : AsyncCmdlet
     public string? Schema { get; set; }
 
     /// <summary>True when the database sign-in is an Entra token (so -SqlInstance does not add Integrated Security).</summary>
-    protected virtual bool DatabaseSignInByToken => false;
+    protected virtual bool DatabaseSignInByToken => DatabaseToken is not null;
 
     /// <summary>Resolves the target from the parameters; throws a terminating error for contradictions.</summary>
     /// <param name="readOnly">The command only reads: a SQLite file must exist already, and is opened read-only.</param>
@@ -94,6 +102,27 @@ public abstract class DatabaseTargetCmdlet : AsyncCmdlet
     }
 
     private SinkTarget ResolveTargetCore()
+    {
+        SinkTarget target = ResolveConnection();
+        if (DatabaseToken is null)
+        {
+            return target;
+        }
+
+        if (target.Provider == DatabaseProvider.Sqlite)
+        {
+            throw Conflict("-DatabaseToken signs in to SQL Server, Azure SQL or PostgreSQL; a SQLite file has no sign-in.", DatabaseToken);
+        }
+
+        if (target.Credential is not null)
+        {
+            throw Conflict("-DatabaseToken and -Credential are two ways to sign in to the database; give one.", DatabaseToken);
+        }
+
+        return target with { AccessToken = DatabaseToken.DatabaseTokenSource(target.Provider == DatabaseProvider.PostgreSql) };
+    }
+
+    private SinkTarget ResolveConnection()
     {
         string[] named = new[] { (nameof(SqlInstance), SqlInstance), (nameof(ConnectionString), ConnectionString), (nameof(DatabasePath), DatabasePath) }
             .Where(p => p.Item2 is not null).Select(p => "-" + p.Item1).ToArray();
@@ -171,7 +200,7 @@ public abstract class DatabaseTargetCmdlet : AsyncCmdlet
     protected async Task MakeFocusViewAsync(SinkTarget target, TimeSpan lockTimeout)
     {
         ArgumentNullException.ThrowIfNull(target);
-        string view = FocusView.ViewName(target.Table);
+        string view = FocusView.ViewName(target.Dialect, target.Table);
         string display = target.Dialect.DefaultSchema is null ? view : $"{target.EffectiveSchema}.{view}";
         string where = $"{display} on {CostSink.Create(target).Describe()}";
         if (!await ShouldProcessAsync(where, $"Create or replace the FOCUS view over {target.DisplayTable} (and refill its lookup tables)").ConfigureAwait(false))

@@ -45,6 +45,10 @@ public static class ErrorIds
     public const string CsvCompressedFile = "CsvCompressedFile";
     public const string PathIsFolder = "AzBillingPathIsFolder";
 
+    // Issue 10 §4-5 and issue 13 (docs/security.md and docs/sqlserver.md list these).
+    public const string LockTimeoutReader = "SqlLockTimeoutReader";
+    public const string TransientRetriesExhausted = "SqlTransientRetriesExhausted";
+
     // Issue 15: Cost Management exports.
     public const string ExportManifestInvalid = "ExportManifestInvalid";
     public const string ExportRunIncomplete = "ExportRunIncomplete";

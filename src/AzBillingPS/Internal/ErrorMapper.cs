@@ -64,6 +64,8 @@ internal static class ErrorMapper
         EngineErrorKind.Unsupported => (ErrorIds.Unsupported, ErrorCategory.NotImplemented),
         EngineErrorKind.LinkExpired => (ErrorIds.BlobLinkExpired, ErrorCategory.ResourceUnavailable),
         EngineErrorKind.TokenHostRefused => (ErrorIds.TokenHostRefused, ErrorCategory.SecurityError),
+        EngineErrorKind.LockTimeoutReader => (ErrorIds.LockTimeoutReader, ErrorCategory.ResourceBusy),
+        EngineErrorKind.TransientRetriesExhausted => (ErrorIds.TransientRetriesExhausted, ErrorCategory.ResourceUnavailable),
         EngineErrorKind.UnsafeFolder => (ErrorIds.UnsafeFolder, ErrorCategory.SecurityError),
         EngineErrorKind.UnsafeFile => (ErrorIds.UnsafeFile, ErrorCategory.SecurityError),
         EngineErrorKind.DecompressionLimit => (ErrorIds.DecompressionLimit, ErrorCategory.InvalidData),

@@ -270,6 +270,7 @@ internal sealed class SignInParameters
             TenantId = TenantId,
             ClientId = ClientId,
             Cloud = CloudName,
+            CloudTable = cloud.Name,
             AuthorityHost = AuthorityHost ?? cloud.AuthorityHost,
             ResourceManagerUrl = ResourceManagerUrl ?? cloud.ResourceManagerUrl,
             Scope = Scope,

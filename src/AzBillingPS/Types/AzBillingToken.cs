@@ -56,6 +56,30 @@ public sealed class AzBillingToken
     /// <summary>The engine's token source, for the cmdlets of this module.</summary>
     internal AccessTokenProvider Provider { get; }
 
+    private Func<CancellationToken, Task<AccessTokenInfo>>? _sqlToken;
+    private Func<CancellationToken, Task<AccessTokenInfo>>? _postgreSqlToken;
+
+    /// <summary>
+    /// The token source a database target uses: this token when it is already for the database's resource (Azure SQL's,
+    /// or Azure Database for PostgreSQL's), otherwise the same identity for that resource in this token's cloud. One
+    /// source per token and kind, kept, so repeated commands share SqlClient's and Npgsql's connection pools.
+    /// </summary>
+    internal Func<CancellationToken, Task<AccessTokenInfo>> DatabaseTokenSource(bool postgreSql)
+    {
+        ref Func<CancellationToken, Task<AccessTokenInfo>>? slot = ref postgreSql ? ref _postgreSqlToken : ref _sqlToken;
+        if (slot is null)
+        {
+            AccessTokenProvider database = DatabaseProvider(postgreSql);
+            Interlocked.CompareExchange(ref slot, ct => database.GetTokenAsync(ct), null);
+        }
+
+        return slot;
+    }
+
+    /// <summary>The provider of <see cref="DatabaseTokenSource"/>: this one, or the same identity with the database scope of this token's cloud.</summary>
+    internal AccessTokenProvider DatabaseProvider(bool postgreSql)
+        => CloudEndpoints.IsDatabaseScope(Provider.Scope, postgreSql) ? Provider : Provider.ForScope(Provider.CloudTable.DatabaseScope(postgreSql));
+
     /// <summary>A current access token for the later cmdlets (renewed when fewer than five minutes remain).</summary>
     internal Task<AccessTokenInfo> GetTokenAsync(IEngineLog? log, CancellationToken cancellationToken)
         => Provider.GetTokenAsync(log, cancellationToken);
@@ -66,17 +90,7 @@ public sealed class AzBillingToken
     /// <summary>The bearer token as a read-only SecureString (renewed first when fewer than five minutes remain).</summary>
     public SecureString GetAccessTokenAsSecureString() => ToSecureString(GetAccessToken());
 
-    internal static SecureString ToSecureString(string value)
-    {
-        var secure = new SecureString();
-        foreach (char c in value)
-        {
-            secure.AppendChar(c);
-        }
-
-        secure.MakeReadOnly();
-        return secure;
-    }
+    internal static SecureString ToSecureString(string value) => AccessTokenProvider.Protect(value);
 
     public override string ToString()
         => string.Create(

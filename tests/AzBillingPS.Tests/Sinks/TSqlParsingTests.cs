@@ -76,10 +76,12 @@ public class TSqlParsingTests
         }
     }
 
-    [Fact]
-    public void Lock_uses_sp_getapplock_owned_by_the_transaction()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Lock_uses_sp_getapplock_owned_by_the_transaction_with_mode_and_timeout_as_parameters(bool shared)
     {
-        var statements = Statements(Dialect.Lock());
+        var statements = Statements(Dialect.Lock(shared));
         var exec = statements.OfType<ExecuteStatement>().Single();
         var proc = Assert.IsType<ExecutableProcedureReference>(exec.ExecuteSpecification.ExecutableEntity);
         Assert.Equal("sp_getapplock", proc.ProcedureReference.ProcedureReference.Name.BaseIdentifier.Value);
@@ -87,12 +89,86 @@ public class TSqlParsingTests
         Assert.Equal(new[] { "@Resource", "@LockMode", "@LockOwner", "@LockTimeout" }, names);
         var owner = (StringLiteral)proc.Parameters.Single(p => p.Variable.Name == "@LockOwner").ParameterValue;
         Assert.Equal("Transaction", owner.Value);
+        Assert.Equal("@mode", Assert.IsType<VariableReference>(proc.Parameters.Single(p => p.Variable.Name == "@LockMode").ParameterValue).Name);
+        Assert.Equal("@timeoutMs", Assert.IsType<VariableReference>(proc.Parameters.Single(p => p.Variable.Name == "@LockTimeout").ParameterValue).Name);
+        Assert.Equal("@result", Assert.IsType<VariableReference>(exec.ExecuteSpecification.Variable).Name); // sp_getapplock's result is read back
+    }
+
+    [Fact]
+    public void A_missing_schema_is_created_through_sp_executesql_with_QUOTENAME_when_SCHEMA_ID_is_null()
+    {
+        string sql = Dialect.CreateSchema("bill]ing")!;
+        Assert.DoesNotContain("bill]ing", sql); // the name is a parameter, quoted by the server
+        var ifStatement = Assert.IsType<IfStatement>(Assert.Single(Statements(sql)));
+        var predicate = Assert.IsType<BooleanIsNullExpression>(ifStatement.Predicate);
+        var call = Assert.IsType<FunctionCall>(predicate.Expression);
+        Assert.Equal("SCHEMA_ID", call.FunctionName.Value, ignoreCase: true);
+        var block = Assert.IsType<BeginEndBlockStatement>(ifStatement.ThenStatement);
+        var declare = Assert.IsType<DeclareVariableStatement>(block.StatementList.Statements[0]);
+        var concat = Assert.IsType<BinaryExpression>(declare.Declarations.Single().Value);
+        Assert.Equal("QUOTENAME", Assert.IsType<FunctionCall>(concat.SecondExpression).FunctionName.Value, ignoreCase: true);
+        var exec = Assert.IsType<ExecuteStatement>(block.StatementList.Statements[1]);
+        var proc = Assert.IsType<ExecutableProcedureReference>(exec.ExecuteSpecification.ExecutableEntity);
+        Assert.Equal("sp_executesql", proc.ProcedureReference.ProcedureReference.Name.BaseIdentifier.Value);
+
+        // The check before it (creating needs CREATE SCHEMA even when the schema exists, so the module looks first).
+        Assert.IsType<SelectStatement>(Assert.Single(Statements(Dialect.SchemaExists())));
+        Assert.Contains("@schema", Dialect.SchemaExists());
+    }
+
+    [Theory]
+    [InlineData(0L, "0")]
+    [InlineData(300_000L, "300000")]
+    [InlineData(10_000_000_000L, "2147483647")]
+    public void Lock_timeout_is_one_SET_LOCK_TIMEOUT_in_milliseconds(long ms, string expected)
+    {
+        var set = Assert.IsType<SetCommandStatement>(Assert.Single(Statements(Dialect.SetLockTimeout(ms))));
+        var command = Assert.IsType<GeneralSetCommand>(Assert.Single(set.Commands));
+        Assert.Equal(GeneralSetCommandType.LockTimeout, command.CommandType);
+        Assert.Equal(expected, Assert.IsType<IntegerLiteral>(command.Parameter).Value);
+    }
+
+    [Fact]
+    public void The_index_is_clustered_on_scope_metric_date_or_a_clustered_columnstore_index()
+    {
+        var clustered = Assert.IsType<CreateIndexStatement>(Assert.Single(Statements(Dialect.CreateIndex("dbo", "AzureCostDetails"))));
+        Assert.True(clustered.Clustered);
+        Assert.Equal(new[] { "_Scope", "_Metric", "Date" }, clustered.Columns.Select(c => c.Column.MultiPartIdentifier.Identifiers.Last().Value));
+        Assert.Equal("IX_AzureCostDetails_ScopeMetricDate", clustered.Name.Value);
+        var columnstore = Assert.IsType<CreateColumnStoreIndexStatement>(Assert.Single(Statements(Dialect.CreateIndex("dbo", "AzureCostDetails", columnstore: true))));
+        Assert.True(columnstore.Clustered);
+        Assert.Equal("AzureCostDetails", columnstore.OnName.BaseIdentifier.Value);
+        Assert.IsType<SelectStatement>(Assert.Single(Statements(SqlServerDialect.TableStorage())));
+    }
+
+    [Fact]
+    public void Short_catalog_text_columns_are_sized_and_the_rest_stay_nvarchar_max()
+    {
+        var create = (CreateTableStatement)Statements(Dialect.CreateTable("dbo", "t", Columns)).Single();
+        SqlDataTypeReference TypeOf(string name) => (SqlDataTypeReference)create.Definition.ColumnDefinitions.Single(c => c.ColumnIdentifier.Value == name).DataType;
+        Assert.Equal("16", TypeOf("BillingCurrencyCode").Parameters.Single().Value);
+        Assert.Equal("256", TypeOf("MeterCategory").Parameters.Single().Value);
+        Assert.Equal("512", TypeOf("ResourceName").Parameters.Single().Value);
+        foreach (string max in new[] { "Tags", "AdditionalInfo", "ResourceId", "x]; DROP TABLE y; --" })
+        {
+            Assert.Equal(SqlDataTypeOption.NVarChar, TypeOf(max).SqlDataTypeOption);
+            Assert.IsType<MaxLiteral>(TypeOf(max).Parameters.Single());
+        }
+
+        // Every sized column is a text column of the catalog, so a sized name can only be a known short value.
+        foreach (string sized in SqlServerDialect.TextLengths.Keys)
+        {
+            Assert.Equal(CostColumnType.Text, CostColumnCatalog.Columns.Single(c => c.Name == sized).Type);
+        }
+
+        // A column added for drift gets the same type as at creation.
+        var alter = Assert.IsType<AlterTableAddTableElementStatement>(Assert.Single(Statements(Dialect.AddColumn("dbo", "t", new CostColumn("ChargeType", CostColumnType.Text)))));
+        Assert.Equal("64", ((SqlDataTypeReference)alter.Definition.ColumnDefinitions.Single().DataType).Parameters.Single().Value);
     }
 
     [Fact]
     public void Index_list_columns_and_summary_parse()
     {
-        Assert.IsType<CreateIndexStatement>(Assert.Single(Statements(Dialect.CreateIndex("dbo", "AzureCostDetails"))));
         Assert.IsType<SelectStatement>(Assert.Single(Statements(Dialect.ListColumns("dbo", "AzureCostDetails"))));
         var cols = new[] { "MeterCategory", "BillingCurrencyCode", "CostInBillingCurrency", "Date" };
         Assert.IsType<SelectStatement>(Assert.Single(Statements(Dialect.Summary("dbo", "AzureCostDetails", cols, byScope: true))));
@@ -178,6 +254,54 @@ public class TSqlParsingTests
         Assert.Equal("[" + name + "]", SqlServerDialect.Instance.Quote(name));
         var e = Assert.Throws<AzBillingPS.Engine.Common.EngineException>(() => PostgreSqlDialect.Instance.Quote(name));
         Assert.Contains("63", e.Message);
+
+        // SQL Server counts characters (sysname is nvarchar(128)); PostgreSQL counts UTF-8 bytes.
+        string accented = new('é', 128);
+        Assert.Equal("[" + accented + "]", SqlServerDialect.Instance.Quote(accented));
+        Assert.Throws<AzBillingPS.Engine.Common.EngineException>(() => SqlServerDialect.Instance.Quote(accented + "x"));
+        Assert.Throws<AzBillingPS.Engine.Common.EngineException>(() => PostgreSqlDialect.Instance.Quote(new string('é', 32)));
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.SqlServer)]
+    [InlineData(DatabaseProvider.PostgreSql)]
+    public void Derived_names_fit_the_database_keep_prefix_and_suffix_and_differ_for_different_tables(DatabaseProvider provider)
+    {
+        SqlDialect dialect = SqlDialect.For(provider);
+        int max = dialect.MaxIdentifierLength;
+        Assert.Equal("IX_AzureCostDetails_ScopeMetricDate", dialect.IndexName("AzureCostDetails"));
+        // The longest names the database takes, in ASCII, two-byte characters and with a surrogate pair.
+        string[] tables = provider == DatabaseProvider.SqlServer
+            ? new[] { new string('t', max), new string('é', max), "😀" + new string('ü', max - 2) }
+            : new[] { new string('t', max), new string('é', max / 2), "😀" + new string('ü', (max - 4) / 2) };
+        foreach (string table in tables)
+        {
+            dialect.Validate(table);
+            string index = dialect.IndexName(table);
+            string state = AzBillingPS.Engine.Sync.SyncStateSql.StateTableName(dialect, table);
+            foreach (string derived in new[] { index, state })
+            {
+                Assert.True(dialect.IdentifierLength(derived) <= max, derived);
+                dialect.Validate(derived); // no half surrogate, no overflow
+                Assert.Matches("_[0-9a-f]{8}(_ScopeMetricDate|_SyncState)$", derived);
+            }
+
+            Assert.StartsWith("IX_", index, System.StringComparison.Ordinal);
+            Assert.NotEqual(index, dialect.IndexName(table[..^1] + "x"));
+        }
+    }
+
+    [Fact]
+    public void Lock_resources_name_table_unit_and_month_and_long_ones_are_hashed_for_sp_getapplock()
+    {
+        Assert.Equal("AZBILLINGPS:DBO.AZURECOSTDETAILS", SqlDialect.LockResource("dbo", "AzureCostDetails"));
+        Assert.Equal("AZBILLINGPS:DBO.AZURECOSTDETAILS|/SUBSCRIPTIONS/X|ACTUALCOST", SqlDialect.UnitLockResource("dbo", "AzureCostDetails", "/subscriptions/x", "ActualCost"));
+        Assert.Equal("AZBILLINGPS:DBO.AZURECOSTDETAILS|/SUBSCRIPTIONS/X|ACTUALCOST|2026-03", SqlDialect.MonthLockResource("dbo", "AzureCostDetails", "/subscriptions/x", "ActualCost", new System.DateTime(2026, 3, 17)));
+        string longOne = SqlDialect.MonthLockResource(new string('s', 128), new string('t', 128), "/providers/Microsoft.Billing/billingAccounts/1234", "AmortizedCost", new System.DateTime(2026, 3, 1));
+        string applock = SqlServerSink.AppLockResource(longOne);
+        Assert.True(applock.Length <= 255);
+        Assert.NotEqual(applock, SqlServerSink.AppLockResource(longOne.Replace("2026-03", "2026-04", System.StringComparison.Ordinal)));
+        Assert.Equal("AZBILLINGPS:DBO.T", SqlServerSink.AppLockResource("AZBILLINGPS:DBO.T"));
     }
 
     [Fact]

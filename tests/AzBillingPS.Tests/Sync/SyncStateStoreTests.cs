@@ -132,8 +132,13 @@ public sealed class SyncStateStoreTests : IDisposable
     [Fact]
     public void State_table_names_follow_the_cost_table_and_are_checked()
     {
-        Assert.Equal("AzureCostDetails_SyncState", SyncStateSql.StateTableName("AzureCostDetails"));
-        var e = Assert.Throws<EngineException>(() => new SyncStateSql(AzBillingPS.Engine.Sinks.PostgreSqlDialect.Instance, null, new string('t', 60)));
+        Assert.Equal("AzureCostDetails_SyncState", SyncStateSql.StateTableName(PostgreSqlDialect.Instance, "AzureCostDetails"));
+        // A 60-byte cost table (fits PostgreSQL's 63) gets a state table shortened with a hash, still ending _SyncState.
+        var longName = new SyncStateSql(PostgreSqlDialect.Instance, null, new string('t', 60));
+        Assert.Equal(63, longName.Table.Length);
+        Assert.EndsWith("_SyncState", longName.Table, StringComparison.Ordinal);
+        Assert.NotEqual(longName.Table, new SyncStateSql(PostgreSqlDialect.Instance, null, new string('t', 59) + "u").Table);
+        var e = Assert.Throws<EngineException>(() => new SyncStateSql(PostgreSqlDialect.Instance, null, "a\0b"));
         Assert.Equal(EngineErrorKind.InvalidIdentifier, e.Kind);
         Assert.Contains("ON CONFLICT", new SyncStateSql(AzBillingPS.Engine.Sinks.PostgreSqlDialect.Instance, null, "c").Upsert(new[] { SyncStateColumns.Status }));
     }
