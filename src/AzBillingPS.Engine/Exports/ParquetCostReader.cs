@@ -29,31 +29,11 @@ namespace AzBillingPS.Engine.Exports;
 /// </summary>
 public sealed class ParquetCostReader : CostRowReader
 {
-    private readonly IReadOnlyList<CostFileHeader> _files;
-    private readonly CostColumn[] _columns;
-    private readonly int _dataCount;
-    private readonly LineageValues _lineage;
-    private readonly CancellationToken _cancellationToken;
-    private readonly Dictionary<string, int> _ordinals;
-    private readonly int _periodOrdinal;
-
-    internal readonly string?[] Text;
-    internal readonly decimal[] Decimals;
-    internal readonly DateTime[] Dates;
-    internal readonly bool[] Bools;
-    internal readonly Guid[] Guids;
-    internal readonly bool[] Nulls;
-    private readonly byte[][] _utf8;
-    private readonly int[] _utf8Length;
-    private readonly string?[] _utf8Of;
     private readonly byte[]?[] _valueBuffer;
     private readonly int[] _valueStart;
     private readonly int[] _valueLength;
-    private readonly string?[] _lastString;
-    private readonly byte[][] _lastUtf8;
-    private readonly int[] _lastLength;
+    private readonly byte[][] _converted;
 
-    private int _fileIndex = -1;
     private Stream? _stream;
     private ParquetReader? _reader;
     private readonly List<(Stream Stream, ParquetReader Reader)> _helpers = new();
@@ -70,52 +50,16 @@ public sealed class ParquetCostReader : CostRowReader
     private long _rowsInFile;
     private ParquetColumn[] _active = Array.Empty<ParquetColumn>();
     private readonly Dictionary<string, ParquetColumn> _buffers = new(StringComparer.Ordinal);
-    private long _rowsRead;
     private long _bytesDone;
-    private bool _closed;
 
     public ParquetCostReader(IReadOnlyList<CostFileHeader> files, IReadOnlyList<CostColumn> dataColumns, LineageValues lineage, CancellationToken cancellationToken)
+        : base(files, dataColumns, lineage, cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(files);
-        ArgumentNullException.ThrowIfNull(dataColumns);
-        ArgumentNullException.ThrowIfNull(lineage);
-        _files = files;
-        _lineage = lineage;
-        _cancellationToken = cancellationToken;
-        var all = new List<CostColumn>(dataColumns);
-        all.AddRange(LineageColumns.All);
-        _columns = all.ToArray();
-        _dataCount = dataColumns.Count;
-        _ordinals = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
-        for (int i = 0; i < _columns.Length; i++)
-        {
-            _ordinals[_columns[i].Name] = i;
-        }
-
-        string? period = files.Count > 0 ? files[0].Catalog.PeriodColumn : null;
-        _periodOrdinal = period is not null && _ordinals.TryGetValue(period, out int p) ? p : -1;
-        int n = _columns.Length;
-        Text = new string?[n];
-        Decimals = new decimal[n];
-        Dates = new DateTime[n];
-        Bools = new bool[n];
-        Guids = new Guid[n];
-        Nulls = new bool[n];
-        _utf8 = new byte[n][];
-        _utf8Length = new int[n];
-        _utf8Of = new string?[n];
+        int n = Columns.Count;
         _valueBuffer = new byte[]?[n];
         _valueStart = new int[n];
         _valueLength = new int[n];
-        _lastString = new string?[n];
-        _lastUtf8 = new byte[n][];
-        _lastLength = new int[n];
-        Text[_dataCount] = lineage.Scope;
-        Text[_dataCount + 1] = lineage.Metric;
-        Dates[_dataCount + 2] = lineage.PeriodStart;
-        Dates[_dataCount + 3] = lineage.PeriodEnd;
-        Guids[_dataCount + 5] = lineage.ImportId;
-        Dates[_dataCount + 6] = lineage.ImportedAtUtc;
+        _converted = new byte[n][];
     }
 
     /// <summary>
@@ -163,34 +107,8 @@ public sealed class ParquetCostReader : CostRowReader
         return stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("PAR1"u8);
     }
 
-    public override IReadOnlyList<CostColumn> Columns => _columns;
-
-    public override long RowsRead => _rowsRead;
-
-    public override int? DecimalScale { get; set; }
-
     /// <summary>Bytes of the files consumed so far (whole files: Parquet is read a row group at a time).</summary>
-    public long BytesRead => _bytesDone;
-
-    public override string? CurrentFile => _fileIndex >= 0 && _fileIndex < _files.Count ? _files[_fileIndex].Path : null;
-
-    public Action<ParquetCostReader>? OnRows { get; set; }
-
-    public int NotifyAfter { get; set; } = 50_000;
-
-    public override int FieldCount => _columns.Length;
-
-    public override bool HasRows => true;
-
-    public override bool IsClosed => _closed;
-
-    public override int RecordsAffected => -1;
-
-    public override int Depth => 0;
-
-    public override object this[int ordinal] => GetValue(ordinal);
-
-    public override object this[string name] => GetValue(GetOrdinal(name));
+    public override long BytesRead => _bytesDone;
 
     /// <summary>
     /// The folder the decoded row groups are spooled to (a private folder is made there, and removed when the reader
@@ -202,7 +120,7 @@ public sealed class ParquetCostReader : CostRowReader
     {
         while (true)
         {
-            _cancellationToken.ThrowIfCancellationRequested();
+            Cancellation.ThrowIfCancellationRequested();
             if (_reader is null && !OpenNext())
             {
                 return false;
@@ -212,12 +130,7 @@ public sealed class ParquetCostReader : CostRowReader
             {
                 _row++;
                 Store();
-                _rowsRead++;
-                if (OnRows is not null && _rowsRead % NotifyAfter == 0)
-                {
-                    OnRows(this);
-                }
-
+                Counted();
                 return true;
             }
 
@@ -233,17 +146,17 @@ public sealed class ParquetCostReader : CostRowReader
 
     private bool OpenNext()
     {
-        _fileIndex++;
-        if (_fileIndex >= _files.Count)
+        FileIndex++;
+        if (FileIndex >= Files.Count)
         {
             return false;
         }
 
-        CostFileHeader file = _files[_fileIndex];
+        CostFileHeader file = Files[FileIndex];
         _stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.RandomAccess);
         try
         {
-            _reader = Task.Run(() => ParquetReader.CreateAsync(_stream, ReaderOptions, true, _cancellationToken)).GetAwaiter().GetResult();
+            _reader = Task.Run(() => ParquetReader.CreateAsync(_stream, ReaderOptions, true, Cancellation)).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException or IndexOutOfRangeException)
         {
@@ -259,7 +172,7 @@ public sealed class ParquetCostReader : CostRowReader
             var stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.RandomAccess);
             try
             {
-                ParquetReader helper = Task.Run(() => ParquetReader.CreateAsync(stream, ReaderOptions, true, _cancellationToken)).GetAwaiter().GetResult();
+                ParquetReader helper = Task.Run(() => ParquetReader.CreateAsync(stream, ReaderOptions, true, Cancellation)).GetAwaiter().GetResult();
                 _helpers.Add((stream, helper));
                 schemas.Add(helper.Schema.GetDataFields());
             }
@@ -279,7 +192,7 @@ public sealed class ParquetCostReader : CostRowReader
         for (int i = 0; i < fields.Length; i++)
         {
             CostColumn column = file.Columns[i];
-            int ordinal = _ordinals[column.Name];
+            int ordinal = OrdinalOf(column.Name);
             mapped.Add(ordinal);
             string key = string.Create(CultureInfo.InvariantCulture, $"{ordinal}:{fields[i].ClrType.FullName}:{fields[i].IsNullable}");
             if (!_buffers.TryGetValue(key, out ParquetColumn? buffer))
@@ -296,7 +209,7 @@ public sealed class ParquetCostReader : CostRowReader
 
         _partitions = parts.Select(p => p.ToArray()).ToArray();
 
-        for (int o = 0; o < _dataCount; o++)
+        for (int o = 0; o < DataCount; o++)
         {
             if (!mapped.Contains(o))
             {
@@ -305,10 +218,7 @@ public sealed class ParquetCostReader : CostRowReader
         }
 
         _active = active.ToArray();
-        Text[_dataCount + 4] = file.Path;
-        _utf8[_dataCount + 4] = System.Text.Encoding.UTF8.GetBytes(file.Path);
-        _utf8Length[_dataCount + 4] = _utf8[_dataCount + 4].Length;
-        _utf8Of[_dataCount + 4] = file.Path;
+        SetSourceFile(file.Path);
         _group = -1;
         _groupRows = 0;
         _row = -1;
@@ -329,7 +239,7 @@ public sealed class ParquetCostReader : CostRowReader
     /// </summary>
     private void NextGroup()
     {
-        CostFileHeader file = _files[_fileIndex];
+        CostFileHeader file = Files[FileIndex];
         int group = _group + 1;
         if (_decodingGroup != group)
         {
@@ -373,7 +283,7 @@ public sealed class ParquetCostReader : CostRowReader
         ParquetReader[] readers = new[] { _reader! }.Concat(_helpers.Select(h => h.Reader)).ToArray();
         ParquetColumn[][] partitions = _partitions;
         string path = CurrentFile ?? string.Empty;
-        CancellationToken ct = _cancellationToken;
+        CancellationToken ct = Cancellation;
         _decodingGroup = group;
         _decoding = Task.Run(async () =>
         {
@@ -475,7 +385,7 @@ public sealed class ParquetCostReader : CostRowReader
         }
     }
 
-    private void CloseCurrent()
+    protected override void CloseCurrent()
     {
         StopDecoding();
         foreach (ParquetColumn column in _active)
@@ -503,219 +413,63 @@ public sealed class ParquetCostReader : CostRowReader
 
     private void Store()
     {
+        string path = Files[FileIndex].Path;
         foreach (ParquetColumn column in _active)
         {
             if (!column.Store(this))
             {
-                throw BadValue(column.Raw, column.Describe(), ExpectedText(_columns[column.Ordinal].Type));
+                throw BadValue(path, RowNumber, column.Raw, column.Describe(), Expected(Columns[column.Ordinal].Type), "row");
             }
         }
 
-        if (_periodOrdinal < 0)
+        if (PeriodOrdinal < 0)
         {
             return;
         }
 
-        if (Nulls[_periodOrdinal])
+        if (Nulls[PeriodOrdinal])
         {
-            throw BadValue(_columns[_periodOrdinal].Name, string.Empty, "a date (the period column may not be empty)");
+            throw BadValue(path, RowNumber, Columns[PeriodOrdinal].Name, string.Empty, "a date (the period column may not be empty)", "row");
         }
 
-        DateTime date = Dates[_periodOrdinal].Date;
-        if (date < _lineage.PeriodStart || date > _lineage.PeriodEnd)
-        {
-            CostFileHeader file = _files[_fileIndex];
-            throw new EngineException(EngineErrorKind.RowOutsidePeriod,
-                string.Create(CultureInfo.InvariantCulture,
-                    $"{file.Path}: row {RowNumber:N0}: the row is dated {date:yyyy-MM-dd}, outside the period being loaded ({_lineage.PeriodStart:yyyy-MM-dd} to {_lineage.PeriodEnd:yyyy-MM-dd})."))
-            {
-                FilePath = file.Path,
-                Line = RowNumber,
-                Column = _columns[_periodOrdinal].Name,
-            };
-        }
+        CheckPeriod(path, RowNumber, "row", Columns[PeriodOrdinal].Name, string.Empty);
     }
 
     /// <summary>1-based row number within the current file.</summary>
     private long RowNumber => _rowsInFile + _row + 1;
 
-    private EngineException BadValue(string column, string value, string expected)
-    {
-        CostFileHeader file = _files[_fileIndex];
-        return new EngineException(EngineErrorKind.CsvBadValue,
-            string.Create(CultureInfo.InvariantCulture, $"{file.Path}: row {RowNumber:N0}, column '{column}': '{CostFileSchema.Shorten(value)}' is not {expected}."))
-        {
-            FilePath = file.Path,
-            Line = RowNumber,
-            Column = column,
-        };
-    }
+    /// <inheritdoc/>
+    public override long CurrentLine => FileIndex >= 0 && _row >= 0 ? RowNumber : 0;
 
-    private static string ExpectedText(CostColumnType type) => type switch
-    {
-        CostColumnType.Decimal => "a decimal number",
-        CostColumnType.Date => "a date",
-        CostColumnType.Timestamp => "a date and time",
-        CostColumnType.Boolean => "True or False",
-        CostColumnType.Guid => "a GUID",
-        _ => "text",
-    };
-
+    /// <summary>A value converted to text (a number in a text column): its UTF-8 bytes in the column's own buffer.</summary>
     internal void SetText(int ordinal, string value)
     {
-        Nulls[ordinal] = false;
+        int max = System.Text.Encoding.UTF8.GetMaxByteCount(value.Length);
+        if (_converted[ordinal] is null || _converted[ordinal].Length < max)
+        {
+            _converted[ordinal] = new byte[Math.Max(64, max)];
+        }
+
+        int length = System.Text.Encoding.UTF8.GetBytes(value, _converted[ordinal]);
+        SetUtf8(ordinal, _converted[ordinal], 0, length);
         Text[ordinal] = value;
     }
 
-    /// <summary>A text value as UTF-8 bytes of the row group's buffer; its string is made when asked for.</summary>
+    /// <summary>A text value as UTF-8 bytes of the column's buffer; its string is made when asked for.</summary>
     internal void SetUtf8(int ordinal, byte[] buffer, int start, int length)
     {
-        Nulls[ordinal] = false;
         _valueBuffer[ordinal] = buffer;
         _valueStart[ordinal] = start;
         _valueLength[ordinal] = length;
-        Text[ordinal] = null;
+        TextFromUtf8(ordinal);
     }
 
-    /// <summary>The string of a text value; cost data repeats values row after row, so the column's last string is reused when equal.</summary>
-    private string Materialize(int ordinal)
-    {
-        if (_valueBuffer[ordinal] is not byte[] buffer)
-        {
-            return string.Empty;
-        }
-
-        ReadOnlySpan<byte> bytes = buffer.AsSpan(_valueStart[ordinal], _valueLength[ordinal]);
-        string? last = _lastString[ordinal];
-        if (last is not null && bytes.SequenceEqual(_lastUtf8[ordinal].AsSpan(0, _lastLength[ordinal])))
-        {
-            return last;
-        }
-
-        string value = System.Text.Encoding.UTF8.GetString(bytes);
-        if (_lastUtf8[ordinal] is null || _lastUtf8[ordinal].Length < bytes.Length)
-        {
-            _lastUtf8[ordinal] = new byte[Math.Max(32, bytes.Length)];
-        }
-
-        bytes.CopyTo(_lastUtf8[ordinal]);
-        _lastLength[ordinal] = bytes.Length;
-        return _lastString[ordinal] = value;
-    }
-
-    public override bool IsDBNull(int ordinal) => ordinal < _dataCount && Nulls[ordinal];
-
-    public override object GetValue(int ordinal)
-    {
-        if (IsDBNull(ordinal))
-        {
-            return DBNull.Value;
-        }
-
-        return _columns[ordinal].Type switch
-        {
-            CostColumnType.Decimal => GetDecimal(ordinal),
-            CostColumnType.Date or CostColumnType.Timestamp => Dates[ordinal],
-            CostColumnType.Boolean => Bools[ordinal],
-            CostColumnType.Guid => Guids[ordinal],
-            _ => GetString(ordinal),
-        };
-    }
-
-    public override int GetValues(object[] values)
-    {
-        ArgumentNullException.ThrowIfNull(values);
-        int n = Math.Min(values.Length, FieldCount);
-        for (int i = 0; i < n; i++)
-        {
-            values[i] = GetValue(i);
-        }
-
-        return n;
-    }
-
-    public override string GetString(int ordinal) => Text[ordinal] ??= Materialize(ordinal);
-
-    public override ReadOnlySpan<byte> GetUtf8(int ordinal)
-    {
-        string? text = Text[ordinal];
-        if (text is null && ordinal < _dataCount)
-        {
-            // A value of a string column: its bytes in the row group's UTF-8 buffer, as they are.
-            return _valueBuffer[ordinal] is byte[] buffer ? buffer.AsSpan(_valueStart[ordinal], _valueLength[ordinal]) : ReadOnlySpan<byte>.Empty;
-        }
-
-        // Lineage text and values converted to text: the same string until it changes, so encoded once.
-        if (!ReferenceEquals(text, _utf8Of[ordinal]) || _utf8[ordinal] is null)
-        {
-            Encode(ordinal, (text ?? string.Empty).AsSpan());
-            _utf8Of[ordinal] = text;
-        }
-
-        return _utf8[ordinal].AsSpan(0, _utf8Length[ordinal]);
-    }
-
-    private void Encode(int ordinal, ReadOnlySpan<char> chars)
-    {
-        int max = System.Text.Encoding.UTF8.GetMaxByteCount(chars.Length);
-        if (_utf8[ordinal] is null || _utf8[ordinal].Length < max)
-        {
-            _utf8[ordinal] = new byte[Math.Max(64, max)];
-        }
-
-        _utf8Length[ordinal] = System.Text.Encoding.UTF8.GetBytes(chars, _utf8[ordinal]);
-    }
-
-    public override decimal GetDecimal(int ordinal)
-        => DecimalScale is int scale ? Math.Round(Decimals[ordinal], scale, MidpointRounding.AwayFromZero) : Decimals[ordinal];
-
-    public override DateTime GetDateTime(int ordinal) => Dates[ordinal];
-
-    public override bool GetBoolean(int ordinal) => Bools[ordinal];
-
-    public override Guid GetGuid(int ordinal) => Guids[ordinal];
-
-    public override double GetDouble(int ordinal) => (double)Decimals[ordinal];
-
-    public override string GetName(int ordinal) => _columns[ordinal].Name;
-
-    public override int GetOrdinal(string name) => _ordinals.TryGetValue(name, out int o) ? o : throw new ArgumentOutOfRangeException(nameof(name), name, "No such column.");
-
-    public override Type GetFieldType(int ordinal) => _columns[ordinal].Type switch
-    {
-        CostColumnType.Decimal => typeof(decimal),
-        CostColumnType.Date or CostColumnType.Timestamp => typeof(DateTime),
-        CostColumnType.Boolean => typeof(bool),
-        CostColumnType.Guid => typeof(Guid),
-        _ => typeof(string),
-    };
-
-    public override string GetDataTypeName(int ordinal) => GetFieldType(ordinal).Name;
-
-    public override bool NextResult() => false;
-
-    public override IEnumerator GetEnumerator() => new DbEnumerator(this, closeReader: false);
-
-    public override byte GetByte(int ordinal) => throw new NotSupportedException();
-
-    public override long GetBytes(int ordinal, long dataOffset, byte[]? buffer, int bufferOffset, int length) => throw new NotSupportedException();
-
-    public override char GetChar(int ordinal) => throw new NotSupportedException();
-
-    public override long GetChars(int ordinal, long dataOffset, char[]? buffer, int bufferOffset, int length) => throw new NotSupportedException();
-
-    public override short GetInt16(int ordinal) => throw new NotSupportedException();
-
-    public override int GetInt32(int ordinal) => throw new NotSupportedException();
-
-    public override long GetInt64(int ordinal) => throw new NotSupportedException();
-
-    public override float GetFloat(int ordinal) => throw new NotSupportedException();
+    protected override ReadOnlySpan<byte> DataUtf8(int ordinal)
+        => _valueBuffer[ordinal] is byte[] buffer ? buffer.AsSpan(_valueStart[ordinal], _valueLength[ordinal]) : ReadOnlySpan<byte>.Empty;
 
     public override void Close()
     {
-        CloseCurrent();
-        _closed = true;
+        base.Close();
         foreach (SpoolSlot? slot in _slots)
         {
             slot?.Dispose();
@@ -727,16 +481,6 @@ public sealed class ParquetCostReader : CostRowReader
             PrivateFolder.Delete(_spoolFolder, NullEngineLog.Instance);
             _spoolFolder = null;
         }
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            Close();
-        }
-
-        base.Dispose(disposing);
     }
 }
 

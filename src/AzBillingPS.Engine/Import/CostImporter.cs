@@ -133,7 +133,7 @@ public static class CostImporter
         var lineage = new LineageValues(scope, request.Metric, start, end, importId, DateTime.UtcNow);
         string activity = string.Create(CultureInfo.InvariantCulture, $"Import {scope} {request.Metric} {start:yyyy-MM-dd}..{end:yyyy-MM-dd}");
 
-        void OnRows(CostDataReader r)
+        void OnRows(CostRowReader r)
         {
             int percent = totalBytes > 0 ? (int)Math.Min(99, r.BytesRead * 100 / totalBytes) : -1;
             string status = string.Create(CultureInfo.InvariantCulture,
