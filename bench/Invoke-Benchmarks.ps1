@@ -122,6 +122,13 @@ function Format-MB([object] $v) { if ($null -eq $v) { 'n/a' } else { '{0:N0} MB'
 function Format-Sec([object] $v) { if ($null -eq $v) { 'n/a' } else { '{0:N1} s' -f [double]$v } }
 function Format-Ratio([object] $v) { if ($null -eq $v) { 'n/a' } else { '{0:N2}' -f [double]$v } }
 
+# Why a child process (Invoke-ChildPwsh) failed: timed out or its exit code, and the first lines of what it wrote.
+function Get-ChildError([object] $Child, [int] $Lines = 6) {
+    $why = if ($Child.TimedOut) { "timed out after $TimeoutSeconds s" } else { "exit code $($Child.ExitCode)" }
+    $err = (($Child.StdErr, ($Child.Output -join "`n")) | Where-Object { $_ }) -join "`n"
+    "$why; $(($err -split "`n" | Where-Object { $_.Trim() } | Select-Object -First $Lines) -join ' / ')"
+}
+
 function Invoke-OurImport {
     # One Import-AzCostToSql in a fresh child pwsh; returns rows, seconds (the cmdlet's own Elapsed), wall, peak RSS.
     param([string] $File, [string] $TargetArgs, [string] $Label)
@@ -149,9 +156,7 @@ function Invoke-OurImport {
         Write-Host (" {0:N0} rows in {1:N1} s ({2:N0} rows/s), peak {3}" -f $res.Rows, $res.Seconds, $res.RowsPerSecond, (Format-MB $res.PeakBytes))
     }
     else {
-        $why = if ($child.TimedOut) { "timed out after $TimeoutSeconds s" } else { "exit code $($child.ExitCode)" }
-        $err = (($child.StdErr, ($child.Output -join "`n")) | Where-Object { $_ }) -join "`n"
-        $res.Error = "$why; $(($err -split "`n" | Where-Object { $_.Trim() } | Select-Object -First 6) -join ' / ')"
+        $res.Error = Get-ChildError $child
         Write-Host " failed: $($res.Error)" -ForegroundColor Red
     }
     return [pscustomobject]$res
@@ -328,11 +333,9 @@ $warmUp
                         Write-Host (" {0:N1} s ({1:N0} MB/s), peak {2}" -f [double]$j.Seconds, ($blob.Bytes / 1MB / [double]$j.Seconds), (Format-MB $child.PeakWorkingSetBytes))
                     }
                     else {
-                        $why = if ($child.TimedOut) { "timed out after $TimeoutSeconds s" } else { "exit code $($child.ExitCode)" }
-                        $err = (($child.StdErr, ($child.Output -join "`n")) | Where-Object { $_ }) -join "`n"
-                        $one = [pscustomobject]@{ Seconds = $null; MBps = $null; WallSeconds = $child.Duration.TotalSeconds; PeakBytes = $child.PeakWorkingSetBytes; Error = "$why; $(($err -split "`n" | Where-Object { $_.Trim() } | Select-Object -First 4) -join ' / ')" }
+                        $one = [pscustomobject]@{ Seconds = $null; MBps = $null; WallSeconds = $child.Duration.TotalSeconds; PeakBytes = $child.PeakWorkingSetBytes; Error = Get-ChildError $child 4 }
                         if ($run -eq 0) { $cold = $one } else { $oursRuns.Add($one) }
-                        Write-Host " failed: $why" -ForegroundColor Red
+                        Write-Host " failed: $(($one.Error -split ';')[0])" -ForegroundColor Red
                     }
                     Remove-Item -Recurse -Force -LiteralPath $oursDir -ErrorAction SilentlyContinue
                 }
@@ -693,9 +696,7 @@ else {
                     Write-Host (" {0:N0} rows in {1:N1} s ({2:N0} rows/s), peak {3}" -f $res.Rows, $res.Seconds, $res.RowsPerSecond, (Format-MB $res.PeakBytes))
                 }
                 else {
-                    $why = if ($child.TimedOut) { "timed out after $TimeoutSeconds s" } else { "exit code $($child.ExitCode)" }
-                    $err = (($child.StdErr, ($child.Output -join "`n")) | Where-Object { $_ }) -join "`n"
-                    $res.Error = "$why; $(($err -split "`n" | Where-Object { $_.Trim() } | Select-Object -First 6) -join ' / ')"
+                    $res.Error = Get-ChildError $child
                     Write-Host " failed: $($res.Error)" -ForegroundColor Red
                 }
                 if ($Target -eq 'SQLite') { Remove-Item "$db*" -Force -ErrorAction SilentlyContinue }

@@ -24,16 +24,8 @@ BeforeAll {
         $out
     }
 
-    function New-RunSpec([string] $Export, [string] $Dataset, [string] $Month, [string] $Submitted, [string] $Format = 'Csv', [int] $Rows = 200, [int] $Blobs = 1, [int] $Seed = 1, [hashtable] $More = @{}) {
-        $runId = [guid]::NewGuid().ToString()
-        $m = [datetime]::ParseExact($Month, 'yyyy-MM', [cultureinfo]::InvariantCulture)
-        $range = '{0:yyyyMMdd}-{1:yyyyMMdd}' -f $m, $m.AddMonths(1).AddDays(-1)
-        $stamp = ([datetime]$Submitted).ToUniversalTime().ToString('yyyyMMddHHmm')
-        $spec = @{ folder = "exports/$Export/$range/$stamp/$runId"; exportName = $Export; scope = $Sub; dataset = $Dataset; month = $Month
-            submitted = $Submitted; runId = $runId; format = $Format; rows = $Rows; blobs = $Blobs; seed = $Seed; rowGroupSize = 64 }
-        foreach ($k in $More.Keys) { $spec[$k] = $More[$k] }
-        $spec
-    }
+    # Export, dataset, month, submitted, format, rows, parts, seed[, more keys]
+    function New-RunSpec { New-TestExportRun @args -Scope $Sub }
 }
 
 AfterAll {

@@ -106,12 +106,7 @@ Describe 'Stopping Import-AzCostExport mid-load (Ctrl+C) leaves the data and the
     BeforeAll {
         # An export whose March run is loaded, then a newer, large run of the same month whose load is stopped part-way.
         $script:ExportRoot = Join-Path $Folder 'exports'
-        function New-Run([string] $Submitted, [int] $Rows, [int] $Seed) {
-            $id = [guid]::NewGuid().ToString()
-            $stamp = ([datetime]$Submitted).ToUniversalTime().ToString('yyyyMMddHHmm')
-            @{ folder = "exports/daily/20260301-20260331/$stamp/$id"; exportName = 'daily'; scope = $Scope; dataset = 'ActualCost'; month = '2026-03'
-                submitted = $Submitted; runId = $id; format = 'Csv'; rows = $Rows; blobs = 2; seed = $Seed }
-        }
+        function New-Run([string] $Submitted, [int] $Rows, [int] $Seed) { New-TestExportRun daily ActualCost 2026-03 $Submitted Csv $Rows 2 $Seed -Scope $Scope }
         $script:OldRun = New-Run '2026-03-04T06:00:00Z' 500 31
         $script:NewRun = New-Run '2026-03-05T06:00:00Z' 300000 32
         $null = New-TestExportLayout -Root $ExportRoot -Runs @($OldRun)

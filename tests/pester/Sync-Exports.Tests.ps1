@@ -21,16 +21,8 @@ BeforeAll {
 
     function Q([string] $Db, [string] $Sql) { & $Sqlite3 -batch -separator '|' $Db $Sql }
 
-    function New-RunSpec([string] $Export, [string] $Dataset, [string] $Month, [string] $Submitted, [string] $Format = 'Csv', [int] $Rows = 120, [int] $Seed = 1, [hashtable] $More = @{}) {
-        $runId = [guid]::NewGuid().ToString()
-        $m = [datetime]::ParseExact($Month, 'yyyy-MM', [cultureinfo]::InvariantCulture)
-        $range = '{0:yyyyMMdd}-{1:yyyyMMdd}' -f $m, $m.AddMonths(1).AddDays(-1)
-        $stamp = ([datetime]$Submitted).ToUniversalTime().ToString('yyyyMMddHHmm')
-        $spec = @{ folder = "exports/$Export/$range/$stamp/$runId"; exportName = $Export; scope = $Sub; dataset = $Dataset; month = $Month
-            submitted = $Submitted; runId = $runId; format = $Format; rows = $Rows; blobs = 2; seed = $Seed; rowGroupSize = 50 }
-        foreach ($k in $More.Keys) { $spec[$k] = $More[$k] }
-        $spec
-    }
+    # Export, dataset, month, submitted, format, rows, parts, seed[, more keys]
+    function New-RunSpec { New-TestExportRun @args -Scope $Sub -RowGroupSize 50 }
 }
 
 AfterAll {
@@ -41,11 +33,11 @@ Describe 'Sync-AzBilling from an exports folder' -Tag 'Sync', 'Export' {
     BeforeAll {
         $script:Root = Join-Path $Work 'tree'
         $script:Runs = @(
-            New-RunSpec actual ActualCost 2026-02 '2026-03-02T06:00:00Z' Csv 140 11           # the previous month's run
-            New-RunSpec actual ActualCost 2026-03 '2026-03-04T06:00:00Z' Csv 100 12
-            New-RunSpec actual ActualCost 2026-03 '2026-03-05T06:00:00Z' Gzip 130 13          # newest of March
-            New-RunSpec focus FocusCost 2026-03 '2026-03-05T07:00:00Z' Parquet 90 14
-            New-RunSpec broken ActualCost 2026-03 '2026-03-05T08:00:00Z' Csv 10 15 @{ breakManifest = $true }
+            New-RunSpec actual ActualCost 2026-02 '2026-03-02T06:00:00Z' Csv 140 2 11           # the previous month's run
+            New-RunSpec actual ActualCost 2026-03 '2026-03-04T06:00:00Z' Csv 100 2 12
+            New-RunSpec actual ActualCost 2026-03 '2026-03-05T06:00:00Z' Gzip 130 2 13          # newest of March
+            New-RunSpec focus FocusCost 2026-03 '2026-03-05T07:00:00Z' Parquet 90 2 14
+            New-RunSpec broken ActualCost 2026-03 '2026-03-05T08:00:00Z' Csv 10 2 15 @{ breakManifest = $true }
         )
         $null = New-TestExportLayout -Root $Root -Runs $Runs
         $script:Db = Join-Path $Work 'sync.sqlite'
@@ -86,7 +78,7 @@ Describe 'Sync-AzBilling from an exports folder' -Tag 'Sync', 'Export' {
         $again = Sync-AzBilling -ExportPath $Root -DatabasePath $Db -WorkingPath $Sync -ExportName actual, focus -ErrorAction SilentlyContinue
         $again.Loaded | Should -Be 0
         $again.Skipped | Should -Be 3
-        $newer = New-RunSpec actual ActualCost 2026-03 '2026-03-06T06:00:00Z' Csv 150 16
+        $newer = New-RunSpec actual ActualCost 2026-03 '2026-03-06T06:00:00Z' Csv 150 2 16
         $null = New-TestExportLayout -Root $Root -Runs @($newer)
         $third = Sync-AzBilling -ExportPath $Root -DatabasePath $Db -WorkingPath $Sync -ExportDataset ActualCost -PassThru -ErrorAction SilentlyContinue
         $loaded = @($third | Where-Object { $_ -is [AzBillingPS.AzBillingSyncResult] -and $_.Action -eq 'Loaded' })
@@ -126,9 +118,9 @@ Describe 'Two Sync-AzBilling runs over the same exports at once' -Tag 'Sync', 'E
         $script:Pg = Start-TestPostgres -WarningAction SilentlyContinue
         $script:Root2 = Join-Path $Work 'together'
         $script:Together = @(
-            New-RunSpec a ActualCost 2026-03 '2026-03-05T06:00:00Z' Csv 3000 21
-            New-RunSpec b AmortizedCost 2026-03 '2026-03-05T06:00:00Z' Csv 3000 22
-            New-RunSpec c ActualCost 2026-02 '2026-03-02T06:00:00Z' Csv 3000 23
+            New-RunSpec a ActualCost 2026-03 '2026-03-05T06:00:00Z' Csv 3000 2 21
+            New-RunSpec b AmortizedCost 2026-03 '2026-03-05T06:00:00Z' Csv 3000 2 22
+            New-RunSpec c ActualCost 2026-02 '2026-03-02T06:00:00Z' Csv 3000 2 23
         )
         $null = New-TestExportLayout -Root $Root2 -Runs $Together
     }
@@ -163,8 +155,8 @@ Describe 'Sync-AzBilling from an exports container by SAS URL' -Tag 'Sync', 'Exp
         if ($Az) {
             $root = Join-Path $Work 'blob'
             $script:BlobRuns = @(
-                New-RunSpec amort AmortizedCost 2026-03 '2026-03-05T06:00:00Z' Parquet 80 31
-                New-RunSpec actual ActualCost 2026-03 '2026-03-05T06:00:00Z' Gzip 70 32
+                New-RunSpec amort AmortizedCost 2026-03 '2026-03-05T06:00:00Z' Parquet 80 2 31
+                New-RunSpec actual ActualCost 2026-03 '2026-03-05T06:00:00Z' Gzip 70 2 32
             )
             $null = New-TestExportLayout -Root $root -Runs $BlobRuns
             Copy-TestTreeToAzurite $Az -Root $root -Container costs -Prefix 'finops/'

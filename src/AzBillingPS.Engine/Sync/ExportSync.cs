@@ -93,71 +93,33 @@ internal static class ExportSync
         }
 
         // The working folder is checked and the run's folder made (and earlier runs' leftovers removed) only when a run is loaded.
-        string runFolder = string.Empty;
-        FileStream? runLock = null;
-        if (toLoad.Count > 0)
+        await using (SyncRunFolder runFolder = SyncRunFolder.Claim(r, toLoad.Count > 0, log))
         {
-            string working = PrivateFiles.EnsureFolder(r.WorkingPath, strict: r.WorkingPathIsDefault, r.WorkingPathIsDefault ? "The default working folder" : "-WorkingPath", "-WorkingPath");
-            runFolder = Path.Combine(working, SyncRunner.RunFolderPrefix + r.RunId.ToString("N"));
-            runLock = SyncRunner.ClaimRunFolder(working, runFolder, r, log);
-            exportRequest = exportRequest with { WorkingPath = runFolder };
-        }
-
-        int finished = 0;
-        int failed = 0;
-        void Parent()
-        {
-            int done = Volatile.Read(ref finished);
-            progress?.Report(new EngineProgress(1, "Sync-AzBilling",
-                string.Create(CultureInfo.InvariantCulture, $"{done} of {toLoad.Count} export month(s) done, {Volatile.Read(ref failed)} failed"),
-                toLoad.Count == 0 ? 100 : done * 100 / toLoad.Count));
-        }
-
-        Parent();
-        try
-        {
-            await Parallel.ForEachAsync(
-                toLoad,
-                new ParallelOptions { MaxDegreeOfParallelism = r.ThrottleLimit, CancellationToken = cancellationToken },
-                async (item, ct) =>
-                {
-                    (SyncUnitOutcome unit, ExportRunOutcome outcome, ExportManifest manifest, IReadOnlyList<string> parts) = item;
-                    try
-                    {
-                        await ExportImporter.LoadAsync(store, exportRequest, outcome, manifest, parts, (_, _) => Task.FromResult(true), log, progress, 100 + (unit.Index % 10_000), ct,
-                            async t =>
-                            {
-                                await loadGate.WaitAsync(t).ConfigureAwait(false);
-                                return new Release(loadGate);
-                            }).ConfigureAwait(false);
-                        Fill(unit, outcome);
-                    }
-                    catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-                    {
-                        unit.Action = SyncAction.Failed;
-                        unit.Error = e;
-                        unit.Reason = SyncText.Scrub(e.Message);
-                        Fill(unit, outcome);
-                        Interlocked.Increment(ref failed);
-                        log.Verbose($"{unit.Key}: failed: {unit.Reason}");
-                    }
-
-                    Interlocked.Increment(ref finished);
-                    onUnit(unit);
-                    Parent();
-                }).ConfigureAwait(false);
-        }
-        finally
-        {
-            progress?.Report(new EngineProgress(1, "Sync-AzBilling", "Done", 100, Completed: true));
-            if (runLock is not null)
+            exportRequest = exportRequest with { WorkingPath = toLoad.Count > 0 ? runFolder.Path : r.WorkingPath };
+            await SyncRunner.RunUnitsAsync(toLoad, async (item, ct) =>
             {
-                await runLock.DisposeAsync().ConfigureAwait(false);
-                if (!r.KeepFiles)
+                (SyncUnitOutcome unit, ExportRunOutcome outcome, ExportManifest manifest, IReadOnlyList<string> parts) = item;
+                try
                 {
-                    SyncRunner.DeleteRunFolder(runFolder, log);
+                    await ExportImporter.LoadAsync(store, exportRequest, outcome, manifest, parts, (_, _) => Task.FromResult(true), log, progress, 100 + (unit.Index % 10_000), ct,
+                        async t =>
+                        {
+                            await loadGate.WaitAsync(t).ConfigureAwait(false);
+                            return new Release(loadGate);
+                        }).ConfigureAwait(false);
+                    Fill(unit, outcome);
                 }
-            }
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    unit.Action = SyncAction.Failed;
+                    unit.Error = e;
+                    unit.Reason = SyncText.Scrub(e.Message);
+                    Fill(unit, outcome);
+                    log.Verbose($"{unit.Key}: failed: {unit.Reason}");
+                }
+
+                return unit;
+            }, "export month(s)", r.ThrottleLimit, onUnit, progress, cancellationToken).ConfigureAwait(false);
         }
 
         int scopes = units.Select(u => u.Unit.Key.Scope).Distinct(StringComparer.Ordinal).Count();

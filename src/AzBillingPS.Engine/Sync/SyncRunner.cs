@@ -156,15 +156,7 @@ public sealed class SyncRunner : IDisposable
         }
 
         // The working folder is checked (and this run's folder made) before any unit is marked Running.
-        string runFolder = Path.Combine(r.WorkingPath, RunFolderPrefix + r.RunId.ToString("N"));
-        FileStream? runLock = null;
-        if (toLoad.Count > 0)
-        {
-            string working = PrivateFiles.EnsureFolder(r.WorkingPath, strict: r.WorkingPathIsDefault, r.WorkingPathIsDefault ? "The default working folder" : "-WorkingPath", "-WorkingPath");
-            runFolder = Path.Combine(working, RunFolderPrefix + r.RunId.ToString("N"));
-            runLock = ClaimRunFolder(working, runFolder, r, log);
-        }
-
+        await using SyncRunFolder runFolder = SyncRunFolder.Claim(r, toLoad.Count > 0, log);
         try
         {
             if (toLoad.Count > 0)
@@ -175,29 +167,53 @@ public sealed class SyncRunner : IDisposable
         }
         catch
         {
-            await ReleaseRunFolderAsync(runLock, runFolder, log).ConfigureAwait(false);
+            await runFolder.ReleaseAsync(delete: true).ConfigureAwait(false);
             throw;
         }
 
+        await RunUnitsAsync(toLoad, async (unit, ct) =>
+        {
+            await RunUnitAsync(unit, runFolder.Path, log, progress, ct).ConfigureAwait(false);
+            return unit;
+        }, "unit(s)", r.ThrottleLimit, onUnit, progress, cancellationToken).ConfigureAwait(false);
+
+        return new SyncRunOutcome(r.RunId, _store.Describe(), r.Target.Table, _store.StateTarget.Table, started, DateTime.UtcNow, scopes, reported.OrderBy(u => u.Index).ToList());
+    }
+
+    /// <summary>
+    /// Runs the units to load with bounded parallelism (<paramref name="throttle"/>), each through <paramref name="run"/>
+    /// (which records a failure in the unit rather than throwing), hands every outcome to <paramref name="onUnit"/> as it
+    /// is known and reports the run's progress (<paramref name="noun"/>: what is counted). Shared by the Cost Details API
+    /// and the exports source.
+    /// </summary>
+    internal static async Task RunUnitsAsync<T>(
+        IReadOnlyList<T> items,
+        Func<T, CancellationToken, Task<SyncUnitOutcome>> run,
+        string noun,
+        int throttle,
+        Action<SyncUnitOutcome> onUnit,
+        IProgress<EngineProgress>? progress,
+        CancellationToken cancellationToken)
+    {
         int finished = 0;
         int failed = 0;
         void Parent()
         {
             int done = Volatile.Read(ref finished);
             progress?.Report(new EngineProgress(ParentProgressId, "Sync-AzBilling",
-                string.Create(CultureInfo.InvariantCulture, $"{done} of {toLoad.Count} unit(s) done, {Volatile.Read(ref failed)} failed"),
-                toLoad.Count == 0 ? 100 : done * 100 / toLoad.Count));
+                string.Create(CultureInfo.InvariantCulture, $"{done} of {items.Count} {noun} done, {Volatile.Read(ref failed)} failed"),
+                items.Count == 0 ? 100 : done * 100 / items.Count));
         }
 
         Parent();
         try
         {
             await Parallel.ForEachAsync(
-                toLoad,
-                new ParallelOptions { MaxDegreeOfParallelism = r.ThrottleLimit, CancellationToken = cancellationToken },
-                async (unit, ct) =>
+                items,
+                new ParallelOptions { MaxDegreeOfParallelism = throttle, CancellationToken = cancellationToken },
+                async (item, ct) =>
                 {
-                    await RunUnitAsync(unit, runFolder, log, progress, ct).ConfigureAwait(false);
+                    SyncUnitOutcome unit = await run(item, ct).ConfigureAwait(false);
                     if (unit.Action == SyncAction.Failed)
                     {
                         Interlocked.Increment(ref failed);
@@ -211,20 +227,7 @@ public sealed class SyncRunner : IDisposable
         finally
         {
             progress?.Report(new EngineProgress(ParentProgressId, "Sync-AzBilling", "Done", 100, Completed: true));
-            if (r.KeepFiles)
-            {
-                if (runLock is not null)
-                {
-                    await runLock.DisposeAsync().ConfigureAwait(false);
-                }
-            }
-            else
-            {
-                await ReleaseRunFolderAsync(runLock, runFolder, log).ConfigureAwait(false);
-            }
         }
-
-        return new SyncRunOutcome(r.RunId, _store.Describe(), r.Target.Table, _store.StateTarget.Table, started, DateTime.UtcNow, scopes, reported.OrderBy(u => u.Index).ToList());
     }
 
     private async Task RunUnitAsync(SyncUnitOutcome unit, string runFolder, IEngineLog log, IProgress<EngineProgress>? progress, CancellationToken ct)
@@ -432,24 +435,11 @@ public sealed class SyncRunner : IDisposable
         return true;
     }
 
-    private static async Task ReleaseRunFolderAsync(FileStream? runLock, string runFolder, IEngineLog log)
-    {
-        if (runLock is null)
-        {
-            return;
-        }
-
-        await runLock.DisposeAsync().ConfigureAwait(false);
-        DeleteFolder(runFolder, log);
-    }
-
     private SyncLoadRecord Record(SyncUnitOutcome unit, DateTime started, Guid? importId, long rows, long bytes)
         => new(unit.Key, unit.PeriodStart, unit.PeriodEnd, unit.IsFinal, rows, bytes, unit.Blobs, unit.OperationId, importId, started, DateTime.UtcNow, _request.RunId, _request.Host);
 
     /// <summary>Removes a run's folder (never through a link).</summary>
-    internal static void DeleteRunFolder(string folder, IEngineLog log) => DeleteFolder(folder, log);
-
-    private static void DeleteFolder(string folder, IEngineLog log)
+    internal static void DeleteFolder(string folder, IEngineLog log)
     {
         try
         {
