@@ -167,6 +167,8 @@ function Invoke-Test {
         $env:AZBILLING_MODULE_PATH = Join-Path $ModuleDir 'AzBillingPS.psd1'
         $env:AZBILLING_REPO_ROOT = $Root
         $env:AZBILLING_TEST_PG_BIN = $prereq.PgBin
+        # 'pwsh -File build.ps1 -Tag A,B' passes one string: split it.
+        $Tag = @($Tag | ForEach-Object { $_ -split ',' } | Where-Object { $_ })
         $tagArg = if ($Tag) { ($Tag | ForEach-Object { "'$_'" }) -join ',' } else { '' }
         $tagOn = if ($Tag) { '$true' } else { '$false' }
         $script = @"

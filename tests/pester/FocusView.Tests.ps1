@@ -173,9 +173,20 @@ BeforeAll {
         }
     }
 
+    function ConvertTo-CanonicalJson($Text) {
+        # Tags compared as JSON objects: PostgreSQL's jsonb keeps its own key order and spacing.
+        if ($null -eq $Text -or "$Text" -eq '') { return $Text }
+        try { $h = "$Text" | ConvertFrom-Json -AsHashtable -ErrorAction Stop } catch { return "$Text" }
+        if ($h -isnot [System.Collections.IDictionary]) { return "$Text" }
+        $sorted = [ordered]@{}
+        foreach ($k in $h.Keys | Sort-Object -CaseSensitive) { $sorted[$k] = $h[$k] }
+        return ($sorted | ConvertTo-Json -Compress -Depth 10)
+    }
+
     function Test-Same([string] $Column, $Actual, $Expected, [string] $Kind) {
         # Decimals: exact on PostgreSQL (numeric), to 12 significant digits on SQLite (REAL, the documented exception).
         if ($null -eq $Expected -or $null -eq $Actual) { return ($null -eq $Expected) -and ($null -eq $Actual) }
+        if ($Column -eq 'Tags') { return (ConvertTo-CanonicalJson $Actual) -ceq (ConvertTo-CanonicalJson $Expected) }
         if ($Column -in $Decimals) {
             if ($Kind -eq 'PostgreSQL') { return ([decimal]::Parse($Actual, [Globalization.NumberStyles]::Float, $Inv) -eq [decimal]$Expected) }
             $a = [double]::Parse($Actual, $Inv); $e = [double]$Expected
@@ -258,7 +269,7 @@ Describe 'FOCUS view on the public EA samples, row by row (<Kind>)' -Tag 'Focus'
         # Pair the rows by what tells them apart (identical source rows give identical FOCUS rows).
         function Key($r) {
             $q = if ($null -eq $r.PricingQuantity) { '' } else { [Math]::Round([decimal]::Parse("$($r.PricingQuantity)", [Globalization.NumberStyles]::Float, $Inv), 6) }
-            '{0}|{1}|{2}|{3}|{4}|{5}' -f $r.x_SourceType, $r.ChargePeriodStart, "$($r.ResourceId)".ToLowerInvariant(), $r.SkuMeter, $q, $r.Tags
+            '{0}|{1}|{2}|{3}|{4}|{5}' -f $r.x_SourceType, $r.ChargePeriodStart, "$($r.ResourceId)".ToLowerInvariant(), $r.SkuMeter, $q, (ConvertTo-CanonicalJson $r.Tags)
         }
         $exp = @($expected | Sort-Object -Property @{ Expression = { Key $_ } })
         $act = @($Rows | Sort-Object -Property @{ Expression = { Key $_ } })

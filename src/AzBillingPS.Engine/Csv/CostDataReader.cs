@@ -144,8 +144,14 @@ public sealed class CostDataReader : CostRowReader
                 continue;
             }
 
-            Nulls[o] = false;
             CostColumnType type = Columns[o].Type;
+            if (type == CostColumnType.Json)
+            {
+                SetJson(o, value, () => string.Create(CultureInfo.InvariantCulture, $"{file.Path}: line {line}, column '{file.RawNames[index]}'"));
+                continue;
+            }
+
+            Nulls[o] = false;
             bool parsed = type switch
             {
                 CostColumnType.Decimal => CostValueParser.TryParseDecimal(value, out Decimals[o]),

@@ -24,6 +24,7 @@ public abstract class CostRowReader : DbDataReader
     private readonly byte[][] _lastUtf8;
     private readonly int[] _lastLength;
     private readonly string?[] _lastString;
+    private readonly bool[] _lastKeptAsText;
     private long _rowsRead;
     private bool _closed;
 
@@ -66,6 +67,7 @@ public abstract class CostRowReader : DbDataReader
         _lastUtf8 = new byte[n][];
         _lastLength = new int[n];
         _lastString = new string?[n];
+        _lastKeptAsText = new bool[n];
 
         // Lineage values are the same on every row (the source file's changes with the file).
         Text[DataCount] = lineage.Scope;
@@ -155,6 +157,82 @@ public abstract class CostRowReader : DbDataReader
     {
         Nulls[ordinal] = false;
         Text[ordinal] = null;
+    }
+
+    /// <summary>
+    /// A JSON column's value (Tags) from its UTF-8 bytes: a JSON object's text (EA's brace-less body wrapped), or the text
+    /// in a JSON string, counted (<paramref name="where"/> names the file, line or row and column for the warning). Tags
+    /// repeat row after row, so the last value's conversion is reused when the bytes are the same. (A JSON column's
+    /// string is always set here, so the text cache of <see cref="Materialize"/> is free to hold its last value.)
+    /// </summary>
+    protected void SetJson(int ordinal, ReadOnlySpan<byte> utf8, Func<string> where)
+    {
+        Nulls[ordinal] = false;
+        string? last = _lastString[ordinal];
+        if (last is not null && utf8.SequenceEqual(_lastUtf8[ordinal].AsSpan(0, _lastLength[ordinal])))
+        {
+            Text[ordinal] = last;
+            if (_lastKeptAsText[ordinal])
+            {
+                CountJsonKeptAsText(where);
+            }
+
+            return;
+        }
+
+        string json = ToJson(utf8, where, out bool keptAsText);
+        Text[ordinal] = json;
+        if (utf8.Length <= 1024)
+        {
+            byte[]? buffer = _lastUtf8[ordinal];
+            if (buffer is null || buffer.Length < utf8.Length)
+            {
+                buffer = _lastUtf8[ordinal] = new byte[Math.Max(64, utf8.Length)];
+            }
+
+            utf8.CopyTo(buffer);
+            _lastLength[ordinal] = utf8.Length;
+            _lastString[ordinal] = json;
+            _lastKeptAsText[ordinal] = keptAsText;
+        }
+    }
+
+    /// <summary>JSON values (Tags) that could not be made a JSON object and are kept as their text in a JSON string.</summary>
+    public long JsonKeptAsText { get; private set; }
+
+    /// <summary>Where the first of <see cref="JsonKeptAsText"/> is (file and line or row, column).</summary>
+    public string? FirstJsonKeptAsText { get; private set; }
+
+    /// <summary>A Tags value as a JSON object's text (EA's brace-less body wrapped), or its text in a JSON string, counted.</summary>
+    protected string ToJson(ReadOnlySpan<byte> utf8, Func<string> where, out bool keptAsText)
+    {
+        keptAsText = !JsonTags.TryNormalize(utf8, out string json);
+        if (keptAsText)
+        {
+            json = JsonTags.AsJsonString(System.Text.Encoding.UTF8.GetString(utf8));
+            CountJsonKeptAsText(where);
+        }
+
+        return json;
+    }
+
+    /// <summary>Counts one more value kept as text (for a value whose conversion was reused from the row before).</summary>
+    protected void CountJsonKeptAsText(Func<string> where)
+    {
+        ArgumentNullException.ThrowIfNull(where);
+        JsonKeptAsText++;
+        FirstJsonKeptAsText ??= where();
+    }
+
+    /// <summary>The load's warning about Tags values that could not be made a JSON object, if there were any.</summary>
+    public static void WarnJsonKeptAsText(CostRowReader? reader, IEngineLog log)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        if (reader is { JsonKeptAsText: > 0 })
+        {
+            log.Warning(string.Create(CultureInfo.InvariantCulture,
+                $"{reader.JsonKeptAsText:N0} Tags value(s) could not be made a JSON object and were kept as their text in a JSON string (first at {reader.FirstJsonKeptAsText}); JSON queries see no tags on those rows."));
+        }
     }
 
     /// <summary>
@@ -290,7 +368,10 @@ public abstract class CostRowReader : DbDataReader
         return value;
     }
 
-    /// <summary>A text value as UTF-8 bytes, without making a string (valid until the next Read). For text columns only.</summary>
+    /// <summary>
+    /// A text value as UTF-8 bytes, without making a string (valid until the next Read). For text columns (data and
+    /// lineage) only; a JSON column's value is its normalised string (<see cref="GetString"/>).
+    /// </summary>
     public ReadOnlySpan<byte> GetUtf8(int ordinal) => ordinal < DataCount ? DataUtf8(ordinal) : _lineageUtf8[ordinal - DataCount];
 
     public override decimal GetDecimal(int ordinal)

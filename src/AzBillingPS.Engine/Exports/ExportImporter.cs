@@ -419,12 +419,14 @@ public static class ExportImporter
                     progress?.Report(new EngineProgress(progressId, activity, status, total > 0 ? (int)Math.Min(99, 50 + (rows * 50 / total)) : -1));
                 }
 
-                CostRowReader Open() => isParquet
+                CostRowReader? opened = null;
+                CostRowReader Open() => opened = isParquet
                     ? new ParquetCostReader(headers, columns, lineage, cancellationToken) { NotifyAfter = Math.Max(1, request.BatchSize), OnRows = r => Report(r.RowsRead, r.CurrentFile), SpoolPath = work ?? request.WorkingPath }
                     : new CostDataReader(headers, columns, lineage, cancellationToken) { NotifyAfter = Math.Max(1, request.BatchSize), OnRows = r => Report(r.RowsRead, r.CurrentFile) };
 
                 progress?.Report(new EngineProgress(progressId, activity, $"Loading into {sink.Describe()}", 50));
                 result = await sink.LoadAsync(columns, Open, manifest.Scope, dataset.Metric, start, end, request.BatchSize, request.LockTimeout, log, cancellationToken, beforeCommit, dataset.ReplaceColumn).ConfigureAwait(false);
+                CostRowReader.WarnJsonKeptAsText(opened, log);
             }
 
             outcome.Rows = result.RowsInserted;

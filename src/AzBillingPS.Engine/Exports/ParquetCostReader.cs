@@ -33,6 +33,7 @@ public sealed class ParquetCostReader : CostRowReader
     private readonly int[] _valueStart;
     private readonly int[] _valueLength;
     private readonly byte[][] _converted;
+    private readonly bool[] _json;
 
     private Stream? _stream;
     private ParquetReader? _reader;
@@ -60,6 +61,11 @@ public sealed class ParquetCostReader : CostRowReader
         _valueStart = new int[n];
         _valueLength = new int[n];
         _converted = new byte[n][];
+        _json = new bool[n];
+        for (int i = 0; i < DataCount; i++)
+        {
+            _json[i] = Columns[i].Type == CostColumnType.Json;
+        }
     }
 
     /// <summary>
@@ -452,15 +458,25 @@ public sealed class ParquetCostReader : CostRowReader
 
         int length = System.Text.Encoding.UTF8.GetBytes(value, _converted[ordinal]);
         SetUtf8(ordinal, _converted[ordinal], 0, length);
-        Text[ordinal] = value;
+        if (!_json[ordinal])
+        {
+            Text[ordinal] = value;
+        }
     }
 
-    /// <summary>A text value as UTF-8 bytes of the column's buffer; its string is made when asked for.</summary>
+    /// <summary>A text value as UTF-8 bytes of the column's buffer; its string is made when asked for (a JSON column's at once).</summary>
     internal void SetUtf8(int ordinal, byte[] buffer, int start, int length)
     {
         _valueBuffer[ordinal] = buffer;
         _valueStart[ordinal] = start;
         _valueLength[ordinal] = length;
+        if (_json[ordinal])
+        {
+            // Tags: a JSON object's text, as the CSV reader makes it.
+            SetJson(ordinal, buffer.AsSpan(start, length), () => string.Create(CultureInfo.InvariantCulture, $"{CurrentFile}: row {RowNumber}, column '{Columns[ordinal].Name}'"));
+            return;
+        }
+
         TextFromUtf8(ordinal);
     }
 

@@ -142,7 +142,8 @@ public static class CostImporter
             progress?.Report(new EngineProgress(progressId, activity, status, percent));
         }
 
-        CostDataReader OpenReader() => new(headers, columns, lineage, cancellationToken)
+        CostDataReader? opened = null;
+        CostDataReader OpenReader() => opened = new(headers, columns, lineage, cancellationToken)
         {
             NotifyAfter = Math.Max(1, request.BatchSize),
             OnRows = OnRows,
@@ -163,6 +164,8 @@ public static class CostImporter
         }
 
         stopwatch.Stop();
+        CostRowReader.WarnJsonKeptAsText(opened, log);
+
         return new ImportOutcome(
             sink.Describe(),
             request.Target.Provider.ToString(),

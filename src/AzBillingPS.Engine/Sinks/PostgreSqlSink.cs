@@ -130,11 +130,15 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
 
     protected override void ClearPoolOf(DbConnection connection) => NpgsqlConnection.ClearPool((NpgsqlConnection)connection);
 
-    protected override Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken)
+    protected override async Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken)
     {
         var npgsql = (NpgsqlConnection)connection;
         string columns = string.Join(", ", reader.Columns.Select(c => Dialect.Quote(names.TryGetValue(c.Name, out string? spelled) ? spelled : c.Name)));
         var types = reader.Columns.Select(c => c.Type).ToArray();
+
+        // Tags go in as jsonb where the table has jsonb (tables of earlier versions have text there).
+        IReadOnlyDictionary<string, string> tableTypes = await TableColumns.ReadAsync(Target, connection, transaction, cancellationToken).ConfigureAwait(false);
+        bool[] jsonb = reader.Columns.Select(c => c.Type == CostColumnType.Json && tableTypes.TryGetValue(names.TryGetValue(c.Name, out string? spelled) ? spelled : c.Name, out string? t) && t is "jsonb" or "json").ToArray();
         long rows = 0;
         using (NpgsqlBinaryImporter importer = npgsql.BeginBinaryImport($"COPY {Target.QualifiedTable} ({columns}) FROM STDIN (FORMAT BINARY)"))
         {
@@ -167,6 +171,9 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
                         case CostColumnType.Guid:
                             importer.Write(reader.GetGuid(i), NpgsqlDbType.Uuid);
                             break;
+                        case CostColumnType.Json when jsonb[i]:
+                            importer.Write(reader.GetString(i), NpgsqlDbType.Jsonb); // always valid JSON (CostRowReader.ToJson)
+                            break;
                         default:
                             importer.Write(reader.GetString(i), NpgsqlDbType.Text);
                             break;
@@ -180,6 +187,6 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
             importer.Complete();
         }
 
-        return Task.FromResult(rows);
+        return rows;
     }
 }

@@ -140,6 +140,9 @@ internal sealed class SqliteSink(SinkTarget target) : CostSink(target)
                             reader.GetGuid(i).TryFormat(buffer, out written, "D");
                             Check(db, raw.sqlite3_bind_text(statement, p, buffer[..written]));
                             break;
+                        case CostColumnType.Json:
+                            Check(db, raw.sqlite3_bind_text(statement, p, reader.GetString(i)));
+                            break;
                         default:
                             Check(db, raw.sqlite3_bind_text(statement, p, reader.GetUtf8(i)));
                             break;

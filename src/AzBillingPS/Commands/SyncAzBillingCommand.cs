@@ -156,6 +156,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     /// <summary>Cost scopes (subscriptions, billing accounts, ...); from the pipeline too.</summary>
     [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ScopeCompleter))]
     public string[]? Scope { get; set; }
 
     /// <summary>Every subscription the identity can list.</summary>
@@ -517,6 +518,15 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             await MakeFocusViewAsync(target, TimeSpan.FromSeconds(LockTimeout)).ConfigureAwait(false);
         }
 
+        if (PassThru)
+        {
+            // One results table in plan order (scope, metric, month), then the summary line.
+            foreach (SyncUnitOutcome unit in outcome.Units)
+            {
+                WriteObjectAsync(ToResult(unit));
+            }
+        }
+
         WriteObjectAsync(Summary(outcome));
     }
 
@@ -562,11 +572,6 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
                 RecommendedAction = string.IsNullOrEmpty(recommended) ? "The next run retries the month." : recommended + " The next run retries the month.",
             };
             WriteErrorAsync(record);
-        }
-
-        if (PassThru)
-        {
-            WriteObjectAsync(result);
         }
     }
 
