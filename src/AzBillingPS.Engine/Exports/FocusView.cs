@@ -129,6 +129,34 @@ public static class FocusView
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Runs <paramref name="change"/> (which changes the type of columns of <paramref name="target"/>'s table) with the
+    /// FOCUS view over the table, when there is one, dropped before and made again after from the columns as they are
+    /// then, in the same transaction: PostgreSQL refuses to change the type of a column a view reads, and SQL Server's
+    /// view would keep the old types. Without a view, only the change runs.
+    /// </summary>
+    internal static async Task AroundColumnChangeAsync(SinkTarget target, DbConnection connection, DbTransaction transaction, Func<Task> change, IEngineLog log, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(change);
+        FocusSql sql = FocusSql.For(target.Provider);
+        string? schema = target.EffectiveSchema;
+        string view = ViewName(target.Dialect, target.Table);
+        string? kind = await ScalarAsync(connection, transaction, sql.ObjectKind, cancellationToken, ("schema", schema ?? string.Empty), ("name", view)).ConfigureAwait(false);
+        if (kind is null || !sql.IsView(kind))
+        {
+            await change().ConfigureAwait(false);
+            return;
+        }
+
+        string qualified = sql.Dialect.QualifiedTable(schema, view);
+        await ExecuteAsync(connection, transaction, sql.DropViewIfExists(qualified), cancellationToken).ConfigureAwait(false);
+        await change().ConfigureAwait(false);
+        Dictionary<string, (string Name, string Type)> columns = await ReadColumnTypesAsync(sql, target, connection, transaction, cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, transaction, CreateView(sql, schema, target.Table, columns), cancellationToken).ConfigureAwait(false);
+        log.Verbose($"Made the FOCUS view {qualified} again over the changed columns of {target.QualifiedTable}.");
+    }
+
     /// <summary>What holds the view's name now (null: nothing); throws when it is not a view, which is never replaced.</summary>
     private static async Task<string?> CheckViewNameAsync(FocusSql sql, string? schema, string view, CostSink sink, DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
     {
