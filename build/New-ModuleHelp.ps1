@@ -140,7 +140,8 @@ function Write-Parameter {
     $isSwitch = $Parameter.SwitchParameter
     $required = [bool]($Sets | Where-Object IsMandatory)
     $positions = @($Sets | Where-Object { $_.Position -ge 0 } | ForEach-Object Position)
-    $position = if ($positions) { [string]$positions[0] } else { 'named' }
+    # @(0) is $false in a condition: test the count, not the array.
+    $position = if ($positions.Count -gt 0) { [string]$positions[0] } else { 'named' }
     $globbing = [bool]($Parameter.Attributes | Where-Object { $_ -is [System.Management.Automation.SupportsWildcardsAttribute] })
     $aliases = if ($Parameter.Aliases.Count) { $Parameter.Aliases -join ', ' } else { 'none' }
     $typeName = Get-TypeName $Parameter.ParameterType

@@ -25,9 +25,32 @@
     VariablesToExport    = @()
     PrivateData          = @{
         PSData = @{
-            Tags         = @('Azure', 'CostManagement', 'FinOps', 'Billing', 'SQL', 'PostgreSQL', 'SQLite')
+            # Topics, then what PSResourceGet searches: Find-PSResource -CommandName <cmdlet> looks for PSCommand_<cmdlet>.
+            Tags         = @(
+                'Azure', 'CostManagement', 'CostDetails', 'FinOps', 'Billing', 'Cost', 'SQL', 'SQLServer', 'AzureSQL', 'PostgreSQL', 'SQLite'
+                'Linux', 'Windows', 'MacOS', 'PSEdition_Core', 'PSIncludes_Cmdlet'
+                'PSCmdlet_Get-AzBillingToken', 'PSCommand_Get-AzBillingToken'
+                'PSCmdlet_New-AzCostReport', 'PSCommand_New-AzCostReport'
+                'PSCmdlet_Save-AzCostBlob', 'PSCommand_Save-AzCostBlob'
+                'PSCmdlet_Import-AzCostToSql', 'PSCommand_Import-AzCostToSql'
+                'PSCmdlet_Get-AzCostSummary', 'PSCommand_Get-AzCostSummary'
+                'PSCmdlet_Sync-AzBilling', 'PSCommand_Sync-AzBilling'
+                'PSCmdlet_Get-AzBillingSyncState', 'PSCommand_Get-AzBillingSyncState'
+                'PSCmdlet_Import-AzCostExport', 'PSCommand_Import-AzCostExport'
+                'PSCmdlet_Clear-AzBillingTokenCache', 'PSCommand_Clear-AzBillingTokenCache'
+            )
+            ProjectUri   = 'https://github.com/AzBillingPS/AzBillingPS'
             LicenseUri   = 'https://opensource.org/licenses/MIT'
-            ReleaseNotes = 'Import-AzCostToSql: cost-details CSV files into SQLite, PostgreSQL and SQL Server, exactly once.'
+            ReleaseNotes = @'
+0.1.0, the first release:
+- Sync-AzBilling: the whole job in one call (sign-in, Cost Details reports, blob downloads, exactly-once loads, a state table), for many scopes and months, from a shell, a schedule or an Azure Automation runbook; settings from a .psd1 file.
+- Get-AzBillingToken: certificate, client secret, managed identity and workload identity federation sign-in (MSAL), public and sovereign clouds; at the prompt device code, interactive, Az PowerShell's or the Azure CLI's session, remembered in the operating system's protected storage until Clear-AzBillingTokenCache.
+- New-AzCostReport and Save-AzCostBlob: cost-details reports per scope, metric and month, with polling, throttling and retries as the service asks; parallel, resumable, verified blob downloads.
+- Import-AzCostToSql: cost-details CSV files into SQLite (the embedded default), PostgreSQL or SQL Server / Azure SQL, each period exactly once, streaming, exact decimals; tags stored as JSON, ids as text.
+- Get-AzCostSummary and Get-AzBillingSyncState: what a table holds (by month, service, scope, resource group, tag or any column, never adding metrics or currencies together) and what the sync has loaded.
+- Import-AzCostExport: Cost Management exports (storage or a local tree; CSV, gzip CSV or Parquet; cost details and FOCUS) through the same sinks, each month exactly once.
+- Targets named as SQL and PowerShell users name them: -SqlInstance/-Database, -ConnectionString (provider told by its keywords), -DatabasePath, -Credential.
+'@
         }
     }
 }

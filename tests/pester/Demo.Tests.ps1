@@ -32,7 +32,7 @@ Describe 'The demo (README command 1)' -Tag 'Demo' -Skip:$NoFixture {
 
     It 'loads the sample files and the synced subscription into ./AzBilling.sqlite' {
         Test-Path $Db | Should -BeTrue
-        $months = @(Get-AzCostSummary -DatabasePath $Db | Select-Object -ExpandProperty Month -Unique)
+        $months = @(Get-AzCostSummary -DatabasePath $Db -GroupBy Month | ForEach-Object { $_.Month.ToString('yyyy-MM') } | Select-Object -Unique)
         $months | Should -Contain '2026-09' -Because 'samples/ea-2026-09.csv is loaded'
         $state = @(Get-AzBillingSyncState -DatabasePath $Db)
         $state.Count | Should -Be 3 -Because 'Sync-AzBilling loads the current month and the two before it by default'

@@ -499,10 +499,10 @@ Describe 'Get-AzBillingToken token object' -Tag 'Auth' -Skip:$NoFixture {
         $names | Should -Not -Contain 'AccessToken'
     }
 
-    It 'shows the table view (TenantId, ClientId, AuthMethod, Cloud, ExpiresOn, Scope)' {
+    It 'shows the table view (AuthMethod, ClientId with its tail, ExpiresOn, Cloud, Scope)' {
         $t = $Store.Results['table'].Table
-        $t | Should -Match 'TenantId\s+ClientId\s+AuthMethod\s+Cloud\s+ExpiresOn\s+Scope'
-        $t | Should -Match ([regex]::Escape($CertApp))
+        $t | Should -Match 'AuthMethod\s+ClientId\s+ExpiresOn \(UTC\)\s+Cloud\s+Scope'
+        $t | Should -Match ([regex]::Escape($CertApp.Substring(24)))
         $t | Should -Match 'Certificate'
     }
 

@@ -415,11 +415,11 @@ Describe 'Import-AzCostToSql on <Provider>' -Tag 'Import' -ForEach $Providers {
                 $types['Date'] | Should -Be 'date'
                 $types['CostInBillingCurrency'] | Should -Be 'numeric'
                 $types['Quantity'] | Should -Be 'numeric'
-                $types['SubscriptionId'] | Should -Be 'uuid'
+                $types['SubscriptionId'] | Should -Be 'text' -Because 'ids are text: a malformed id does not refuse a file'
                 $types['IsAzureCreditEligible'] | Should -Be 'boolean'
                 $types['_ImportId'] | Should -Be 'uuid'
                 $types['_ImportedAt'] | Should -Be 'timestamp with time zone'
-                $types['Tags'] | Should -Be 'text'
+                $types['Tags'] | Should -Be 'jsonb'
                 # 28 fractional digits survive exactly.
                 @(Invoke-TargetSql $T "SELECT sum(`"CostInBillingCurrency`")::text FROM $($T.Ref) WHERE `"Date`" BETWEEN '2026-05-01' AND '2026-05-31'")[0][0] |
                     Should -Be '2.6666666666666666666666666666'
@@ -502,6 +502,44 @@ Describe 'Import-AzCostToSql on <Provider>' -Tag 'Import' -ForEach $Providers {
         }
     }
 
+    Context 'data that is easy to query' {
+        It 'tags are a JSON object the database''s own JSON functions read; a value that cannot be one is kept as its text in a JSON string and counted' {
+            $file = Join-Path $DataDir 'quoted.csv'
+            $r = Import-AzCostToSql -Path $file -Scope $Scope @P -WarningVariable warn -WarningAction SilentlyContinue
+            $r.RowsInserted | Should -Be 5
+            @($warn | Where-Object { $_ -match 'Tags' }).Count | Should -Be 1
+            ($warn -join "`n") | Should -Match '^1 Tags value\(s\) could not be made a JSON object'
+            ($warn -join "`n") | Should -Match ([regex]::Escape("$file`: line 3, column 'Tags'"))
+            $env = if ($T.Provider -eq 'SQLite') { "json_extract(`"Tags`", '$.env')" } else { "`"Tags`"->>'env'" }
+            $org = if ($T.Provider -eq 'SQLite') { "json_extract(`"Tags`", '$.org')" } else { "`"Tags`"->>'org'" }
+            $note = if ($T.Provider -eq 'SQLite') { "json_extract(`"Tags`", '$.note')" } else { "`"Tags`"->>'note'" }
+            @(Invoke-TargetSql $T "SELECT $env, count(*) FROM $($T.Ref) WHERE $env IS NOT NULL GROUP BY 1") | ForEach-Object { $_ -join '=' } | Should -Be @('prod=2')
+            @(Invoke-TargetSql $T "SELECT $org FROM $($T.Ref) WHERE $org IS NOT NULL")[0][0] | Should -Be 'finance, EMEA'
+            (@(Invoke-TargetSql $T "SELECT $note FROM $($T.Ref) WHERE $note IS NOT NULL") | ForEach-Object { $_ -join '|' }) -join "`n" | Should -Match '^line one\r?\nline two$' -Because 'a raw line break inside a value is escaped, not lost'
+            if ($T.Provider -eq 'SQLite') {
+                @(Invoke-TargetSql $T "SELECT json_type(`"Tags`"), count(*) FROM $($T.Ref) WHERE `"Tags`" IS NOT NULL GROUP BY 1 ORDER BY 1") | ForEach-Object { $_ -join '=' } | Should -Be @('object=3', 'text=1')
+                @(Invoke-TargetSql $T "SELECT json_extract(`"Tags`", '$') FROM $($T.Ref) WHERE json_type(`"Tags`") = 'text'")[0][0] | Should -Be 'env=prod;team=x'
+            }
+            else {
+                @(Invoke-TargetSql $T "SELECT jsonb_typeof(`"Tags`"), count(*) FROM $($T.Ref) WHERE `"Tags`" IS NOT NULL GROUP BY 1 ORDER BY 1") | ForEach-Object { $_ -join '=' } | Should -Be @('object=3', 'string=1')
+                @(Invoke-TargetSql $T "SELECT `"Tags`" #>> '{}' FROM $($T.Ref) WHERE jsonb_typeof(`"Tags`") = 'string'")[0][0] | Should -Be 'env=prod;team=x'
+            }
+        }
+
+        It 'ids are text: a file with malformed subscription and meter ids loads' {
+            $file = Join-Path $TestDrive "ids-$($T.Table).csv"
+            Set-Content -LiteralPath $file -Encoding utf8BOM -Value @(
+                'Date,SubscriptionId,MeterId,MeterCategory,CostInBillingCurrency,BillingCurrencyCode'
+                '03/01/2026,5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f0,abc,Storage,1.25,USD'
+                '03/02/2026,5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e,00000000-0000-0000-0000-000000000001,Storage,2.5,USD'
+                '03/03/2026,xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx,,Storage,3,USD')
+            $r = Import-AzCostToSql -Path $file -Scope $Scope @P
+            $r.RowsInserted | Should -Be 3
+            @(Invoke-TargetSql $T "SELECT `"SubscriptionId`" FROM $($T.Ref) ORDER BY `"Date`"") | ForEach-Object { $_[0] } |
+                Should -Be @('5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f0', '5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e', 'xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx')
+        }
+    }
+
     Context 'bad input leaves the table exactly as it was' {
         It 'bad value: CsvBadValue naming file, line 4, column and value; no partial load of the period' {
             $null = Import-AzCostToSql -Path $Ea08.FullName -Scope $Scope @P
@@ -516,6 +554,10 @@ Describe 'Import-AzCostToSql on <Provider>' -Tag 'Import' -ForEach $Providers {
             $m | Should -Match '\bline 4\b'
             $m | Should -Match 'CostInBillingCurrency'
             $m | Should -Match ([regex]::Escape('12,34abc'))
+            $err[0].TargetObject | Should -Be $file -Because 'the error names the file, not System.String[]'
+            $err[0].CategoryInfo.TargetName | Should -Be $file
+            $err[0].CategoryInfo.Reason | Should -Be 'CsvBadValue'
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidData'
             Get-TargetState $T | Should -Be $before
         }
 
@@ -818,6 +860,36 @@ Import-AzCostToSql -Path '$File' -Scope '$Scope' -DatabasePath '$(Join-Path $Tes
         $e.Exception.Message | Should -Match ([regex]::Escape("-DatabasePath 'cfg.sqlite'"))
     }
 
+    It 'a -Path wildcard that matches nothing is a non-terminating error ($? false) and loads nothing of the call' {
+        $db = Join-Path $TestDrive 'nomatch.sqlite'
+        $r = Invoke-ChildPwsh @"
+`$out = Import-AzCostToSql -Path '$(Join-Path $TestDrive 'no-such-*.csv')', '$File' -Scope '$Scope' -DatabasePath '$db' -ErrorVariable errs -ErrorAction SilentlyContinue
+"ok=`$? count=`$(@(`$out).Count) errors=`$(`$errs.Count)"
+`$errs | ForEach-Object { "id=`$(`$_.FullyQualifiedErrorId) category=`$(`$_.CategoryInfo.Category) target=`$(`$_.TargetObject)" }
+"@
+        $r.ExitCode | Should -Be 0 -Because $r.StdErr
+        $r.StdOut | Should -Match 'ok=False count=0 errors=1'
+        $r.StdOut | Should -Match 'id=AzBillingPathNotFound'
+        $r.StdOut | Should -Match 'category=ObjectNotFound'
+        $r.StdOut | Should -Match ([regex]::Escape("target=$(Join-Path $TestDrive 'no-such-*.csv')"))
+        Test-Path $db | Should -BeFalse -Because 'the files of one call load together or not at all'
+    }
+
+    It '-Scope takes the report planner''s forms and a bare GUID; anything else is refused with the list of forms' {
+        $db = Join-Path $TestDrive 'scopes.sqlite'
+        (Import-AzCostToSql -Path $File -Scope '5F1C3A2E-8D4B-4C6A-9E7F-0A1B2C3D4E5F' -DatabasePath $db).Scope | Should -Be $Scope
+        (Import-AzCostToSql -Path $File -Scope '/providers/Microsoft.Billing/billingAccounts/8611537/' -DatabasePath $db).Scope | Should -Be '/providers/microsoft.billing/billingaccounts/8611537'
+        (Import-AzCostToSql -Path $File -Scope "$Scope/resourceGroups/RG-Web" -DatabasePath $db).Scope | Should -Be "$Scope/resourcegroups/rg-web" -Because 'exports can hold a resource group'
+        foreach ($bad in 'x', '/subscriptions/not-a-guid', '/providers/Microsoft.Billing/nothing/1') {
+            $e = $null
+            try { Import-AzCostToSql -Path $File -Scope $bad -DatabasePath $db } catch { $e = $_ }
+            $e.FullyQualifiedErrorId | Should -BeLike 'AzBillingInvalidArgument*' -Because $bad
+            $e.Exception.Message | Should -Match 'billingAccounts/\{id\}' -Because $bad
+            $e.TargetObject | Should -Be $bad
+        }
+        @(Get-AzCostSummary -DatabasePath $db -GroupBy Scope).Scope | Should -Not -Contain '/x'
+    }
+
     Context 'PostgreSQL named by its own keywords and logins as credentials' {
         BeforeAll {
             if (-not $NoPgReason) {
@@ -857,6 +929,20 @@ Import-AzCostToSql -Path '$File' -Scope '$Scope' -DatabasePath '$(Join-Path $Tes
             $e.Exception.Message | Should -Match 'password authentication failed'
             ($e | Out-String) | Should -Not -Match 'Wr0ngHorse'
             (Invoke-TestPsql $Pg 'SELECT count(*) FROM public."ByLogin"') | Should -Be '7'
+        }
+
+        It 'a table an earlier version made with GUID id columns is changed to text, with a warning, and then loads any id' {
+            # PostgreSQL only: SQLite always stored ids as text (SQL Server's uniqueidentifier is changed by the same statement, parsed in xunit).
+            $T = [pscustomobject]@{ Provider = 'PostgreSQL'; Table = 'OldIds'; Ref = '"public"."OldIds"' }
+            $P = @{ ConnectionString = $Pg.ConnectionString; Table = 'OldIds' }
+            Invoke-TargetSql $T "CREATE TABLE $($T.Ref) (`"Date`" date, `"SubscriptionId`" uuid, `"MeterCategory`" text, `"CostInBillingCurrency`" numeric, `"BillingCurrencyCode`" text, `"_Scope`" text NOT NULL, `"_Metric`" text NOT NULL, `"_PeriodStart`" date, `"_PeriodEnd`" date, `"_SourceFile`" text, `"_ImportId`" uuid, `"_ImportedAt`" timestamptz); INSERT INTO $($T.Ref) VALUES ('2026-02-01', '5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f', 'Storage', 1, 'USD', '$Scope', 'ActualCost', '2026-02-01', '2026-02-28', 'old.csv', '00000000-0000-0000-0000-000000000001', now());" | Out-Null
+            $file = Join-Path $TestDrive "old-ids-$($T.Table).csv"
+            Set-Content -LiteralPath $file -Encoding utf8BOM -Value @('Date,SubscriptionId,MeterCategory,CostInBillingCurrency,BillingCurrencyCode', '03/01/2026,not-a-guid,Storage,1.25,USD')
+            $r = Import-AzCostToSql -Path $file -Scope $Scope @P -WarningVariable warn -WarningAction SilentlyContinue
+            $r.RowsInserted | Should -Be 1
+            ($warn -join "`n") | Should -Match 'Changed SubscriptionId of public\.\w+ from GUID to text'
+            @(Invoke-TargetSql $T "SELECT data_type FROM information_schema.columns WHERE table_name = '$($T.Table)' AND column_name = 'SubscriptionId'")[0][0] | Should -Be 'text'
+            @(Invoke-TargetSql $T "SELECT `"SubscriptionId`" FROM $($T.Ref) ORDER BY `"Date`"") | ForEach-Object { $_[0] } | Should -Be @('5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f', 'not-a-guid')
         }
 
         It '-Credential and a login in the connection string at once is refused' {

@@ -67,6 +67,20 @@ Describe 'AzBillingPS module' -Tag 'Module' {
             { Test-ModuleManifest -Path $manifestPath -ErrorAction Stop } | Should -Not -Throw
         }
 
+        It 'has project and license links, release notes for the whole module, and tags PSResourceGet finds commands by' {
+            $psData = $manifestData.PrivateData.PSData
+            $psData.ProjectUri | Should -Match '^https://'
+            $psData.LicenseUri | Should -Match '^https://'
+            foreach ($c in $manifestData.CmdletsToExport) {
+                $psData.Tags | Should -Contain "PSCommand_$c" -Because 'Find-PSResource -CommandName searches PSCommand_<name>'
+                $psData.Tags | Should -Contain "PSCmdlet_$c"
+                $psData.ReleaseNotes | Should -Match ([regex]::Escape($c)) -Because 'the release notes cover every cmdlet'
+            }
+            $psData.Tags | Should -Contain 'PSIncludes_Cmdlet'
+            $psData.Tags | Should -Contain 'PSEdition_Core'
+            $psData.Tags | Where-Object { $_ -match '\s' } | Should -BeNullOrEmpty
+        }
+
         It 'requires PowerShell 7.4 on Core' {
             $manifestData.PowerShellVersion | Should -Be '7.4'
             @($manifestData.CompatiblePSEditions) | Should -Be @('Core')
@@ -150,6 +164,9 @@ Describe 'AzBillingPS module' -Tag 'Module' {
                 if ($p.Aliases.Count) { $h.aliases | Should -Be ($p.Aliases -join ', ') -Because "-$($p.Name) aliases" }
                 $byValue = [bool]($p.ParameterSets.Values | Where-Object ValueFromPipeline)
                 ([string]$h.pipelineInput -like '*ByValue*') | Should -Be $byValue -Because "-$($p.Name) pipeline input"
+                $positions = @($p.ParameterSets.Values | Where-Object { $_.Position -ge 0 } | ForEach-Object Position)
+                $want = if ($positions.Count) { [string]$positions[0] } else { 'named' }
+                [string]$h.position | Should -Be $want -Because "-$($p.Name) position"
             }
         }
 

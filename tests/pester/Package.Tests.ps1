@@ -11,6 +11,10 @@ Describe 'AzBillingPS package' -Tag 'Package' {
         try {
             $found = Find-PSResource -Name AzBillingPS -Repository $Name
             $found.Name | Should -Be 'AzBillingPS'
+            $found.ProjectUri | Should -Not -BeNullOrEmpty
+            $byCommand = @(Find-PSResource -CommandName Get-AzCostSummary, Sync-AzBilling -Repository $Name)
+            $byCommand.Count | Should -BeGreaterThan 0 -Because 'Find-PSResource -CommandName finds the module by its cmdlets'
+            @($byCommand | ForEach-Object { $_.ParentResource.Name } | Sort-Object -Unique) | Should -Be 'AzBillingPS'
             Save-PSResource -Name AzBillingPS -Repository $Name -Path $TestDrive -TrustRepository -SkipDependencyCheck
         }
         finally { Unregister-PSResourceRepository -Name $Name }

@@ -82,7 +82,7 @@ function Invoke-Sync([string] $Name, [hashtable] $Parameters, [object[]] $Pipe) 
     foreach ($i in $items) {
         if ($i -is [AzBillingPS.AzBillingSyncSummary]) {
             $r.Summary = [ordered]@{ Loaded = $i.Loaded; Skipped = $i.Skipped; Failed = $i.Failed; Units = $i.Units; Rows = $i.Rows; Bytes = $i.Bytes; Success = $i.Success; Scopes = $i.Scopes; Table = $i.Table; StateTable = $i.StateTable; FailedUnits = @($i.FailedUnits); RunId = "$($i.RunId)"; Results = @($i.Results).Count }
-            ($i | Format-List * | Out-String -Width 300), ($i | Format-Table | Out-String -Width 300), $i.ToString(), ($i | ConvertTo-Json -Depth 4) | Write-Host
+            ($i | Format-List * -Force | Out-String -Width 300), ($i | Format-Table | Out-String -Width 300), $i.ToString(), ($i | ConvertTo-Json -Depth 4) | Write-Host
         }
         elseif ($i -is [AzBillingPS.AzBillingSyncResult]) {
             $r.Results += [ordered]@{ Scope = $i.Scope; Metric = $i.Metric; Month = $i.Month; Action = "$($i.Action)"; Rows = $i.Rows; RowsReplaced = $i.RowsReplaced; Bytes = $i.Bytes; IsFinal = $i.IsFinal; Reason = $i.Reason; ImportId = "$($i.ImportId)"; OperationId = $i.OperationId; ErrorId = $i.ErrorId; PeriodEnd = $i.PeriodEnd.ToString('yyyy-MM-dd') }
@@ -266,7 +266,7 @@ Invoke-Sync 'second' (`$SignIn + @{ Scope = '$SubA', '$SubB'; DatabasePath = '$D
         It 'Get-AzBillingSyncState filters by scope and shows what a default run loads again' {
             $Run.bySubA | Should -Be @("/subscriptions/$SubA")
             @($Run.incomplete | Sort-Object -Unique) | Should -Be @($Window | Where-Object { -not (Test-FinalNow $_) } | Sort-Object)
-            $Run.stateView | Should -Match 'Month\s+Metric\s+Status'
+            $Run.stateView | Should -Match 'Month\s+Metric\s+Scope\s+Status'
             $Run.stateView | Should -Match ([regex]::Escape((Get-Month 0)))
         }
 
@@ -288,7 +288,7 @@ Invoke-Sync 'second' (`$SignIn + @{ Scope = '$SubA', '$SubB'; DatabasePath = '$D
             $script:Run2 = Invoke-SyncChild @"
 Set-Rules @(@{ scope = '/subscriptions/$SubC'; period = '$Failing'; status = 403 })
 Invoke-Sync 'failing' (`$SignIn + @{ Scope = '$SubC'; Provider = 'PostgreSql'; ConnectionString = '$cs'; Table = 'Retried'; Metric = 'ActualCost', 'AmortizedCost'; PassThru = `$true })
-`$Results['monthsAfterFailure'] = @(Get-AzCostSummary -Provider PostgreSql -ConnectionString '$cs' -Table Retried | ForEach-Object Month | Sort-Object -Unique)
+`$Results['monthsAfterFailure'] = @(Get-AzCostSummary -Provider PostgreSql -ConnectionString '$cs' -Table Retried -GroupBy Month | ForEach-Object { `$_.Month.ToString('yyyy-MM') } | Sort-Object -Unique)
 `$Results['failedState'] = @(Get-AzBillingSyncState -Provider PostgreSql -ConnectionString '$cs' -Table Retried -Status Failed | ForEach-Object { [ordered]@{ Month = `$_.Month; Metric = `$_.Metric; Error = `$_.Error; HasData = `$null -ne `$_.LoadedAt } })
 Set-Rules @()
 Invoke-Sync 'retry' (`$SignIn + @{ Scope = '$SubC'; Provider = 'PostgreSql'; ConnectionString = '$cs'; Table = 'Retried'; Metric = 'ActualCost', 'AmortizedCost'; PassThru = `$true })
@@ -648,7 +648,7 @@ Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientS
             $open = @($window | Where-Object { -not (Test-FinalNow $_) })
             $ReadmePosts.Count | Should -Be (3 + $open.Count) -Because 'the first command loads the window, the scheduled one only the open months'
             Invoke-Sqlite $ReadmeDb "SELECT count(*) FROM AzureCostDetails_SyncState WHERE Status = 'Loaded' AND Scope = '/subscriptions/$SubR'" | Should -Be '3'
-            $Readme.StdOut | Should -Match ([regex]::Escape("/subscriptions/$SubR"))
+            $Readme.StdOut | Should -Match ([regex]::Escape($SubR.Substring(20))) -Because 'the results table shows the subscription id, its tail kept'
         }
     }
 

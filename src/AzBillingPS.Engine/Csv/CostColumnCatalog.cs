@@ -19,11 +19,14 @@ public enum CostColumnType
     /// <summary>True/False.</summary>
     Boolean,
 
-    /// <summary>A GUID (subscription and meter ids).</summary>
+    /// <summary>A GUID (the lineage column _ImportId; ids in the files are text).</summary>
     Guid,
 
     /// <summary>A UTC point in time (lineage: when a row was imported).</summary>
     Timestamp,
+
+    /// <summary>A JSON object (Tags): jsonb on PostgreSQL, JSON-valid text on SQL Server and SQLite.</summary>
+    Json,
 }
 
 /// <summary>One known column: the canonical name it is stored under and its type.</summary>
@@ -64,9 +67,9 @@ public static class CostColumnCatalog
         // Booleans
         ("IsAzureCreditEligible", CostColumnType.Boolean, Array.Empty<string>()),
 
-        // GUIDs
-        ("SubscriptionId", CostColumnType.Guid, new[] { "SubscriptionGuid" }),
-        ("MeterId", CostColumnType.Guid, Array.Empty<string>()),
+        // Ids are text: files in the wild carry anonymised or malformed ids, and an id is no reason to refuse a file.
+        ("SubscriptionId", CostColumnType.Text, new[] { "SubscriptionGuid" }),
+        ("MeterId", CostColumnType.Text, Array.Empty<string>()),
 
         // Text, with the names that differ between EA variants and MCA
         ("ProductName", CostColumnType.Text, new[] { "Product" }),
@@ -86,7 +89,7 @@ public static class CostColumnCatalog
         ("CostCenter", CostColumnType.Text, Array.Empty<string>()),
         ("ConsumedService", CostColumnType.Text, Array.Empty<string>()),
         ("ResourceId", CostColumnType.Text, new[] { "InstanceId" }),
-        ("Tags", CostColumnType.Text, Array.Empty<string>()),
+        ("Tags", CostColumnType.Json, Array.Empty<string>()),
         ("OfferId", CostColumnType.Text, Array.Empty<string>()),
         ("AdditionalInfo", CostColumnType.Text, Array.Empty<string>()),
         ("ServiceInfo1", CostColumnType.Text, Array.Empty<string>()),

@@ -100,6 +100,12 @@ public sealed class ExportRunOutcome
 
     public TimeSpan Elapsed { get; set; }
 
+    /// <summary>Time spent fetching the parts (downloading them from a container) and checking them against the manifest.</summary>
+    public TimeSpan FetchDuration { get; set; }
+
+    /// <summary>Time spent loading into the database (waiting for its turn included).</summary>
+    public TimeSpan LoadDuration { get; set; }
+
     public Exception? Error { get; set; }
 
     public override string ToString() => $"{ExportName} {Dataset} {Month:yyyy-MM}: {Action}";
@@ -295,7 +301,8 @@ public static class ExportImporter
         IEngineLog log,
         IProgress<EngineProgress>? progress,
         int progressId,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Func<CancellationToken, Task<IDisposable>>? databaseTurn = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(request);
@@ -322,6 +329,7 @@ public static class ExportImporter
         }
 
         string? work = null;
+        IDisposable? turn = null;
         try
         {
             var files = new List<string>(parts.Count);
@@ -349,6 +357,12 @@ public static class ExportImporter
             }
 
             outcome.Bytes = bytes;
+            outcome.FetchDuration = watch.Elapsed;
+            if (databaseTurn is not null)
+            {
+                turn = await databaseTurn(cancellationToken).ConfigureAwait(false); // one load at a time (Sync's gate)
+            }
+
             long? expectedRows = manifest.Blobs.Count > 0 && manifest.Blobs.All(b => b.DataRowCount is not null)
                 ? manifest.Blobs.Sum(b => b.DataRowCount!.Value)
                 : manifest.DataRowCount;
@@ -361,6 +375,14 @@ public static class ExportImporter
                 {
                     throw new EngineException(EngineErrorKind.ExportRunIncomplete,
                         string.Create(CultureInfo.InvariantCulture, $"{outcome.Manifest}: the run's parts hold {commit.RowsInserted:N0} rows but the manifest says {want:N0}; the month {manifest.Month:yyyy-MM} was not loaded (the table is unchanged)."));
+                }
+
+                // Checked again under the table's lock: another run (a second Sync or Import-AzCostExport at the same time) may
+                // have loaded this run, or a newer one, since the plan was made; then these rows roll back.
+                if (!request.Force && await state.ReadRunAsync(commit.Connection, commit.Transaction, manifest.ExportId, manifest.Month.ToString("yyyy-MM", CultureInfo.InvariantCulture), ct).ConfigureAwait(false) is { } now
+                    && (string.Equals(now.RunId, manifest.RunId, StringComparison.OrdinalIgnoreCase) || Truncate(now.SubmittedTime) > Truncate(manifest.SubmittedTime.UtcDateTime)))
+                {
+                    throw new LoadedMeanwhileException(now.RunId);
                 }
 
                 await state.RecordAsync(commit.Connection, commit.Transaction, new ExportStateRow(
@@ -397,12 +419,14 @@ public static class ExportImporter
                     progress?.Report(new EngineProgress(progressId, activity, status, total > 0 ? (int)Math.Min(99, 50 + (rows * 50 / total)) : -1));
                 }
 
-                CostRowReader Open() => isParquet
-                    ? new ParquetCostReader(headers, columns, lineage, cancellationToken) { NotifyAfter = Math.Max(1, request.BatchSize), OnRows = r => Report(r.RowsRead, r.CurrentFile) }
+                CostRowReader? opened = null;
+                CostRowReader Open() => opened = isParquet
+                    ? new ParquetCostReader(headers, columns, lineage, cancellationToken) { NotifyAfter = Math.Max(1, request.BatchSize), OnRows = r => Report(r.RowsRead, r.CurrentFile), SpoolPath = work ?? request.WorkingPath }
                     : new CostDataReader(headers, columns, lineage, cancellationToken) { NotifyAfter = Math.Max(1, request.BatchSize), OnRows = r => Report(r.RowsRead, r.CurrentFile) };
 
                 progress?.Report(new EngineProgress(progressId, activity, $"Loading into {sink.Describe()}", 50));
                 result = await sink.LoadAsync(columns, Open, manifest.Scope, dataset.Metric, start, end, request.BatchSize, request.LockTimeout, log, cancellationToken, beforeCommit, dataset.ReplaceColumn).ConfigureAwait(false);
+                CostRowReader.WarnJsonKeptAsText(opened, log);
             }
 
             outcome.Rows = result.RowsInserted;
@@ -411,9 +435,18 @@ public static class ExportImporter
             log.Verbose(string.Create(CultureInfo.InvariantCulture,
                 $"{outcome}: loaded run {manifest.RunId}: {result.RowsInserted:N0} rows ({outcome.Format}, {parts.Count} part(s), {bytes / 1048576.0:N1} MB), replaced {result.RowsReplaced:N0}."));
         }
+        catch (LoadedMeanwhileException e)
+        {
+            outcome.Action = ExportAction.Skipped;
+            outcome.Reason = $"run {e.RunId} was loaded by another run meanwhile (this one's rows were rolled back)";
+            outcome.Rows = 0;
+            log.Verbose($"{outcome}: {outcome.Reason}.");
+        }
         finally
         {
+            turn?.Dispose();
             outcome.Elapsed = watch.Elapsed;
+            outcome.LoadDuration = watch.Elapsed - outcome.FetchDuration;
             progress?.Report(new EngineProgress(progressId, activity, "Done", 100, Completed: true));
             if (work is not null)
             {
@@ -421,6 +454,12 @@ public static class ExportImporter
             }
         }
     }
+}
+
+/// <summary>Another run loaded the same run of the month (or a newer one) while this one was loading it.</summary>
+internal sealed class LoadedMeanwhileException(string runId) : Exception($"Run {runId} was loaded meanwhile.")
+{
+    public string RunId { get; } = runId;
 }
 
 /// <summary>A folder the module makes for itself through <see cref="PrivateFiles"/>: new (never an existing one), private to the user, removed when done.</summary>

@@ -136,7 +136,7 @@ public static class CostImporter
         var lineage = new LineageValues(scope, request.Metric, start, end, importId, DateTime.UtcNow);
         string activity = string.Create(CultureInfo.InvariantCulture, $"Import {scope} {request.Metric} {start:yyyy-MM-dd}..{end:yyyy-MM-dd}");
 
-        void OnRows(CostDataReader r)
+        void OnRows(CostRowReader r)
         {
             int percent = totalBytes > 0 ? (int)Math.Min(99, r.BytesRead * 100 / totalBytes) : -1;
             string status = string.Create(CultureInfo.InvariantCulture,
@@ -145,7 +145,8 @@ public static class CostImporter
             progress?.Report(new EngineProgress(progressId, activity, status, percent));
         }
 
-        CostDataReader OpenReader() => new(headers, columns, lineage, cancellationToken)
+        CostDataReader? opened = null;
+        CostDataReader OpenReader() => opened = new(headers, columns, lineage, cancellationToken)
         {
             NotifyAfter = Math.Max(1, request.BatchSize),
             OnRows = OnRows,
@@ -166,6 +167,8 @@ public static class CostImporter
         }
 
         stopwatch.Stop();
+        CostRowReader.WarnJsonKeptAsText(opened, log);
+
         return new ImportOutcome(
             sink.Describe(),
             request.Target.Provider.ToString(),

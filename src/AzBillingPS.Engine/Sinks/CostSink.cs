@@ -249,6 +249,7 @@ public abstract class CostSink
         UnitLocks unit = PlanUnitLocks(scope, metric, periodStart, periodEnd);
         string what = string.Create(CultureInfo.InvariantCulture, $"Loading {scope} {metric} {periodStart:yyyy-MM-dd}..{periodEnd:yyyy-MM-dd} into {Target.QualifiedTable}");
         bool checkedRows = false;
+        bool upgraded = false;
         var addedEarlier = new List<string>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         TimeSpan mark = TimeSpan.Zero;
@@ -273,7 +274,14 @@ public abstract class CostSink
                 {
                     tableLock = true; // the first load creates the table and holds the table lock until it commits
                 }
-                else if (Missing(wanted, existing).Count > 0)
+                else if (!upgraded)
+                {
+                    // Id columns an earlier version typed as GUIDs become text, in a short transaction under the table lock.
+                    await UpgradeColumnTypesAsync(what, lockTimeout, log, connected, cancellationToken).ConfigureAwait(false);
+                    upgraded = true;
+                }
+
+                if (existing.Count > 0 && Missing(wanted, existing).Count > 0)
                 {
                     if (!checkedRows)
                     {
@@ -450,6 +458,29 @@ public abstract class CostSink
         catch (Exception e) when (e is DbException && IsBusy(e))
         {
             throw ReadBlocked(lockTimeout, e);
+        }
+    }
+
+    /// <summary>
+    /// Turns the id columns an earlier version created as GUIDs into text (<see cref="TableColumns.UpgradeAsync"/>), in a
+    /// short transaction under the table-wide lock; a table without such columns is only looked at.
+    /// </summary>
+    private async Task UpgradeColumnTypesAsync(string what, TimeSpan lockTimeout, IEngineLog log, StrongBox connected, CancellationToken cancellationToken)
+    {
+        bool needed;
+        await using (DbConnection connection = await OpenAsync(lockTimeout, cancellationToken).ConfigureAwait(false))
+        {
+            connected.Value = true;
+            needed = TableColumns.NeedsUpgrade(await TableColumns.ReadAsync(Target, connection, null, cancellationToken).ConfigureAwait(false));
+        }
+
+        if (needed)
+        {
+            await RunOnceAsync(what, lockTimeout, true, null, log, connected, async (connection, transaction, ct) =>
+            {
+                await TableColumns.UpgradeAsync(Target, connection, transaction, log, ct).ConfigureAwait(false);
+                return true;
+            }, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -788,41 +819,6 @@ public abstract class CostSink
         command.Parameters.Add(p);
     }
 
-    /// <summary>Cost per month and service (and currency) in the table, optionally for one scope.</summary>
-    public Task<IReadOnlyList<CostSummaryRow>> SummarizeAsync(string? scope, CancellationToken cancellationToken)
-        => SummarizeAsync(scope, DefaultReadLockTimeout, cancellationToken);
-
-    /// <summary>Cost per month and service (and currency) in the table, optionally for one scope; lock waits bounded by <paramref name="lockTimeout"/>.</summary>
-    public Task<IReadOnlyList<CostSummaryRow>> SummarizeAsync(string? scope, TimeSpan lockTimeout, CancellationToken cancellationToken)
-        => ReadAsync<IReadOnlyList<CostSummaryRow>>(lockTimeout, async (connection, ct) =>
-        {
-            HashSet<string> columns = await ListColumnsAsync(connection, null, ct).ConfigureAwait(false);
-            if (columns.Count == 0)
-            {
-                throw new EngineException(EngineErrorKind.NotFound, $"Table {Target.QualifiedTable} does not exist on {Describe()}.");
-            }
-
-            await using DbCommand command = NewCommand(connection, null, Dialect.Summary(Target.EffectiveSchema, Target.Table, columns, scope is not null));
-            if (scope is not null)
-            {
-                AddParameter(command, "scope", scope);
-            }
-
-            var rows = new List<CostSummaryRow>();
-            await using DbDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            while (await reader.ReadAsync(ct).ConfigureAwait(false))
-            {
-                rows.Add(new CostSummaryRow(
-                    reader.IsDBNull(0) ? string.Empty : reader.GetString(0),
-                    reader.IsDBNull(1) ? string.Empty : reader.GetString(1),
-                    reader.IsDBNull(2) ? string.Empty : reader.GetString(2),
-                    reader.IsDBNull(3) ? 0m : Convert.ToDecimal(reader.GetValue(3), CultureInfo.InvariantCulture),
-                    Convert.ToInt64(reader.GetValue(4), CultureInfo.InvariantCulture)));
-            }
-
-            return rows;
-        }, cancellationToken);
-
     /// <summary>A mutable flag shared by the attempts of one operation: whether the database was reached.</summary>
     protected sealed class StrongBox
     {
@@ -843,6 +839,3 @@ public sealed class LockWaitTimedOutException : Exception
 
 /// <summary>The open load transaction just before it commits, with what the load wrote (for bookkeeping in the same transaction).</summary>
 public sealed record SinkCommit(DbConnection Connection, DbTransaction Transaction, long RowsInserted, long RowsReplaced);
-
-/// <summary>One line of a cost summary.</summary>
-public sealed record CostSummaryRow(string Month, string Service, string Currency, decimal Cost, long Rows);

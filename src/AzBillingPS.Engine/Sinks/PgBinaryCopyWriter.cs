@@ -33,13 +33,23 @@ internal sealed class PgBinaryCopyWriter
 
     private readonly Stream _output;
     private readonly byte[] _buffer;
+    private readonly bool[] _jsonb;
+    private readonly string?[] _lastJson;
+    private readonly byte[]?[] _lastJsonUtf8;
     private int _position;
 
     /// <summary>Starts the stream with the binary COPY header.</summary>
-    public PgBinaryCopyWriter(Stream output, int bufferSize = BufferSize)
+    /// <param name="output">The raw COPY stream.</param>
+    /// <param name="jsonb">Per column: a JSON value goes into a jsonb column (its binary form starts with a version byte); otherwise json or text.</param>
+    /// <param name="bufferSize">Bytes gathered before each write to the stream.</param>
+    public PgBinaryCopyWriter(Stream output, bool[] jsonb, int bufferSize = BufferSize)
     {
         ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(jsonb);
         _output = output;
+        _jsonb = jsonb;
+        _lastJson = new string?[jsonb.Length];
+        _lastJsonUtf8 = new byte[]?[jsonb.Length];
         _buffer = new byte[Math.Max(64, bufferSize)];
         ReadOnlySpan<byte> signature = [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xFF, (byte)'\r', (byte)'\n', 0];
         signature.CopyTo(_buffer);
@@ -90,6 +100,9 @@ internal sealed class PgBinaryCopyWriter
                     WriteInt32(16);
                     reader.GetGuid(i).TryWriteBytes(_buffer.AsSpan(_position, 16), bigEndian: true, out _);
                     _position += 16;
+                    break;
+                case CostColumnType.Json:
+                    WriteJson(i, reader.GetString(i));
                     break;
                 default:
                     WriteText(reader.GetUtf8(i));
@@ -193,29 +206,54 @@ internal sealed class PgBinaryCopyWriter
         _position += length;
     }
 
+    /// <summary>
+    /// A JSON value (its normalised text, which the reader reuses while the file repeats it): jsonb's binary form is a
+    /// version byte (1) and the text; json and text take the text alone.
+    /// </summary>
+    private void WriteJson(int ordinal, string json)
+    {
+        if (!ReferenceEquals(json, _lastJson[ordinal]))
+        {
+            _lastJson[ordinal] = json;
+            _lastJsonUtf8[ordinal] = System.Text.Encoding.UTF8.GetBytes(json);
+        }
+
+        byte[] utf8 = _lastJsonUtf8[ordinal]!;
+        if (!_jsonb[ordinal])
+        {
+            WriteText(utf8);
+            return;
+        }
+
+        Reserve(5);
+        WriteInt32(utf8.Length + 1);
+        _buffer[_position++] = 1;
+        WriteRaw(utf8);
+    }
+
     private void WriteText(ReadOnlySpan<byte> bytes)
     {
-        if (_buffer.Length - _position >= 4 + bytes.Length)
-        {
-            WriteInt32(bytes.Length);
-            bytes.CopyTo(_buffer.AsSpan(_position));
-            _position += bytes.Length;
-            return;
-        }
-
-        Flush();
+        Reserve(4);
         WriteInt32(bytes.Length);
-        if (_buffer.Length - _position >= bytes.Length)
+        WriteRaw(bytes);
+    }
+
+    /// <summary>Bytes into the buffer, or (larger than what is left of it) after a flush, straight to the stream.</summary>
+    private void WriteRaw(ReadOnlySpan<byte> bytes)
+    {
+        if (_buffer.Length - _position < bytes.Length)
         {
-            bytes.CopyTo(_buffer.AsSpan(_position));
-            _position += bytes.Length;
-            return;
+            Flush();
+            if (_buffer.Length < bytes.Length)
+            {
+                _output.Write(bytes);
+                BytesWritten += bytes.Length;
+                return;
+            }
         }
 
-        // Larger than the buffer: straight to the stream.
-        Flush();
-        _output.Write(bytes);
-        BytesWritten += bytes.Length;
+        bytes.CopyTo(_buffer.AsSpan(_position));
+        _position += bytes.Length;
     }
 
     private void Reserve(int bytes)

@@ -134,18 +134,22 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
     /// Npgsql's raw COPY stream. A failure (a bad row, Ctrl+C, a dropped connection) cancels the COPY; the transaction
     /// then rolls back as for any failed load.
     /// </summary>
-    protected override Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken)
+    protected override async Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken)
     {
         var npgsql = (NpgsqlConnection)connection;
         string columns = string.Join(", ", reader.Columns.Select(c => Dialect.Quote(names.TryGetValue(c.Name, out string? spelled) ? spelled : c.Name)));
         CostColumnType[] types = reader.Columns.Select(c => c.Type).ToArray();
+
+        // Tags go in as jsonb where the table has jsonb (tables of earlier versions have text there).
+        IReadOnlyDictionary<string, string> tableTypes = await TableColumns.ReadAsync(Target, connection, transaction, cancellationToken).ConfigureAwait(false);
+        bool[] jsonb = reader.Columns.Select(c => c.Type == CostColumnType.Json && tableTypes.TryGetValue(names.TryGetValue(c.Name, out string? spelled) ? spelled : c.Name, out string? t) && t == "jsonb").ToArray();
         long rows = 0;
-        NpgsqlRawCopyStream stream = npgsql.BeginRawBinaryCopy($"COPY {Target.QualifiedTable} ({columns}) FROM STDIN (FORMAT BINARY)");
+        NpgsqlRawCopyStream stream = await npgsql.BeginRawBinaryCopyAsync($"COPY {Target.QualifiedTable} ({columns}) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
         try
         {
             // A write the server does not take (a stalled connection) ends at once when the load is stopped.
             using CancellationTokenRegistration stop = cancellationToken.Register(() => stream.WriteTimeout = 1);
-            var writer = new PgBinaryCopyWriter(stream);
+            var writer = new PgBinaryCopyWriter(stream, jsonb);
             while (reader.Read())
             {
                 writer.WriteRow(reader, types);
@@ -166,11 +170,11 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
                 // The connection is gone or the COPY already ended; the transaction rolls back either way.
             }
 
-            stream.Dispose();
+            await stream.DisposeAsync().ConfigureAwait(false);
             throw;
         }
 
-        stream.Dispose(); // ends the COPY: the server checks and stores the rows
-        return Task.FromResult(rows);
+        await stream.DisposeAsync().ConfigureAwait(false); // ends the COPY: the server checks and stores the rows
+        return rows;
     }
 }

@@ -209,25 +209,6 @@ public abstract class SqlDialect
     /// <summary>A load whose period covers more months than this locks its whole scope and metric instead of each month.</summary>
     public const int MaxMonthLocks = 36;
 
-    /// <summary>Cost per month, service and currency, for Get-AzCostSummary (parameter: scope, when byScope).</summary>
-    public string Summary(string? schema, string table, IReadOnlyCollection<string> columns, bool byScope)
-    {
-        string service = Quote(Pick(columns, "MeterCategory", "ServiceFamily") ?? "MeterCategory");
-        string currency = Quote(Pick(columns, "BillingCurrencyCode") ?? "BillingCurrencyCode");
-        string cost = Quote(Pick(columns, "CostInBillingCurrency") ?? "CostInBillingCurrency");
-        string month = MonthOf(Quote(CostColumnCatalog.DateColumn));
-        string where = byScope ? $" WHERE {Quote(LineageColumns.Scope)} = {Parameter("scope")}" : string.Empty;
-        return $"SELECT {month} AS {Quote("Month")}, {service} AS {Quote("Service")}, {currency} AS {Quote("Currency")}, SUM({cost}) AS {Quote("Cost")}, {CountAll} AS {Quote("Rows")} "
-            + $"FROM {QualifiedTable(schema, table)}{where} GROUP BY {month}, {service}, {currency} ORDER BY {Quote("Month")}, {Quote("Cost")} DESC";
-    }
-
-    /// <summary>The yyyy-MM text of a date column.</summary>
-    protected abstract string MonthOf(string dateColumn);
-
-    protected virtual string CountAll => "COUNT(*)";
-
-    protected static string? Pick(IReadOnlyCollection<string> columns, params string[] names)
-        => names.FirstOrDefault(n => columns.Contains(n, StringComparer.OrdinalIgnoreCase));
 }
 
 public sealed class SqlServerDialect : SqlDialect
@@ -287,7 +268,7 @@ public sealed class SqlServerDialect : SqlDialect
 
         // Ids (some are resource ids) and names
         ["InvoiceSectionId"] = 256, ["AccountOwnerId"] = 256, ["BillingAccountId"] = 256, ["BillingProfileId"] = 256,
-        ["AccountId"] = 256, ["ProductId"] = 256, ["PublisherId"] = 256,
+        ["AccountId"] = 256, ["ProductId"] = 256, ["PublisherId"] = 256, ["SubscriptionId"] = 256, ["MeterId"] = 256,
         ["ReservationId"] = 512, ["ProductOrderId"] = 512, ["BenefitId"] = 512,
         ["AccountName"] = 256, ["SubscriptionName"] = 256, ["ResourceGroup"] = 256, ["InvoiceSectionName"] = 256,
         ["BillingAccountName"] = 256, ["BillingProfileName"] = 256, ["ResellerName"] = 256, ["CostCenter"] = 256,
@@ -335,10 +316,6 @@ public sealed class SqlServerDialect : SqlDialect
     public override string SchemaExists() => "SELECT COUNT(*) FROM sys.schemas WHERE name = @schema";
 
     public override string Parameter(string name) => "@" + name;
-
-    protected override string MonthOf(string dateColumn) => $"CONVERT(char(7), {dateColumn}, 126)";
-
-    protected override string CountAll => "COUNT_BIG(*)";
 }
 
 public sealed class PostgreSqlDialect : SqlDialect
@@ -361,6 +338,7 @@ public sealed class PostgreSqlDialect : SqlDialect
         CostColumnType.Boolean => "boolean",
         CostColumnType.Guid => "uuid",
         CostColumnType.Timestamp => "timestamptz",
+        CostColumnType.Json => "jsonb",
         _ => "text",
     };
 
@@ -385,8 +363,6 @@ public sealed class PostgreSqlDialect : SqlDialect
         => string.Create(CultureInfo.InvariantCulture, $"SET lock_timeout = {Math.Max(1, milliseconds)}");
 
     public override string Parameter(string name) => "@" + name;
-
-    protected override string MonthOf(string dateColumn) => $"to_char({dateColumn}, 'YYYY-MM')";
 }
 
 public sealed class SqliteDialect : SqlDialect
@@ -422,6 +398,4 @@ public sealed class SqliteDialect : SqlDialect
         => string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {Math.Clamp(milliseconds, 0, int.MaxValue)}");
 
     public override string Parameter(string name) => "@" + name;
-
-    protected override string MonthOf(string dateColumn) => $"substr({dateColumn}, 1, 7)";
 }

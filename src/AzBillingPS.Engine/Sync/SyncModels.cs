@@ -15,8 +15,11 @@ public sealed record SyncRequest
 {
     public required SinkTarget Target { get; init; }
 
-    /// <summary>The identity that requests the reports.</summary>
-    public required AccessTokenProvider Tokens { get; init; }
+    /// <summary>The identity that requests the reports (none for an exports source read by SAS URL or from a folder).</summary>
+    public AccessTokenProvider? Tokens { get; init; }
+
+    /// <summary>Cost Management exports to load instead of requesting reports; the scopes and metrics are then the exports'.</summary>
+    public SyncExportSource? Exports { get; init; }
 
     /// <summary>Scopes in the order given (any spelling; normalised and checked by the run).</summary>
     public required IReadOnlyList<string> Scopes { get; init; }

@@ -31,12 +31,13 @@ public sealed class SyncRunner : IDisposable
     private readonly SyncStateStore _store;
     private readonly SemaphoreSlim _loadGate = new(1, 1);
 
-    public SyncRunner(SyncRequest request, ISyncReportSource reports, ISyncBlobSource blobs)
+    /// <summary>A run of <paramref name="request"/>; <paramref name="reports"/> and <paramref name="blobs"/> may be null for an exports source.</summary>
+    public SyncRunner(SyncRequest request, ISyncReportSource? reports, ISyncBlobSource? blobs)
     {
         _request = request ?? throw new ArgumentNullException(nameof(request));
-        _reports = reports ?? throw new ArgumentNullException(nameof(reports));
-        _blobs = blobs ?? throw new ArgumentNullException(nameof(blobs));
-        if (request.Scopes.Count == 0)
+        _reports = reports ?? (request.Exports is null ? throw new ArgumentNullException(nameof(reports)) : NoReports.Instance);
+        _blobs = blobs ?? (request.Exports is null ? throw new ArgumentNullException(nameof(blobs)) : NoReports.Instance);
+        if (request.Scopes.Count == 0 && request.Exports is null)
         {
             throw new EngineException(EngineErrorKind.InvalidArgument, "No scope to sync.");
         }
@@ -117,6 +118,12 @@ public sealed class SyncRunner : IDisposable
         ArgumentNullException.ThrowIfNull(shouldProcess);
         ArgumentNullException.ThrowIfNull(onUnit);
         ArgumentNullException.ThrowIfNull(log);
+        if (_request.Exports is { } exports)
+        {
+            // Cost Management exports instead of the Cost Details API: the export importer plans and loads, in this run's folder.
+            return await ExportSync.RunAsync(_request, exports, _loadGate, shouldProcess, onUnit, log, progress, cancellationToken).ConfigureAwait(false);
+        }
+
         DateTime started = DateTime.UtcNow;
         SyncRequest r = _request;
         string target = $"{r.Target.DisplayTable} on {_store.Describe()}";
@@ -149,15 +156,7 @@ public sealed class SyncRunner : IDisposable
         }
 
         // The working folder is checked (and this run's folder made) before any unit is marked Running.
-        string runFolder = Path.Combine(r.WorkingPath, RunFolderPrefix + r.RunId.ToString("N"));
-        FileStream? runLock = null;
-        if (toLoad.Count > 0)
-        {
-            string working = PrivateFiles.EnsureFolder(r.WorkingPath, strict: r.WorkingPathIsDefault, r.WorkingPathIsDefault ? "The default working folder" : "-WorkingPath", "-WorkingPath");
-            runFolder = Path.Combine(working, RunFolderPrefix + r.RunId.ToString("N"));
-            runLock = ClaimRunFolder(working, runFolder, r, log);
-        }
-
+        await using SyncRunFolder runFolder = SyncRunFolder.Claim(r, toLoad.Count > 0, log);
         try
         {
             if (toLoad.Count > 0)
@@ -168,29 +167,53 @@ public sealed class SyncRunner : IDisposable
         }
         catch
         {
-            await ReleaseRunFolderAsync(runLock, runFolder, log).ConfigureAwait(false);
+            await runFolder.ReleaseAsync(delete: true).ConfigureAwait(false);
             throw;
         }
 
+        await RunUnitsAsync(toLoad, async (unit, ct) =>
+        {
+            await RunUnitAsync(unit, runFolder.Path, log, progress, ct).ConfigureAwait(false);
+            return unit;
+        }, "unit(s)", r.ThrottleLimit, onUnit, progress, cancellationToken).ConfigureAwait(false);
+
+        return new SyncRunOutcome(r.RunId, _store.Describe(), r.Target.Table, _store.StateTarget.Table, started, DateTime.UtcNow, scopes, reported.OrderBy(u => u.Index).ToList());
+    }
+
+    /// <summary>
+    /// Runs the units to load with bounded parallelism (<paramref name="throttle"/>), each through <paramref name="run"/>
+    /// (which records a failure in the unit rather than throwing), hands every outcome to <paramref name="onUnit"/> as it
+    /// is known and reports the run's progress (<paramref name="noun"/>: what is counted). Shared by the Cost Details API
+    /// and the exports source.
+    /// </summary>
+    internal static async Task RunUnitsAsync<T>(
+        IReadOnlyList<T> items,
+        Func<T, CancellationToken, Task<SyncUnitOutcome>> run,
+        string noun,
+        int throttle,
+        Action<SyncUnitOutcome> onUnit,
+        IProgress<EngineProgress>? progress,
+        CancellationToken cancellationToken)
+    {
         int finished = 0;
         int failed = 0;
         void Parent()
         {
             int done = Volatile.Read(ref finished);
             progress?.Report(new EngineProgress(ParentProgressId, "Sync-AzBilling",
-                string.Create(CultureInfo.InvariantCulture, $"{done} of {toLoad.Count} unit(s) done, {Volatile.Read(ref failed)} failed"),
-                toLoad.Count == 0 ? 100 : done * 100 / toLoad.Count));
+                string.Create(CultureInfo.InvariantCulture, $"{done} of {items.Count} {noun} done, {Volatile.Read(ref failed)} failed"),
+                items.Count == 0 ? 100 : done * 100 / items.Count));
         }
 
         Parent();
         try
         {
             await Parallel.ForEachAsync(
-                toLoad,
-                new ParallelOptions { MaxDegreeOfParallelism = r.ThrottleLimit, CancellationToken = cancellationToken },
-                async (unit, ct) =>
+                items,
+                new ParallelOptions { MaxDegreeOfParallelism = throttle, CancellationToken = cancellationToken },
+                async (item, ct) =>
                 {
-                    await RunUnitAsync(unit, runFolder, log, progress, ct).ConfigureAwait(false);
+                    SyncUnitOutcome unit = await run(item, ct).ConfigureAwait(false);
                     if (unit.Action == SyncAction.Failed)
                     {
                         Interlocked.Increment(ref failed);
@@ -204,20 +227,7 @@ public sealed class SyncRunner : IDisposable
         finally
         {
             progress?.Report(new EngineProgress(ParentProgressId, "Sync-AzBilling", "Done", 100, Completed: true));
-            if (r.KeepFiles)
-            {
-                if (runLock is not null)
-                {
-                    await runLock.DisposeAsync().ConfigureAwait(false);
-                }
-            }
-            else
-            {
-                await ReleaseRunFolderAsync(runLock, runFolder, log).ConfigureAwait(false);
-            }
         }
-
-        return new SyncRunOutcome(r.RunId, _store.Describe(), r.Target.Table, _store.StateTarget.Table, started, DateTime.UtcNow, scopes, reported.OrderBy(u => u.Index).ToList());
     }
 
     private async Task RunUnitAsync(SyncUnitOutcome unit, string runFolder, IEngineLog log, IProgress<EngineProgress>? progress, CancellationToken ct)
@@ -343,7 +353,7 @@ public sealed class SyncRunner : IDisposable
         }
     }
 
-    private const string RunFolderPrefix = "sync-";
+    internal const string RunFolderPrefix = "sync-";
     private const string RunLockName = ".run.lock";
 
     /// <summary>The file the module writes into each run folder it makes; cleanup removes only folders that have it.</summary>
@@ -356,7 +366,7 @@ public sealed class SyncRunner : IDisposable
     /// symbolic link, holding the marker, and whose lock file nobody holds (or, without a lock file, more than a day
     /// old: it may be a run that is just starting). Nothing else in the working folder is touched, and no link is followed.
     /// </summary>
-    private static FileStream ClaimRunFolder(string workingPath, string runFolder, SyncRequest request, IEngineLog log)
+    internal static FileStream ClaimRunFolder(string workingPath, string runFolder, SyncRequest request, IEngineLog log)
     {
         foreach (string dir in Directory.EnumerateFileSystemEntries(workingPath, RunFolderPrefix + "*"))
         {
@@ -425,21 +435,11 @@ public sealed class SyncRunner : IDisposable
         return true;
     }
 
-    private static async Task ReleaseRunFolderAsync(FileStream? runLock, string runFolder, IEngineLog log)
-    {
-        if (runLock is null)
-        {
-            return;
-        }
-
-        await runLock.DisposeAsync().ConfigureAwait(false);
-        DeleteFolder(runFolder, log);
-    }
-
     private SyncLoadRecord Record(SyncUnitOutcome unit, DateTime started, Guid? importId, long rows, long bytes)
         => new(unit.Key, unit.PeriodStart, unit.PeriodEnd, unit.IsFinal, rows, bytes, unit.Blobs, unit.OperationId, importId, started, DateTime.UtcNow, _request.RunId, _request.Host);
 
-    private static void DeleteFolder(string folder, IEngineLog log)
+    /// <summary>Removes a run's folder (never through a link).</summary>
+    internal static void DeleteFolder(string folder, IEngineLog log)
     {
         try
         {
@@ -449,6 +449,20 @@ public sealed class SyncRunner : IDisposable
         {
             log.Warning($"Could not remove {folder}: {e.Message}");
         }
+    }
+
+    /// <summary>Stands in for the report and blob sources of a run over exports, which uses neither.</summary>
+    private sealed class NoReports : ISyncReportSource, ISyncBlobSource
+    {
+        public static readonly NoReports Instance = new();
+
+        public Task<CostReportResult> RequestAsync(CostReportRequest request, IEngineLog log, IProgress<EngineProgress>? progress, int progressId, CancellationToken cancellationToken)
+            => throw new InvalidOperationException("A run over exports requests no reports.");
+
+        public Task<long> DownloadAsync(CostReportBlob blob, CostReportResult report, string destinationPath, IEngineLog log, IProgress<long>? bytesWritten, CancellationToken cancellationToken)
+            => throw new InvalidOperationException("A run over exports downloads no report blobs.");
+
+        public string FileName(CostReportResult report, CostReportBlob blob) => string.Empty;
     }
 
     /// <summary>Stage progress under the run's bar.</summary>

@@ -25,6 +25,7 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(ScopeCompleter))]
     public string[]? Scope { get; set; }
 
     /// <summary>Only this metric.</summary>
@@ -82,7 +83,7 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
                     ErrorIds.SyncStateNotFound, ErrorCategory.ObjectNotFound, _store.QualifiedTable));
         }
 
-        WildcardPattern[]? scopes = Scope?.Select(s => new WildcardPattern(Normalize(s), WildcardOptions.IgnoreCase)).ToArray();
+        WildcardPattern[]? scopes = Scope?.Select(s => new WildcardPattern(AzFormat.ScopePattern(s), WildcardOptions.IgnoreCase)).ToArray();
         foreach (SyncStateRow row in _rows)
         {
             if (scopes is not null && !scopes.Any(p => p.IsMatch(row.Scope)))
@@ -109,9 +110,6 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
             WriteObjectAsync(ToState(row, complete, _store!.StateTarget.Table));
         }
     }
-
-    /// <summary>A scope pattern in the stored spelling (lower-case, one leading slash; a bare GUID is a subscription).</summary>
-    private static string Normalize(string scope) => WildcardPattern.ContainsWildcardCharacters(scope) ? "/" + scope.Trim().Trim('/').ToLowerInvariant() : CostScope.Normalize(scope);
 
     internal static AzBillingSyncState ToState(SyncStateRow row, bool complete, string stateTable) => new()
     {

@@ -25,6 +25,8 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
 
     private readonly Dictionary<string, PendingUnit> _pending = new(StringComparer.Ordinal);
     private readonly List<string> _paths = new();
+    private readonly List<string> _unmatched = new();
+    private string? _scope;
     private SinkTarget? _target;
 
     /// <summary>Files from Save-AzCostBlob (or built by hand); the blobs of one report load together.</summary>
@@ -48,6 +50,7 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
     [Parameter(Mandatory = true, ParameterSetName = PathSet, HelpMessage = "The scope the files hold, for example /subscriptions/{id}.")]
     [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, HelpMessage = "The scope the files hold, for example /subscriptions/{id}.")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ScopeCompleter))]
     public string Scope { get; set; } = string.Empty;
 
     /// <summary>Which cost the files hold.</summary>
@@ -86,6 +89,18 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
     protected override async Task BeginProcessingAsync()
     {
         _target = await OnPipelineAsync(() => ResolveTarget() with { Columnstore = Columnstore }).ConfigureAwait(false);
+        if (ParameterSetName is PathSet or LiteralPathSet)
+        {
+            try
+            {
+                _scope = CheckScope(Scope);
+            }
+            catch (EngineException e)
+            {
+                throw new TerminatingErrorException(new ErrorRecord(new ArgumentException(e.Message, e), ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, Scope));
+            }
+        }
+
         if (From is DateTime f && To is DateTime t && t.Date < f.Date)
         {
             throw new TerminatingErrorException(new ErrorRecord(new ArgumentException($"-To ({t:yyyy-MM-dd}) is before -From ({f:yyyy-MM-dd})."), ErrorIds.ParameterConflict, ErrorCategory.InvalidArgument, To));
@@ -139,11 +154,18 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
     {
         if (ParameterSetName is PathSet or LiteralPathSet)
         {
+            if (_unmatched.Count > 0)
+            {
+                // One -Path invocation is one unit: loading the files that did match would replace the period with part of it.
+                WriteVerboseAsync($"Nothing was loaded: {string.Join(", ", _unmatched)} matched no file, and the files of one invocation load together or not at all.");
+                return;
+            }
+
             if (_paths.Count > 0)
             {
                 DateTime? from = From?.Date;
                 DateTime? to = To?.Date;
-                await LoadAsync(new ImportRequest(_target!, Scope, Metric.ToString(), from, to, _paths.Distinct(StringComparer.Ordinal).ToArray()), _paths.ToArray()).ConfigureAwait(false);
+                await LoadAsync(new ImportRequest(_target!, _scope!, Metric.ToString(), from, to, _paths.Distinct(StringComparer.Ordinal).ToArray()), _paths.ToArray()).ConfigureAwait(false);
             }
 
             return;
@@ -153,7 +175,7 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
         {
             string message = string.Create(CultureInfo.InvariantCulture,
                 $"The report for {unit.Scope} {unit.Metric} {unit.PeriodStart:yyyy-MM-dd}..{unit.PeriodEnd:yyyy-MM-dd} has {unit.BlobCount} blob(s) but only {unit.Files.Count} reached Import-AzCostToSql ({string.Join(", ", unit.Files.Keys.OrderBy(k => k))}); it was not loaded, so the table still holds the earlier data for that period.");
-            WriteErrorAsync(new ErrorRecord(new InvalidOperationException(message), ErrorIds.IncompleteReport, ErrorCategory.InvalidData, unit.Files.Values.ToArray()));
+            WriteErrorAsync(new ErrorRecord(new InvalidOperationException(message), ErrorIds.IncompleteReport, ErrorCategory.InvalidData, string.Join(", ", unit.Files.Values)));
         }
     }
 
@@ -170,7 +192,7 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
         string scope;
         try
         {
-            scope = CostScope.Normalize(file.Scope);
+            scope = CheckScope(file.Scope);
         }
         catch (EngineException e)
         {
@@ -265,6 +287,15 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
                     throw new ArgumentException($"'{path}' is not a file-system path.");
                 }
 
+                if (resolved.Count == 0)
+                {
+                    // Like Get-Item: a pattern that matches nothing is a non-terminating error, so $? is false in a job.
+                    _unmatched.Add(path);
+                    WriteError(new ErrorRecord(
+                        new ItemNotFoundException($"No file matches '{path}'; nothing of this Import-AzCostToSql call was loaded."),
+                        ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, path));
+                }
+
                 return resolved.ToArray();
             }
             catch (ItemNotFoundException)
@@ -273,6 +304,28 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
                 return new[] { GetUnresolvedProviderPathFromPSPath(path) };
             }
         }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A scope in one of the forms the report planner knows (a bare subscription GUID too), in the stored spelling.
+    /// Resource groups and management groups are accepted here (files from exports can hold them) though the Cost
+    /// Details API does not serve them; anything else is refused with the list of forms.
+    /// </summary>
+    private static string CheckScope(string scope)
+    {
+        try
+        {
+            return Engine.CostDetails.CostReportPlanner.ParseScope(scope).Scope;
+        }
+        catch (EngineException e) when (e.Kind == EngineErrorKind.Unsupported)
+        {
+            return CostScope.Normalize(scope);
+        }
+        catch (EngineException e) when (e.Kind == EngineErrorKind.InvalidArgument)
+        {
+            throw new EngineException(EngineErrorKind.InvalidArgument,
+                $"Scope '{scope}' is not a cost scope. Use /subscriptions/{{id}} (or the subscription's GUID alone); under /providers/Microsoft.Billing: billingAccounts/{{id}}, billingAccounts/{{id}}/departments/{{id}}, billingAccounts/{{id}}/enrollmentAccounts/{{id}}, billingAccounts/{{id}}/billingProfiles/{{id}}[/invoiceSections/{{id}}] or billingAccounts/{{id}}/customers/{{id}}; for files from exports also /subscriptions/{{id}}/resourceGroups/{{name}} or /providers/Microsoft.Management/managementGroups/{{id}}.", e);
+        }
     }
 
     private sealed class PendingUnit(string scope, string metric, DateTime start, DateTime end, int blobCount)

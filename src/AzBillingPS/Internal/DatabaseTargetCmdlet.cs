@@ -84,26 +84,14 @@ public abstract class DatabaseTargetCmdlet : AsyncCmdlet
     /// <summary>Resolves the target from the parameters; throws a terminating error for contradictions.</summary>
     /// <param name="readOnly">The command only reads: a SQLite file must exist already, and is opened read-only.</param>
     protected SinkTarget ResolveTarget(bool readOnly = false)
-    {
-        SinkTarget target = ResolveTargetCore();
-        if (!readOnly)
-        {
-            return target;
-        }
+        => WithDatabaseToken(Resolve(
+            new TargetParameters(SqlInstance, Database, ConnectionString, Provider, DatabasePath, Credential, Table, Schema, DatabaseSignInByToken),
+            GetUnresolvedProviderPathFromPSPath,
+            readOnly));
 
-        try
-        {
-            return TargetConnection.ForReading(target);
-        }
-        catch (EngineException e)
-        {
-            throw new TerminatingErrorException(ErrorMapper.ToErrorRecord(e, e.FilePath ?? (object?)target.DisplayTable));
-        }
-    }
-
-    private SinkTarget ResolveTargetCore()
+    /// <summary>Adds -DatabaseToken's sign-in to the target (SQL Server, Azure SQL and PostgreSQL; not with -Credential).</summary>
+    private SinkTarget WithDatabaseToken(SinkTarget target)
     {
-        SinkTarget target = ResolveConnection();
         if (DatabaseToken is null)
         {
             return target;
@@ -122,75 +110,102 @@ public abstract class DatabaseTargetCmdlet : AsyncCmdlet
         return target with { AccessToken = DatabaseToken.DatabaseTokenSource(target.Provider == DatabaseProvider.PostgreSql) };
     }
 
-    private SinkTarget ResolveConnection()
+    /// <summary>The target parameters' values, as a cmdlet has them bound (or tab completion has them typed).</summary>
+    internal sealed record TargetParameters(
+        string? SqlInstance,
+        string? Database,
+        string? ConnectionString,
+        AzBillingProvider? Provider,
+        string? DatabasePath,
+        PSCredential? Credential,
+        string Table,
+        string? Schema,
+        bool SignInByToken);
+
+    /// <summary>Resolves a target; throws a TerminatingErrorException (ParameterConflict, PathNotFound, NotFound) naming what is wrong.</summary>
+    internal static SinkTarget Resolve(TargetParameters p, Func<string, string> resolvePath, bool readOnly)
     {
-        string[] named = new[] { (nameof(SqlInstance), SqlInstance), (nameof(ConnectionString), ConnectionString), (nameof(DatabasePath), DatabasePath) }
-            .Where(p => p.Item2 is not null).Select(p => "-" + p.Item1).ToArray();
+        SinkTarget target = ResolveCore(p, resolvePath);
+        if (!readOnly)
+        {
+            return target;
+        }
+
+        try
+        {
+            return TargetConnection.ForReading(target);
+        }
+        catch (EngineException e)
+        {
+            throw new TerminatingErrorException(ErrorMapper.ToErrorRecord(e, e.FilePath ?? (object?)target.DisplayTable));
+        }
+    }
+
+    private static SinkTarget ResolveCore(TargetParameters p, Func<string, string> resolvePath)
+    {
+        string[] named = new[] { (nameof(SqlInstance), p.SqlInstance), (nameof(ConnectionString), p.ConnectionString), (nameof(DatabasePath), p.DatabasePath) }
+            .Where(x => x.Item2 is not null).Select(x => "-" + x.Item1).ToArray();
         if (named.Length > 1)
         {
             throw Conflict($"Give one target: -SqlInstance (SQL Server), -ConnectionString (any database) or -DatabasePath (a SQLite file), not {string.Join(" and ", named)}.", null);
         }
 
-        if (Database is not null && SqlInstance is null)
+        if (p.Database is not null && p.SqlInstance is null)
         {
-            string hint = ConnectionString is not null
+            string hint = p.ConnectionString is not null
                 ? "name the database in the connection string (Database=...)"
-                : $"a SQLite file is -DatabasePath (-Database named one in earlier versions): -DatabasePath '{Database}'";
-            throw Conflict($"-Database '{Database}' names a database on a SQL Server instance and goes with -SqlInstance; {hint}.", Database);
+                : $"a SQLite file is -DatabasePath (-Database named one in earlier versions): -DatabasePath '{p.Database}'";
+            throw Conflict($"-Database '{p.Database}' names a database on a SQL Server instance and goes with -SqlInstance; {hint}.", p.Database);
         }
 
-        NetworkCredential? credential = Credential is null || Credential == PSCredential.Empty ? null : new NetworkCredential(Credential.UserName, Credential.Password);
-        SinkTarget target;
-        if (SqlInstance is not null)
+        NetworkCredential? credential = p.Credential is null || p.Credential == PSCredential.Empty ? null : new NetworkCredential(p.Credential.UserName, p.Credential.Password);
+        if (p.SqlInstance is not null)
         {
-            if (Provider is not null and not AzBillingProvider.SqlServer)
+            if (p.Provider is not null and not AzBillingProvider.SqlServer)
             {
-                throw Conflict($"-SqlInstance is a SQL Server instance; -Provider {Provider} does not go with it (use -ConnectionString for PostgreSQL).", Provider);
+                throw Conflict($"-SqlInstance is a SQL Server instance; -Provider {p.Provider} does not go with it (use -ConnectionString for PostgreSQL).", p.Provider);
             }
 
-            string cs = TargetConnection.ForSqlInstance(SqlInstance, Database, integratedSecurity: credential is null && !DatabaseSignInByToken);
-            target = new SinkTarget(DatabaseProvider.SqlServer, cs, Table, Schema) { Credential = credential };
+            string cs = TargetConnection.ForSqlInstance(p.SqlInstance, p.Database, integratedSecurity: credential is null && !p.SignInByToken);
+            return new SinkTarget(DatabaseProvider.SqlServer, cs, p.Table, p.Schema) { Credential = credential };
         }
-        else if (ConnectionString is not null)
+
+        if (p.ConnectionString is not null)
         {
             DatabaseProvider provider;
             try
             {
-                provider = Provider is AzBillingProvider p ? Map(p) : TargetConnection.InferProvider(ConnectionString);
-                TargetConnection.CheckCredential(provider, ConnectionString, credential);
+                provider = p.Provider is AzBillingProvider forced ? Map(forced) : TargetConnection.InferProvider(p.ConnectionString);
+                TargetConnection.CheckCredential(provider, p.ConnectionString, credential);
             }
             catch (EngineException e)
             {
                 throw Conflict(e.Message, "ConnectionString");
             }
 
-            target = new SinkTarget(provider, ConnectionString, Table, Schema) { Credential = credential };
+            return new SinkTarget(provider, p.ConnectionString, p.Table, p.Schema) { Credential = credential };
         }
-        else
+
+        if (p.Provider is not null and not AzBillingProvider.Sqlite)
         {
-            if (Provider is not null and not AzBillingProvider.Sqlite)
-            {
-                throw Conflict($"-Provider {Provider} needs -ConnectionString{(Provider == AzBillingProvider.SqlServer ? " (or -SqlInstance)" : string.Empty)}.", Provider);
-            }
-
-            if (credential is not null)
-            {
-                throw Conflict("-Credential is a SQL Server or PostgreSQL login; a SQLite file has none.", Credential);
-            }
-
-            string file = GetUnresolvedProviderPathFromPSPath(DatabasePath ?? DefaultDatabaseFile);
-            string? folder = Path.GetDirectoryName(file);
-            if (!string.IsNullOrEmpty(folder) && !Directory.Exists(folder))
-            {
-                throw new TerminatingErrorException(new ErrorRecord(
-                    new DirectoryNotFoundException($"The folder of the SQLite database does not exist: {folder}"),
-                    ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, file));
-            }
-
-            target = SinkTarget.ForSqliteFile(file, Table, Schema);
+            throw Conflict($"-Provider {p.Provider} needs -ConnectionString{(p.Provider == AzBillingProvider.SqlServer ? " (or -SqlInstance)" : string.Empty)}.", p.Provider);
         }
 
-        return target;
+        if (credential is not null)
+        {
+            throw Conflict("-Credential is a SQL Server or PostgreSQL login; a SQLite file has none.", p.Credential);
+        }
+
+        string file = resolvePath(p.DatabasePath ?? DefaultDatabaseFile);
+        string? folder = Path.GetDirectoryName(file);
+        if (!string.IsNullOrEmpty(folder) && !Directory.Exists(folder))
+        {
+            throw new TerminatingErrorException(new ErrorRecord(
+                new DirectoryNotFoundException($"The folder of the SQLite database does not exist: {folder}"),
+                ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, file));
+        }
+
+        return SinkTarget.ForSqliteFile(file, p.Table, p.Schema);
     }
 
     /// <summary>
@@ -200,7 +215,7 @@ public abstract class DatabaseTargetCmdlet : AsyncCmdlet
     protected async Task MakeFocusViewAsync(SinkTarget target, TimeSpan lockTimeout)
     {
         ArgumentNullException.ThrowIfNull(target);
-        string view = FocusView.ViewName(target.Table);
+        string view = FocusView.ViewName(target.Dialect, target.Table);
         string display = target.Dialect.DefaultSchema is null ? view : $"{target.EffectiveSchema}.{view}";
         string where = $"{display} on {CostSink.Create(target).Describe()}";
         if (!await ShouldProcessAsync(where, $"Create or replace the FOCUS view over {target.DisplayTable} (and refill its lookup tables)").ConfigureAwait(false))

@@ -18,7 +18,11 @@ internal static class ErrorMapper
         if (exception is EngineException engine)
         {
             (string id, ErrorCategory category) = Map(engine.Kind);
-            var record = new ErrorRecord(engine, id, category, target);
+
+            // The target names what the error is about: the file it names when the input was paths, else the input.
+            object? named = engine.FilePath is not null && target is null or string or string[] ? engine.FilePath : Readable(target);
+            var record = new ErrorRecord(engine, id, category, named);
+            record.CategoryInfo.Reason = engine.Kind.ToString();
             string? detail = Detail(engine);
             if (detail is not null)
             {
@@ -28,6 +32,7 @@ internal static class ErrorMapper
             return record;
         }
 
+        target = Readable(target);
         return exception switch
         {
             FileNotFoundException => new ErrorRecord(exception, ErrorIds.FileNotFound, ErrorCategory.ObjectNotFound, target),
@@ -38,6 +43,14 @@ internal static class ErrorMapper
             _ => new ErrorRecord(exception, ErrorIds.Unexpected, ErrorCategory.NotSpecified, target),
         };
     }
+
+    /// <summary>A list of paths or names as one readable string (CategoryInfo.TargetName would say System.String[]).</summary>
+    internal static object? Readable(object? target) => target switch
+    {
+        string[] { Length: 1 } one => one[0],
+        string[] many => string.Join(", ", many),
+        _ => target,
+    };
 
     internal static (string Id, ErrorCategory Category) Map(EngineErrorKind kind) => kind switch
     {

@@ -53,11 +53,11 @@ public sealed class CostDataReaderTests : IDisposable
         Assert.Equal(2, rows.Count);
         Assert.Equal(new DateTime(2026, 3, 1), rows[0][0]);
         Assert.Equal(1.5m, rows[0][1]);
-        Assert.Equal("\"env\": \"prod\",\"org\": \"x\"", rows[0][2]);
+        Assert.Equal("{\"env\": \"prod\",\"org\": \"x\"}", rows[0][2]); // EA's brace-less tags become a JSON object
         Assert.Equal(true, rows[0][3]);
-        Assert.Equal(Guid.Parse("6f1b2a4e-0f7c-4f39-9d0b-7a1c2e3d4f50"), rows[0][4]);
+        Assert.Equal("6f1b2a4e-0f7c-4f39-9d0b-7a1c2e3d4f50", rows[0][4]);
         Assert.Equal(0.0000564902m, rows[1][1]);
-        Assert.Equal("multi\nline, with comma", rows[1][2]);
+        Assert.Equal("\"multi\\nline, with comma\"", rows[1][2]); // not a JSON object: its text kept in a JSON string
         Assert.Equal(DBNull.Value, rows[1][4]);
     }
 

@@ -118,7 +118,9 @@ public class CostValueParserTests
         Assert.Equal("ResourceGroup", CostColumnCatalog.Resolve("resourceGroupName").Name);
         Assert.Equal("Date", CostColumnCatalog.Resolve("date").Name);
         Assert.Equal(CostColumnType.Decimal, CostColumnCatalog.Resolve("PayGPrice").Type);
-        Assert.Equal(CostColumnType.Guid, CostColumnCatalog.Resolve("subscriptionId").Type);
+        Assert.Equal(CostColumnType.Text, CostColumnCatalog.Resolve("subscriptionId").Type); // ids are text: malformed ids still load
+        Assert.Equal(CostColumnType.Text, CostColumnCatalog.Resolve("MeterId").Type);
+        Assert.Equal(CostColumnType.Json, CostColumnCatalog.Resolve("tags").Type);
         CostColumn unknown = CostColumnCatalog.Resolve("MyCustomColumn");
         Assert.Equal(("MyCustomColumn", CostColumnType.Text), (unknown.Name, unknown.Type));
         Assert.False(CostColumnCatalog.IsKnown("MyCustomColumn"));

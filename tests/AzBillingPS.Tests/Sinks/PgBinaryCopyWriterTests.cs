@@ -88,7 +88,9 @@ public sealed class PgBinaryCopyWriterTests : IDisposable
         CostColumnType[] types = reader.Columns.Select(c => c.Type).ToArray();
 
         var output = new MemoryStream();
-        var writer = new PgBinaryCopyWriter(output, bufferSize: 4096);
+        bool[] jsonb = types.Select(t => t == CostColumnType.Json).ToArray(); // Tags into jsonb
+        Assert.Contains(true, jsonb);
+        var writer = new PgBinaryCopyWriter(output, jsonb, bufferSize: 4096);
         while (reader.Read())
         {
             writer.WriteRow(reader, types);
@@ -108,9 +110,16 @@ public sealed class PgBinaryCopyWriterTests : IDisposable
         Assert.Equal("-0.050", DecodeNumeric(second[Ordinal("CostInBillingCurrency")]));
         Assert.Equal(new byte[] { 1 }, first[Ordinal("IsAzureCreditEligible")]);
         Assert.Equal(new byte[] { 0 }, second[Ordinal("IsAzureCreditEligible")]);
-        Assert.Equal(Convert.FromHexString("6f1b2a4e0f7c4f399d0b7a1c2e3d4f50"), first[Ordinal("SubscriptionId")]);
+        Assert.Equal("6f1b2a4e-0f7c-4f39-9d0b-7a1c2e3d4f50", Encoding.UTF8.GetString(first[Ordinal("SubscriptionId")]!)); // ids are text
         Assert.Null(second[Ordinal("SubscriptionId")]);
-        Assert.Equal("\"env\": \"pr€d\"", Encoding.UTF8.GetString(first[Ordinal("Tags")]!));
+        // jsonb: the version byte, then the JSON text (EA's brace-less tags made an object).
+        byte[] tags = first[Ordinal("Tags")]!;
+        Assert.Equal(1, tags[0]);
+        using (var json = System.Text.Json.JsonDocument.Parse(tags.AsMemory(1)))
+        {
+            Assert.Equal("pr€d", json.RootElement.GetProperty("env").GetString());
+        }
+
         Assert.Null(second[Ordinal("Tags")]);
         Assert.Equal(longText, Encoding.UTF8.GetString(first[Ordinal("ResourceId")]!));
 

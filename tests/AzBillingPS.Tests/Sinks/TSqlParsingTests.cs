@@ -50,7 +50,7 @@ public class TSqlParsingTests
         ColumnDefinition date = create.Definition.ColumnDefinitions.Single(c => c.ColumnIdentifier.Value == "Date");
         Assert.Equal(SqlDataTypeOption.Date, ((SqlDataTypeReference)date.DataType).SqlDataTypeOption);
         ColumnDefinition sub = create.Definition.ColumnDefinitions.Single(c => c.ColumnIdentifier.Value == "SubscriptionId");
-        Assert.Equal(SqlDataTypeOption.UniqueIdentifier, ((SqlDataTypeReference)sub.DataType).SqlDataTypeOption);
+        Assert.Equal(SqlDataTypeOption.NVarChar, ((SqlDataTypeReference)sub.DataType).SqlDataTypeOption); // ids are text
     }
 
     [Fact]
@@ -167,11 +167,78 @@ public class TSqlParsingTests
     }
 
     [Fact]
-    public void Index_list_columns_and_summary_parse()
+    public void Index_and_list_columns_parse()
     {
         Assert.IsType<SelectStatement>(Assert.Single(Statements(Dialect.ListColumns("dbo", "AzureCostDetails"))));
-        var cols = new[] { "MeterCategory", "BillingCurrencyCode", "CostInBillingCurrency", "Date" };
-        Assert.IsType<SelectStatement>(Assert.Single(Statements(Dialect.Summary("dbo", "AzureCostDetails", cols, byScope: true))));
+        Assert.IsType<SelectStatement>(Assert.Single(Statements(TableColumns.Query(DatabaseProvider.SqlServer))));
+        Assert.IsType<SelectStatement>(Assert.Single(Statements(CostSummary.ScopesSql(new SinkTarget(DatabaseProvider.SqlServer, "Server=x", "AzureCostDetails", null)))));
+    }
+
+    [Fact]
+    public void Turning_an_old_uniqueidentifier_id_column_into_text_is_one_alter_column()
+    {
+        var target = new SinkTarget(DatabaseProvider.SqlServer, "Server=x", "AzureCostDetails", null);
+        var alter = Assert.IsType<AlterTableAlterColumnStatement>(Assert.Single(Statements(TableColumns.IdColumnToText(target, "SubscriptionId")!)));
+        Assert.Equal("SubscriptionId", alter.ColumnIdentifier.Value);
+        Assert.Equal(SqlDataTypeOption.NVarChar, ((SqlDataTypeReference)alter.DataType).SqlDataTypeOption);
+    }
+
+    [Fact]
+    public void Every_sql_server_query_of_the_cookbook_parses()
+    {
+        string? dir = System.AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(Path.Combine(dir, "docs", "queries.md")))
+        {
+            dir = Path.GetDirectoryName(dir);
+        }
+
+        Assert.NotNull(dir);
+        string doc = File.ReadAllText(Path.Combine(dir!, "docs", "queries.md"));
+        var blocks = System.Text.RegularExpressions.Regex.Matches(doc, "```sql sqlserver\\r?\\n(?<sql>.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline);
+        Assert.Equal(8, blocks.Count);
+        foreach (System.Text.RegularExpressions.Match block in blocks)
+        {
+            var statement = Assert.Single(Statements(block.Groups["sql"].Value));
+            Assert.IsType<SelectStatement>(statement);
+        }
+    }
+
+    public static TheoryData<string[], int?, bool> SummaryShapes => new()
+    {
+        { new[] { "Month", "Service" }, null, false },
+        { new[] { "Day", "Scope", "Subscription" }, 5, true },
+        { new[] { "ResourceGroup", "Location", "Tag:env", "Tag:cost \"center\"" }, 3, true },
+        { new[] { "Month", "MeterSubCategory", "ChargeType" }, null, true },
+        { System.Array.Empty<string>(), 1, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(SummaryShapes))]
+    public void Summaries_parse_with_every_value_a_parameter_and_the_sum_cast_to_decimal_38_6(string[] groupBy, int? top, bool filtered)
+    {
+        var target = new SinkTarget(DatabaseProvider.SqlServer, "Server=x", "AzureCostDetails", null);
+        var columns = CostColumnCatalog.Columns.Concat(LineageColumns.All).ToDictionary(c => c.Name, c => Dialect.TypeName(c.Type), System.StringComparer.OrdinalIgnoreCase);
+        var query = new CostSummaryQuery
+        {
+            GroupBy = groupBy.Select(SummaryKey.Parse).ToArray(),
+            Top = top,
+            Scopes = filtered ? new[] { "/subscriptions/x", "/providers/microsoft.billing/billingaccounts/*_2019-05-31" } : System.Array.Empty<string>(),
+            Metrics = filtered ? new[] { "ActualCost" } : System.Array.Empty<string>(),
+            From = filtered ? new System.DateTime(2026, 1, 1) : null,
+            To = filtered ? new System.DateTime(2026, 3, 31) : null,
+        };
+        (string sql, _, var parameters) = CostSummary.Build(target, columns, query);
+        Assert.IsType<SelectStatement>(Assert.Single(Statements(sql)));
+        Assert.Contains("CAST(ROUND(SUM([c]), 6) AS decimal(38,6))", sql, System.StringComparison.Ordinal);
+        Assert.Contains("COUNT_BIG(*)", sql, System.StringComparison.Ordinal);
+        foreach ((string name, _, _) in parameters)
+        {
+            Assert.Contains("@" + name, sql, System.StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain("2026", sql, System.StringComparison.Ordinal);
+        Assert.DoesNotContain("env", sql, System.StringComparison.Ordinal);
+        Assert.DoesNotContain("/subscriptions/x", sql, System.StringComparison.Ordinal);
     }
 
     [Fact]

@@ -2,7 +2,6 @@ using System;
 using System.Data.Common;
 using System.IO;
 using System.Net;
-using System.Reflection;
 using AzBillingPS.Engine.Common;
 using AzBillingPS.Engine.Sinks;
 using Microsoft.Data.SqlClient;
@@ -109,17 +108,5 @@ public class TargetConnectionTests
         Assert.Equal("AzureCostDetails", SinkTarget.ForSqliteFile("x.sqlite", "AzureCostDetails", null).DisplayTable);
     }
 
-    private static DbConnection Create(SinkTarget target)
-    {
-        CostSink sink = CostSink.Create(target);
-        MethodInfo create = typeof(CostSink).GetMethod("CreateConnection", BindingFlags.Instance | BindingFlags.NonPublic)!;
-        try
-        {
-            return (DbConnection)create.Invoke(sink, null)!;
-        }
-        catch (TargetInvocationException e) when (e.InnerException is not null)
-        {
-            throw e.InnerException;
-        }
-    }
+    private static DbConnection Create(SinkTarget target) => SinkConnections.Create(target);
 }

@@ -1,6 +1,5 @@
 using System;
 using System.Data.Common;
-using System.Reflection;
 using System.Threading;
 using System.Threading.Tasks;
 using AzBillingPS.Engine.Auth;
@@ -14,19 +13,7 @@ namespace AzBillingPS.Tests.Sync;
 /// <summary>-UseTokenForDatabase: the SQL Server sink hands SqlClient a token callback, and refuses connection strings that sign in some other way.</summary>
 public class SqlServerTokenTests
 {
-    private static DbConnection Create(SinkTarget target)
-    {
-        CostSink sink = CostSink.Create(target);
-        MethodInfo create = typeof(CostSink).GetMethod("CreateConnection", BindingFlags.Instance | BindingFlags.NonPublic)!;
-        try
-        {
-            return (DbConnection)create.Invoke(sink, null)!;
-        }
-        catch (TargetInvocationException e) when (e.InnerException is not null)
-        {
-            throw e.InnerException;
-        }
-    }
+    private static DbConnection Create(SinkTarget target) => AzBillingPS.Tests.Sinks.SinkConnections.Create(target);
 
     [Fact]
     public async Task The_callback_returns_the_provider_token_with_its_expiry()

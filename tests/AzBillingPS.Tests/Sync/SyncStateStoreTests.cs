@@ -119,7 +119,7 @@ public sealed class SyncStateStoreTests : IDisposable
             BeforeCommit = (c, ct) => throw new InvalidOperationException("state write failed"),
         };
         await Assert.ThrowsAnyAsync<Exception>(() => CostImporter.ImportAsync(hookFails, (_, _) => Task.FromResult(true), NullEngineLog.Instance, null, 1, CancellationToken.None));
-        var summary = await CostSink.Create(target).SummarizeAsync(Scope, CancellationToken.None);
+        var summary = (await CostSummary.RunAsync(target, new CostSummaryQuery { Scopes = new[] { Scope } }, CancellationToken.None)).Rows;
         Assert.Equal(2, summary.Sum(s => s.Rows));
         Assert.Equal(3.75m, summary.Sum(s => s.Cost));
 
