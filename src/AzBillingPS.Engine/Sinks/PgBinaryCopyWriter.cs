@@ -34,8 +34,6 @@ internal sealed class PgBinaryCopyWriter
     private readonly Stream _output;
     private readonly byte[] _buffer;
     private readonly bool[] _jsonb;
-    private readonly string?[] _lastJson;
-    private readonly byte[]?[] _lastJsonUtf8;
     private int _position;
 
     /// <summary>Starts the stream with the binary COPY header.</summary>
@@ -48,8 +46,6 @@ internal sealed class PgBinaryCopyWriter
         ArgumentNullException.ThrowIfNull(jsonb);
         _output = output;
         _jsonb = jsonb;
-        _lastJson = new string?[jsonb.Length];
-        _lastJsonUtf8 = new byte[]?[jsonb.Length];
         _buffer = new byte[Math.Max(64, bufferSize)];
         ReadOnlySpan<byte> signature = [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xFF, (byte)'\r', (byte)'\n', 0];
         signature.CopyTo(_buffer);
@@ -102,7 +98,7 @@ internal sealed class PgBinaryCopyWriter
                     _position += 16;
                     break;
                 case CostColumnType.Json:
-                    WriteJson(i, reader.GetString(i));
+                    WriteJson(i, reader.GetUtf8(i));
                     break;
                 default:
                     WriteText(reader.GetUtf8(i));
@@ -206,19 +202,9 @@ internal sealed class PgBinaryCopyWriter
         _position += length;
     }
 
-    /// <summary>
-    /// A JSON value (its normalised text, which the reader reuses while the file repeats it): jsonb's binary form is a
-    /// version byte (1) and the text; json and text take the text alone.
-    /// </summary>
-    private void WriteJson(int ordinal, string json)
+    /// <summary>A JSON value (its normalised text): jsonb's binary form is a version byte (1) and the text; json and text take the text alone.</summary>
+    private void WriteJson(int ordinal, ReadOnlySpan<byte> utf8)
     {
-        if (!ReferenceEquals(json, _lastJson[ordinal]))
-        {
-            _lastJson[ordinal] = json;
-            _lastJsonUtf8[ordinal] = System.Text.Encoding.UTF8.GetBytes(json);
-        }
-
-        byte[] utf8 = _lastJsonUtf8[ordinal]!;
         if (!_jsonb[ordinal])
         {
             WriteText(utf8);

@@ -169,15 +169,7 @@ internal sealed class SqliteSink(SinkTarget target) : CostSink(target)
                             }
 
                             break;
-                        case CostColumnType.Json:
-                            string json = reader.GetString(i);
-                            if (bound.Set(i, json))
-                            {
-                                Check(db, raw.sqlite3_bind_text(statement, p, json));
-                            }
-
-                            break;
-                        default:
+                        default: // text, and JSON as its normalised text
                             ReadOnlySpan<byte> text = reader.GetUtf8(i);
                             if (bound.Set(i, text))
                             {
@@ -208,10 +200,9 @@ internal sealed class SqliteSink(SinkTarget target) : CostSink(target)
         /// <summary>Text longer than this is bound every time rather than kept for the comparison.</summary>
         private const int MaxKeptText = 4096;
 
-        private readonly byte[] _state = new byte[count]; // 0 unbound, 1 NULL, 2 a number (_numbers), 3 text (_text), 4 a GUID (_guids), 5 a string (_strings)
+        private readonly byte[] _state = new byte[count]; // 0 unbound, 1 NULL, 2 a number (_numbers), 3 text (_text), 4 a GUID (_guids)
         private readonly long[] _numbers = new long[count];
         private readonly Guid[] _guids = new Guid[count];
-        private readonly string?[] _strings = new string?[count];
         private readonly byte[]?[] _text = new byte[]?[count];
         private readonly int[] _textLength = new int[count];
 
@@ -247,18 +238,6 @@ internal sealed class SqliteSink(SinkTarget target) : CostSink(target)
 
             _state[i] = 4;
             _guids[i] = value;
-            return true;
-        }
-
-        public bool Set(int i, string value)
-        {
-            if (_state[i] == 5 && string.Equals(_strings[i], value, StringComparison.Ordinal))
-            {
-                return false;
-            }
-
-            _state[i] = 5;
-            _strings[i] = value;
             return true;
         }
 
