@@ -28,7 +28,15 @@
                   files loaded one after another by Import-AzCostToSql -Path in one child pwsh. Every run's rows are
                   counted per subscription in the table and must equal the files'. Time ratio and memory ratio
                   against the baseline; -SyncRepeat rounds (mean time, highest peak). -SyncOnly runs just this part.
-    Writes docs/benchmarks.md (overwritten) and out/bench/results.json.
+      Exports     Import-AzCostExport of one FocusCost run (-ExportRows rows in -ExportParts parts) written three ways by
+                  the test-data generator, Parquet (row groups of -ExportRowGroup), gzip CSV and plain CSV, all from
+                  Azurite through a container SAS URL, into PostgreSQL (a cluster with fsync, synchronous_commit and
+                  full_page_writes on) and SQLite; each load a fresh child pwsh into a fresh table; -ExportRepeat rounds,
+                  the order of the formats turned each round. Baseline: the plain CSV run of the same round. Targets:
+                  Parquet at least as fast as CSV, peak working set under 300 MB. One more Parquet load per row-group size
+                  (one group per part, one group per file) shows how memory follows the row group. -ExportsOnly runs just
+                  this part and replaces only its section of the report.
+    Writes docs/benchmarks.md (overwritten; with -ExportsOnly only its exports section) and out/bench/results.json.
 .EXAMPLE
     dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench
 .EXAMPLE
@@ -36,6 +44,8 @@
     ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -SyncOnly -ReportPath ./out/bench/sync.md
 .EXAMPLE
     ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -WalOnly -ReportPath ./out/bench/wal.md
+.EXAMPLE
+    dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchExportsOnly
 #>
 [CmdletBinding()]
 param(
@@ -69,6 +79,18 @@ param(
     [int[]] $SyncThrottleLimit = @(1, 2, 4),
     # Sync: rounds of (baseline, each -ThrottleLimit); time is the mean of the rounds, peak working set the highest.
     [int] $SyncRepeat = 2,
+    # Skip the Cost Management exports benchmark (Import-AzCostExport of a FocusCost run from Azurite).
+    [switch] $SkipExports,
+    # Run only the exports benchmark; its section of -ReportPath is replaced and the rest of the file kept.
+    [switch] $ExportsOnly,
+    # Exports: rows of the FocusCost run (the issue asks for 1,000,000), written as Parquet, gzip CSV and CSV.
+    [int] $ExportRows = 1000000,
+    # Exports: parts (blobs) the run is split into, as large exports are.
+    [int] $ExportParts = 4,
+    # Exports: Parquet row-group size of the timed runs.
+    [int] $ExportRowGroup = 100000,
+    # Exports: rounds of (CSV, gzip CSV, Parquet) per database; rates are the mean, spread the lowest and highest.
+    [int] $ExportRepeat = 3,
     # Skip the PostgreSQL WAL measurement (a cluster with fsync on: WAL bytes of a first load and of a reload).
     [switch] $SkipWal,
     # Run only the WAL measurement (with the -Rows file); -ReportPath names where it goes.
@@ -100,6 +122,13 @@ function Format-MB([object] $v) { if ($null -eq $v) { 'n/a' } else { '{0:N0} MB'
 function Format-Sec([object] $v) { if ($null -eq $v) { 'n/a' } else { '{0:N1} s' -f [double]$v } }
 function Format-Ratio([object] $v) { if ($null -eq $v) { 'n/a' } else { '{0:N2}' -f [double]$v } }
 
+# Why a child process (Invoke-ChildPwsh) failed: timed out or its exit code, and the first lines of what it wrote.
+function Get-ChildError([object] $Child, [int] $Lines = 6) {
+    $why = if ($Child.TimedOut) { "timed out after $TimeoutSeconds s" } else { "exit code $($Child.ExitCode)" }
+    $err = (($Child.StdErr, ($Child.Output -join "`n")) | Where-Object { $_ }) -join "`n"
+    "$why; $(($err -split "`n" | Where-Object { $_.Trim() } | Select-Object -First $Lines) -join ' / ')"
+}
+
 function Invoke-OurImport {
     # One Import-AzCostToSql in a fresh child pwsh; returns rows, seconds (the cmdlet's own Elapsed), wall, peak RSS.
     param([string] $File, [string] $TargetArgs, [string] $Label)
@@ -127,9 +156,7 @@ function Invoke-OurImport {
         Write-Host (" {0:N0} rows in {1:N1} s ({2:N0} rows/s), peak {3}" -f $res.Rows, $res.Seconds, $res.RowsPerSecond, (Format-MB $res.PeakBytes))
     }
     else {
-        $why = if ($child.TimedOut) { "timed out after $TimeoutSeconds s" } else { "exit code $($child.ExitCode)" }
-        $err = (($child.StdErr, ($child.Output -join "`n")) | Where-Object { $_ }) -join "`n"
-        $res.Error = "$why; $(($err -split "`n" | Where-Object { $_.Trim() } | Select-Object -First 6) -join ' / ')"
+        $res.Error = Get-ChildError $child
         Write-Host " failed: $($res.Error)" -ForegroundColor Red
     }
     return [pscustomobject]$res
@@ -145,9 +172,10 @@ function Measure-Native {
 }
 
 # --- Files ---------------------------------------------------------------------------------------------------
-$sizes = if ($SyncOnly) { @() } elseif ($WalOnly) { @($Rows) } else { @($SmallRows, $Rows) | Where-Object { $_ -gt 0 } | Sort-Object -Unique }
-if ($WalOnly) { $SkipPostgres = $true; $SkipSqlite = $true; $SkipBlob = $true; $SkipSync = $true; $notes.Add('Import, blob and Sync benchmarks: not run (-WalOnly).') }
+$sizes = if ($SyncOnly -or $ExportsOnly) { @() } elseif ($WalOnly) { @($Rows) } else { @($SmallRows, $Rows) | Where-Object { $_ -gt 0 } | Sort-Object -Unique }
+if ($WalOnly) { $SkipPostgres = $true; $SkipSqlite = $true; $SkipBlob = $true; $SkipSync = $true; $SkipExports = $true; $notes.Add('Import, blob, Sync and exports benchmarks: not run (-WalOnly).') }
 if ($SyncOnly) { $notes.Add('Import and blob download benchmarks: not run (-SyncOnly).') }
+if ($SyncOnly) { $SkipExports = $true }
 $files = [ordered]@{}
 foreach ($n in $sizes) {
     $path = Join-Path $OutDir "ea-$n.csv"
@@ -163,7 +191,7 @@ $columnCount = if ($files.Count) { @((Get-Content -LiteralPath $files[0].Path -T
 # --- PostgreSQL ----------------------------------------------------------------------------------------------
 $pgVersion = $null
 if ($SkipPostgres) { $notes.Add('PostgreSQL: skipped (-SkipPostgres).') }
-elseif (-not $SyncOnly) {
+elseif (-not $SyncOnly -and -not $ExportsOnly) {
     Write-Host 'PostgreSQL' -ForegroundColor Cyan
     $pg = Start-TestPostgres -SharedBuffers '128MB'
     if (-not $pg) { $notes.Add('PostgreSQL: skipped, no throw-away cluster could be started (initdb/pg_ctl missing or failing).') }
@@ -201,7 +229,7 @@ elseif (-not $SyncOnly) {
 # --- SQLite --------------------------------------------------------------------------------------------------
 $sqliteVersion = $null
 if ($SkipSqlite) { $notes.Add('SQLite: skipped (-SkipSqlite).') }
-elseif (-not $SyncOnly) {
+elseif (-not $SyncOnly -and -not $ExportsOnly) {
     Write-Host 'SQLite' -ForegroundColor Cyan
     $sqlite3 = Get-Command sqlite3 -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
     if (-not $sqlite3) { $notes.Add('SQLite baseline: the sqlite3 shell was not found, .import not measured (install the sqlite3 package).') }
@@ -236,7 +264,7 @@ elseif (-not $SyncOnly) {
 $curlVersion = $null
 $azuriteVersion = $null
 if ($SkipBlob) { $notes.Add('Blob download: skipped (-SkipBlob).') }
-elseif (-not $SyncOnly) {
+elseif (-not $SyncOnly -and -not $ExportsOnly) {
     Write-Host 'Blob download (Azurite)' -ForegroundColor Cyan
     $curl = Get-Command curl -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
     $az = Start-TestAzurite -WarningVariable azWarn -WarningAction SilentlyContinue
@@ -305,11 +333,9 @@ $warmUp
                         Write-Host (" {0:N1} s ({1:N0} MB/s), peak {2}" -f [double]$j.Seconds, ($blob.Bytes / 1MB / [double]$j.Seconds), (Format-MB $child.PeakWorkingSetBytes))
                     }
                     else {
-                        $why = if ($child.TimedOut) { "timed out after $TimeoutSeconds s" } else { "exit code $($child.ExitCode)" }
-                        $err = (($child.StdErr, ($child.Output -join "`n")) | Where-Object { $_ }) -join "`n"
-                        $one = [pscustomobject]@{ Seconds = $null; MBps = $null; WallSeconds = $child.Duration.TotalSeconds; PeakBytes = $child.PeakWorkingSetBytes; Error = "$why; $(($err -split "`n" | Where-Object { $_.Trim() } | Select-Object -First 4) -join ' / ')" }
+                        $one = [pscustomobject]@{ Seconds = $null; MBps = $null; WallSeconds = $child.Duration.TotalSeconds; PeakBytes = $child.PeakWorkingSetBytes; Error = Get-ChildError $child 4 }
                         if ($run -eq 0) { $cold = $one } else { $oursRuns.Add($one) }
-                        Write-Host " failed: $why" -ForegroundColor Red
+                        Write-Host " failed: $(($one.Error -split ';')[0])" -ForegroundColor Red
                     }
                     Remove-Item -Recurse -Force -LiteralPath $oursDir -ErrorAction SilentlyContinue
                 }
@@ -395,7 +421,8 @@ function Invoke-SyncChild {
     return [pscustomobject]$res
 }
 
-if ($SkipSync) { $notes.Add('Sync-AzBilling: skipped (-SkipSync).') }
+if ($ExportsOnly) { }
+elseif ($SkipSync) { $notes.Add('Sync-AzBilling: skipped (-SkipSync).') }
 else {
     Write-Host "Sync-AzBilling: $SyncScopes subscriptions x $SyncMonth, $SyncRows rows each (test fixture + Azurite)" -ForegroundColor Cyan
     $syncSqlite3 = (Get-Command sqlite3 -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1).Source
@@ -569,10 +596,202 @@ function Get-Mean([string] `$p) { if (`$units.Count) { (`$units | ForEach-Object
     }
 }
 
+# --- Cost Management exports --------------------------------------------------------------------------------
+# One FocusCost run written three ways (Parquet, gzip CSV, plain CSV: the same rows, seed and parts), uploaded to Azurite
+# and loaded by Import-AzCostExport through a container SAS URL, each load in a fresh child pwsh into a fresh table
+# (a new PostgreSQL schema, a new SQLite file). PostgreSQL runs with production durability (fsync, synchronous_commit,
+# full_page_writes on). Rows per second are rows over the cmdlet's own Elapsed (download of the parts included). The
+# baseline is the plain CSV load of the same round; the formats' order turns each round.
+$exportResults = [System.Collections.Generic.List[object]]::new()
+$exportProbe = [System.Collections.Generic.List[object]]::new()
+$exportInfo = $null
+$expPgSettings = $null
+if ($SkipExports) { if (-not $SyncOnly) { $notes.Add('Exports: skipped (-SkipExports).') } }
+else {
+    Write-Host "Cost Management exports: FocusCost, $ExportRows rows in $ExportParts parts, Parquet / gzip CSV / CSV from Azurite" -ForegroundColor Cyan
+    $expDir = Join-Path $OutDir 'exports'
+    Remove-Item -Recurse -Force -LiteralPath $expDir -ErrorAction SilentlyContinue
+    New-Item -ItemType Directory -Force $expDir | Out-Null
+    $expMonth = '2026-03'
+    $expScope = '/subscriptions/00000000-0000-0000-0000-00000000e0e0'
+    function New-ExportRun([string] $Name, [string] $Format, [int] $Parts, [int] $RowGroup) {
+        $id = [guid]::NewGuid().ToString()
+        @{ folder = "bench/$Name/20260301-20260331/202603050600/$id"; exportName = $Name; scope = $expScope; dataset = 'FocusCost'; month = $expMonth
+            submitted = '2026-03-05T06:00:00Z'; runId = $id; format = $Format; rows = $ExportRows; blobs = $Parts; seed = $Seed; rowGroupSize = $RowGroup }
+    }
+    $perPart = [int][Math]::Ceiling($ExportRows / [double]$ExportParts)
+    $runs = @(
+        New-ExportRun 'focus-csv' 'Csv' $ExportParts $ExportRowGroup
+        New-ExportRun 'focus-gzip' 'Gzip' $ExportParts $ExportRowGroup
+        New-ExportRun 'focus-parquet' 'Parquet' $ExportParts $ExportRowGroup
+        New-ExportRun 'focus-parquet-part' 'Parquet' $ExportParts $perPart          # one row group per part
+        New-ExportRun 'focus-parquet-file' 'Parquet' 1 $ExportRows                  # the whole run in one part, one row group
+    )
+    $setup = [Diagnostics.Stopwatch]::StartNew()
+    $written = @(New-TestExportLayout -Root $expDir -Runs $runs)
+    $genSeconds = $setup.Elapsed.TotalSeconds
+    $bytes = @{}
+    foreach ($w in $written) { $bytes[$w.folder.Split('/')[1]] = ($w.parts | Measure-Object Bytes -Sum).Sum }
+    $az = Start-TestAzurite -WarningVariable azWarn -WarningAction SilentlyContinue
+    $expPg = $null
+    if (-not $az) { $notes.Add("Exports: not run, Azurite could not be started ($azWarn).") }
+    else {
+        try {
+            if (-not $azuriteVersion) { $azuriteVersion = try { (Get-Content -Raw (Join-Path (Split-Path (Split-Path (Get-TestAzuritePath))) 'azurite/package.json') | ConvertFrom-Json).version } catch { $null } }
+            Copy-TestTreeToAzurite $az -Root $expDir -Container exports
+            $uploadSeconds = $setup.Elapsed.TotalSeconds - $genSeconds
+            Remove-Item -Recurse -Force -LiteralPath (Join-Path $expDir 'bench') -ErrorAction SilentlyContinue   # the loads read Azurite only
+            $sas = New-TestContainerSasUrl $az -Container exports
+            Write-Host ("  generated in {0:N1} s, uploaded in {1:N1} s: CSV {2:N0} MB, gzip {3:N0} MB, Parquet {4:N0} MB" -f $genSeconds, $uploadSeconds, ($bytes['focus-csv'] / 1MB), ($bytes['focus-gzip'] / 1MB), ($bytes['focus-parquet'] / 1MB))
+            $exportInfo = [pscustomobject]@{ Rows = $ExportRows; Parts = $ExportParts; RowGroup = $ExportRowGroup; GenerateSeconds = $genSeconds; UploadSeconds = $uploadSeconds; Bytes = $bytes; Month = $expMonth }
+
+            $targets = @()
+            if ($SkipPostgres) { $notes.Add('Exports, PostgreSQL: skipped (-SkipPostgres).') }
+            else {
+                $expPg = Start-TestPostgres -SharedBuffers '128MB' -Durable -WarningAction SilentlyContinue
+                if (-not $expPg -or -not $expPg.PsqlPath) { $notes.Add('Exports, PostgreSQL: not run, no throw-away cluster (or no psql) could be had.') }
+                else {
+                    $targets += 'PostgreSQL'
+                    if (-not $pgVersion) { $pgVersion = (Invoke-TestPsql $expPg 'show server_version') -join '' }
+                    $expPgSettings = (Invoke-TestPsql $expPg "select string_agg(name || '=' || setting, ', ' order by name) from pg_settings where name in ('fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers')") -join ''
+                }
+            }
+            $expSqlite3 = Get-Command sqlite3 -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+            if ($SkipSqlite) { $notes.Add('Exports, SQLite: skipped (-SkipSqlite).') }
+            else { $targets += 'SQLite' }
+
+            $n = 0
+            function Invoke-ExportLoad([string] $Target, [string] $Export, [string] $Label) {
+                $script:expRunNo++
+                if ($Target -eq 'SQLite') {
+                    $db = Join-Path $OutDir "exports-$($script:expRunNo).sqlite"
+                    Remove-Item "$db*" -Force -ErrorAction SilentlyContinue
+                    $targetArgs = "-DatabasePath '$db'"
+                }
+                else {
+                    $schema = "run$($script:expRunNo)"
+                    Invoke-TestPsql $expPg "create schema $schema" | Out-Null
+                    $targetArgs = "-ConnectionString '$($expPg.ConnectionString)' -Schema $schema"
+                }
+                $script = @"
+`$ErrorActionPreference = 'Stop'
+`$ConfirmPreference = 'None'
+`$r = @(Import-AzCostExport -ContainerSasUrl '$sas' -Prefix bench -ExportName '$Export' $targetArgs)
+'BENCH-RESULT ' + (@{ Rows = (`$r | Measure-Object -Property RowsInserted -Sum).Sum; Seconds = (`$r | ForEach-Object { `$_.Elapsed.TotalSeconds } | Measure-Object -Sum).Sum; Actions = (`$r.Action -join ','); Format = (`$r.Format -join ',') } | ConvertTo-Json -Compress)
+"@
+                Write-Host "  $Target, $Label ..." -NoNewline
+                $child = Invoke-ChildPwsh -Script $script -TimeoutSeconds $TimeoutSeconds -WorkingDirectory $OutDir
+                $line = $child.Output | Where-Object { $_ -like 'BENCH-RESULT *' } | Select-Object -Last 1
+                $res = [ordered]@{ Target = $Target; Export = $Export; Rows = $null; Seconds = $null; RowsPerSecond = $null; WallSeconds = $child.Duration.TotalSeconds; PeakBytes = $child.PeakWorkingSetBytes; RowsInTable = $null; Error = $null }
+                if ($child.ExitCode -eq 0 -and $line) {
+                    $j = $line.Substring('BENCH-RESULT '.Length) | ConvertFrom-Json
+                    $res.Rows = [long]$j.Rows; $res.Seconds = [double]$j.Seconds
+                    $res.RowsPerSecond = if ($res.Seconds -gt 0) { $res.Rows / $res.Seconds } else { $null }
+                    # Counted by the database itself.
+                    $res.RowsInTable = if ($Target -eq 'SQLite') { if ($expSqlite3) { [long]((& $expSqlite3.Source $db 'select count(*) from AzureCostFocus') -join '') } }
+                    else { [long]((Invoke-TestPsql $expPg "select count(*) from $schema.""AzureCostFocus""") -join '') }
+                    if ($j.Actions -ne 'Loaded' -or $res.Rows -ne $ExportRows -or ($null -ne $res.RowsInTable -and $res.RowsInTable -ne $ExportRows)) {
+                        $res.Error = "loaded $($res.Rows) rows ($($j.Actions)), $($res.RowsInTable) in the table; expected $ExportRows"
+                    }
+                    Write-Host (" {0:N0} rows in {1:N1} s ({2:N0} rows/s), peak {3}" -f $res.Rows, $res.Seconds, $res.RowsPerSecond, (Format-MB $res.PeakBytes))
+                }
+                else {
+                    $res.Error = Get-ChildError $child
+                    Write-Host " failed: $($res.Error)" -ForegroundColor Red
+                }
+                if ($Target -eq 'SQLite') { Remove-Item "$db*" -Force -ErrorAction SilentlyContinue }
+                else { Invoke-TestPsql $expPg "drop schema $schema cascade" | Out-Null }
+                [pscustomobject]$res
+            }
+            $script:expRunNo = 0
+            $formats = @(@{ Format = 'CSV'; Export = 'focus-csv' }, @{ Format = 'gzip CSV'; Export = 'focus-gzip' }, @{ Format = 'Parquet'; Export = 'focus-parquet' })
+            foreach ($target in $targets) {
+                for ($round = 1; $round -le [Math]::Max(1, $ExportRepeat); $round++) {
+                    $turn = ($round - 1) % $formats.Count
+                    $order = @($formats[$turn..($formats.Count - 1)]) + @(if ($turn -gt 0) { $formats[0..($turn - 1)] })
+                    foreach ($f in $order) {
+                        $r = Invoke-ExportLoad $target $f.Export "$($f.Format), round $round"
+                        $r | Add-Member -NotePropertyName Format -NotePropertyValue $f.Format
+                        $r | Add-Member -NotePropertyName Round -NotePropertyValue $round
+                        $exportResults.Add($r)
+                    }
+                }
+                if ($target -eq 'SQLite') {
+                    # Memory against the row-group size (SQLite, once each): one group per part, one group for the whole run.
+                    foreach ($p in @(@{ Export = 'focus-parquet-part'; RowGroup = $perPart; Parts = $ExportParts }, @{ Export = 'focus-parquet-file'; RowGroup = $ExportRows; Parts = 1 })) {
+                        $r = Invoke-ExportLoad $target $p.Export ("Parquet, row groups of {0:N0} rows" -f $p.RowGroup)
+                        $r | Add-Member -NotePropertyName RowGroup -NotePropertyValue $p.RowGroup
+                        $r | Add-Member -NotePropertyName Parts -NotePropertyValue $p.Parts
+                        $exportProbe.Add($r)
+                    }
+                }
+            }
+        }
+        finally {
+            if ($expPg) { Stop-TestPostgres $expPg }
+            Stop-TestAzurite $az
+            Remove-Item -Recurse -Force -LiteralPath $expDir -ErrorAction SilentlyContinue
+        }
+    }
+}
+
+function Get-ExportsSection {
+    # The report's section on the exports benchmark (also what -ExportsOnly puts into an existing report).
+    $x = [System.Text.StringBuilder]::new()
+    $null = $x.AppendLine('## Cost Management exports (Import-AzCostExport)').AppendLine()
+    $null = $x.AppendLine("Run: $when, AzBillingPS $moduleVersion (source $commit), $([Environment]::ProcessorCount) cores.").AppendLine()
+    if (-not $exportInfo) { $null = $x.AppendLine('Not run (see Notes).').AppendLine(); return $x.ToString() }
+    $b = $exportInfo.Bytes
+    $null = $x.AppendLine(("One FocusCost export run of {0:N0} rows (FOCUS 1.0 columns as the test-data generator writes them, seed {1}, month {2}) in {3} parts, written three ways with the same rows: Parquet (Parquet.Net, Snappy, row groups of {4:N0} rows; {5:N0} MB), gzip CSV ({6:N0} MB) and plain CSV ({7:N0} MB); generated in {8:N1} s and uploaded to Azurite {9} in {10:N1} s. Each load is ``Import-AzCostExport -ContainerSasUrl <sas> -Prefix bench -ExportName <run>`` in a fresh child pwsh into a fresh table (a new PostgreSQL schema, a new SQLite file): listing, manifest, download of the parts to ``-WorkingPath`` and the load in one transaction; rows/s is rows over the cmdlet's own Elapsed, which includes the download. PostgreSQL {11} runs with production durability ({12}). Every load was checked: {0:N0} rows reported and counted in the table. {13} rounds per database, the formats' order turned each round; rates are the mean of the rounds with the lowest and highest in brackets, ratios are each round's rate over the plain CSV rate of the same round (mean, lowest-highest), peak working set (the child's VmHWM) is the highest of the rounds." -f
+            $exportInfo.Rows, $Seed, $exportInfo.Month, $exportInfo.Parts, $exportInfo.RowGroup, ($b['focus-parquet'] / 1MB), ($b['focus-gzip'] / 1MB), ($b['focus-csv'] / 1MB),
+            $exportInfo.GenerateSeconds, $(if ($azuriteVersion) { $azuriteVersion } else { '' }), $exportInfo.UploadSeconds, $(if ($pgVersion) { $pgVersion } else { '' }), $(if ($expPgSettings) { $expPgSettings } else { 'fsync on' }), [Math]::Max(1, $ExportRepeat))).AppendLine()
+    $null = $x.AppendLine('Targets (from the issue): Parquet at least as fast as CSV (ratio 1.0 or more); peak working set under 300 MB.').AppendLine()
+    foreach ($engine in 'PostgreSQL', 'SQLite') {
+        $rs = @($exportResults | Where-Object Target -EQ $engine)
+        if (-not $rs) { continue }
+        $null = $x.AppendLine("### $engine").AppendLine()
+        $null = $x.AppendLine('| format | rows/s (lowest-highest) | time | peak working set | ratio to CSV (lowest-highest) | target | memory under 300 MB |')
+        $null = $x.AppendLine('|---|---:|---:|---:|---:|:---:|:---:|')
+        foreach ($fmt in 'CSV', 'gzip CSV', 'Parquet') {
+            $ok = @($rs | Where-Object { $_.Format -eq $fmt -and -not $_.Error -and $_.RowsPerSecond })
+            $failed = @($rs | Where-Object { $_.Format -eq $fmt -and $_.Error })
+            if (-not $ok) { $null = $x.AppendLine("| $fmt | failed | | | | | |"); continue }
+            $rates = $ok | ForEach-Object RowsPerSecond
+            $ratios = @(foreach ($r in $ok) { $base = $rs | Where-Object { $_.Format -eq 'CSV' -and $_.Round -eq $r.Round -and -not $_.Error } | Select-Object -First 1; if ($base) { $r.RowsPerSecond / $base.RowsPerSecond } })
+            $peak = ($rs | Where-Object { $_.Format -eq $fmt -and $_.PeakBytes } | Measure-Object PeakBytes -Maximum).Maximum
+            $meanRatio = if ($ratios) { ($ratios | Measure-Object -Average).Average } else { $null }
+            $target = if ($fmt -ne 'Parquet' -or $null -eq $meanRatio) { '' } elseif ($meanRatio -ge 1.0) { 'met' } else { 'NOT met' }
+            $mem = if ($null -eq $peak) { 'n/a' } elseif ($peak -lt 300MB) { 'met' } else { 'NOT met' }
+            $null = $x.AppendLine(("| {0} | {1} ({2}-{3}) | {4} | {5} | {6} | {7} | {8} |" -f $fmt, (Format-Rate (($rates | Measure-Object -Average).Average)), (Format-Rate (($rates | Measure-Object -Minimum).Minimum)), (Format-Rate (($rates | Measure-Object -Maximum).Maximum)),
+                    (Format-Sec (($ok | Measure-Object Seconds -Average).Average)), (Format-MB $peak),
+                    $(if ($fmt -eq 'CSV') { '1 (baseline)' } elseif ($ratios) { '{0} ({1}-{2})' -f (Format-Ratio $meanRatio), (Format-Ratio (($ratios | Measure-Object -Minimum).Minimum)), (Format-Ratio (($ratios | Measure-Object -Maximum).Maximum)) } else { 'n/a' }),
+                    $target, $mem))
+            foreach ($f in $failed) { $notes.Add("Exports, $engine, $fmt round $($f.Round): $($f.Error)") }
+        }
+        $null = $x.AppendLine()
+        $every = foreach ($fmt in 'CSV', 'gzip CSV', 'Parquet') { '{0}: {1}' -f $fmt, (($rs | Where-Object Format -EQ $fmt | ForEach-Object { if ($_.Error) { 'failed' } else { '{0:N0} rows/s, {1}' -f $_.RowsPerSecond, (Format-MB $_.PeakBytes) } }) -join ' / ') }
+        $null = $x.AppendLine("Every run, in round order: $($every -join '; ').").AppendLine()
+    }
+    if ($exportProbe.Count) {
+        $null = $x.AppendLine('### Memory against the Parquet row-group size (SQLite, one load each)').AppendLine()
+        $null = $x.AppendLine('| row group | parts | rows/s | peak working set |')
+        $null = $x.AppendLine('|---:|---:|---:|---:|')
+        $main = @($exportResults | Where-Object { $_.Target -eq 'SQLite' -and $_.Format -eq 'Parquet' -and $_.PeakBytes })
+        if ($main) { $null = $x.AppendLine(("| {0:N0} rows | {1} | {2} | {3} |" -f $exportInfo.RowGroup, $exportInfo.Parts, (Format-Rate (($main | Measure-Object RowsPerSecond -Average).Average)), (Format-MB (($main | Measure-Object PeakBytes -Maximum).Maximum)))) }
+        foreach ($p in $exportProbe) {
+            $null = $x.AppendLine(("| {0:N0} rows | {1} | {2} | {3} |" -f $p.RowGroup, $p.Parts, $(if ($p.Error) { 'failed' } else { Format-Rate $p.RowsPerSecond }), (Format-MB $p.PeakBytes)))
+            if ($p.Error) { $notes.Add("Exports, row groups of $($p.RowGroup): $($p.Error)") }
+        }
+        $null = $x.AppendLine()
+    }
+    $null = $x.AppendLine('Run only this part (it replaces this section of docs/benchmarks.md and keeps the rest): `dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchExportsOnly`.').AppendLine()
+    return $x.ToString()
+}
+
 # --- PostgreSQL WAL per unit (fsync on) ------------------------------------------------------------------------
 $walResults = [System.Collections.Generic.List[object]]::new()
 $walVersion = $null
-if ($SkipWal -or $SyncOnly) { if ($SkipWal) { $notes.Add('PostgreSQL WAL: skipped (-SkipWal).') } }
+if ($SkipWal -or $SyncOnly -or $ExportsOnly) { if ($SkipWal) { $notes.Add('PostgreSQL WAL: skipped (-SkipWal).') } }
 else {
     Write-Host 'PostgreSQL WAL (fsync on)' -ForegroundColor Cyan
     $walFile = $files["$Rows"]
@@ -706,6 +925,8 @@ if ($syncResults.Count) {
         if (@($rs | Where-Object { $_.Error -or ($_.Kind -eq 'Sync' -and $_.FilesLeft) }).Count) { $null = $md.AppendLine() }
     }
 }
+$exportsSection = if (-not $SkipExports) { Get-ExportsSection }
+if ($exportsSection) { $null = $md.Append($exportsSection) }
 if ($walResults.Count) {
     $null = $md.AppendLine('## PostgreSQL write-ahead log per unit (fsync on)').AppendLine()
     $null = $md.AppendLine(("PostgreSQL {0}, a throw-away cluster with fsync, synchronous_commit and full_page_writes on (shared_buffers 128MB). Our import of the {1:N0}-row file (one unit, one transaction) into a new table, then the same unit again; WAL is ``pg_wal_lsn_diff`` of ``pg_current_wal_lsn()`` around each (a checkpoint before each, so full-page images count as in production). The table's size (heap, TOAST and the index) is measured after each load. docs/sqlserver.md uses these to size SQL Server's log for a large unit." -f $walVersion, $Rows)).AppendLine()
@@ -724,9 +945,24 @@ if ($notes.Count) {
     $null = $md.AppendLine()
 }
 $null = $md.AppendLine('## How to run').AppendLine()
-$null = $md.AppendLine('```powershell').AppendLine('dotnet tool restore').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench            # 1,000,000 rows').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchRows 200000').AppendLine('# only the Sync-AzBilling part (writes the report given, not this file):').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -SyncOnly -ReportPath ./out/bench/sync.md').AppendLine('# only the PostgreSQL WAL measurement:').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -WalOnly -ReportPath ./out/bench/wal.md').AppendLine('```')
+$null = $md.AppendLine('```powershell').AppendLine('dotnet tool restore').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench            # 1,000,000 rows').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchRows 200000').AppendLine('# only the Sync-AzBilling part (writes the report given, not this file):').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -SyncOnly -ReportPath ./out/bench/sync.md').AppendLine('# only the PostgreSQL WAL measurement:').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -WalOnly -ReportPath ./out/bench/wal.md').AppendLine('# only the exports part (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchExportsOnly').AppendLine('```')
 New-Item -ItemType Directory -Force (Split-Path $ReportPath) | Out-Null
-Set-Content -LiteralPath $ReportPath -Value $md.ToString().TrimEnd() -Encoding utf8NoBOM
+if ($ExportsOnly -and (Test-Path -LiteralPath $ReportPath)) {
+    # Only the exports section is replaced (or added before Notes / How to run); the other sections keep their run.
+    $section = $exportsSection.TrimEnd() + "`n"
+    if ($notes.Count) { $section += "`nNotes on this run: " + ($notes -join ' ') + "`n" }
+    $old = Get-Content -Raw -LiteralPath $ReportPath
+    $m = [regex]::Match($old, '(?ms)^## Cost Management exports \(Import-AzCostExport\).*?(?=^## |\z)')
+    $new = if ($m.Success) { $old.Substring(0, $m.Index) + $section + "`n" + $old.Substring($m.Index + $m.Length) }
+    else {
+        $at = [regex]::Match($old, '(?m)^## (Notes|How to run)')
+        if ($at.Success) { $old.Substring(0, $at.Index) + $section + "`n" + $old.Substring($at.Index) } else { $old.TrimEnd() + "`n`n" + $section }
+    }
+    Set-Content -LiteralPath $ReportPath -Value $new.TrimEnd() -Encoding utf8NoBOM
+}
+else {
+    Set-Content -LiteralPath $ReportPath -Value $md.ToString().TrimEnd() -Encoding utf8NoBOM
+}
 
 $json = [ordered]@{
     When = $when; Module = $moduleVersion; Files = @($files.Values); Notes = @($notes)
@@ -734,6 +970,7 @@ $json = [ordered]@{
     Blob = @($blobResults)
     Wal = @($walResults)
     Sync = [ordered]@{ Month = $SyncMonth; Files = @($syncFiles | Select-Object Index, Scope, Path, Rows, Bytes); IdlePeakBytes = $syncIdlePeak; Results = @($syncResults | Select-Object * -ExcludeProperty Runs); Runs = @($syncRaw) }
+    Exports = [ordered]@{ Info = $exportInfo; Results = @($exportResults); RowGroups = @($exportProbe) }
 }
 $json | ConvertTo-Json -Depth 6 | Set-Content -LiteralPath (Join-Path $OutDir 'results.json') -Encoding utf8NoBOM
 foreach ($n in $notes) { Write-Host $n -ForegroundColor Yellow }
