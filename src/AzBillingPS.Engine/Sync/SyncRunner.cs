@@ -38,22 +38,25 @@ internal sealed record SyncSchedule(int Reports, int ReportQueue, int Downloads,
 /// is ready, so one unit's load overlaps others' downloads and reports; the outcomes are handed on in plan order. A
 /// unit that fails is recorded as Failed and reported; the others go on. Cancellation stops everything: a load in
 /// progress rolls back, and units not finished stay Running in the state, which the next run treats as not loaded.
+/// A run over Cost Management exports (<see cref="SyncRequest.Exports"/>, <see cref="ExportSync"/>) plans its own units
+/// and goes through the same pipeline (<see cref="RunStagesAsync"/>) and hand-over (<see cref="HandOverAsync"/>): its
+/// download stage fetches a run's parts, its load stage loads them.
 /// </summary>
 public sealed class SyncRunner
 {
-    private const int ParentProgressId = 1;
-    private const int UnitProgressBase = 100;
+    private const int ParentProgressId = SyncWork.ParentProgressId;
     private readonly SyncRequest _request;
     private readonly ICostReportSource _reports;
     private readonly IBlobSource _blobs;
     private readonly SyncStateStore _store;
 
-    public SyncRunner(SyncRequest request, ICostReportSource reports, IBlobSource blobs)
+    /// <summary>A run of <paramref name="request"/>; <paramref name="reports"/> and <paramref name="blobs"/> may be null for an exports source.</summary>
+    public SyncRunner(SyncRequest request, ICostReportSource? reports, IBlobSource? blobs)
     {
         _request = request ?? throw new ArgumentNullException(nameof(request));
-        _reports = reports ?? throw new ArgumentNullException(nameof(reports));
-        _blobs = blobs ?? throw new ArgumentNullException(nameof(blobs));
-        if (request.Scopes.Count == 0)
+        _reports = reports ?? (request.Exports is null ? throw new ArgumentNullException(nameof(reports)) : NoReports.Instance);
+        _blobs = blobs ?? (request.Exports is null ? throw new ArgumentNullException(nameof(blobs)) : NoReports.Instance);
+        if (request.Scopes.Count == 0 && request.Exports is null)
         {
             throw new EngineException(EngineErrorKind.InvalidArgument, "No scope to sync.");
         }
@@ -137,6 +140,12 @@ public sealed class SyncRunner
         ArgumentNullException.ThrowIfNull(shouldProcess);
         ArgumentNullException.ThrowIfNull(onUnit);
         ArgumentNullException.ThrowIfNull(log);
+        if (_request.Exports is { } exports)
+        {
+            // Cost Management exports instead of the Cost Details API: the export importer plans, the same pipeline fetches and loads.
+            return await ExportSync.RunAsync(_request, exports, Schedule, shouldProcess, onUnit, log, progress, cancellationToken).ConfigureAwait(false);
+        }
+
         DateTime started = DateTime.UtcNow;
         SyncRequest r = _request;
         string target = $"{r.Target.DisplayTable} on {_store.Describe()}";
@@ -168,15 +177,7 @@ public sealed class SyncRunner
         }
 
         // The working folder is checked (and this run's folder made) before any unit is marked Running.
-        string runFolder = Path.Combine(r.WorkingPath, RunFolderPrefix + r.RunId.ToString("N"));
-        FileStream? runLock = null;
-        if (toLoad.Count > 0)
-        {
-            string working = PrivateFiles.EnsureFolder(r.WorkingPath, strict: r.WorkingPathIsDefault, r.WorkingPathIsDefault ? "The default working folder" : "-WorkingPath", "-WorkingPath");
-            runFolder = Path.Combine(working, RunFolderPrefix + r.RunId.ToString("N"));
-            runLock = ClaimRunFolder(working, runFolder, r, log);
-        }
-
+        await using SyncRunFolder runFolder = SyncRunFolder.Claim(r, toLoad.Count > 0, log);
         try
         {
             if (toLoad.Count > 0)
@@ -187,26 +188,87 @@ public sealed class SyncRunner
         }
         catch
         {
-            await ReleaseRunFolderAsync(runLock, runFolder, log).ConfigureAwait(false);
+            await runFolder.ReleaseAsync(delete: true).ConfigureAwait(false);
             throw;
         }
 
+        await HandOverAsync(reported, toLoad, RunUnitsAsync(toLoad, runFolder.Path, log, progress, cancellationToken), r.Activity, "unit(s)", onUnit, progress, cancellationToken).ConfigureAwait(false);
+        return new SyncRunOutcome(r.RunId, _store.Describe(), r.Target.Table, _store.StateTarget.Table, started, DateTime.UtcNow, scopes, reported);
+    }
+
+    /// <summary>
+    /// The pipeline: report stage, download stage, load stage, each bounded by <see cref="Schedule"/> and each taking
+    /// units as the stage before finishes them; the units come out in the order of <paramref name="units"/>.
+    /// </summary>
+    internal IAsyncEnumerable<SyncUnitOutcome> RunUnitsAsync(IReadOnlyList<SyncUnitOutcome> units, string runFolder, IEngineLog log, IProgress<EngineProgress>? progress, CancellationToken cancellationToken)
+    {
+        SyncSchedule s = Schedule;
+        var saver = new BlobSaver(_blobs, new BlobSaveOptions { ThrottleLimit = s.Blobs, Refresh = true, RefreshNote = "requesting the report again for fresh links" });
+        IReadOnlyList<UnitWork> work = units.Select((u, i) => new UnitWork(u, i, runFolder, progress)).ToList();
+        IAsyncEnumerable<SyncUnitOutcome> done = RunStagesAsync(work, s,
+            (w, ct) => RequestStageAsync(w, log, ct),
+            (w, ct) => DownloadStageAsync(w, saver, log, ct),
+            (w, ct) => LoadStageAsync(w, log, ct),
+            cancellationToken);
+        return Disposing(done, saver, cancellationToken);
+    }
+
+    /// <summary>
+    /// The stages of a run, whatever its source: <paramref name="request"/> (none for a source with nothing to request),
+    /// <paramref name="download"/> and <paramref name="load"/>, each with the bounds of <paramref name="schedule"/>, each
+    /// taking units as the stage before hands them on (a stage records a unit's failure in it rather than throwing, and
+    /// the later stages pass a failed unit through); the outcomes come out in the order of <paramref name="work"/>.
+    /// </summary>
+    internal static IAsyncEnumerable<SyncUnitOutcome> RunStagesAsync<TWork>(
+        IReadOnlyList<TWork> work,
+        SyncSchedule schedule,
+        Func<TWork, CancellationToken, Task<TWork>>? request,
+        Func<TWork, CancellationToken, Task<TWork>> download,
+        Func<TWork, CancellationToken, Task<SyncUnitOutcome>> load,
+        CancellationToken cancellationToken)
+        where TWork : SyncWork
+    {
+        IAsyncEnumerable<TWork> items = FanOut.ToAsync(work);
+        IAsyncEnumerable<TWork> requested = request is null
+            ? items
+            : Values(FanOut.InCompletionOrder(items, schedule.Reports, (w, _, ct) => request(w, ct), schedule.ReportQueue, cancellationToken));
+        IAsyncEnumerable<TWork> downloaded = Values(FanOut.InCompletionOrder(requested, schedule.Downloads, (w, _, ct) => download(w, ct), schedule.Loads, cancellationToken));
+        IAsyncEnumerable<(int, SyncUnitOutcome)> loaded = Values(FanOut.InCompletionOrder(downloaded, schedule.Loads, async (w, _, ct) => (w.Position, await load(w, ct).ConfigureAwait(false)), 1, cancellationToken));
+        return FanOut.Reorder(loaded, cancellationToken);
+    }
+
+    /// <summary>
+    /// Hands every unit of a run to <paramref name="onUnit"/> in plan order (<paramref name="reported"/>): a unit with
+    /// nothing to do at once, a unit of <paramref name="toLoad"/> when <paramref name="pipeline"/> gives it back (in the
+    /// same order), with the run's progress bar counting <paramref name="noun"/> done and failed. Shared by both sources.
+    /// </summary>
+    internal static async Task HandOverAsync(
+        IReadOnlyList<SyncUnitOutcome> reported,
+        IReadOnlyList<SyncUnitOutcome> toLoad,
+        IAsyncEnumerable<SyncUnitOutcome> pipeline,
+        string activity,
+        string noun,
+        Action<SyncUnitOutcome> onUnit,
+        IProgress<EngineProgress>? progress,
+        CancellationToken cancellationToken)
+    {
+        var loading = new HashSet<SyncUnitOutcome>(toLoad, ReferenceEqualityComparer.Instance);
         int finished = 0;
         int failed = 0;
         void Parent()
         {
-            progress?.Report(new EngineProgress(ParentProgressId, r.Activity,
-                string.Create(CultureInfo.InvariantCulture, $"{finished} of {toLoad.Count} unit(s) done, {failed} failed"),
+            progress?.Report(new EngineProgress(ParentProgressId, activity,
+                string.Create(CultureInfo.InvariantCulture, $"{finished} of {toLoad.Count} {noun} done, {failed} failed"),
                 toLoad.Count == 0 ? 100 : finished * 100 / toLoad.Count));
         }
 
         Parent();
         try
         {
-            await using IAsyncEnumerator<SyncUnitOutcome> done = RunUnitsAsync(toLoad, runFolder, log, progress, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            await using IAsyncEnumerator<SyncUnitOutcome> done = pipeline.GetAsyncEnumerator(cancellationToken);
             foreach (SyncUnitOutcome unit in reported)
             {
-                if (unit.Action != SyncAction.Skipped)
+                if (loading.Contains(unit))
                 {
                     // The pipeline hands the units to load back in plan order, so the next one out is this one.
                     if (!await done.MoveNextAsync().ConfigureAwait(false) || !ReferenceEquals(done.Current, unit))
@@ -224,36 +286,8 @@ public sealed class SyncRunner
         }
         finally
         {
-            progress?.Report(new EngineProgress(ParentProgressId, r.Activity, "Done", 100, Completed: true));
-            if (r.KeepFiles)
-            {
-                if (runLock is not null)
-                {
-                    await runLock.DisposeAsync().ConfigureAwait(false);
-                }
-            }
-            else
-            {
-                await ReleaseRunFolderAsync(runLock, runFolder, log).ConfigureAwait(false);
-            }
+            progress?.Report(new EngineProgress(ParentProgressId, activity, "Done", 100, Completed: true));
         }
-
-        return new SyncRunOutcome(r.RunId, _store.Describe(), r.Target.Table, _store.StateTarget.Table, started, DateTime.UtcNow, scopes, reported);
-    }
-
-    /// <summary>
-    /// The pipeline: report stage, download stage, load stage, each bounded by <see cref="Schedule"/> and each taking
-    /// units as the stage before finishes them; the units come out in the order of <paramref name="units"/>.
-    /// </summary>
-    internal IAsyncEnumerable<SyncUnitOutcome> RunUnitsAsync(IReadOnlyList<SyncUnitOutcome> units, string runFolder, IEngineLog log, IProgress<EngineProgress>? progress, CancellationToken cancellationToken)
-    {
-        SyncSchedule s = Schedule;
-        var saver = new BlobSaver(_blobs, new BlobSaveOptions { ThrottleLimit = s.Blobs, Refresh = true, RefreshNote = "requesting the report again for fresh links" });
-        IAsyncEnumerable<UnitWork> work = FanOut.ToAsync(units.Select((u, i) => new UnitWork(u, i, runFolder, progress)));
-        IAsyncEnumerable<UnitWork> requested = Values(FanOut.InCompletionOrder(work, s.Reports, (w, _, ct) => RequestStageAsync(w, log, ct), s.ReportQueue, cancellationToken));
-        IAsyncEnumerable<UnitWork> downloaded = Values(FanOut.InCompletionOrder(requested, s.Downloads, (w, _, ct) => DownloadStageAsync(w, saver, log, ct), s.Loads, cancellationToken));
-        IAsyncEnumerable<(int, SyncUnitOutcome)> loaded = Values(FanOut.InCompletionOrder(downloaded, s.Loads, async (w, _, ct) => (w.Position, await LoadStageAsync(w, log, ct).ConfigureAwait(false)), 1, cancellationToken));
-        return Disposing(FanOut.Reorder(loaded, cancellationToken), saver, cancellationToken);
     }
 
     private async Task<UnitWork> RequestStageAsync(UnitWork w, IEngineLog log, CancellationToken ct)
@@ -442,44 +476,28 @@ public sealed class SyncRunner
         }
     }
 
-    /// <summary>One unit on its way through the stages: what it carries from one stage to the next.</summary>
-    private sealed class UnitWork
+    /// <summary>A unit of the Cost Details API on its way through the stages: its report, then its files.</summary>
+    private sealed class UnitWork(SyncUnitOutcome unit, int position, string runFolder, IProgress<EngineProgress>? progress)
+        : SyncWork(unit, position, runFolder, progress)
     {
-        public UnitWork(SyncUnitOutcome unit, int position, string runFolder, IProgress<EngineProgress>? progress)
-        {
-            Unit = unit;
-            Position = position;
-            ProgressId = UnitProgressBase + (unit.Index % 10_000);
-            Activity = $"Sync {unit.Key}";
-            Folder = Path.Combine(runFolder, string.Create(CultureInfo.InvariantCulture, $"{unit.Index + 1:D4}-{unit.Key.Metric}-{unit.Key.MonthText}"));
-            Child = new ChildProgress(progress, ParentProgressId);
-        }
-
-        public SyncUnitOutcome Unit { get; }
-
-        /// <summary>Position among the units to load (the pipeline's output order).</summary>
-        public int Position { get; }
-
-        public int ProgressId { get; }
-
-        public string Activity { get; }
-
-        public string Folder { get; }
-
-        public ChildProgress Child { get; }
-
-        public DateTime Started { get; } = DateTime.UtcNow;
-
-        public Stopwatch Total { get; } = Stopwatch.StartNew();
-
         public CostReportResult? Report { get; set; }
 
         public IReadOnlyList<string> Files { get; set; } = Array.Empty<string>();
-
-        public void Status(string status) => Child.Report(new EngineProgress(ProgressId, Activity, status, -1));
     }
 
-    private const string RunFolderPrefix = "sync-";
+    /// <summary>Stands in for the report and blob sources of a run over exports, which uses neither.</summary>
+    private sealed class NoReports : ICostReportSource, IBlobSource
+    {
+        public static readonly NoReports Instance = new();
+
+        public Task<CostReportResult> RequestAsync(CostReportRequest request, IEngineLog log, IProgress<EngineProgress>? progress, int progressId, CancellationToken cancellationToken)
+            => throw new InvalidOperationException("A run over exports requests no reports.");
+
+        public Task<BlobDownloadOutcome> DownloadAsync(BlobDownloadRequest request, IEngineLog log, IProgress<long>? bytesWritten, CancellationToken cancellationToken)
+            => throw new InvalidOperationException("A run over exports downloads no report blobs.");
+    }
+
+    internal const string RunFolderPrefix = "sync-";
     private const string RunLockName = ".run.lock";
 
     /// <summary>The file the module writes into each run folder it makes; cleanup removes only folders that have it.</summary>
@@ -492,7 +510,7 @@ public sealed class SyncRunner
     /// symbolic link, holding the marker, and whose lock file nobody holds (or, without a lock file, more than a day
     /// old: it may be a run that is just starting). Nothing else in the working folder is touched, and no link is followed.
     /// </summary>
-    private static FileStream ClaimRunFolder(string workingPath, string runFolder, SyncRequest request, IEngineLog log)
+    internal static FileStream ClaimRunFolder(string workingPath, string runFolder, SyncRequest request, IEngineLog log)
     {
         foreach (string dir in Directory.EnumerateFileSystemEntries(workingPath, RunFolderPrefix + "*"))
         {
@@ -561,21 +579,11 @@ public sealed class SyncRunner
         return true;
     }
 
-    private static async Task ReleaseRunFolderAsync(FileStream? runLock, string runFolder, IEngineLog log)
-    {
-        if (runLock is null)
-        {
-            return;
-        }
-
-        await runLock.DisposeAsync().ConfigureAwait(false);
-        DeleteFolder(runFolder, log);
-    }
-
     private SyncLoadRecord Record(SyncUnitOutcome unit, DateTime started, Guid? importId, long rows, long bytes)
         => new(unit.Key, unit.PeriodStart, unit.PeriodEnd, unit.IsFinal, rows, bytes, unit.Blobs, unit.OperationId, importId, started, DateTime.UtcNow, _request.RunId, _request.Host);
 
-    private static void DeleteFolder(string folder, IEngineLog log)
+    /// <summary>Removes a run's or a unit's folder (never through a link).</summary>
+    internal static void DeleteFolder(string folder, IEngineLog log)
     {
         try
         {
