@@ -16,10 +16,13 @@
     debug and progress lines tell where the time went. -ImportRounds rounds of (ours, baseline), alternating; the
     median ratio and its spread. Targets (issue 16 section 3): the first file at least 0.7 x \copy and 0.9 x .import,
     the large one 0.9 x each, under 300 MB peak for both file sizes. -ImportOnly runs just this part.
-      Blob        Azurite (tests/pester/TestHelpers.psm1 Start-TestAzurite) serves a 1 GB block blob (and the same
-                  size with a stored Content-MD5, which Save-AzCostBlob verifies); Save-AzCostBlob in a fresh child
-                  pwsh against 'curl -s -o file <link>' of the same SAS link, alternating, median of -BlobRuns each.
-                  Targets: at least 0.9 of curl's MB/s, under 200 MB peak working set.
+      Blob        (bench/Blob.Benchmarks.ps1, issue 16 section 4) Azurite (tests/pester/TestHelpers.psm1
+                  Start-TestAzurite) serves a 1 GB block blob (and the same size with a stored Content-MD5, which
+                  Save-AzCostBlob verifies); Save-AzCostBlob in a fresh child pwsh against 'curl -s -o file <link>' of
+                  the same SAS link, alternating, median and spread of -BlobRuns each: at least 0.9 of curl's MB/s. Then
+                  the Content-MD5 blob through the test fixture's blob proxy capped at -BlobCapMB MB/s per connection
+                  (a long-distance link): curl over one connection against Save-AzCostBlob's parallel ranges, at least
+                  3 x curl. Under 200 MB peak working set. -BlobOnly runs just this part.
       WAL         PostgreSQL's write-ahead log per unit, on a cluster with fsync, synchronous_commit and
                   full_page_writes on (as production runs): pg_current_wal_lsn() around our import of the -Rows file into
                   a new table (CREATE TABLE, COPY, index build, one transaction) and around a reload of the same unit
@@ -74,7 +77,13 @@ param(
     # Size of the benchmark blob in MB (the issue asks for 1 GB).
     [int] $BlobMB = 1024,
     # Runs of each download (ours and curl, alternating); the median of each is reported.
-    [int] $BlobRuns = 5,
+    [int] $BlobRuns = 4,
+    # Blob: the per-connection cap of the fixture's blob proxy, MB/s (curl takes about 43 s for 1 GB at 24 MB/s).
+    [int] $BlobCapMB = 24,
+    # Blob: runs of ours through the capped proxy (curl runs once: it takes the better part of a minute).
+    [int] $BlobCapRuns = 2,
+    # Run only the blob download benchmark; its section of -ReportPath is replaced and the rest of the file kept.
+    [switch] $BlobOnly,
     # Seconds one of our imports may take before it is stopped.
     [int] $TimeoutSeconds = 1800,
     # Skip the Sync-AzBilling benchmark (test fixture + Azurite against Import-AzCostToSql of the same files).
@@ -123,7 +132,6 @@ $RateTarget = 0.7
 $MemoryLimit = 300MB
 $notes = [System.Collections.Generic.List[string]]::new()
 $results = [System.Collections.Generic.List[object]]::new()
-$blobResults = [System.Collections.Generic.List[object]]::new()
 $BlobRateTarget = 0.9
 $BlobMemoryLimit = 200MB
 
@@ -258,6 +266,7 @@ $sizes = if ($SyncOnly -or $ExportsOnly) { @() } elseif ($WalOnly) { @($Rows) } 
 if ($WalOnly) { $SkipPostgres = $true; $SkipSqlite = $true; $SkipBlob = $true; $SkipSync = $true; $SkipExports = $true; $notes.Add('Import, blob, Sync and exports benchmarks: not run (-WalOnly).') }
 if ($SyncOnly) { $notes.Add('Import and blob download benchmarks: not run (-SyncOnly).') }
 if ($ImportOnly) { $SkipBlob = $true; $SkipSync = $true; $SkipExports = $true; $SkipWal = $true }
+if ($BlobOnly) { $sizes = @(); $SkipPostgres = $true; $SkipSqlite = $true; $SkipSync = $true; $SkipExports = $true; $SkipWal = $true }
 if ($SyncOnly) { $SkipExports = $true }
 $files = [ordered]@{}
 foreach ($n in $sizes) {
@@ -367,101 +376,12 @@ try {
 finally { if ($importPg) { Stop-TestPostgres $importPg } }
 
 # --- Blob download -------------------------------------------------------------------------------------------
-$curlVersion = $null
-$azuriteVersion = $null
+# Issue 16 section 4 (bench/Blob.Benchmarks.ps1): loopback against curl, and through a per-connection bandwidth cap.
+. (Join-Path $PSScriptRoot 'Blob.Benchmarks.ps1')
+$blobResult = $null
 if ($SkipBlob) { $notes.Add('Blob download: skipped (-SkipBlob).') }
 elseif (-not $SyncOnly -and -not $ExportsOnly) {
-    Write-Host 'Blob download (Azurite)' -ForegroundColor Cyan
-    $curl = Get-Command curl -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
-    $az = Start-TestAzurite -WarningVariable azWarn -WarningAction SilentlyContinue
-    if (-not $az) { $notes.Add("Blob download: skipped, Azurite could not be started ($azWarn).") }
-    elseif (-not $curl) { $notes.Add('Blob download: skipped, curl was not found (install the curl package).'); Stop-TestAzurite $az }
-    else {
-        $curlVersion = ((& $curl.Source --version | Select-Object -First 1) -split ' ')[1]
-        $azuriteVersion = try { (Get-Content -Raw (Join-Path (Split-Path (Split-Path (Get-TestAzuritePath))) 'azurite/package.json') | ConvertFrom-Json).version } catch { $null }
-        $blobDir = Join-Path $OutDir 'blob'
-        New-Item -ItemType Directory -Force $blobDir | Out-Null
-        try {
-            # A 64 MB blob each warm child saves first, so the timed download runs the steady-state (JIT-compiled) code.
-            $warm = New-TestBlob $az -Name 'bench/warm-up.bin' -Length 64MB -Seed $Seed -BlockSize 64MB
-            $warmLink = New-TestBlobSasLink $az -Name 'bench/warm-up.bin' -Expiry ([DateTime]::UtcNow.AddHours(3))
-            foreach ($case in @(@{ Label = 'no Content-MD5'; Name = 'bench/plain.bin'; Md5 = $false }, @{ Label = 'Content-MD5 verified'; Name = 'bench/md5.bin'; Md5 = $true })) {
-                Write-Host "  uploading $BlobMB MB ($($case.Label)) ..." -NoNewline
-                $watch = [Diagnostics.Stopwatch]::StartNew()
-                $blob = New-TestBlob $az -Name $case.Name -Length ([long]$BlobMB * 1MB) -Seed $Seed -BlockSize 64MB -ContentMd5:$case.Md5
-                $watch.Stop()
-                Write-Host (" {0:N1} s" -f $watch.Elapsed.TotalSeconds)
-                $link = New-TestBlobSasLink $az -Name $case.Name -Expiry ([DateTime]::UtcNow.AddHours(3))
-                $oursRuns = [System.Collections.Generic.List[object]]::new()
-                $curlRuns = [System.Collections.Generic.List[object]]::new()
-                $verified = $null
-                $cold = $null
-                # Run 0: our first download in a fresh pwsh (cold); then warm runs alternating with curl.
-                for ($run = 0; $run -le $BlobRuns; $run++) {
-                  if ($run -gt 0) {
-                    $curlFile = Join-Path $blobDir 'curl.bin'
-                    Remove-Item -LiteralPath $curlFile -ErrorAction SilentlyContinue
-                    Write-Host "  curl run $run ..." -NoNewline
-                    $m = Measure-Native $curl.Source @('-s', '-o', $curlFile, $link)
-                    $len = if (Test-Path -LiteralPath $curlFile) { (Get-Item -LiteralPath $curlFile).Length } else { 0 }
-                    if ($m.ExitCode -eq 0 -and $len -eq $blob.Bytes) {
-                        $curlRuns.Add([pscustomobject]@{ Seconds = $m.Seconds; MBps = $blob.Bytes / 1MB / $m.Seconds; Error = $null })
-                        Write-Host (" {0:N1} s ({1:N0} MB/s)" -f $m.Seconds, ($blob.Bytes / 1MB / $m.Seconds))
-                    }
-                    else {
-                        $curlRuns.Add([pscustomobject]@{ Seconds = $null; MBps = $null; Error = "exit $($m.ExitCode), $len bytes" })
-                        Write-Host " failed (exit $($m.ExitCode), $len bytes)" -ForegroundColor Red
-                    }
-                    Remove-Item -LiteralPath $curlFile -ErrorAction SilentlyContinue
-                  }
-
-                    $oursDir = Join-Path $blobDir 'ours'
-                    Remove-Item -Recurse -Force -LiteralPath $oursDir -ErrorAction SilentlyContinue
-                    Write-Host $(if ($run -eq 0) { '  Save-AzCostBlob cold run ...' } else { "  Save-AzCostBlob run $run ..." }) -NoNewline
-                    $warmUp = if ($run -eq 0) { '' } else { "`$null = New-TestCostReport -Blob @(@{ Link = '$warmLink'; Bytes = $($warm.Bytes) }) | Save-AzCostBlob -LiteralPath '$oursDir/warm-up'" }
-                    $script = @"
-`$ErrorActionPreference = 'Stop'
-Import-Module '$(Join-Path $Root 'tests/pester/TestHelpers.psm1')'
-$warmUp
-`$report = New-TestCostReport -Blob @(@{ Link = '$link'; Bytes = $($blob.Bytes) })
-`$watch = [Diagnostics.Stopwatch]::StartNew()
-`$file = `$report | Save-AzCostBlob -LiteralPath '$oursDir'
-`$watch.Stop()
-'BENCH-RESULT ' + (@{ Seconds = `$watch.Elapsed.TotalSeconds; Path = `$file.Path; Bytes = `$file.Bytes } | ConvertTo-Json -Compress)
-"@
-                    $child = Invoke-ChildPwsh -Script $script -TimeoutSeconds $TimeoutSeconds -WorkingDirectory $OutDir
-                    $line = $child.Output | Where-Object { $_ -like 'BENCH-RESULT *' } | Select-Object -Last 1
-                    if ($child.ExitCode -eq 0 -and $line) {
-                        $j = $line.Substring('BENCH-RESULT '.Length) | ConvertFrom-Json
-                        if ($null -eq $verified) { $verified = (Get-TestFileSha256 $j.Path) -eq $blob.Sha256 }
-                        $one = [pscustomobject]@{ Seconds = [double]$j.Seconds; MBps = $blob.Bytes / 1MB / [double]$j.Seconds; WallSeconds = $child.Duration.TotalSeconds; PeakBytes = $child.PeakWorkingSetBytes; Error = $null }
-                        if ($run -eq 0) { $cold = $one } else { $oursRuns.Add($one) }
-                        Write-Host (" {0:N1} s ({1:N0} MB/s), peak {2}" -f [double]$j.Seconds, ($blob.Bytes / 1MB / [double]$j.Seconds), (Format-MB $child.PeakWorkingSetBytes))
-                    }
-                    else {
-                        $one = [pscustomobject]@{ Seconds = $null; MBps = $null; WallSeconds = $child.Duration.TotalSeconds; PeakBytes = $child.PeakWorkingSetBytes; Error = Get-ChildError $child 4 }
-                        if ($run -eq 0) { $cold = $one } else { $oursRuns.Add($one) }
-                        Write-Host " failed: $(($one.Error -split ';')[0])" -ForegroundColor Red
-                    }
-                    Remove-Item -Recurse -Force -LiteralPath $oursDir -ErrorAction SilentlyContinue
-                }
-                # The median run of each (Azurite's own speed varies a lot from run to run on a 2-core machine).
-                $ok = @($oursRuns | Where-Object MBps | Sort-Object MBps); $bestOurs = if ($ok) { $ok[[int][Math]::Floor(($ok.Count - 1) / 2)] } else { $null }
-                $ok = @($curlRuns | Where-Object MBps | Sort-Object MBps); $bestCurl = if ($ok) { $ok[[int][Math]::Floor(($ok.Count - 1) / 2)] } else { $null }
-                $blobResults.Add([pscustomobject]@{
-                        Label = $case.Label; Bytes = $blob.Bytes; UploadSeconds = $watch.Elapsed.TotalSeconds; Verified = $verified
-                        Ours = $bestOurs; Curl = $bestCurl; OursRuns = @($oursRuns); CurlRuns = @($curlRuns); Cold = $cold
-                        PeakBytes = (@($oursRuns) + @($cold) | Where-Object { $_ -and $_.PeakBytes } | Measure-Object -Property PeakBytes -Maximum).Maximum
-                        ColdRatio = if ($cold -and $cold.MBps -and $bestCurl) { $cold.MBps / $bestCurl.MBps } else { $null }
-                        Ratio = if ($bestOurs -and $bestCurl) { $bestOurs.MBps / $bestCurl.MBps } else { $null }
-                    })
-            }
-        }
-        finally {
-            Stop-TestAzurite $az
-            Remove-Item -Recurse -Force -LiteralPath $blobDir -ErrorAction SilentlyContinue
-        }
-    }
+    $blobResult = Invoke-BlobBenchmark -Root $Root -OutDir $OutDir -Seed $Seed -BlobMB $BlobMB -BlobRuns $BlobRuns -CapMB $BlobCapMB -CapRuns $BlobCapRuns -TimeoutSeconds $TimeoutSeconds -Notes $notes
 }
 
 # --- Sync-AzBilling ------------------------------------------------------------------------------------------
@@ -982,28 +902,10 @@ if ($results.Count) {
     $importSection = $x.ToString()
     $null = $md.Append($importSection)
 }
-if ($blobResults.Count) {
-    $null = $md.AppendLine('## Blob download (Save-AzCostBlob)').AppendLine()
-    $null = $md.AppendLine(("Azurite {0} on loopback serves a {1:N0} MB block blob (64 MB blocks) through a service-SAS link; Save-AzCostBlob runs in a fresh child pwsh (rate over the cmdlet's own time, wall adds starting pwsh), curl {2} runs ``curl -s -o file <link>``. Each runs {3} time(s), alternating, and the median run of each is shown; in those runs the child first saves a 64 MB blob, so the timed download runs JIT-compiled code, as every download after the first does in a real run. Cold is one more run of ours: the whole blob as the first download of a fresh pwsh. Wall is the whole child. Targets (from the issue): at least {4} of curl's MB/s, peak working set under 200 MB." -f $(if ($azuriteVersion) { $azuriteVersion } else { '(version unknown)' }), $BlobMB, $curlVersion, $BlobRuns, $BlobRateTarget)).AppendLine()
-    $null = $md.AppendLine('| blob | ours: MB/s | ours: time (wall) | ours: peak working set | curl: MB/s | curl: time | ratio | rate target 0.9 | memory target 200 MB | ours cold: MB/s (ratio) | bytes identical |')
-    $null = $md.AppendLine('|---|---:|---:|---:|---:|---:|---:|:---:|:---:|---:|:---:|')
-    foreach ($b in $blobResults) {
-        $rateOk = if ($null -eq $b.Ratio) { 'n/a' } elseif ($b.Ratio -ge $BlobRateTarget) { 'met' } else { 'NOT met' }
-        $memOk = if ($null -eq $b.PeakBytes) { 'n/a' } elseif ($b.PeakBytes -lt $BlobMemoryLimit) { 'met' } else { 'NOT met' }
-        $o = $b.Ours; $c = $b.Curl
-        $coldText = if ($b.Cold -and $b.Cold.MBps) { '{0} ({1})' -f (Format-Rate $b.Cold.MBps), (Format-Ratio $b.ColdRatio) } else { 'n/a' }
-        $null = $md.AppendLine(("| {0:N0} MB, {1} | {2} | {3} ({4}) | {5} | {6} | {7} | {8} | {9} | {10} | {12} | {11} |" -f ($b.Bytes / 1MB), $b.Label,
-                $(if ($o) { Format-Rate $o.MBps } else { 'failed' }), $(if ($o) { Format-Sec $o.Seconds } else { 'n/a' }), $(if ($o) { Format-Sec $o.WallSeconds } else { 'n/a' }),
-                (Format-MB $b.PeakBytes), $(if ($c) { Format-Rate $c.MBps } else { 'failed' }), $(if ($c) { Format-Sec $c.Seconds } else { 'n/a' }),
-                (Format-Ratio $b.Ratio), $rateOk, $memOk, $(if ($null -eq $b.Verified) { 'n/a' } elseif ($b.Verified) { 'yes (SHA-256)' } else { 'NO' }), $coldText))
-    }
-    $null = $md.AppendLine()
-    $runs = foreach ($b in $blobResults) { '{0}: ours {1} MB/s, curl {2} MB/s' -f $b.Label, (($b.OursRuns | ForEach-Object { if ($_.MBps) { '{0:N0}' -f $_.MBps } else { 'failed' } }) -join ' / '), (($b.CurlRuns | ForEach-Object { if ($_.MBps) { '{0:N0}' -f $_.MBps } else { 'failed' } }) -join ' / ') }
-    $null = $md.AppendLine("Every run: $($runs -join '; ').").AppendLine()
-    $null = $md.AppendLine('With a stored Content-MD5 the cmdlet hashes every byte to verify it (MD5 runs at about 490 MB/s on one core of this CPU, on a second task so it does not hold up the socket); on this 2-core machine Azurite itself takes one core, so that row is bound by the CPU, not by the download. Files are not flushed to the storage device before the rename (curl does not either); a file under its final name is complete whenever the process stops.').AppendLine()
-    foreach ($b in $blobResults) {
-        foreach ($r in (@($b.OursRuns) + @($b.CurlRuns) + @($b.Cold) | Where-Object { $_ })) { if ($r.Error) { $null = $md.AppendLine("- $($b.Label): a run failed: $($r.Error)") } }
-    }
+$blobSection = $null
+if ($blobResult) {
+    $blobSection = Get-BlobSection $blobResult -RateTarget $BlobRateTarget -MemoryLimit $BlobMemoryLimit
+    $null = $md.Append($blobSection)
 }
 if ($syncResults.Count) {
     $syncTotalRows = ($syncFiles | Measure-Object Rows -Sum).Sum
@@ -1060,7 +962,7 @@ if ($notes.Count) {
     $null = $md.AppendLine()
 }
 $null = $md.AppendLine('## How to run').AppendLine()
-$null = $md.AppendLine('```powershell').AppendLine('dotnet tool restore').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench            # 1,000,000 rows').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchRows 200000').AppendLine('# only the Sync-AzBilling part (writes the report given, not this file):').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -SyncOnly -ReportPath ./out/bench/sync.md').AppendLine('# only the PostgreSQL WAL measurement:').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -WalOnly -ReportPath ./out/bench/wal.md').AppendLine('# only the import part, issue 16 section 3 (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchImportOnly').AppendLine('# only the exports part (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchExportsOnly').AppendLine('```')
+$null = $md.AppendLine('```powershell').AppendLine('dotnet tool restore').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench            # 1,000,000 rows').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchRows 200000').AppendLine('# only the Sync-AzBilling part (writes the report given, not this file):').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -SyncOnly -ReportPath ./out/bench/sync.md').AppendLine('# only the PostgreSQL WAL measurement:').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -WalOnly -ReportPath ./out/bench/wal.md').AppendLine('# only the import part, issue 16 section 3 (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchImportOnly').AppendLine('# only the blob download part, issue 16 section 4 (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchBlobOnly').AppendLine('# only the exports part (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchExportsOnly').AppendLine('```')
 New-Item -ItemType Directory -Force (Split-Path $ReportPath) | Out-Null
 if ($ImportOnly -and $importSection -and (Test-Path -LiteralPath $ReportPath)) {
     # Only the import section is replaced (or added after the run lines); the other sections keep their run.
@@ -1074,6 +976,21 @@ if ($ImportOnly -and $importSection -and (Test-Path -LiteralPath $ReportPath)) {
     $new = if ($m.Success) { $old.Substring(0, $m.Index) + $section + "`n" + $old.Substring($m.Index + $m.Length) }
     else {
         $at = [regex]::Match($old, '(?m)^## ')
+        if ($at.Success) { $old.Substring(0, $at.Index) + $section + "`n" + $old.Substring($at.Index) } else { $old.TrimEnd() + "`n`n" + $section }
+    }
+    Set-Content -LiteralPath $ReportPath -Value $new.TrimEnd() -Encoding utf8NoBOM
+}
+elseif ($BlobOnly -and $blobSection -and (Test-Path -LiteralPath $ReportPath)) {
+    # Only the blob section is replaced (or added before Sync / Notes / How to run); the other sections keep their run.
+    $section = $blobSection.TrimEnd() + "`n"
+    $blobNotes = @($notes | Where-Object { $_ -notmatch 'skipped \(-Skip(Postgres|Sqlite|Sync|Exports|Wal)\)' })
+    if ($blobNotes.Count) { $section += "`nNotes on this run: " + ($blobNotes -join ' ') + "`n" }
+    $section = $section.Replace('Issue 16 section 4.', "Issue 16 section 4; this section was run on its own: $when, AzBillingPS $moduleVersion (source $commit).")
+    $old = Get-Content -Raw -LiteralPath $ReportPath
+    $m = [regex]::Match($old, '(?ms)^## Blob download \(Save-AzCostBlob\).*?(?=^## |\z)')
+    $new = if ($m.Success) { $old.Substring(0, $m.Index) + $section + "`n" + $old.Substring($m.Index + $m.Length) }
+    else {
+        $at = [regex]::Match($old, '(?m)^## (Sync-AzBilling|Notes|How to run)')
         if ($at.Success) { $old.Substring(0, $at.Index) + $section + "`n" + $old.Substring($at.Index) } else { $old.TrimEnd() + "`n`n" + $section }
     }
     Set-Content -LiteralPath $ReportPath -Value $new.TrimEnd() -Encoding utf8NoBOM
@@ -1098,7 +1015,7 @@ else {
 $json = [ordered]@{
     When = $when; Module = $moduleVersion; Files = @($files.Values); Notes = @($notes)
     Results = @($results | ForEach-Object { [ordered]@{ Target = $_.Target; Rows = $_.File.Rows; Ratio = $_.Ratio; RatioMin = $_.RatioMin; RatioMax = $_.RatioMax; CpuRatio = $_.CpuRatio; RateTarget = $_.RateTarget; PeakBytes = $_.PeakBytes; Rounds = @($_.Rounds | ForEach-Object { [ordered]@{ Round = $_.Round; Ratio = $_.Ratio; Ours = ($_.Ours | Select-Object * -ExcludeProperty Batches); Baseline = $_.Baseline; OursCpu = $_.OursCpu; BaselineCpu = $_.BaselineCpu } }) } })
-    Blob = @($blobResults)
+    Blob = $blobResult
     Wal = @($walResults)
     Sync = [ordered]@{ Month = $SyncMonth; Files = @($syncFiles | Select-Object Index, Scope, Path, Rows, Bytes); IdlePeakBytes = $syncIdlePeak; Results = @($syncResults | Select-Object * -ExcludeProperty Runs); Runs = @($syncRaw) }
     Exports = [ordered]@{ Info = $exportInfo; Results = @($exportResults); RowGroups = @($exportProbe) }
