@@ -122,8 +122,14 @@ internal sealed class ParallelRanges(HttpClient http, BlobDownloaderOptions opti
             return;
         }
 
-        if (state.RangeSize == _rangeSize && state.Done is string done && have == _expected)
+        if (state.RangeSize == _rangeSize && state.Done is string done)
         {
+            if (have != _expected)
+            {
+                log.Verbose($"{what}: {partial} does not have the blob's length its state file says it was given; starting from the first byte.");
+                return;
+            }
+
             for (int i = 0; i < _done.Length; i++)
             {
                 _done[i] = done[i] == '1';
