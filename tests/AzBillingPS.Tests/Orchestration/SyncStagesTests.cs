@@ -20,19 +20,6 @@ public sealed class SyncStagesTests
     {
     }
 
-    private sealed class Recorder : IProgress<EngineProgress>
-    {
-        public List<EngineProgress> Records { get; } = new();
-
-        public void Report(EngineProgress value)
-        {
-            lock (Records)
-            {
-                Records.Add(value);
-            }
-        }
-    }
-
     private static SyncUnitOutcome Unit(int index, SyncAction action = SyncAction.Pending) => new()
     {
         Key = new SyncUnitKey("/subscriptions/00000000-0000-0000-0000-0000000000aa", "ActualCost", new DateOnly(2026, 1 + index, 1)),
@@ -40,17 +27,6 @@ public sealed class SyncStagesTests
         Action = action,
         Reason = "planned",
     };
-
-    private static async Task<List<T>> All<T>(IAsyncEnumerable<T> source)
-    {
-        var list = new List<T>();
-        await foreach (T item in source)
-        {
-            list.Add(item);
-        }
-
-        return list;
-    }
 
     [Fact]
     public async Task Without_a_request_stage_fetches_overlap_loads_run_one_at_a_time_and_outcomes_come_in_plan_order()
@@ -91,7 +67,7 @@ public sealed class SyncStagesTests
             },
             CancellationToken.None);
 
-        List<SyncUnitOutcome> outcomes = await All(pipeline);
+        List<SyncUnitOutcome> outcomes = await Streams.All(pipeline);
         Assert.Equal(units, outcomes); // the same objects, in plan order
         Assert.All(outcomes, u => Assert.Equal(SyncAction.Loaded, u.Action));
         Assert.Equal(1, maxLoading);
@@ -117,17 +93,17 @@ public sealed class SyncStagesTests
             },
             CancellationToken.None);
         var seen = new List<SyncUnitOutcome>();
-        var progress = new Recorder();
+        var records = new List<EngineProgress>();
 
-        await SyncRunner.HandOverAsync(reported, toLoad, pipeline, "Sync-AzBilling", "export month(s)", seen.Add, progress, CancellationToken.None);
+        await SyncRunner.HandOverAsync(reported, toLoad, pipeline, "Sync-AzBilling", "export month(s)", seen.Add, new SyncProgress(records.Add), CancellationToken.None);
 
         Assert.Equal(reported, seen);
-        Assert.Equal("0 of 2 export month(s) done, 0 failed", progress.Records[0].Status);
-        EngineProgress last = progress.Records[^2];
+        Assert.Equal("0 of 2 export month(s) done, 0 failed", records[0].Status);
+        EngineProgress last = records[^2];
         Assert.Equal("2 of 2 export month(s) done, 1 failed", last.Status);
         Assert.Equal(100, last.PercentComplete);
-        Assert.True(progress.Records[^1].Completed);
-        Assert.All(progress.Records, r => Assert.Equal("Sync-AzBilling", r.Activity));
+        Assert.True(records[^1].Completed);
+        Assert.All(records, r => Assert.Equal("Sync-AzBilling", r.Activity));
     }
 
     [Fact]
