@@ -964,49 +964,43 @@ if ($notes.Count) {
 $null = $md.AppendLine('## How to run').AppendLine()
 $null = $md.AppendLine('```powershell').AppendLine('dotnet tool restore').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench            # 1,000,000 rows').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchRows 200000').AppendLine('# only the Sync-AzBilling part (writes the report given, not this file):').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -SyncOnly -ReportPath ./out/bench/sync.md').AppendLine('# only the PostgreSQL WAL measurement:').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -WalOnly -ReportPath ./out/bench/wal.md').AppendLine('# only the import part, issue 16 section 3 (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchImportOnly').AppendLine('# only the blob download part, issue 16 section 4 (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchBlobOnly').AppendLine('# only the exports part (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchExportsOnly').AppendLine('```')
 New-Item -ItemType Directory -Force (Split-Path $ReportPath) | Out-Null
+function Set-ReportSection {
+    # Replaces one section of an existing report (the first of -Patterns that matches, up to the next '## '), or adds it
+    # before the first heading matching -Before (at the end when none does); the other sections keep their run.
+    param([string] $Path, [string] $Section, [string[]] $Patterns, [string] $Before)
+    $old = Get-Content -Raw -LiteralPath $Path
+    $m = $null
+    foreach ($p in $Patterns) { $m = [regex]::Match($old, $p); if ($m.Success) { break } }
+    $new = if ($m.Success) { $old.Substring(0, $m.Index) + $Section + "`n" + $old.Substring($m.Index + $m.Length) }
+    else {
+        $at = [regex]::Match($old, $Before)
+        if ($at.Success) { $old.Substring(0, $at.Index) + $Section + "`n" + $old.Substring($at.Index) } else { $old.TrimEnd() + "`n`n" + $Section }
+    }
+    Set-Content -LiteralPath $Path -Value $new.TrimEnd() -Encoding utf8NoBOM
+}
+
 if ($ImportOnly -and $importSection -and (Test-Path -LiteralPath $ReportPath)) {
-    # Only the import section is replaced (or added after the run lines); the other sections keep their run.
+    # Only the import section is replaced (or added after the run lines).
     $section = $importSection.TrimEnd() + "`n"
     $importNotes = @($notes | Where-Object { $_ -notmatch 'skipped \(-Skip(Blob|Sync|Exports|Wal)\)' })
     if ($importNotes.Count) { $section += "`nNotes on this run: " + ($importNotes -join ' ') + "`n" }
     $section = $section.Replace('Issue 16 section 3.', "Issue 16 section 3; this section was run on its own: $when, AzBillingPS $moduleVersion (source $commit), PostgreSQL $pgVersion, sqlite3 $sqliteVersion, files of $(($files.Values | ForEach-Object { '{0:N0}' -f $_.Rows }) -join ' and ') EA rows.")
-    $old = Get-Content -Raw -LiteralPath $ReportPath
-    $m = [regex]::Match($old, '(?ms)^## Import-AzCostToSql against psql.*?(?=^## |\z)')
-    if (-not $m.Success) { $m = [regex]::Match($old, '(?ms)^## PostgreSQL\r?\n.*?^## SQLite\r?\n.*?(?=^## |\z)') } # the layout before issue 16
-    $new = if ($m.Success) { $old.Substring(0, $m.Index) + $section + "`n" + $old.Substring($m.Index + $m.Length) }
-    else {
-        $at = [regex]::Match($old, '(?m)^## ')
-        if ($at.Success) { $old.Substring(0, $at.Index) + $section + "`n" + $old.Substring($at.Index) } else { $old.TrimEnd() + "`n`n" + $section }
-    }
-    Set-Content -LiteralPath $ReportPath -Value $new.TrimEnd() -Encoding utf8NoBOM
+    # The second pattern is the layout before issue 16.
+    Set-ReportSection $ReportPath $section @('(?ms)^## Import-AzCostToSql against psql.*?(?=^## |\z)', '(?ms)^## PostgreSQL\r?\n.*?^## SQLite\r?\n.*?(?=^## |\z)') '(?m)^## '
 }
 elseif ($BlobOnly -and $blobSection -and (Test-Path -LiteralPath $ReportPath)) {
-    # Only the blob section is replaced (or added before Sync / Notes / How to run); the other sections keep their run.
+    # Only the blob section is replaced (or added before Sync / Notes / How to run).
     $section = $blobSection.TrimEnd() + "`n"
     $blobNotes = @($notes | Where-Object { $_ -notmatch 'skipped \(-Skip(Postgres|Sqlite|Sync|Exports|Wal)\)' })
     if ($blobNotes.Count) { $section += "`nNotes on this run: " + ($blobNotes -join ' ') + "`n" }
     $section = $section.Replace('Issue 16 section 4.', "Issue 16 section 4; this section was run on its own: $when, AzBillingPS $moduleVersion (source $commit).")
-    $old = Get-Content -Raw -LiteralPath $ReportPath
-    $m = [regex]::Match($old, '(?ms)^## Blob download \(Save-AzCostBlob\).*?(?=^## |\z)')
-    $new = if ($m.Success) { $old.Substring(0, $m.Index) + $section + "`n" + $old.Substring($m.Index + $m.Length) }
-    else {
-        $at = [regex]::Match($old, '(?m)^## (Sync-AzBilling|Notes|How to run)')
-        if ($at.Success) { $old.Substring(0, $at.Index) + $section + "`n" + $old.Substring($at.Index) } else { $old.TrimEnd() + "`n`n" + $section }
-    }
-    Set-Content -LiteralPath $ReportPath -Value $new.TrimEnd() -Encoding utf8NoBOM
+    Set-ReportSection $ReportPath $section @('(?ms)^## Blob download \(Save-AzCostBlob\).*?(?=^## |\z)') '(?m)^## (Sync-AzBilling|Notes|How to run)'
 }
 elseif ($ExportsOnly -and (Test-Path -LiteralPath $ReportPath)) {
-    # Only the exports section is replaced (or added before Notes / How to run); the other sections keep their run.
+    # Only the exports section is replaced (or added before Notes / How to run).
     $section = $exportsSection.TrimEnd() + "`n"
     if ($notes.Count) { $section += "`nNotes on this run: " + ($notes -join ' ') + "`n" }
-    $old = Get-Content -Raw -LiteralPath $ReportPath
-    $m = [regex]::Match($old, '(?ms)^## Cost Management exports \(Import-AzCostExport\).*?(?=^## |\z)')
-    $new = if ($m.Success) { $old.Substring(0, $m.Index) + $section + "`n" + $old.Substring($m.Index + $m.Length) }
-    else {
-        $at = [regex]::Match($old, '(?m)^## (Notes|How to run)')
-        if ($at.Success) { $old.Substring(0, $at.Index) + $section + "`n" + $old.Substring($at.Index) } else { $old.TrimEnd() + "`n`n" + $section }
-    }
-    Set-Content -LiteralPath $ReportPath -Value $new.TrimEnd() -Encoding utf8NoBOM
+    Set-ReportSection $ReportPath $section @('(?ms)^## Cost Management exports \(Import-AzCostExport\).*?(?=^## |\z)') '(?m)^## (Notes|How to run)'
 }
 else {
     Set-Content -LiteralPath $ReportPath -Value $md.ToString().TrimEnd() -Encoding utf8NoBOM
