@@ -39,6 +39,7 @@ public sealed class ParquetCostReader : CostRowReader
     private ParquetReader? _reader;
     private readonly List<(Stream Stream, ParquetReader Reader)> _helpers = new();
     private ParquetColumn[][] _partitions = Array.Empty<ParquetColumn[]>();
+    private DecodeBuffers[] _decodeBuffers = Array.Empty<DecodeBuffers>();
     private long _allocatedAtCollect;
     private readonly SpoolSlot[] _slots = new SpoolSlot[2];
     private Task? _decoding;
@@ -170,8 +171,10 @@ public sealed class ParquetCostReader : CostRowReader
         }
 
         // A row group's columns are decoded by up to two readers at once, each on its own stream over the file, the costly
-        // string columns spread evenly between them (decoding is most of what reading Parquet costs).
-        int readers = Math.Clamp(Environment.ProcessorCount, 1, MaxReaders);
+        // string columns spread evenly between them (decoding is most of what reading Parquet costs); by one when the
+        // row groups are large, so that memory holds one decoded column, not two.
+        long largest = _reader.Metadata?.RowGroups.Select(g => g.NumRows).DefaultIfEmpty(0).Max() ?? 0;
+        int readers = largest > TwoReadersUpToRows ? 1 : Math.Clamp(Environment.ProcessorCount, 1, MaxReaders);
         var schemas = new List<DataField[]> { _reader.Schema.GetDataFields() };
         for (int k = 1; k < readers; k++)
         {
@@ -214,6 +217,7 @@ public sealed class ParquetCostReader : CostRowReader
         }
 
         _partitions = parts.Select(p => p.ToArray()).ToArray();
+        _decodeBuffers = parts.Select(_ => new DecodeBuffers()).ToArray();
 
         for (int o = 0; o < DataCount; o++)
         {
@@ -288,6 +292,7 @@ public sealed class ParquetCostReader : CostRowReader
         SpoolSlot slot = _slots[group % 2];
         ParquetReader[] readers = new[] { _reader! }.Concat(_helpers.Select(h => h.Reader)).ToArray();
         ParquetColumn[][] partitions = _partitions;
+        DecodeBuffers[] buffers = _decodeBuffers;
         string path = CurrentFile ?? string.Empty;
         CancellationToken ct = Cancellation;
         _decodingGroup = group;
@@ -314,7 +319,7 @@ public sealed class ParquetCostReader : CostRowReader
                     foreach (ParquetColumn column in partitions[k])
                     {
                         long start = writer.Position;
-                        await column.DecodeAsync(groups[k], (int)count, writer, ct).ConfigureAwait(false);
+                        await column.DecodeAsync(groups[k], (int)count, writer, buffers[k], ct).ConfigureAwait(false);
                         slot.SetRegion(column, k, start, writer.Position);
                         CollectWhenLarge();
                     }
@@ -373,6 +378,12 @@ public sealed class ParquetCostReader : CostRowReader
     /// <summary>Decoding readers at once over one file (each holds one column's characters while it decodes).</summary>
     private const int MaxReaders = 2;
 
+    /// <summary>
+    /// Row groups of more rows than this are decoded by one reader: a column of a row group is decoded whole (Parquet.Net
+    /// reads a column chunk at once), so each reader decoding at the same time holds one column of the row group.
+    /// </summary>
+    internal const long TwoReadersUpToRows = 100_000;
+
     /// <summary>Bytes allocated while a row group is decoded after which the garbage is collected (see CollectWhenLarge).</summary>
     private const long CollectAfterBytes = 64L << 20;
 
@@ -398,6 +409,8 @@ public sealed class ParquetCostReader : CostRowReader
         {
             column.Release();
         }
+
+        _decodeBuffers = Array.Empty<DecodeBuffers>();
 
         if (_reader is not null)
         {
@@ -523,8 +536,8 @@ internal abstract class ParquetColumn(int ordinal, CostColumnType target)
         Raw = raw;
     }
 
-    /// <summary>Decodes the column of a row group and writes its values to <paramref name="writer"/>.</summary>
-    public abstract ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, CancellationToken cancellationToken);
+    /// <summary>Decodes the column of a row group into <paramref name="buffers"/> (its reader's) and writes its values to <paramref name="writer"/>.</summary>
+    public abstract ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, DecodeBuffers buffers, CancellationToken cancellationToken);
 
     /// <summary>Points the column at its values of the row group a slot holds.</summary>
     public void Rewind(SpoolSlot slot) => slot.Open(this, Cursor);
@@ -583,43 +596,39 @@ internal sealed class StringColumn(int ordinal, CostColumnType target) : Parquet
 {
     private const int Null = -1;
     private const int Same = -2;
-    private ReadOnlyMemory<char>[] _chars = Array.Empty<ReadOnlyMemory<char>>();
-    private int[] _definitions = Array.Empty<int>();
     private byte[] _scratch = new byte[256];
     private byte[] _value = new byte[256];
     private int _valueLength = -1;
 
-    public override async ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, CancellationToken cancellationToken)
+    public override async ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, DecodeBuffers buffers, CancellationToken cancellationToken)
     {
-        if (_chars.Length < rows)
-        {
-            _chars = new ReadOnlyMemory<char>[rows];
-            _definitions = new int[rows];
-        }
-
+        ReadOnlyMemory<char>[] chars = buffers.Get<ReadOnlyMemory<char>>(rows);
+        int[] definitions = buffers.Get<int>(rows);
         bool nullable = Field.IsNullable;
         int defined = Math.Max(1, Field.MaxDefinitionLevel);
         if (Field.ClrType == typeof(string))
         {
             // A reader that surfaces strings as System.String: the same layout, one string per value.
-            var strings = new string?[rows];
-            await group.ReadAsync(Field, strings.AsMemory()!, null, cancellationToken).ConfigureAwait(false);
+            string?[] strings = buffers.Get<string?>(rows);
+            await group.ReadAsync(Field, strings.AsMemory(0, rows)!, null, cancellationToken).ConfigureAwait(false);
             int count = 0;
             for (int i = 0; i < rows; i++)
             {
-                _definitions[i] = strings[i] is null ? 0 : 1;
+                definitions[i] = strings[i] is null ? 0 : 1;
                 if (strings[i] is string v)
                 {
-                    _chars[count++] = v.AsMemory();
+                    chars[count++] = v.AsMemory();
                 }
             }
+
+            Array.Clear(strings, 0, rows);
 
             nullable = true;
             defined = 1;
         }
         else
         {
-            await group.ReadRawAsync<ReadOnlyMemory<char>>(Field, _chars.AsMemory(0, rows), nullable ? _definitions.AsMemory(0, rows) : null, null, cancellationToken).ConfigureAwait(false);
+            await group.ReadRawAsync<ReadOnlyMemory<char>>(Field, chars.AsMemory(0, rows), nullable ? definitions.AsMemory(0, rows) : null, null, cancellationToken).ConfigureAwait(false);
         }
 
         int cursor = 0;
@@ -627,13 +636,13 @@ internal sealed class StringColumn(int ordinal, CostColumnType target) : Parquet
         bool any = false;
         for (int row = 0; row < rows; row++)
         {
-            if (nullable && _definitions[row] < defined)
+            if (nullable && definitions[row] < defined)
             {
                 writer.WriteInt32(Null);
                 continue;
             }
 
-            ReadOnlySpan<char> value = _chars[cursor++].Span;
+            ReadOnlySpan<char> value = chars[cursor++].Span;
             if (any && value.SequenceEqual(previous))
             {
                 writer.WriteInt32(Same);
@@ -653,7 +662,7 @@ internal sealed class StringColumn(int ordinal, CostColumnType target) : Parquet
             any = true;
         }
 
-        Array.Clear(_chars, 0, rows); // the characters go now, not with the next group
+        Array.Clear(chars, 0, rows); // the characters go now, not with the next column
     }
 
     public override string Describe() => _valueLength < 0 ? string.Empty : System.Text.Encoding.UTF8.GetString(_value, 0, _valueLength);
@@ -707,13 +716,6 @@ internal sealed class StringColumn(int ordinal, CostColumnType target) : Parquet
         }
     }
 
-    public override void Release()
-    {
-        base.Release();
-        _chars = Array.Empty<ReadOnlyMemory<char>>();
-        _definitions = Array.Empty<int>();
-    }
-
     public override bool HeavyToRead => true;
 }
 
@@ -721,23 +723,17 @@ internal sealed class StringColumn(int ordinal, CostColumnType target) : Parquet
 internal sealed class ValueColumn<T>(int ordinal, CostColumnType target, bool nullable) : ParquetColumn(ordinal, target)
     where T : unmanaged
 {
-    private T?[] _nullable = Array.Empty<T?>();
-    private T[] _plain = Array.Empty<T>();
     private T? _current;
 
-    public override async ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, CancellationToken cancellationToken)
+    public override async ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, DecodeBuffers buffers, CancellationToken cancellationToken)
     {
         if (nullable)
         {
-            if (_nullable.Length < rows)
-            {
-                _nullable = new T?[rows];
-            }
-
-            await group.ReadAsync<T>(Field, _nullable.AsMemory(0, rows), null, cancellationToken).ConfigureAwait(false);
+            T?[] values = buffers.Get<T?>(rows);
+            await group.ReadAsync<T>(Field, values.AsMemory(0, rows), null, cancellationToken).ConfigureAwait(false);
             for (int row = 0; row < rows; row++)
             {
-                if (_nullable[row] is T v)
+                if (values[row] is T v)
                 {
                     writer.WriteByte(1);
                     writer.Write(v);
@@ -750,15 +746,11 @@ internal sealed class ValueColumn<T>(int ordinal, CostColumnType target, bool nu
         }
         else
         {
-            if (_plain.Length < rows)
-            {
-                _plain = new T[rows];
-            }
-
-            await group.ReadAsync<T>(Field, _plain.AsMemory(0, rows), null, cancellationToken).ConfigureAwait(false);
+            T[] values = buffers.Get<T>(rows);
+            await group.ReadAsync<T>(Field, values.AsMemory(0, rows), null, cancellationToken).ConfigureAwait(false);
             for (int row = 0; row < rows; row++)
             {
-                writer.Write(_plain[row]);
+                writer.Write(values[row]);
             }
         }
     }
@@ -939,6 +931,29 @@ internal sealed class ValueColumn<T>(int ordinal, CostColumnType target, bool nu
 /// user, deleted when closed), and where each column's values lie in them. One slot is decoded into while the rows of
 /// the other are read, so memory holds neither group: only a column being decoded and a small buffer per column read.
 /// </summary>
+/// <summary>
+/// The arrays one decoding reader fills with a column of a row group, one column at a time: one set per reader, reused
+/// for every column of that type, not one per column (which would keep about 20 bytes of every value of the row group
+/// alive while the file is read, so memory would follow the export's row-group size).
+/// </summary>
+internal sealed class DecodeBuffers
+{
+    private readonly Dictionary<Type, Array> _arrays = new();
+
+    /// <summary>An array of at least <paramref name="rows"/> elements (its contents are whatever the last column left).</summary>
+    public T[] Get<T>(int rows)
+    {
+        if (_arrays.TryGetValue(typeof(T), out Array? array) && array.Length >= rows)
+        {
+            return (T[])array;
+        }
+
+        var made = new T[rows];
+        _arrays[typeof(T)] = made;
+        return made;
+    }
+}
+
 internal sealed class SpoolSlot : IDisposable
 {
     private readonly string _prefix;
