@@ -147,7 +147,7 @@ public sealed class CostDataReader : CostRowReader
             CostColumnType type = Columns[o].Type;
             if (type == CostColumnType.Json)
             {
-                SetJson(o, value, () => string.Create(CultureInfo.InvariantCulture, $"{file.Path}: line {line}, column '{file.RawNames[index]}'"));
+                SetJson(o, value);
                 continue;
             }
 
@@ -172,6 +172,9 @@ public sealed class CostDataReader : CostRowReader
 
         CheckPeriod(file.Path, line, "line", file.RawNames[file.DateIndex], " Give -From/-To that cover the file, or leave them out to use the file's own dates.");
     }
+
+    protected override string Where(int ordinal)
+        => string.Create(CultureInfo.InvariantCulture, $"{Files[FileIndex].Path}: line {_currentLine}, column '{Files[FileIndex].RawNames[_map[ordinal]]}'");
 
     internal static EngineException Ragged(string path, long line, int found, int expected)
         => new(EngineErrorKind.CsvRaggedRow,

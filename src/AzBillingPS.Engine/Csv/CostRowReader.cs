@@ -24,6 +24,11 @@ public abstract class CostRowReader : DbDataReader
     private readonly byte[][] _lastUtf8;
     private readonly int[] _lastLength;
     private readonly string?[] _lastString;
+    private readonly bool[] _isJson;
+    private readonly byte[]?[] _jsonSource;
+    private readonly int[] _jsonSourceLength;
+    private readonly byte[][] _json;
+    private readonly int[] _jsonLength;
     private readonly bool[] _lastKeptAsText;
     private long _rowsRead;
     private bool _closed;
@@ -67,7 +72,17 @@ public abstract class CostRowReader : DbDataReader
         _lastUtf8 = new byte[n][];
         _lastLength = new int[n];
         _lastString = new string?[n];
+        _isJson = new bool[n];
+        _jsonSource = new byte[]?[n];
+        _jsonSourceLength = new int[n];
+        _json = new byte[n][];
+        _jsonLength = new int[n];
         _lastKeptAsText = new bool[n];
+        for (int i = 0; i < DataCount; i++)
+        {
+            _isJson[i] = _columns[i].Type == CostColumnType.Json;
+            _json[i] = _isJson[i] ? new byte[256] : Array.Empty<byte>();
+        }
 
         // Lineage values are the same on every row (the source file's changes with the file).
         Text[DataCount] = lineage.Scope;
@@ -161,39 +176,46 @@ public abstract class CostRowReader : DbDataReader
 
     /// <summary>
     /// A JSON column's value (Tags) from its UTF-8 bytes: a JSON object's text (EA's brace-less body wrapped), or the text
-    /// in a JSON string, counted (<paramref name="where"/> names the file, line or row and column for the warning). Tags
-    /// repeat row after row, so the last value's conversion is reused when the bytes are the same. (A JSON column's
-    /// string is always set here, so the text cache of <see cref="Materialize"/> is free to hold its last value.)
+    /// in a JSON string, counted (<see cref="Where"/> names the file, line or row and column for the warning). The value
+    /// is kept as UTF-8 (<see cref="GetUtf8"/>), its string made only when asked for. Tags repeat row after row, so the
+    /// last value's conversion is reused when the bytes are the same.
     /// </summary>
-    protected void SetJson(int ordinal, ReadOnlySpan<byte> utf8, Func<string> where)
+    protected void SetJson(int ordinal, ReadOnlySpan<byte> utf8)
     {
         Nulls[ordinal] = false;
-        string? last = _lastString[ordinal];
-        if (last is not null && utf8.SequenceEqual(_lastUtf8[ordinal].AsSpan(0, _lastLength[ordinal])))
+        Text[ordinal] = null;
+        byte[]? source = _jsonSource[ordinal];
+        if (source is not null && utf8.SequenceEqual(source.AsSpan(0, _jsonSourceLength[ordinal])))
         {
-            Text[ordinal] = last;
             if (_lastKeptAsText[ordinal])
             {
-                CountJsonKeptAsText(where);
+                CountJsonKeptAsText(ordinal);
             }
 
             return;
         }
 
-        string json = ToJson(utf8, where, out bool keptAsText);
-        Text[ordinal] = json;
+        bool keptAsText = !JsonTags.TryNormalize(utf8, ref _json[ordinal], out _jsonLength[ordinal]);
+        if (keptAsText)
+        {
+            JsonTags.WriteJsonString(utf8, ref _json[ordinal], out _jsonLength[ordinal]);
+            CountJsonKeptAsText(ordinal);
+        }
+
+        _lastKeptAsText[ordinal] = keptAsText;
         if (utf8.Length <= 1024)
         {
-            byte[]? buffer = _lastUtf8[ordinal];
-            if (buffer is null || buffer.Length < utf8.Length)
+            if (source is null || source.Length < utf8.Length)
             {
-                buffer = _lastUtf8[ordinal] = new byte[Math.Max(64, utf8.Length)];
+                source = _jsonSource[ordinal] = new byte[Math.Max(64, utf8.Length)];
             }
 
-            utf8.CopyTo(buffer);
-            _lastLength[ordinal] = utf8.Length;
-            _lastString[ordinal] = json;
-            _lastKeptAsText[ordinal] = keptAsText;
+            utf8.CopyTo(source);
+            _jsonSourceLength[ordinal] = utf8.Length;
+        }
+        else
+        {
+            _jsonSource[ordinal] = null;
         }
     }
 
@@ -203,26 +225,18 @@ public abstract class CostRowReader : DbDataReader
     /// <summary>Where the first of <see cref="JsonKeptAsText"/> is (file and line or row, column).</summary>
     public string? FirstJsonKeptAsText { get; private set; }
 
-    /// <summary>A Tags value as a JSON object's text (EA's brace-less body wrapped), or its text in a JSON string, counted.</summary>
-    protected string ToJson(ReadOnlySpan<byte> utf8, Func<string> where, out bool keptAsText)
-    {
-        keptAsText = !JsonTags.TryNormalize(utf8, out string json);
-        if (keptAsText)
-        {
-            json = JsonTags.AsJsonString(System.Text.Encoding.UTF8.GetString(utf8));
-            CountJsonKeptAsText(where);
-        }
-
-        return json;
-    }
-
     /// <summary>Counts one more value kept as text (for a value whose conversion was reused from the row before).</summary>
-    protected void CountJsonKeptAsText(Func<string> where)
+    protected void CountJsonKeptAsText(int ordinal)
     {
-        ArgumentNullException.ThrowIfNull(where);
         JsonKeptAsText++;
-        FirstJsonKeptAsText ??= where();
+        FirstJsonKeptAsText ??= Where(ordinal);
     }
+
+    /// <summary>
+    /// Where a value of the current row is, for a message: the file, the line or row and the column. Made only when a
+    /// message needs it (a delegate per value, capturing the loop's variables, would cost an allocation per field).
+    /// </summary>
+    protected abstract string Where(int ordinal);
 
     /// <summary>The load's warning about Tags values that could not be made a JSON object, if there were any.</summary>
     public static void WarnJsonKeptAsText(CostRowReader? reader, IEngineLog log)
@@ -344,7 +358,7 @@ public abstract class CostRowReader : DbDataReader
     /// </summary>
     private string Materialize(int ordinal)
     {
-        ReadOnlySpan<byte> bytes = DataUtf8(ordinal);
+        ReadOnlySpan<byte> bytes = GetUtf8(ordinal);
         string? last = _lastString[ordinal];
         if (last is not null && bytes.SequenceEqual(_lastUtf8[ordinal].AsSpan(0, _lastLength[ordinal])))
         {
@@ -369,10 +383,13 @@ public abstract class CostRowReader : DbDataReader
     }
 
     /// <summary>
-    /// A text value as UTF-8 bytes, without making a string (valid until the next Read). For text columns (data and
-    /// lineage) only; a JSON column's value is its normalised string (<see cref="GetString"/>).
+    /// A text or JSON value as UTF-8 bytes, without making a string (valid until the next Read): a text field's bytes as
+    /// the file has them, a JSON column's normalised JSON, a lineage text column's value.
     /// </summary>
-    public ReadOnlySpan<byte> GetUtf8(int ordinal) => ordinal < DataCount ? DataUtf8(ordinal) : _lineageUtf8[ordinal - DataCount];
+    public ReadOnlySpan<byte> GetUtf8(int ordinal)
+        => ordinal >= DataCount ? _lineageUtf8[ordinal - DataCount]
+            : _isJson[ordinal] ? _json[ordinal].AsSpan(0, _jsonLength[ordinal])
+            : DataUtf8(ordinal);
 
     public override decimal GetDecimal(int ordinal)
         => DecimalScale is int scale ? Math.Round(Decimals[ordinal], scale, MidpointRounding.AwayFromZero) : Decimals[ordinal];

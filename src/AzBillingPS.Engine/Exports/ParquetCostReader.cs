@@ -486,12 +486,15 @@ public sealed class ParquetCostReader : CostRowReader
         if (_json[ordinal])
         {
             // Tags: a JSON object's text, as the CSV reader makes it.
-            SetJson(ordinal, buffer.AsSpan(start, length), () => string.Create(CultureInfo.InvariantCulture, $"{CurrentFile}: row {RowNumber}, column '{Columns[ordinal].Name}'"));
+            SetJson(ordinal, buffer.AsSpan(start, length));
             return;
         }
 
         TextFromUtf8(ordinal);
     }
+
+    protected override string Where(int ordinal)
+        => string.Create(CultureInfo.InvariantCulture, $"{CurrentFile}: row {RowNumber}, column '{Columns[ordinal].Name}'");
 
     protected override ReadOnlySpan<byte> DataUtf8(int ordinal)
         => _valueBuffer[ordinal] is byte[] buffer ? buffer.AsSpan(_valueStart[ordinal], _valueLength[ordinal]) : ReadOnlySpan<byte>.Empty;

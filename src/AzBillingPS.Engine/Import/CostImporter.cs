@@ -87,6 +87,7 @@ public static class CostImporter
             totalBytes += new FileInfo(file).Length;
         }
 
+        log.Debug(string.Create(CultureInfo.InvariantCulture, $"Read the header of {headers.Count} file(s) in {stopwatch.Elapsed.TotalMilliseconds:N0} ms."));
         IReadOnlyList<CostColumn> columns = UnifyColumns(headers, request.Target.Dialect);
         foreach (CostFileHeader h in headers)
         {
@@ -104,7 +105,9 @@ public static class CostImporter
         else
         {
             progress?.Report(new EngineProgress(progressId, "Import-AzCostToSql", $"Reading the dates of {headers.Count} file(s)", -1));
+            TimeSpan scanStart = stopwatch.Elapsed;
             (DateTime First, DateTime Last)? range = CostFileSchema.ScanDateRange(headers, cancellationToken);
+            log.Debug(string.Create(CultureInfo.InvariantCulture, $"Read the dates of {headers.Count} file(s) for the period in {(stopwatch.Elapsed - scanStart).TotalMilliseconds:N0} ms."));
             if (range is null && request.PeriodStart is null && request.PeriodEnd is null)
             {
                 log.Warning($"{string.Join(", ", request.Files)}: no rows and no -From/-To, so there is no period to replace; nothing was loaded.");
