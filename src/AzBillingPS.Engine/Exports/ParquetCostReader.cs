@@ -38,13 +38,16 @@ public sealed class ParquetCostReader : CostRowReader
     private readonly byte[][] _converted;
     private readonly bool[] _json;
 
-    private Stream? _stream;
-    private ParquetReader? _reader;
-    private DecodeBuffers? _decodeBuffers;
+    private ParquetFile? _file;
+    private ParquetFile? _next;
+    private (int Index, System.Runtime.ExceptionServices.ExceptionDispatchInfo Error)? _nextError;
     private long _allocatedAtCollect;
     private readonly SpoolSlot[] _slots = new SpoolSlot[2];
+    private int _readSlot = 1;
     private Task? _decoding;
+    private ParquetFile? _decodingFile;
     private int _decodingGroup = -1;
+    private int _decodingSlot = -1;
     private string? _spoolFolder;
     private bool _ownSpoolFolder;
     private int _group = -1;
@@ -52,7 +55,6 @@ public sealed class ParquetCostReader : CostRowReader
     private int _row;
     private long _rowsInFile;
     private ParquetColumn[] _active = Array.Empty<ParquetColumn>();
-    private readonly Dictionary<string, ParquetColumn> _buffers = new(StringComparer.Ordinal);
     private long _bytesDone;
 
     public ParquetCostReader(IReadOnlyList<CostFileHeader> files, IReadOnlyList<CostColumn> dataColumns, LineageValues lineage, CancellationToken cancellationToken)
@@ -129,7 +131,7 @@ public sealed class ParquetCostReader : CostRowReader
         while (true)
         {
             Cancellation.ThrowIfCancellationRequested();
-            if (_reader is null && !OpenNext())
+            if (_file is null && !OpenNext())
             {
                 return false;
             }
@@ -142,7 +144,7 @@ public sealed class ParquetCostReader : CostRowReader
                 return true;
             }
 
-            if (_group + 1 < _reader!.RowGroupCount)
+            if (_group + 1 < _file!.Reader.RowGroupCount)
             {
                 NextGroup();
                 continue;
@@ -160,63 +162,80 @@ public sealed class ParquetCostReader : CostRowReader
             return false;
         }
 
-        CostFileHeader file = Files[FileIndex];
-        _stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.RandomAccess);
-        try
+        EnsureSpool();
+        ParquetFile file;
+        if (_next is not null && _next.Index == FileIndex)
         {
-            _reader = Task.Run(() => ParquetReader.CreateAsync(_stream, ReaderOptions, true, Cancellation)).GetAwaiter().GetResult();
+            file = _next; // opened, and its first row group decoding, while the file before it was read
+            _next = null;
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException or IndexOutOfRangeException)
+        else if (_nextError is { } failed && failed.Index == FileIndex)
         {
-            throw new EngineException(EngineErrorKind.CsvBadHeader, $"{file.Path}: not a Parquet file the module can read: {e.Message}", e) { FilePath = file.Path };
+            _nextError = null;
+            failed.Error.Throw();
+            throw new InvalidOperationException(); // not reached
         }
-
-        DataField[] fields = _reader.Schema.GetDataFields();
-        DataField?[] rawFields = RawByteFields(_reader, fields);
-        var active = new List<ParquetColumn>();
-        var mapped = new HashSet<int>();
-        for (int i = 0; i < fields.Length; i++)
+        else
         {
-            CostColumn column = file.Columns[i];
-            int ordinal = OrdinalOf(column.Name);
-            mapped.Add(ordinal);
-            int scale = fields[i] is DecimalDataField d ? d.Scale : 0;
-            string key = string.Create(CultureInfo.InvariantCulture, $"{ordinal}:{fields[i].ClrType.FullName}:{fields[i].IsNullable}:{rawFields[i] is not null}:{scale}");
-            if (!_buffers.TryGetValue(key, out ParquetColumn? buffer))
-            {
-                buffer = rawFields[i] is not null && fields[i].ClrType == typeof(decimal)
-                    ? new RawDecimalColumn(ordinal, column.Type, scale)
-                    : ParquetColumn.For(fields[i].ClrType, fields[i].IsNullable, ordinal, column.Type);
-                _buffers[key] = buffer;
-            }
-
-            buffer.Bind(fields[i], rawFields[i], file.RawNames[i]);
-            active.Add(buffer);
+            file = OpenFile(FileIndex);
         }
 
-        _decodeBuffers = new DecodeBuffers();
-
+        _file = file;
         for (int o = 0; o < DataCount; o++)
         {
-            if (!mapped.Contains(o))
+            if (!file.Mapped.Contains(o))
             {
                 Nulls[o] = true; // a column of the unit this file lacks
             }
         }
 
-        _active = active.ToArray();
-        SetSourceFile(file.Path);
+        _active = file.Columns;
+        SetSourceFile(file.Header.Path);
         _group = -1;
         _groupRows = 0;
         _row = -1;
         _rowsInFile = 0;
-        EnsureSpool();
-        if (_reader.RowGroupCount > 0)
+        if (file.Reader.RowGroupCount > 0 && !IsDecoding(file, 0))
         {
-            StartDecoding(0);
+            StartDecoding(file, 0);
         }
 
         return true;
+    }
+
+    /// <summary>Opens a Parquet file of the unit and binds its columns to the unit's (each file has its own column readers).</summary>
+    private ParquetFile OpenFile(int index)
+    {
+        CostFileHeader header = Files[index];
+        var stream = new FileStream(header.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.RandomAccess);
+        ParquetReader reader;
+        try
+        {
+            reader = Task.Run(() => ParquetReader.CreateAsync(stream, ReaderOptions, true, Cancellation)).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException or IndexOutOfRangeException)
+        {
+            stream.Dispose();
+            throw new EngineException(EngineErrorKind.CsvBadHeader, $"{header.Path}: not a Parquet file the module can read: {e.Message}", e) { FilePath = header.Path };
+        }
+
+        DataField[] fields = reader.Schema.GetDataFields();
+        DataField?[] rawFields = RawByteFields(reader, fields);
+        var columns = new ParquetColumn[fields.Length];
+        var mapped = new HashSet<int>();
+        for (int i = 0; i < fields.Length; i++)
+        {
+            CostColumn column = header.Columns[i];
+            int ordinal = OrdinalOf(column.Name);
+            mapped.Add(ordinal);
+            ParquetColumn c = rawFields[i] is not null && fields[i].ClrType == typeof(decimal)
+                ? new RawDecimalColumn(ordinal, column.Type, fields[i] is DecimalDataField d ? d.Scale : 0)
+                : ParquetColumn.For(fields[i].ClrType, fields[i].IsNullable, ordinal, column.Type);
+            c.Bind(fields[i], rawFields[i], header.RawNames[i]);
+            columns[i] = c;
+        }
+
+        return new ParquetFile(index, header, stream, reader, columns, mapped);
     }
 
     /// <summary>
@@ -256,16 +275,18 @@ public sealed class ParquetCostReader : CostRowReader
 
     /// <summary>
     /// Moves to the next row group: waits for its decoding (started while the previous group was being read), starts
-    /// decoding the one after it into the other spool slot, and points every column at this group's spooled values.
-    /// Reading a group from its spool while the next one decodes lets the database take rows while Parquet decodes.
+    /// decoding the one after it into the other spool slot (after a file's last group, the next file's first one), and
+    /// points every column at this group's spooled values. Reading a group from its spool while the next one decodes
+    /// lets the database take rows while Parquet decodes, across the files of the unit too.
     /// </summary>
     private void NextGroup()
     {
-        CostFileHeader file = Files[FileIndex];
+        ParquetFile file = _file!;
         int group = _group + 1;
-        if (_decodingGroup != group)
+        if (!IsDecoding(file, group))
         {
-            StartDecoding(group);
+            StopDecoding();
+            StartDecoding(file, group);
         }
 
         try
@@ -274,15 +295,18 @@ public sealed class ParquetCostReader : CostRowReader
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException or IndexOutOfRangeException)
         {
-            throw new EngineException(EngineErrorKind.CsvBadValue, $"{file.Path}: row group {group + 1} cannot be read: {e.Message}", e) { FilePath = file.Path };
+            throw new EngineException(EngineErrorKind.CsvBadValue, $"{file.Header.Path}: row group {group + 1} cannot be read: {e.Message}", e) { FilePath = file.Header.Path };
         }
         finally
         {
+            _readSlot = _decodingSlot;
             _decoding = null;
+            _decodingFile = null;
             _decodingGroup = -1;
+            _decodingSlot = -1;
         }
 
-        SpoolSlot slot = _slots[group % 2];
+        SpoolSlot slot = _slots[_readSlot];
         _group = group;
         _rowsInFile += _groupRows > 0 ? _groupRows : 0;
         _groupRows = slot.Rows;
@@ -292,22 +316,60 @@ public sealed class ParquetCostReader : CostRowReader
             column.Rewind(slot);
         }
 
-        if (group + 1 < _reader!.RowGroupCount)
+        if (group + 1 < file.Reader.RowGroupCount)
         {
-            StartDecoding(group + 1);
+            StartDecoding(file, group + 1);
+        }
+        else
+        {
+            OpenNextAhead();
         }
     }
 
-    /// <summary>Starts decoding a row group into its spool slot (the one the group before the previous one used).</summary>
-    private void StartDecoding(int group)
+    /// <summary>
+    /// While a file's last row group is read, opens the next file and starts decoding its first group, so that the
+    /// database does not wait for it. What opening it hits is raised when the next file is reached, not before the rows
+    /// of this one are read.
+    /// </summary>
+    private void OpenNextAhead()
     {
-        SpoolSlot slot = _slots[group % 2];
-        ParquetReader reader = _reader!;
-        ParquetColumn[] columns = _active;
-        DecodeBuffers buffers = _decodeBuffers!;
-        string path = CurrentFile ?? string.Empty;
+        int index = FileIndex + 1;
+        if (index >= Files.Count || _next is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            _next = OpenFile(index);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _nextError = (index, System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e));
+            return;
+        }
+
+        if (_next.Reader.RowGroupCount > 0)
+        {
+            StartDecoding(_next, 0);
+        }
+    }
+
+    private bool IsDecoding(ParquetFile file, int group) => _decoding is not null && ReferenceEquals(_decodingFile, file) && _decodingGroup == group;
+
+    /// <summary>Starts decoding a row group into the spool slot that is not being read.</summary>
+    private void StartDecoding(ParquetFile file, int group)
+    {
+        int target = _readSlot == 0 ? 1 : 0;
+        SpoolSlot slot = _slots[target];
+        ParquetReader reader = file.Reader;
+        ParquetColumn[] columns = file.Columns;
+        DecodeBuffers buffers = file.Buffers;
+        string path = file.Header.Path;
         CancellationToken ct = Cancellation;
+        _decodingFile = file;
         _decodingGroup = group;
+        _decodingSlot = target;
         _decoding = Task.Run(async () =>
         {
             using ParquetRowGroupReader rowGroup = reader.OpenRowGroupReader(group);
@@ -353,7 +415,9 @@ public sealed class ParquetCostReader : CostRowReader
     {
         Task? pending = _decoding;
         _decoding = null;
+        _decodingFile = null;
         _decodingGroup = -1;
+        _decodingSlot = -1;
         if (pending is null)
         {
             return;
@@ -389,23 +453,20 @@ public sealed class ParquetCostReader : CostRowReader
 
     protected override void CloseCurrent()
     {
-        StopDecoding();
-        foreach (ParquetColumn column in _active)
+        if (_file is null)
         {
-            column.Release();
+            return;
         }
 
-        _decodeBuffers = null;
-
-        if (_reader is not null)
+        if (ReferenceEquals(_decodingFile, _file))
         {
-            _bytesDone += _stream?.Length ?? 0;
-            _reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            _reader = null;
+            StopDecoding(); // the next file's first group, decoding ahead, goes on
         }
 
-        _stream?.Dispose();
-        _stream = null;
+        _bytesDone += _file.Stream.Length;
+        _file.Dispose();
+        _file = null;
+        _active = Array.Empty<ParquetColumn>();
     }
 
     private void Store()
@@ -480,6 +541,9 @@ public sealed class ParquetCostReader : CostRowReader
     public override void Close()
     {
         base.Close();
+        StopDecoding();
+        _next?.Dispose();
+        _next = null;
         foreach (SpoolSlot? slot in _slots)
         {
             slot?.Dispose();
@@ -1003,6 +1067,37 @@ internal sealed class RawDecimalColumn(int ordinal, CostColumnType target, int s
         var hi = (uint)((m >> 64) & uint.MaxValue);
         value = new decimal((int)lo, (int)mid, (int)hi, negative, (byte)scale);
         return true;
+    }
+}
+
+/// <summary>One Parquet file of the unit, open: its reader, its columns bound to the unit's, the arrays it decodes into.</summary>
+internal sealed class ParquetFile(int index, CostFileHeader header, Stream stream, ParquetReader reader, ParquetColumn[] columns, HashSet<int> mapped) : IDisposable
+{
+    public int Index { get; } = index;
+
+    public CostFileHeader Header { get; } = header;
+
+    public Stream Stream { get; } = stream;
+
+    public ParquetReader Reader { get; } = reader;
+
+    /// <summary>The file's columns, in the file's order.</summary>
+    public ParquetColumn[] Columns { get; } = columns;
+
+    /// <summary>Ordinals (in the unit's columns) the file has.</summary>
+    public HashSet<int> Mapped { get; } = mapped;
+
+    public DecodeBuffers Buffers { get; } = new();
+
+    public void Dispose()
+    {
+        foreach (ParquetColumn column in Columns)
+        {
+            column.Release();
+        }
+
+        Reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        Stream.Dispose();
     }
 }
 

@@ -168,4 +168,82 @@ public sealed class ParquetCostReaderTests : IDisposable
         reader.Close();
         Assert.Empty(Directory.GetDirectories(_dir, "azbillingps-parquet-*")); // the spool goes with the reader
     }
+
+    [Fact]
+    public async Task FilesOfAUnitReadInTurnWithTheNextOneDecodedAheadAndItsErrorRaisedWhenReached()
+    {
+        var start = new DateTime(2026, 3, 1, 0, 0, 0, DateTimeKind.Utc);
+        async Task<string> Write(string name, bool withResource, int rows, int perGroup, int seed)
+        {
+            var fields = new List<DataField> { new DataField<string>("ChargeDescription"), new DecimalDataField("BilledCost", 38, 10, isNullable: true), new DataField<DateTime>("ChargePeriodStart") };
+            if (withResource)
+            {
+                fields.Add(new DataField<string>("ResourceId"));
+            }
+
+            string path = Path.Combine(_dir, name);
+            await using FileStream stream = File.Create(path);
+            await using ParquetWriter writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), stream, new ParquetOptions { CompressionMethod = CompressionMethod.Snappy });
+            for (int offset = 0; offset < rows; offset += perGroup)
+            {
+                int n = Math.Min(perGroup, rows - offset);
+                using ParquetRowGroupWriter group = writer.CreateRowGroup();
+                await group.WriteAsync(fields[0], Enumerable.Range(offset, n).Select(i => $"{name} row {i}").ToArray());
+                await group.WriteAsync<decimal>(fields[1], Enumerable.Range(offset, n).Select(i => (decimal?)(seed * 1000 + i) / 100).ToArray().AsMemory());
+                await group.WriteAsync<DateTime>(fields[2], Enumerable.Range(offset, n).Select(i => start.AddDays(i % 28)).ToArray().AsMemory());
+                if (withResource)
+                {
+                    await group.WriteAsync(fields[3], Enumerable.Range(offset, n).Select(i => $"/subscriptions/s/r{i}").ToArray());
+                }
+            }
+
+            return path;
+        }
+
+        string[] paths = { await Write("a.parquet", true, 700, 300, 1), await Write("b.parquet", false, 250, 250, 2), await Write("c.parquet", true, 10, 4, 3) };
+        var lineage = new LineageValues("/subscriptions/s", "FocusCost", start, start.AddMonths(1).AddDays(-1), Guid.NewGuid(), DateTime.UtcNow);
+        CostRowReader Open(IEnumerable<string> files)
+        {
+            CostFileHeader[] headers = files.Select(f => ParquetCostReader.ReadHeader(f, FocusCatalog.Instance)).ToArray();
+            return new ParquetCostReader(headers, CostImporter.UnifyColumns(headers, SqliteDialect.Instance), lineage, default) { SpoolPath = _dir };
+        }
+
+        using (CostRowReader reader = Open(paths))
+        {
+            int description = reader.GetOrdinal("ChargeDescription"), billed = reader.GetOrdinal("BilledCost"), resource = reader.GetOrdinal("ResourceId"), source = reader.GetOrdinal("_SourceFile");
+            var seen = new List<(string Description, decimal Billed, string? Resource, string Source)>();
+            while (reader.Read())
+            {
+                seen.Add((reader.GetString(description), reader.GetDecimal(billed), reader.IsDBNull(resource) ? null : reader.GetString(resource), reader.GetString(source)));
+            }
+
+            Assert.Equal(960, seen.Count);
+            var expected = Enumerable.Range(0, 700).Select(i => ($"a.parquet row {i}", (1000m + i) / 100, (string?)$"/subscriptions/s/r{i}", paths[0]))
+                .Concat(Enumerable.Range(0, 250).Select(i => ($"b.parquet row {i}", (2000m + i) / 100, (string?)null, paths[1])))
+                .Concat(Enumerable.Range(0, 10).Select(i => ($"c.parquet row {i}", (3000m + i) / 100, (string?)$"/subscriptions/s/r{i}", paths[2])));
+            Assert.Equal(expected, seen);
+        }
+
+        // A file after the first that cannot be read: every row of the first is read, then the error names that file.
+        string broken = Path.Combine(_dir, "broken.parquet");
+        File.Copy(paths[1], broken);
+        CostRowReader second = Open(new[] { paths[0], broken });
+        using (FileStream s = new(broken, FileMode.Open, FileAccess.ReadWrite))
+        {
+            s.SetLength(s.Length / 2); // its footer gone
+        }
+
+        int read = 0;
+        var error = Assert.Throws<AzBillingPS.Engine.Common.EngineException>(() =>
+        {
+            while (second.Read())
+            {
+                read++;
+            }
+        });
+        second.Close();
+        Assert.Equal(700, read);
+        Assert.Contains("broken.parquet", error.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetDirectories(_dir, "azbillingps-parquet-*"));
+    }
 }
