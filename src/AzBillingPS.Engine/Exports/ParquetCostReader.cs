@@ -585,6 +585,26 @@ internal abstract class ParquetColumn(int ordinal, CostColumnType target)
         Raw = raw;
     }
 
+    /// <summary>
+    /// The column's values of a row group as the file's bytes (<see cref="BytesField"/>): the non-null values in order,
+    /// and per row its definition level, a row being null when that is below <c>Defined</c> (a required column: every
+    /// row's level is 0 and so is Defined).
+    /// </summary>
+    protected async ValueTask<(ReadOnlyMemory<byte>[] Values, int[] Definitions, int Defined)> ReadBytesAsync(ParquetRowGroupReader group, int rows, DecodeBuffers buffers, CancellationToken cancellationToken)
+    {
+        DataField field = BytesField ?? throw new InvalidOperationException($"Column '{Raw}' is not read as bytes.");
+        ReadOnlyMemory<byte>[] values = buffers.Get<ReadOnlyMemory<byte>>(rows);
+        int[] definitions = buffers.Get<int>(rows);
+        int defined = field.MaxDefinitionLevel;
+        if (defined == 0)
+        {
+            Array.Clear(definitions, 0, rows);
+        }
+
+        await group.ReadRawAsync<ReadOnlyMemory<byte>>(field, values.AsMemory(0, rows), defined > 0 ? definitions.AsMemory(0, rows) : (Memory<int>?)null, null, cancellationToken).ConfigureAwait(false);
+        return (values, definitions, defined);
+    }
+
     /// <summary>Decodes the column of a row group into <paramref name="buffers"/> (its reader's) and writes its values to <paramref name="writer"/>.</summary>
     public abstract ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, DecodeBuffers buffers, CancellationToken cancellationToken);
 
@@ -648,18 +668,13 @@ internal sealed class StringColumn(int ordinal, CostColumnType target) : Parquet
 
     public override async ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, DecodeBuffers buffers, CancellationToken cancellationToken)
     {
-        DataField field = BytesField ?? throw new InvalidOperationException($"Column '{Raw}' is text not stored as bytes.");
-        ReadOnlyMemory<byte>[] values = buffers.Get<ReadOnlyMemory<byte>>(rows);
-        int[] definitions = buffers.Get<int>(rows);
-        bool nullable = field.MaxDefinitionLevel > 0;
-        await group.ReadRawAsync<ReadOnlyMemory<byte>>(field, values.AsMemory(0, rows), nullable ? definitions.AsMemory(0, rows) : (Memory<int>?)null, null, cancellationToken).ConfigureAwait(false);
-
+        (ReadOnlyMemory<byte>[] values, int[] definitions, int defined) = await ReadBytesAsync(group, rows, buffers, cancellationToken).ConfigureAwait(false);
         int cursor = 0;
         ReadOnlySpan<byte> previous = default;
         bool any = false;
         for (int row = 0; row < rows; row++)
         {
-            if (nullable && definitions[row] < field.MaxDefinitionLevel)
+            if (definitions[row] < defined)
             {
                 writer.WriteInt32(Null);
                 continue;
@@ -956,15 +971,11 @@ internal sealed class RawDecimalColumn(int ordinal, CostColumnType target, int s
 {
     public override async ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, DecodeBuffers buffers, CancellationToken cancellationToken)
     {
-        DataField field = BytesField ?? throw new InvalidOperationException($"Column '{Raw}' is a decimal not stored as bytes.");
-        ReadOnlyMemory<byte>[] values = buffers.Get<ReadOnlyMemory<byte>>(rows);
-        int[] definitions = buffers.Get<int>(rows);
-        bool nullable = field.MaxDefinitionLevel > 0;
-        await group.ReadRawAsync<ReadOnlyMemory<byte>>(field, values.AsMemory(0, rows), nullable ? definitions.AsMemory(0, rows) : (Memory<int>?)null, null, cancellationToken).ConfigureAwait(false);
+        (ReadOnlyMemory<byte>[] values, int[] definitions, int defined) = await ReadBytesAsync(group, rows, buffers, cancellationToken).ConfigureAwait(false);
         int cursor = 0;
         for (int row = 0; row < rows; row++)
         {
-            if (nullable && definitions[row] < field.MaxDefinitionLevel)
+            if (definitions[row] < defined)
             {
                 writer.WriteByte(0);
                 continue;
