@@ -33,10 +33,16 @@ param(
     # Skip Pester (for quick xunit iterations).
     [switch] $SkipPester,
 
+    # Test: test what out/ already holds (a build downloaded from CI's build job) instead of building first.
+    [switch] $NoBuild,
+
     # Bench: rows in the large file (the issue asks for 1,000,000).
     [int] $BenchRows = 1000000,
     # Bench: run only the Cost Management exports benchmark (its section of docs/benchmarks.md is replaced, the rest kept).
-    [switch] $BenchExportsOnly
+    [switch] $BenchExportsOnly,
+
+    # Bench: run only the import benchmarks, issue 16 section 3 (its section of docs/benchmarks.md is replaced, the rest kept).
+    [switch] $BenchImportOnly
 )
 
 $ErrorActionPreference = 'Stop'
@@ -66,7 +72,6 @@ function Invoke-Build {
 
     Copy-Item "$staging/cmdlets/AzBillingPS.dll" $ModuleDir
     Copy-Item "$Root/module/AzBillingPS.psd1", "$Root/module/AzBillingPS.Format.ps1xml" $ModuleDir
-    Copy-Item "$Root/module/en-US/*" "$ModuleDir/en-US"
     # The FinOps toolkit open data embedded in the engine (MIT) ships with its notice.
     Copy-Item "$Root/src/AzBillingPS.Engine/Exports/OpenData/NOTICE.txt" "$ModuleDir/ThirdPartyNotices.txt"
     Copy-Item -Recurse "$staging/engine/*" "$ModuleDir/Dependencies" -Exclude '*.pdb'
@@ -78,7 +83,8 @@ function Invoke-Build {
     Get-ChildItem "$ModuleDir/Dependencies/runtimes" -Directory |
         Where-Object Name -NotIn $keepRid | Remove-Item -Recurse -Force
 
-    # Help: MAML + about topic from module/help/, parameter metadata from the built cmdlets; fails on undocumented cmdlets/parameters.
+    # Help: MAML + about topic from module/help/, parameter metadata from the built cmdlets, generated into the built
+    # module only (out/); fails on undocumented cmdlets/parameters.
     & "$Root/build/New-ModuleHelp.ps1" -ModulePath (Join-Path $ModuleDir 'AzBillingPS.psd1') -OutputPath "$ModuleDir/en-US"
 
     Test-Layout
@@ -126,7 +132,13 @@ function Get-NuGetPackagesRoot {
 }
 
 function Invoke-Test {
-    Invoke-Package
+    if ($NoBuild) {
+        if (-not (Test-Path (Join-Path $ModuleDir 'AzBillingPS.psd1'))) { throw "-NoBuild: there is no built module in $ModuleDir." }
+        Write-Host "Testing the module already built in $ModuleDir (-NoBuild)" -ForegroundColor Cyan
+    }
+    else {
+        Invoke-Package
+    }
     $results = Join-Path $Out 'test-results'
     Remove-Item -Recurse -Force $results -ErrorAction SilentlyContinue
     New-Item -ItemType Directory -Force $results | Out-Null
@@ -226,7 +238,7 @@ function Invoke-Bench {
     # Azurite (blob and Sync benchmarks) and PostgreSQL, as for the tests; what cannot be had is noted in the report.
     . "$Root/tests/Prerequisites.ps1"
     $null = Install-TestPrerequisites
-    & "$Root/bench/Invoke-Benchmarks.ps1" -ModulePath (Join-Path $ModuleDir 'AzBillingPS.psd1') -Rows $BenchRows -ExportsOnly:$BenchExportsOnly
+    & "$Root/bench/Invoke-Benchmarks.ps1" -ModulePath (Join-Path $ModuleDir 'AzBillingPS.psd1') -Rows $BenchRows -ExportsOnly:$BenchExportsOnly -ImportOnly:$BenchImportOnly
 }
 
 function Invoke-Demo {

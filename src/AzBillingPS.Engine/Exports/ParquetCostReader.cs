@@ -30,7 +30,7 @@ namespace AzBillingPS.Engine.Exports;
 /// thread is enough: it decodes several times faster than a database takes the rows, and a second one would only hold
 /// a second decoded column (measured: 40 MB more at the peak, no faster on two cores).</para>
 /// </summary>
-public sealed class ParquetCostReader : CostRowReader
+internal sealed class ParquetCostReader : CostRowReader
 {
     private readonly byte[]?[] _valueBuffer;
     private readonly int[] _valueStart;

@@ -315,12 +315,18 @@ public abstract class CostSink
                         throw new TableChangedException($"{Target.QualifiedTable} disappeared after it was checked");
                     }
 
-                    // The (scope, metric, date) index is built after the first load's rows are in: one sorted build
-                    // instead of a random insert per row. Later loads keep it up to date (their DELETE needs it).
+                    // The (scope, metric, date) index: later loads keep it up to date (their DELETE needs it). Where
+                    // the dialect says so it is made with the empty table, so the first load fills it row by row as
+                    // the later ones do; else it is built after the first load's rows are in (SQL Server's clustered index).
                     await CreateSchemaAsync(connection, transaction, lockTimeout, ct).ConfigureAwait(false);
                     await ExecuteAsync(connection, transaction, Dialect.CreateTable(Target.EffectiveSchema, Target.Table, wanted), ct).ConfigureAwait(false);
                     log.Verbose($"Created table {Target.QualifiedTable} with {wanted.Count} columns.");
-                    Timed("created the table");
+                    if (Dialect.IndexBeforeFirstLoad)
+                    {
+                        await CreateIndexAsync(connection, transaction, periodColumn, log, ct).ConfigureAwait(false);
+                    }
+
+                    Timed(Dialect.IndexBeforeFirstLoad ? "created the table and its index" : "created the table");
                     created = true;
                     names = wanted.Select(c => c.Name).ToList();
                 }
@@ -362,9 +368,12 @@ public abstract class CostSink
                 Timed(string.Create(CultureInfo.InvariantCulture, $"inserted {inserted:N0} rows"));
                 if (created)
                 {
-                    await ExecuteAsync(connection, transaction, Dialect.CreateIndex(Target.EffectiveSchema, Target.Table, periodColumn, Target.Columnstore), ct).ConfigureAwait(false);
-                    log.Verbose(Target.Columnstore ? $"Built the clustered columnstore index of {Target.QualifiedTable}." : $"Indexed {Target.QualifiedTable} on (_Scope, _Metric, {periodColumn}).");
-                    Timed("built the index");
+                    if (!Dialect.IndexBeforeFirstLoad)
+                    {
+                        await CreateIndexAsync(connection, transaction, periodColumn, log, ct).ConfigureAwait(false);
+                        Timed("built the index");
+                    }
+
                     if (Dialect.AnalyzeNewTable(Target.EffectiveSchema, Target.Table, periodColumn) is { } analyze)
                     {
                         await ExecuteAsync(connection, transaction, analyze, ct).ConfigureAwait(false);
@@ -383,6 +392,12 @@ public abstract class CostSink
         }, cancellationToken).ConfigureAwait(false);
         Timed("committed");
         return result;
+    }
+
+    private async Task CreateIndexAsync(DbConnection connection, DbTransaction transaction, string periodColumn, IEngineLog log, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection, transaction, Dialect.CreateIndex(Target.EffectiveSchema, Target.Table, periodColumn, Target.Columnstore), cancellationToken).ConfigureAwait(false);
+        log.Verbose(Target.Columnstore ? $"Built the clustered columnstore index of {Target.QualifiedTable}." : $"Indexed {Target.QualifiedTable} on (_Scope, _Metric, {periodColumn}).");
     }
 
     /// <summary>

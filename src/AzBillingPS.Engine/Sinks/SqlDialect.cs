@@ -147,6 +147,16 @@ public abstract class SqlDialect
     public abstract string? CreateSchema(string schema);
 
     /// <summary>
+    /// Whether a new table's (scope, metric, date) index is made before the first load's rows go in (kept up to date row
+    /// by row, as for every later load) rather than built after them. PostgreSQL and SQLite: before. Measured on a
+    /// 1,000,000-row EA file, the build after the load reads every row back and, on PostgreSQL, takes each tuple apart up
+    /// to the lineage columns at the end of a 64-column row: 2.2 s of server CPU against 1.1 s for keeping the index up to
+    /// date during the COPY (whole first load 7.4 s -> 6.2 s of server CPU, for 15% more WAL); SQLite 7.4 s -> 6.8 s of
+    /// CPU and less memory (no sort). SQL Server builds its clustered index after the load.
+    /// </summary>
+    public virtual bool IndexBeforeFirstLoad => false;
+
+    /// <summary>
     /// Statistics for a table the first load just filled (null where building the index made them, as on SQL Server):
     /// without them PostgreSQL plans the next load's DELETE as an index scan, which visits heap pages in key order,
     /// many times each, and logs a full-page image at each visit after a checkpoint (measured: 6 times the WAL).
@@ -211,7 +221,7 @@ public abstract class SqlDialect
 
 }
 
-public sealed class SqlServerDialect : SqlDialect
+internal sealed class SqlServerDialect : SqlDialect
 {
     public static readonly SqlServerDialect Instance = new();
 
@@ -318,7 +328,7 @@ public sealed class SqlServerDialect : SqlDialect
     public override string Parameter(string name) => "@" + name;
 }
 
-public sealed class PostgreSqlDialect : SqlDialect
+internal sealed class PostgreSqlDialect : SqlDialect
 {
     public static readonly PostgreSqlDialect Instance = new();
 
@@ -356,6 +366,8 @@ public sealed class PostgreSqlDialect : SqlDialect
 
     public override string? CreateSchema(string schema) => $"CREATE SCHEMA IF NOT EXISTS {Quote(schema)}";
 
+    public override bool IndexBeforeFirstLoad => true;
+
     public override string? AnalyzeNewTable(string? schema, string table, string periodColumn = CostColumnCatalog.DateColumn)
         => $"ANALYZE {QualifiedTable(schema, table)} ({Quote(LineageColumns.Scope)}, {Quote(LineageColumns.Metric)}, {Quote(periodColumn)})";
 
@@ -365,7 +377,7 @@ public sealed class PostgreSqlDialect : SqlDialect
     public override string Parameter(string name) => "@" + name;
 }
 
-public sealed class SqliteDialect : SqlDialect
+internal sealed class SqliteDialect : SqlDialect
 {
     public static readonly SqliteDialect Instance = new();
 
@@ -387,6 +399,8 @@ public sealed class SqliteDialect : SqlDialect
         CostColumnType.Boolean => "INTEGER",
         _ => "TEXT",
     };
+
+    public override bool IndexBeforeFirstLoad => true;
 
     public override string ListColumns(string? schema, string table) => "SELECT name FROM pragma_table_info(@table)";
 
