@@ -183,7 +183,9 @@ public sealed class ParquetCostReaderTests : IDisposable
 
             string path = Path.Combine(_dir, name);
             await using FileStream stream = File.Create(path);
-            await using ParquetWriter writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), stream, new ParquetOptions { CompressionMethod = CompressionMethod.Snappy });
+            // Snappy, as exports write them, and the last file uncompressed (the other codec exports may use).
+            var options = new ParquetOptions { CompressionMethod = name == "c.parquet" ? CompressionMethod.None : CompressionMethod.Snappy };
+            await using ParquetWriter writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), stream, options);
             for (int offset = 0; offset < rows; offset += perGroup)
             {
                 int n = Math.Min(perGroup, rows - offset);
@@ -246,4 +248,48 @@ public sealed class ParquetCostReaderTests : IDisposable
         Assert.Contains("broken.parquet", error.Message, StringComparison.Ordinal);
         Assert.Empty(Directory.GetDirectories(_dir, "azbillingps-parquet-*"));
     }
+
+    /// <summary>
+    /// The FocusCost catalog takes the headers of the three dataset versions Cost Management exports: 1.0 (FOCUS 1.0 and
+    /// the x_ columns of the time), 1.0r2 (the same columns) and 1.2-preview (FOCUS 1.2 columns added, x_ columns
+    /// renamed or new): every FOCUS money and quantity column exact decimal, periods UTC timestamps, Tags JSON, the x_
+    /// columns kept (known ones typed, unknown ones as text), nothing refused.
+    /// </summary>
+    [Theory]
+    [InlineData("1.0", "AvailabilityZone,BilledCost,BillingAccountId,BillingAccountName,BillingAccountType,BillingCurrency,BillingPeriodEnd,BillingPeriodStart,ChargeCategory,ChargeClass,ChargeDescription,ChargeFrequency,ChargePeriodEnd,ChargePeriodStart,CommitmentDiscountCategory,CommitmentDiscountId,CommitmentDiscountName,CommitmentDiscountStatus,CommitmentDiscountType,ConsumedQuantity,ConsumedUnit,ContractedCost,ContractedUnitPrice,EffectiveCost,InvoiceIssuerName,ListCost,ListUnitPrice,PricingCategory,PricingQuantity,PricingUnit,ProviderName,PublisherName,RegionId,RegionName,ResourceId,ResourceName,ResourceType,ServiceCategory,ServiceName,SkuId,SkuPriceId,SubAccountId,SubAccountName,SubAccountType,Tags,x_AccountId,x_BilledCostInUsd,x_BillingExchangeRate,x_BillingExchangeRateDate,x_EffectiveCostInUsd,x_PricingBlockSize,x_ResourceGroupName,x_SkuDetails")]
+    [InlineData("1.0r2", "AvailabilityZone,BilledCost,BillingAccountId,BillingAccountName,BillingAccountType,BillingCurrency,BillingPeriodEnd,BillingPeriodStart,ChargeCategory,ChargeClass,ChargeDescription,ChargeFrequency,ChargePeriodEnd,ChargePeriodStart,CommitmentDiscountCategory,CommitmentDiscountId,CommitmentDiscountName,CommitmentDiscountStatus,CommitmentDiscountType,ConsumedQuantity,ConsumedUnit,ContractedCost,ContractedUnitPrice,EffectiveCost,InvoiceIssuerName,ListCost,ListUnitPrice,PricingCategory,PricingQuantity,PricingUnit,ProviderName,PublisherName,RegionId,RegionName,ResourceId,ResourceName,ResourceType,ServiceCategory,ServiceName,SkuId,SkuPriceId,SubAccountId,SubAccountName,SubAccountType,Tags,x_AccountId,x_BilledCostInUsd,x_BillingExchangeRate,x_BillingExchangeRateDate,x_EffectiveCostInUsd,x_PricingBlockSize,x_ResourceGroupName,x_SkuDetails,x_SkuIsCreditEligible,x_ServicePeriodStart,x_ServicePeriodEnd")]
+    [InlineData("1.2-preview", "AvailabilityZone,BilledCost,BillingAccountId,BillingAccountName,BillingAccountType,BillingCurrency,BillingPeriodEnd,BillingPeriodStart,CapacityReservationId,CapacityReservationStatus,ChargeCategory,ChargeClass,ChargeDescription,ChargeFrequency,ChargePeriodEnd,ChargePeriodStart,CommitmentDiscountCategory,CommitmentDiscountId,CommitmentDiscountName,CommitmentDiscountQuantity,CommitmentDiscountStatus,CommitmentDiscountType,CommitmentDiscountUnit,ConsumedQuantity,ConsumedUnit,ContractedCost,ContractedUnitPrice,EffectiveCost,InvoiceId,InvoiceIssuerName,ListCost,ListUnitPrice,PricingCategory,PricingCurrency,PricingCurrencyContractedUnitPrice,PricingCurrencyEffectiveCost,PricingCurrencyListUnitPrice,PricingQuantity,PricingUnit,ProviderName,PublisherName,RegionId,RegionName,ResourceId,ResourceName,ResourceType,ServiceCategory,ServiceName,ServiceSubcategory,SkuId,SkuMeter,SkuPriceDetails,SkuPriceId,SubAccountId,SubAccountName,SubAccountType,Tags,x_AmortizationClass,x_BilledCostInUsd,x_BillingExchangeRate,x_CommitmentDiscountNormalizedRatio,x_EffectiveCostInUsd,x_PricingBlockSize,x_ServiceModel,x_SkuCoreCount")]
+    public void FocusCostHeadersOfEveryDatasetVersionResolve(string version, string header)
+    {
+        string[] names = header.Split(',');
+        CostFileHeader h = CostFileSchema.Resolve($"focus-{version}.csv", names, FocusCatalog.Instance);
+        var types = h.Columns.ToDictionary(c => c.Name, c => c.Type, StringComparer.Ordinal);
+        Assert.Equal(names.Length, types.Count);
+        foreach (string money in new[] { "BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ListUnitPrice", "ContractedUnitPrice", "PricingQuantity", "ConsumedQuantity" })
+        {
+            Assert.Equal(CostColumnType.Decimal, types[money]);
+        }
+
+        foreach (string period in new[] { "ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart", "BillingPeriodEnd" })
+        {
+            Assert.Equal(CostColumnType.Timestamp, types[period]);
+        }
+
+        Assert.Equal(CostColumnType.Json, types["Tags"]);
+        Assert.Equal(CostColumnType.Text, types["ChargeCategory"]);
+        Assert.All(FocusCatalog.Mandatory, m => Assert.Contains(m, types.Keys));
+        Assert.Equal(CostColumnType.Decimal, types["x_BilledCostInUsd"]);
+        foreach (string x in names.Where(n => n.StartsWith("x_", StringComparison.Ordinal)))
+        {
+            Assert.True(types.ContainsKey(x), $"{version}: {x} kept");
+        }
+
+        if (version == "1.2-preview")
+        {
+            Assert.Equal(CostColumnType.Decimal, types["CommitmentDiscountQuantity"]);
+            Assert.Equal(CostColumnType.Decimal, types["PricingCurrencyEffectiveCost"]);
+            Assert.Equal(CostColumnType.Text, types["x_ServiceModel"]); // not in the catalog: kept as text
+        }
+    }
 }
+
