@@ -16,25 +16,28 @@ using AzBillingPS.Engine.Sinks;
 namespace AzBillingPS.Engine.Sync;
 
 /// <summary>
-/// How a run's units flow through its stages: how many reports are requested and waited for at once, how many finished
-/// reports may wait for a download slot, how many units download at once (and how many blobs across them), and how many
-/// loads run at once. A stage takes its next unit when it has a free slot and the stage after it has room, so each bound
-/// holds. Scheduling reports by the API's limits instead of a count (issue 16) is a different <see cref="Reports"/> and
-/// <see cref="ReportQueue"/>, not a different pipeline.
+/// How a run's units flow through its stages: how many finished reports may wait for a download slot before no new
+/// report is requested, how many units download at once (and how many blobs across them), and how many loads run at
+/// once. Reports in flight are not counted: they start as fast as the API's published limits allow (the report
+/// source's pacing, <see cref="ReportScheduler"/>). A stage takes its next unit when it has a free slot and the stage
+/// after it has room, so each bound holds.
 /// </summary>
-internal sealed record SyncSchedule(int Reports, int ReportQueue, int Downloads, int Blobs, int Loads)
+internal sealed record SyncSchedule(int ReadyReports, int Downloads, int Blobs, int Loads)
 {
-    /// <summary>Today's policy: -ThrottleLimit reports in flight, units downloading and blobs at once; <paramref name="loads"/> loads.</summary>
-    public static SyncSchedule For(int throttleLimit, int loads) => new(throttleLimit, throttleLimit, throttleLimit, throttleLimit, Math.Max(1, loads));
+    /// <summary>-ThrottleLimit units downloading and blobs at once, <paramref name="loads"/> loads; up to 4 x -ThrottleLimit (at least 16) finished reports waiting.</summary>
+    public static SyncSchedule For(int throttleLimit, int loads) => new(Math.Max(16, 4 * throttleLimit), throttleLimit, throttleLimit, Math.Max(1, loads));
 }
 
 /// <summary>
 /// One Sync run: plans the units (scope x metric x month) from the request and the state table, marks them Running,
 /// then runs them through three stages joined by bounded queues (<see cref="SyncSchedule"/>): the report stage requests
-/// each unit's report and waits for it (<see cref="ICostReportSource"/>); the download stage saves its blobs into the
+/// the units' reports as fast as the source's pacing allows (per scope, tenant, billing account and client, not a slot
+/// count: <see cref="ReportScheduler"/>) and waits for each (<see cref="ICostReportSource"/>); the download stage saves its blobs into the
 /// unit's own folder with the same rules as Save-AzCostBlob (<see cref="BlobSaver"/>: names, parallel blobs, links
 /// requested again when they expire); the load stage replaces the month (<see cref="CostImporter"/>) with its Loaded
-/// state row in the load's transaction, and removes the unit's files. A unit goes on to the next stage as soon as it
+/// state row in the load's transaction, and removes the unit's files; loads run -ThrottleLimit at once where the
+/// database takes concurrent loads of different units (PostgreSQL, SQL Server; one at a time on SQLite), the first one
+/// alone when the table does not exist yet (it creates the table). A unit goes on to the next stage as soon as it
 /// is ready, so one unit's load overlaps others' downloads and reports; the outcomes are handed on in plan order. A
 /// unit that fails is recorded as Failed and reported; the others go on. Cancellation stops everything: a load in
 /// progress rolls back, and units not finished stay Running in the state, which the next run treats as not loaded.
@@ -47,6 +50,7 @@ public sealed class SyncRunner
     private readonly ICostReportSource _reports;
     private readonly IBlobSource _blobs;
     private readonly SyncStateStore _store;
+    private readonly CostSink _sink;
 
     public SyncRunner(SyncRequest request, ICostReportSource reports, IBlobSource blobs)
     {
@@ -64,9 +68,9 @@ public sealed class SyncRunner
         }
 
         // Every name the run will create (cost table, index, state table, schema) is checked before anything is requested.
-        _ = CostSink.Create(request.Target);
+        _sink = CostSink.Create(request.Target);
         _store = new SyncStateStore(request.Target);
-        Schedule = SyncSchedule.For(request.ThrottleLimit, request.LoadConcurrency);
+        Schedule = SyncSchedule.For(request.ThrottleLimit, _sink.SupportsConcurrentLoads ? request.ThrottleLimit : 1);
     }
 
     public SyncStateStore State => _store;
@@ -191,6 +195,14 @@ public sealed class SyncRunner
             throw;
         }
 
+        // With loads at once, the first one alone creates a table that does not exist yet; the others wait for it.
+        FirstLoadGate? gate = null;
+        if (toLoad.Count > 1 && Schedule.Loads > 1)
+        {
+            IReadOnlyList<string> columns = await _sink.ReadAsync(r.LockTimeout, (c, t) => _sink.ListColumnNamesAsync(c, null, t), cancellationToken).ConfigureAwait(false);
+            gate = columns.Count == 0 ? new FirstLoadGate() : null;
+        }
+
         int finished = 0;
         int failed = 0;
         void Parent()
@@ -203,7 +215,7 @@ public sealed class SyncRunner
         Parent();
         try
         {
-            await using IAsyncEnumerator<SyncUnitOutcome> done = RunUnitsAsync(toLoad, runFolder, log, progress, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            await using IAsyncEnumerator<SyncUnitOutcome> done = RunUnitsAsync(toLoad, runFolder, gate, log, progress, cancellationToken).GetAsyncEnumerator(cancellationToken);
             foreach (SyncUnitOutcome unit in reported)
             {
                 if (unit.Action != SyncAction.Skipped)
@@ -245,16 +257,19 @@ public sealed class SyncRunner
     /// The pipeline: report stage, download stage, load stage, each bounded by <see cref="Schedule"/> and each taking
     /// units as the stage before finishes them; the units come out in the order of <paramref name="units"/>.
     /// </summary>
-    internal IAsyncEnumerable<SyncUnitOutcome> RunUnitsAsync(IReadOnlyList<SyncUnitOutcome> units, string runFolder, IEngineLog log, IProgress<EngineProgress>? progress, CancellationToken cancellationToken)
+    internal IAsyncEnumerable<SyncUnitOutcome> RunUnitsAsync(IReadOnlyList<SyncUnitOutcome> units, string runFolder, FirstLoadGate? gate, IEngineLog log, IProgress<EngineProgress>? progress, CancellationToken cancellationToken)
     {
         SyncSchedule s = Schedule;
         var saver = new BlobSaver(_blobs, new BlobSaveOptions { ThrottleLimit = s.Blobs, Refresh = true, RefreshNote = "requesting the report again for fresh links" });
-        IAsyncEnumerable<UnitWork> work = FanOut.ToAsync(units.Select((u, i) => new UnitWork(u, i, runFolder, progress)));
-        IAsyncEnumerable<UnitWork> requested = Values(FanOut.InCompletionOrder(work, s.Reports, (w, _, ct) => RequestStageAsync(w, log, ct), s.ReportQueue, cancellationToken));
+        List<UnitWork> work = units.Select((u, i) => new UnitWork(u, i, runFolder, progress)).ToList();
+        IAsyncEnumerable<UnitWork> requested = Values(ReportScheduler.RunAsync(work, ReportRequestOf, _reports, (w, _, ct) => RequestStageAsync(w, log, ct), s.ReadyReports, cancellationToken));
         IAsyncEnumerable<UnitWork> downloaded = Values(FanOut.InCompletionOrder(requested, s.Downloads, (w, _, ct) => DownloadStageAsync(w, saver, log, ct), s.Loads, cancellationToken));
-        IAsyncEnumerable<(int, SyncUnitOutcome)> loaded = Values(FanOut.InCompletionOrder(downloaded, s.Loads, async (w, _, ct) => (w.Position, await LoadStageAsync(w, log, ct).ConfigureAwait(false)), 1, cancellationToken));
+        IAsyncEnumerable<(int, SyncUnitOutcome)> loaded = Values(FanOut.InCompletionOrder(downloaded, s.Loads, async (w, _, ct) => (w.Position, await LoadStageAsync(w, gate, log, ct).ConfigureAwait(false)), 1, cancellationToken));
         return Disposing(FanOut.Reorder(loaded, cancellationToken), saver, cancellationToken);
     }
+
+    private CostReportRequest ReportRequestOf(UnitWork w)
+        => new(w.Unit.Key.Scope, w.Unit.Key.Metric, w.Unit.PeriodStart, w.Unit.PeriodEnd) { ApiVersion = _request.ApiVersion };
 
     private async Task<UnitWork> RequestStageAsync(UnitWork w, IEngineLog log, CancellationToken ct)
     {
@@ -263,8 +278,7 @@ public sealed class SyncRunner
         var stage = Stopwatch.StartNew();
         try
         {
-            var reportRequest = new CostReportRequest(unit.Key.Scope, unit.Key.Metric, unit.PeriodStart, unit.PeriodEnd) { ApiVersion = _request.ApiVersion };
-            CostReportResult report = await _reports.RequestAsync(reportRequest, log, w.Child, w.ProgressId, ct).ConfigureAwait(false);
+            CostReportResult report = await _reports.RequestAsync(ReportRequestOf(w), log, w.Child, w.ProgressId, ct).ConfigureAwait(false);
             unit.ReportDuration = stage.Elapsed;
             Took(unit, report);
             w.Report = report;
@@ -320,7 +334,7 @@ public sealed class SyncRunner
         return w;
     }
 
-    private async Task<SyncUnitOutcome> LoadStageAsync(UnitWork w, IEngineLog log, CancellationToken ct)
+    private async Task<SyncUnitOutcome> LoadStageAsync(UnitWork w, FirstLoadGate? gate, IEngineLog log, CancellationToken ct)
     {
         SyncUnitOutcome unit = w.Unit;
         if (unit.Action == SyncAction.Failed)
@@ -328,6 +342,30 @@ public sealed class SyncRunner
             return unit;
         }
 
+        if (gate is null || !gate.TryGoFirst())
+        {
+            if (gate is not null)
+            {
+                w.Status("Waiting for the first load to create the table");
+                await gate.FirstDone.WaitAsync(ct).ConfigureAwait(false);
+            }
+
+            return await LoadAsync(w, log, ct).ConfigureAwait(false);
+        }
+
+        try
+        {
+            return await LoadAsync(w, log, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            gate.Done();
+        }
+    }
+
+    private async Task<SyncUnitOutcome> LoadAsync(UnitWork w, IEngineLog log, CancellationToken ct)
+    {
+        SyncUnitOutcome unit = w.Unit;
         SyncRequest r = _request;
         var stage = Stopwatch.StartNew();
         try
@@ -440,6 +478,19 @@ public sealed class SyncRunner
         {
             owned.Dispose();
         }
+    }
+
+    /// <summary>The first load of a run whose table does not exist yet goes alone (it creates the table); the others wait until it ends, however it ends.</summary>
+    internal sealed class FirstLoadGate
+    {
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _taken;
+
+        public Task FirstDone => _done.Task;
+
+        public bool TryGoFirst() => Interlocked.Exchange(ref _taken, 1) == 0;
+
+        public void Done() => _done.TrySetResult();
     }
 
     /// <summary>One unit on its way through the stages: what it carries from one stage to the next.</summary>
