@@ -46,7 +46,7 @@ foreach ($job in 'ChildPwsh', 'Postgres', 'TestData', 'Azurite', 'AzureFixture')
     . (Join-Path $PSScriptRoot "helpers/$job.ps1")
 }
 
-Export-ModuleMember -Function Start-TestPostgres, Stop-TestPostgres, Invoke-TestPsql, Get-TestPgBin, Invoke-ChildPwsh,
+Export-ModuleMember -Function Start-TestPostgres, Stop-TestPostgres, Invoke-TestPsql, Start-TestPgHolder, Stop-TestPgHolder, Get-TestPgBin, Invoke-ChildPwsh,
     Get-TestPwshCommand, Get-TestDataGenerator, New-TestCostFile, Get-CsvDailySum, Get-CsvRowCount, Test-Utf8Bom,
     Get-TestRepoRoot, Get-TestDotnet, Get-FreeTcpPort,
     Get-TestAzuritePath, Start-TestAzurite, Stop-TestAzurite, New-TestBlob, New-TestBlobSasLink, Get-TestFileSha256, New-TestCostReport,

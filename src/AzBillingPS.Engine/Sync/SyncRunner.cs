@@ -346,6 +346,7 @@ public sealed class SyncRunner
         {
             if (gate is not null)
             {
+                log.Verbose($"{unit.Key}: loads after the first load of the run, which creates {_request.Target.DisplayTable}.");
                 w.Status("Waiting for the first load to create the table");
                 await gate.FirstDone.WaitAsync(ct).ConfigureAwait(false);
             }
