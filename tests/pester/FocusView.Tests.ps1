@@ -454,4 +454,28 @@ Describe 'FOCUS view: where it cannot be made' -Tag 'Focus' {
         "$($errs[0])" | Should -Match 'is not a view; the FOCUS view was not made'
         & $Sqlite3 $db 'select mine from AzureCostDetails_Focus' | Should -Be 'keep'
     }
+
+    It 'is made again over the text columns when a load changes the GUID id columns of a table an earlier version made (PostgreSQL)' {
+        if (-not $Pg) { Set-ItResult -Skipped -Because 'no throw-away PostgreSQL cluster could be started'; return }
+        # PostgreSQL refuses to change the type of a column a view reads: the load drops the view and makes it again, in its transaction.
+        $sub = '/subscriptions/5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f'
+        Invoke-TestPsql $Pg ('create schema oldids; CREATE TABLE oldids."AzureCostDetails" ("Date" date, "SubscriptionId" uuid, "MeterCategory" text, "CostInBillingCurrency" numeric, "BillingCurrencyCode" text, ' +
+            '"_Scope" text NOT NULL, "_Metric" text NOT NULL, "_PeriodStart" date, "_PeriodEnd" date, "_SourceFile" text, "_ImportId" uuid, "_ImportedAt" timestamptz); ' +
+            "INSERT INTO oldids.""AzureCostDetails"" VALUES ('2026-09-01', '5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f', 'Storage', 1, 'USD', '$sub', 'AmortizedCost', '2026-09-01', '2026-09-30', 'old.csv', '00000000-0000-0000-0000-000000000001', now())") | Out-Null
+        $typeOf = "select data_type from information_schema.columns where table_schema = 'oldids' and table_name = 'AzureCostDetails' and column_name = 'SubscriptionId'"
+        # The view made over the old table (by an export load, which does not touch that table).
+        $root = Join-Path $Work 'oldids-exports'
+        $null = New-TestExportLayout -Root $root -Runs @(New-TestExportRun f FocusCost 2026-09 '2026-10-02T06:00:00Z' Csv 10 1 6 -Scope $sub)
+        $null = Import-AzCostExport -Path $root -ConnectionString $Pg.ConnectionString -Schema oldids -FocusView
+        (Invoke-TestPsql $Pg $typeOf) | Should -Be 'uuid'
+        (Invoke-TestPsql $Pg 'select count(*) from oldids."AzureCostDetails_Focus"') | Should -Be '1'
+
+        $csv = (New-TestCostFile -Kind Ea -Rows 25 -Month 2026-10 -Path (Join-Path $Work 'oldids.csv') -Seed 8)[0].FullName
+        $r = Import-AzCostToSql -Path $csv -Scope $sub -Metric AmortizedCost -ConnectionString $Pg.ConnectionString -Schema oldids -WarningVariable w -WarningAction SilentlyContinue
+        $r.RowsInserted | Should -Be 25
+        "$w" | Should -Match 'Changed SubscriptionId of oldids\.\w+ from GUID to text'
+        (Invoke-TestPsql $Pg $typeOf) | Should -Be 'text'
+        (Invoke-TestPsql $Pg 'select count(*) from oldids."AzureCostDetails_Focus"') | Should -Be '26'
+        (Invoke-TestPsql $Pg "select ""SubAccountId"" from oldids.""AzureCostDetails_Focus"" where ""ChargePeriodStart"" < '2026-10-01'") | Should -Be '5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f'
+    }
 }

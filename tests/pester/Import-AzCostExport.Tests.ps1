@@ -24,16 +24,8 @@ BeforeAll {
         $out
     }
 
-    function New-RunSpec([string] $Export, [string] $Dataset, [string] $Month, [string] $Submitted, [string] $Format = 'Csv', [int] $Rows = 200, [int] $Blobs = 1, [int] $Seed = 1, [hashtable] $More = @{}) {
-        $runId = [guid]::NewGuid().ToString()
-        $m = [datetime]::ParseExact($Month, 'yyyy-MM', [cultureinfo]::InvariantCulture)
-        $range = '{0:yyyyMMdd}-{1:yyyyMMdd}' -f $m, $m.AddMonths(1).AddDays(-1)
-        $stamp = ([datetime]$Submitted).ToUniversalTime().ToString('yyyyMMddHHmm')
-        $spec = @{ folder = "exports/$Export/$range/$stamp/$runId"; exportName = $Export; scope = $Sub; dataset = $Dataset; month = $Month
-            submitted = $Submitted; runId = $runId; format = $Format; rows = $Rows; blobs = $Blobs; seed = $Seed; rowGroupSize = 64 }
-        foreach ($k in $More.Keys) { $spec[$k] = $More[$k] }
-        $spec
-    }
+    # Export, dataset, month, submitted, format, rows, parts, seed[, more keys]
+    function New-RunSpec { New-TestExportRun @args -Scope $Sub }
 }
 
 AfterAll {
@@ -177,7 +169,7 @@ Describe 'Import-AzCostExport: Parquet and CSV of the same rows load the same va
     }
     AfterAll { Stop-TestPostgres $Pg }
 
-    It 'FocusCost as Parquet (DECIMAL) and as CSV sum to the same exact BilledCost per day on PostgreSQL'  {
+    It 'FocusCost as Parquet (DECIMAL) and as CSV sum to the same exact BilledCost per day on PostgreSQL, with the same Tags as jsonb'  {
         if (-not $Pg) { Set-ItResult -Skipped -Because 'no throw-away PostgreSQL cluster could be started'; return }
         $root1 = Join-Path $Work 'pq'; $root2 = Join-Path $Work 'csv'
         $null = New-TestExportLayout -Root $root1 -Runs @(New-RunSpec same FocusCost 2026-03 '2026-03-05T06:00:00Z' Parquet 800 2 77)
@@ -186,12 +178,15 @@ Describe 'Import-AzCostExport: Parquet and CSV of the same rows load the same va
         Invoke-TestPsql $Pg 'create schema if not exists pqside; create schema if not exists csvside'
         $null = Import-AzCostExport -Path $root1 -ConnectionString $cs -Schema pqside
         $null = Import-AzCostExport -Path $root2 -ConnectionString $cs -Schema csvside
-        $sql = 'select "ChargePeriodStart"::date, sum("BilledCost")::text, sum("EffectiveCost")::text, count(*), sum(("Tags" is null)::int), sum(("x_SkuIsCreditEligible")::int) from "{0}"."AzureCostFocus" group by 1 order by 1'
+        $sql = 'select "ChargePeriodStart"::date, sum("BilledCost")::text, sum("EffectiveCost")::text, count(*), sum(("Tags" is null)::int), md5(string_agg("Tags"::text, '','' order by "Tags"::text)), sum(("x_SkuIsCreditEligible")::int) from "{0}"."AzureCostFocus" group by 1 order by 1'
         $pq = @(Invoke-TestPsql $Pg ($sql -f 'pqside'))
         $csv = @(Invoke-TestPsql $Pg ($sql -f 'csvside'))
         $pq.Count | Should -BeGreaterThan 20
         $pq | Should -Be $csv
         (Invoke-TestPsql $Pg "select data_type from information_schema.columns where table_schema = 'pqside' and table_name = 'AzureCostFocus' and column_name = 'ChargePeriodStart'") | Should -Be 'timestamp with time zone'
+        # Tags are JSON objects, jsonb as in the cost-details table, the same from Parquet and from CSV (compared above).
+        (Invoke-TestPsql $Pg "select data_type from information_schema.columns where table_schema = 'pqside' and table_name = 'AzureCostFocus' and column_name = 'Tags'") | Should -Be 'jsonb'
+        (Invoke-TestPsql $Pg "select count(*) from pqside.""AzureCostFocus"" where ""Tags"" is not null and jsonb_typeof(""Tags"") <> 'object'") | Should -Be '0'
     }
 }
 

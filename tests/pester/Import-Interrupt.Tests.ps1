@@ -101,3 +101,74 @@ Describe 'An interrupted load leaves the previous data exactly as it was' -Tag '
         & $Sqlite3 $db $query | Should -Be $before
     }
 }
+
+Describe 'Stopping Import-AzCostExport mid-load (Ctrl+C) leaves the data and the export state as they were' -Tag 'Import', 'Interrupt', 'Export' {
+    BeforeAll {
+        # An export whose March run is loaded, then a newer, large run of the same month whose load is stopped part-way.
+        $script:ExportRoot = Join-Path $Folder 'exports'
+        function New-Run([string] $Submitted, [int] $Rows, [int] $Seed) { New-TestExportRun daily ActualCost 2026-03 $Submitted Csv $Rows 2 $Seed -Scope $Scope }
+        $script:OldRun = New-Run '2026-03-04T06:00:00Z' 500 31
+        $script:NewRun = New-Run '2026-03-05T06:00:00Z' 300000 32
+        $null = New-TestExportLayout -Root $ExportRoot -Runs @($OldRun)
+        $script:PendingRoot = Join-Path $Folder 'pending'
+        $null = New-TestExportLayout -Root $PendingRoot -Runs @($NewRun)
+
+        function Stop-ExportMidLoad([string] $TargetArgs) {
+            # The pipeline is stopped as Ctrl+C stops it, once the child has reported its first batches of the new run.
+            $ps = [powershell]::Create()
+            $null = $ps.AddScript("Import-Module '$env:AZBILLING_MODULE_PATH'; Import-AzCostExport -Path '$ExportRoot' $TargetArgs -BatchSize 20000 -Verbose")
+            $handle = $ps.BeginInvoke()
+            $deadline = [DateTime]::UtcNow.AddSeconds(90)
+            while ([DateTime]::UtcNow -lt $deadline -and -not ($ps.Streams.Verbose | Where-Object Message -match '40,000 of 300,000 rows')) { Start-Sleep -Milliseconds 50 }
+            $reached = @($ps.Streams.Verbose.Message -match '40,000 of 300,000 rows').Count -gt 0
+            $sw = [Diagnostics.Stopwatch]::StartNew()
+            $ps.Stop()
+            $result = [pscustomobject]@{ Reached = $reached; Seconds = $sw.Elapsed.TotalSeconds; State = "$($ps.InvocationStateInfo.State)" }
+            $ps.Dispose()
+            $result
+        }
+    }
+
+    It 'SQLite: the month keeps the old run''s rows, and the state table still names the old run' -Skip:$NoSqlite3 {
+        $db = Join-Path $Folder 'export-stopped.sqlite'
+        (Import-AzCostExport -Path $ExportRoot -DatabasePath $db).RowsInserted | Should -Be 500
+        $query = 'SELECT count(*), printf(''%.6f'', sum(CostInBillingCurrency)), group_concat(DISTINCT _ImportId) FROM AzureCostDetails'
+        $before = & $Sqlite3 $db $query
+        $state = & $Sqlite3 $db 'SELECT RunId, Rows, ImportId FROM AzureCostDetails_ExportState'
+
+        Copy-Item -Recurse -Force (Join-Path $PendingRoot 'exports') $ExportRoot
+        $stop = Stop-ExportMidLoad "-DatabasePath '$db'"
+        $stop.Reached | Should -BeTrue -Because 'the new run is being loaded when the pipeline is stopped'
+        $stop.Seconds | Should -BeLessThan 10 -Because 'the cancellation reaches the row loop'
+        $stop.State | Should -Be 'Stopped'
+
+        & $Sqlite3 $db $query | Should -Be $before
+        & $Sqlite3 $db 'SELECT RunId, Rows, ImportId FROM AzureCostDetails_ExportState' | Should -Be $state
+        ($state -split '\|')[0] | Should -Be $OldRun.runId
+        & $Sqlite3 $db 'PRAGMA integrity_check' | Should -Be 'ok'
+        # The next run loads the new run whole.
+        $next = Import-AzCostExport -Path $ExportRoot -DatabasePath $db
+        $next.RunId | Should -Be $NewRun.runId
+        $next.RowsInserted | Should -Be 300000
+        $next.RowsReplaced | Should -Be 500
+        Remove-Item -Recurse -Force (Join-Path $ExportRoot "exports/daily/20260301-20260331/$(([datetime]$NewRun.submitted).ToUniversalTime().ToString('yyyyMMddHHmm'))")
+    }
+
+    It 'PostgreSQL: the transaction is rolled back; rows and export state as they were' -Skip:$NoPg {
+        if (-not $Pg) { Set-ItResult -Skipped -Because 'no throw-away PostgreSQL cluster could be started'; return }
+        $target = "-ConnectionString '$($Pg.ConnectionString)' -Table ExportStopped"
+        (Import-AzCostExport -Path $ExportRoot -ConnectionString $Pg.ConnectionString -Table ExportStopped).RowsInserted | Should -Be 500
+        $query = 'SELECT count(*), sum("CostInBillingCurrency"), string_agg(DISTINCT "_ImportId"::text, '','') FROM "ExportStopped"'
+        $before = Invoke-TestPsql $Pg $query
+        $state = Invoke-TestPsql $Pg 'SELECT "RunId", "Rows" FROM "ExportStopped_ExportState"'
+
+        Copy-Item -Recurse -Force (Join-Path $PendingRoot 'exports') $ExportRoot
+        $stop = Stop-ExportMidLoad $target
+        $stop.Reached | Should -BeTrue
+        $stop.State | Should -Be 'Stopped'
+        $deadline = [DateTime]::UtcNow.AddSeconds(30)
+        while ([DateTime]::UtcNow -lt $deadline -and (Invoke-TestPsql $Pg "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%' AND pid <> pg_backend_pid()") -ne '0') { Start-Sleep -Milliseconds 200 }
+        Invoke-TestPsql $Pg $query | Should -Be $before
+        Invoke-TestPsql $Pg 'SELECT "RunId", "Rows" FROM "ExportStopped_ExportState"' | Should -Be $state
+    }
+}

@@ -463,30 +463,47 @@ Invoke-Sync 'all' (`$SignIn + @{ AllSubscriptions = `$true; Exclude = '*sandbox'
             Set-TestCostRules $Fixture @(@{ scope = "/subscriptions/$SubE"; pollCount = 2; delayMs = 300 })
             $db = Join-Path $Folder 'concurrent.sqlite'
             $cs = $Pg.ConnectionString
-            $common = "`$SignIn + @{ Scope = '$SubE'; Months = 2; LockTimeout = 120 }"
-            $children = foreach ($target in "Provider = 'PostgreSql'; ConnectionString = '$cs'; Table = 'Concurrent'", "DatabasePath = '$db'") {
-                foreach ($n in 1, 2) {
-                    $script = "Invoke-Sync 'run' ($common + @{ $target })"
-                    Start-ThreadJob -ScriptBlock {
-                        param($helpers, $module, $root, $prelude, $script, $envs, $folder)
-                        $env:AZBILLING_MODULE_PATH = $module; $env:AZBILLING_REPO_ROOT = $root
-                        Import-Module $helpers
-                        Invoke-ChildPwsh -Script ($prelude + "`n" + $script + "`n" + '"##RESULTS##" + ($Results | ConvertTo-Json -Depth 8 -Compress)') -Environment $envs -TimeoutSeconds 150 -WorkingDirectory $folder
-                    } -ArgumentList (Join-Path $PSScriptRoot 'TestHelpers.psm1'), $env:AZBILLING_MODULE_PATH, $Root, $Prelude, $script, $BaseEnv, $Folder
-                }
+            # Two child processes, each running one Sync into PostgreSQL and one into SQLite at the same time (two runspaces):
+            # on each target, two runs from two processes are in flight together.
+            $prelude64 = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($Prelude))
+            $script = @"
+`$prelude = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('$prelude64'))
+`$targets = @{ Provider = 'PostgreSql'; ConnectionString = '$cs'; Table = 'Concurrent' }, @{ DatabasePath = '$db' }
+`$jobs = foreach (`$target in `$targets) {
+    Start-ThreadJob -ScriptBlock {
+        param(`$prelude, `$target, `$module)
+        Import-Module `$module
+        . ([scriptblock]::Create(`$prelude))
+        Invoke-Sync 'run' (`$SignIn + @{ Scope = '$SubE'; Months = 2; LockTimeout = 120 } + `$target)
+        `$Results['run']
+    } -ArgumentList `$prelude, `$target, `$env:AZBILLING_MODULE_PATH
+}
+`$Results['pg'] = `$jobs[0] | Receive-Job -Wait -AutoRemoveJob
+`$Results['sqlite'] = `$jobs[1] | Receive-Job -Wait -AutoRemoveJob
+"@
+            $children = foreach ($n in 1, 2) {
+                Start-ThreadJob -ScriptBlock {
+                    param($helpers, $module, $root, $prelude, $script, $envs, $folder)
+                    $env:AZBILLING_MODULE_PATH = $module; $env:AZBILLING_REPO_ROOT = $root
+                    Import-Module $helpers
+                    Invoke-ChildPwsh -Script ($prelude + "`n" + $script + "`n" + '"##RESULTS##" + ($Results | ConvertTo-Json -Depth 8 -Compress)') -Environment $envs -TimeoutSeconds 150 -WorkingDirectory $folder
+                } -ArgumentList (Join-Path $PSScriptRoot 'TestHelpers.psm1'), $env:AZBILLING_MODULE_PATH, $Root, $Prelude, $script, $BaseEnv, $Folder
             }
             $script:Concurrent = foreach ($j in $children) {
                 $run = $j | Receive-Job -Wait -AutoRemoveJob
                 $AllText.Add($run.StdOut + "`n" + $run.StdErr)
                 $line = $run.Output | Where-Object { $_.StartsWith('##RESULTS##') } | Select-Object -Last 1
                 if (-not $line) { throw "A concurrent child failed (exit $($run.ExitCode)):`n$($run.StdOut)`n$($run.StdErr)" }
-                ($line.Substring(11) | ConvertFrom-Json -AsHashtable).run
+                $res = $line.Substring(11) | ConvertFrom-Json -AsHashtable
+                $res.pg
+                $res.sqlite
             }
             $script:ConcurrentDb = $db
             Set-TestCostRules $Fixture @()
         }
 
         It 'both runs load every unit, and every row is in the table once' {
+            @($Concurrent).Count | Should -Be 4
             foreach ($c in $Concurrent) {
                 $c.Terminating | Should -BeNullOrEmpty
                 $c.Ok | Should -BeTrue

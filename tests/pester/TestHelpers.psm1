@@ -50,7 +50,7 @@ Export-ModuleMember -Function Start-TestPostgres, Stop-TestPostgres, Invoke-Test
     Get-TestPwshCommand, Get-TestDataGenerator, New-TestCostFile, Get-CsvDailySum, Get-CsvRowCount, Test-Utf8Bom,
     Get-TestRepoRoot, Get-TestDotnet, Get-FreeTcpPort,
     Get-TestAzuritePath, Start-TestAzurite, Stop-TestAzurite, New-TestBlob, New-TestBlobSasLink, Get-TestFileSha256, New-TestCostReport,
-    New-TestContainerSasUrl, New-TestExportLayout, Copy-TestTreeToAzurite
+    New-TestContainerSasUrl, New-TestExportLayout, New-TestExportRun, Copy-TestTreeToAzurite
 
 Export-ModuleMember -Function Get-TestDeviceCodes, Set-TestDeviceCode, New-TestFixtureCertificate, Start-TestAzureFixture, Stop-TestAzureFixture, Set-TestCostRules, Get-TestCostRequests, Get-TestCostOperations,
     Reset-TestCostFixture, Revoke-TestFixtureTokens, Get-TestFixtureIssued, Get-TestFixtureSecrets, Set-TestSubscriptions, Set-TestBlobProxy,

@@ -320,7 +320,7 @@ internal static class CostFileSchema
 
                     if (!CostValueParser.TryParseDate(reader.GetSpan(file.DateIndex), out DateTime date))
                     {
-                        throw CostDataReader.BadValue(file.Path, reader.LineNumber, file.RawNames[file.DateIndex], reader.GetString(file.DateIndex), "a date");
+                        throw CostRowReader.BadValue(file.Path, reader.LineNumber, file.RawNames[file.DateIndex], reader.GetString(file.DateIndex), "a date");
                     }
 
                     if (first is null || date < first)

@@ -189,7 +189,65 @@ internal static class CostValueParser
     }
 
     public static bool TryParseDecimal(ReadOnlySpan<byte> s, out decimal value)
-        => decimal.TryParse(s.Trim((byte)' '), NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+    {
+        s = s.Trim((byte)' ');
+        return TryParsePlainDecimal(s, out value)
+            || decimal.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+    }
+
+    /// <summary>
+    /// The form nearly every cost value has, [+-]digits[.digits] with at most 19 digits, read straight into the decimal's
+    /// mantissa and scale: the same value, scale and sign (negative zero included) as decimal.Parse gives, at a fraction
+    /// of its cost. Anything else (exponents, more digits, other characters) is left to decimal.TryParse.
+    /// </summary>
+    internal static bool TryParsePlainDecimal(ReadOnlySpan<byte> s, out decimal value)
+    {
+        value = default;
+        int i = 0;
+        bool negative = false;
+        if (s.Length > 0 && (s[0] == (byte)'-' || s[0] == (byte)'+'))
+        {
+            negative = s[0] == (byte)'-';
+            i = 1;
+        }
+
+        ulong mantissa = 0;
+        int digits = 0;
+        int scale = -1; // -1 until the decimal point
+        for (; i < s.Length; i++)
+        {
+            uint d = (uint)(s[i] - '0');
+            if (d <= 9)
+            {
+                if (++digits > 19)
+                {
+                    return false;
+                }
+
+                mantissa = (mantissa * 10) + d;
+                if (scale >= 0)
+                {
+                    scale++;
+                }
+            }
+            else if (s[i] == (byte)'.' && scale < 0)
+            {
+                scale = 0;
+            }
+            else
+            {
+                return false;
+            }
+        }
+
+        if (digits == 0)
+        {
+            return false;
+        }
+
+        value = new decimal((int)(uint)mantissa, (int)(uint)(mantissa >> 32), 0, negative, (byte)Math.Max(scale, 0));
+        return true;
+    }
 
     public static bool TryParseBoolean(ReadOnlySpan<byte> s, out bool value)
     {

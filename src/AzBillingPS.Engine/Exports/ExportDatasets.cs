@@ -90,7 +90,6 @@ internal static class FocusCatalog
         "ConsumedUnit", "InvoiceId", "InvoiceIssuerName", "PricingCategory", "PricingCurrency", "PricingUnit", "ProviderName",
         "PublisherName", "RegionId", "RegionName", "ResourceId", "ResourceName", "ResourceType", "ServiceCategory", "ServiceName",
         "ServiceSubcategory", "SkuId", "SkuMeter", "SkuPriceDetails", "SkuPriceId", "SubAccountId", "SubAccountName", "SubAccountType",
-        "Tags",
     ];
 
     /// <summary>The FOCUS columns a consumer may rely on: present in every FocusCost export since 1.0.</summary>
@@ -109,6 +108,7 @@ internal static class FocusCatalog
             .Concat(Timestamps.Select(n => (n, CostColumnType.Timestamp, Array.Empty<string>())))
             .Concat(Booleans.Select(n => (n, CostColumnType.Boolean, Array.Empty<string>())))
             .Concat(Texts.Select(n => (n, CostColumnType.Text, Array.Empty<string>())))
+            .Append(("Tags", CostColumnType.Json, Array.Empty<string>())) // a JSON object, jsonb on PostgreSQL, as in the cost-details table
             .ToArray());
 }
 

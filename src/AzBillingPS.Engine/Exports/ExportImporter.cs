@@ -100,6 +100,12 @@ public sealed class ExportRunOutcome
 
     public TimeSpan Elapsed { get; set; }
 
+    /// <summary>Time spent fetching the parts (downloading them from a container) and checking them against the manifest.</summary>
+    public TimeSpan FetchDuration { get; set; }
+
+    /// <summary>Time spent loading into the database (waiting for its turn included).</summary>
+    public TimeSpan LoadDuration { get; set; }
+
     public Exception? Error { get; set; }
 
     public override string ToString() => $"{ExportName} {Dataset} {Month:yyyy-MM}: {Action}";
@@ -281,9 +287,10 @@ public static class ExportImporter
     }
 
     /// <summary>
-    /// Loads one planned run (outcome Action Loaded) into its dataset's table. Sets the outcome's rows, bytes, import id and
-    /// elapsed time; throws EngineException when the month cannot be loaded (nothing changed), OperationCanceledException on
-    /// Ctrl+C (the transaction rolls back). <paramref name="shouldProcess"/> is asked first; false leaves the outcome Skipped.
+    /// Loads one planned run (outcome Action Loaded) into its dataset's table: fetches its parts (<see cref="FetchAsync"/>),
+    /// then loads them (<see cref="LoadFetchedAsync"/>). Sets the outcome's rows, bytes, import id and elapsed time; throws
+    /// EngineException when the month cannot be loaded (nothing changed), OperationCanceledException on Ctrl+C (the
+    /// transaction rolls back). <paramref name="shouldProcess"/> is asked first; false leaves the outcome Skipped.
     /// </summary>
     public static async Task LoadAsync(
         IExportStore store,
@@ -297,46 +304,58 @@ public static class ExportImporter
         int progressId,
         CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(store);
-        ArgumentNullException.ThrowIfNull(request);
-        ArgumentNullException.ThrowIfNull(outcome);
-        ArgumentNullException.ThrowIfNull(manifest);
-        ArgumentNullException.ThrowIfNull(parts);
         ArgumentNullException.ThrowIfNull(shouldProcess);
-        ArgumentNullException.ThrowIfNull(log);
-        var watch = Stopwatch.StartNew();
         ExportDataset dataset = ExportDataset.For(manifest.DatasetType, outcome.Manifest);
         SinkTarget target = request.Target with { Table = request.TableFor(dataset) };
-        CostSink sink = CostSink.Create(target);
-        outcome.Target = sink.Describe();
-        DateTime start = manifest.Month.ToDateTime(TimeOnly.MinValue);
-        DateTime end = manifest.Month.AddMonths(1).AddDays(-1).ToDateTime(TimeOnly.MinValue);
-        string activity = $"Import export {manifest.ExportName} {dataset.Type} {manifest.Month:yyyy-MM}";
         string action = string.Create(CultureInfo.InvariantCulture,
             $"Replace {manifest.Month:yyyy-MM} {dataset.Metric} for {manifest.Scope} with run {manifest.RunId} of export {manifest.ExportName} ({manifest.Blobs.Count} part(s){(manifest.DataRowCount is long r ? $", {r:N0} rows" : string.Empty)})");
-        if (!await shouldProcess($"{target.QualifiedTable} on {sink.Describe()}", action).ConfigureAwait(false))
+        if (!await shouldProcess($"{target.QualifiedTable} on {CostSink.Create(target).Describe()}", action).ConfigureAwait(false))
         {
             outcome.Action = ExportAction.Skipped;
             outcome.Reason = "not confirmed (-WhatIf or -Confirm)";
             return;
         }
 
-        string? work = null;
+        ExportFetch fetched = await FetchAsync(store, request, outcome, manifest, parts, log, progress, progressId, cancellationToken).ConfigureAwait(false);
+        await LoadFetchedAsync(request, outcome, manifest, parts, fetched, log, progress, progressId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The first half of a load: fetches the run's parts (into a private folder under the request's working folder when
+    /// the store downloads), checking each part's length against the manifest; sets the outcome's bytes and fetch time.
+    /// On failure the folder is removed and the outcome's time and progress are finished.
+    /// </summary>
+    internal static async Task<ExportFetch> FetchAsync(
+        IExportStore store,
+        ExportImportRequest request,
+        ExportRunOutcome outcome,
+        ExportManifest manifest,
+        IReadOnlyList<string> parts,
+        IEngineLog log,
+        IProgress<EngineProgress>? progress,
+        int progressId,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(outcome);
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(parts);
+        ArgumentNullException.ThrowIfNull(log);
+        var fetched = new ExportFetch(Stopwatch.StartNew(), $"Import export {manifest.ExportName} {ExportDataset.For(manifest.DatasetType, outcome.Manifest).Type} {manifest.Month:yyyy-MM}");
         try
         {
-            var files = new List<string>(parts.Count);
-            long bytes = 0;
             if (store.Downloads)
             {
-                work = PrivateFolder.Create(request.WorkingPath, "azbillingps-export-");
+                fetched.Work = PrivateFolder.Create(request.WorkingPath, "azbillingps-export-");
             }
 
             for (int i = 0; i < parts.Count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 ExportManifestBlob blob = manifest.Blobs[i];
-                progress?.Report(new EngineProgress(progressId, activity, string.Create(CultureInfo.InvariantCulture, $"Fetching part {i + 1} of {parts.Count}"), parts.Count == 0 ? -1 : i * 50 / parts.Count));
-                string path = await store.FetchAsync(parts[i], blob.ByteCount, work ?? string.Empty, log, null, cancellationToken).ConfigureAwait(false);
+                progress?.Report(new EngineProgress(progressId, fetched.Activity, string.Create(CultureInfo.InvariantCulture, $"Fetching part {i + 1} of {parts.Count}"), parts.Count == 0 ? -1 : i * 50 / parts.Count));
+                string path = await store.FetchAsync(parts[i], blob.ByteCount, fetched.Work ?? string.Empty, log, null, cancellationToken).ConfigureAwait(false);
                 long length = new FileInfo(path).Length;
                 if (blob.ByteCount is long expected && expected != length)
                 {
@@ -344,11 +363,56 @@ public static class ExportImporter
                         string.Create(CultureInfo.InvariantCulture, $"{parts[i]}: the part has {length:N0} bytes but the manifest ({outcome.Manifest}) says {expected:N0}; the month {manifest.Month:yyyy-MM} was not loaded.")) { FilePath = path };
                 }
 
-                bytes += length;
-                files.Add(path);
+                fetched.Bytes += length;
+                fetched.Files.Add(path);
             }
 
-            outcome.Bytes = bytes;
+            outcome.Bytes = fetched.Bytes;
+            outcome.FetchDuration = fetched.Watch.Elapsed;
+            return fetched;
+        }
+        catch
+        {
+            Finish(outcome, fetched, log, progress, progressId);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The second half of a load: loads the fetched parts into the dataset's table, the export state row written in the
+    /// same transaction and checked again under the table's lock (a run loaded meanwhile leaves the outcome Skipped and
+    /// the table as it was). Removes the fetched files and finishes the outcome's time and progress, whatever happens.
+    /// </summary>
+    internal static async Task LoadFetchedAsync(
+        ExportImportRequest request,
+        ExportRunOutcome outcome,
+        ExportManifest manifest,
+        IReadOnlyList<string> parts,
+        ExportFetch fetched,
+        IEngineLog log,
+        IProgress<EngineProgress>? progress,
+        int progressId,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(outcome);
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(parts);
+        ArgumentNullException.ThrowIfNull(fetched);
+        ArgumentNullException.ThrowIfNull(log);
+        Stopwatch watch = fetched.Watch;
+        string activity = fetched.Activity;
+        List<string> files = fetched.Files;
+        long bytes = fetched.Bytes;
+        string? work = fetched.Work;
+        ExportDataset dataset = ExportDataset.For(manifest.DatasetType, outcome.Manifest);
+        SinkTarget target = request.Target with { Table = request.TableFor(dataset) };
+        CostSink sink = CostSink.Create(target);
+        outcome.Target = sink.Describe();
+        DateTime start = manifest.Month.ToDateTime(TimeOnly.MinValue);
+        DateTime end = manifest.Month.AddMonths(1).AddDays(-1).ToDateTime(TimeOnly.MinValue);
+        try
+        {
             long? expectedRows = manifest.Blobs.Count > 0 && manifest.Blobs.All(b => b.DataRowCount is not null)
                 ? manifest.Blobs.Sum(b => b.DataRowCount!.Value)
                 : manifest.DataRowCount;
@@ -361,6 +425,14 @@ public static class ExportImporter
                 {
                     throw new EngineException(EngineErrorKind.ExportRunIncomplete,
                         string.Create(CultureInfo.InvariantCulture, $"{outcome.Manifest}: the run's parts hold {commit.RowsInserted:N0} rows but the manifest says {want:N0}; the month {manifest.Month:yyyy-MM} was not loaded (the table is unchanged)."));
+                }
+
+                // Checked again under the table's lock: another run (a second Sync or Import-AzCostExport at the same time) may
+                // have loaded this run, or a newer one, since the plan was made; then these rows roll back.
+                if (!request.Force && await state.ReadRunAsync(commit.Connection, commit.Transaction, manifest.ExportId, manifest.Month.ToString("yyyy-MM", CultureInfo.InvariantCulture), ct).ConfigureAwait(false) is { } now
+                    && (string.Equals(now.RunId, manifest.RunId, StringComparison.OrdinalIgnoreCase) || Truncate(now.SubmittedTime) > Truncate(manifest.SubmittedTime.UtcDateTime)))
+                {
+                    throw new LoadedMeanwhileException(now.RunId);
                 }
 
                 await state.RecordAsync(commit.Connection, commit.Transaction, new ExportStateRow(
@@ -399,7 +471,7 @@ public static class ExportImporter
 
                 CostRowReader? opened = null;
                 CostRowReader Open() => opened = isParquet
-                    ? new ParquetCostReader(headers, columns, lineage, cancellationToken) { NotifyAfter = Math.Max(1, request.BatchSize), OnRows = r => Report(r.RowsRead, r.CurrentFile) }
+                    ? new ParquetCostReader(headers, columns, lineage, cancellationToken) { NotifyAfter = Math.Max(1, request.BatchSize), OnRows = r => Report(r.RowsRead, r.CurrentFile), SpoolPath = work ?? request.WorkingPath }
                     : new CostDataReader(headers, columns, lineage, cancellationToken) { NotifyAfter = Math.Max(1, request.BatchSize), OnRows = r => Report(r.RowsRead, r.CurrentFile) };
 
                 progress?.Report(new EngineProgress(progressId, activity, $"Loading into {sink.Describe()}", 50));
@@ -413,16 +485,60 @@ public static class ExportImporter
             log.Verbose(string.Create(CultureInfo.InvariantCulture,
                 $"{outcome}: loaded run {manifest.RunId}: {result.RowsInserted:N0} rows ({outcome.Format}, {parts.Count} part(s), {bytes / 1048576.0:N1} MB), replaced {result.RowsReplaced:N0}."));
         }
+        catch (LoadedMeanwhileException e)
+        {
+            outcome.Action = ExportAction.Skipped;
+            outcome.Reason = $"run {e.RunId} was loaded by another run meanwhile (this one's rows were rolled back)";
+            outcome.Rows = 0;
+            log.Verbose($"{outcome}: {outcome.Reason}.");
+        }
         finally
         {
-            outcome.Elapsed = watch.Elapsed;
-            progress?.Report(new EngineProgress(progressId, activity, "Done", 100, Completed: true));
-            if (work is not null)
-            {
-                PrivateFolder.Delete(work, log);
-            }
+            Finish(outcome, fetched, log, progress, progressId);
         }
     }
+
+    /// <summary>A load ends (done, failed or cancelled): its times, its bar completed, its fetched files removed.</summary>
+    private static void Finish(ExportRunOutcome outcome, ExportFetch fetched, IEngineLog log, IProgress<EngineProgress>? progress, int progressId)
+    {
+        outcome.Elapsed = fetched.Watch.Elapsed;
+        outcome.LoadDuration = fetched.Watch.Elapsed - outcome.FetchDuration;
+        progress?.Report(new EngineProgress(progressId, fetched.Activity, "Done", 100, Completed: true));
+        if (fetched.Work is not null)
+        {
+            PrivateFolder.Delete(fetched.Work, log);
+            fetched.Work = null;
+        }
+    }
+}
+
+/// <summary>The parts of an export run fetched for loading (<see cref="ExportImporter.FetchAsync"/>): local files, in a private folder when the store downloads.</summary>
+internal sealed class ExportFetch
+{
+    public ExportFetch(Stopwatch watch, string activity)
+    {
+        Watch = watch;
+        Activity = activity;
+    }
+
+    /// <summary>The part files, in the manifest's order.</summary>
+    public List<string> Files { get; } = new();
+
+    /// <summary>Their bytes.</summary>
+    public long Bytes { get; set; }
+
+    public Stopwatch Watch { get; }
+
+    public string Activity { get; }
+
+    /// <summary>The private folder the parts were downloaded into (removed when the load ends), or null.</summary>
+    public string? Work { get; set; }
+}
+
+/// <summary>Another run loaded the same run of the month (or a newer one) while this one was loading it.</summary>
+internal sealed class LoadedMeanwhileException(string runId) : Exception($"Run {runId} was loaded meanwhile.")
+{
+    public string RunId { get; } = runId;
 }
 
 /// <summary>A folder the module makes for itself through <see cref="PrivateFiles"/>: new (never an existing one), private to the user, removed when done.</summary>

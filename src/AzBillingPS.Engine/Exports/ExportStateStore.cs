@@ -153,6 +153,27 @@ internal sealed class ExportStateStore
         return rows;
     }
 
+    /// <summary>The run recorded for one export and month (parameters: Export, Month).</summary>
+    public string SelectRunSql() => $"SELECT {_dialect.Quote("RunId")}, {_dialect.Quote("SubmittedTime")} FROM {QualifiedTable} WHERE {_dialect.Quote("Export")} = {_dialect.Parameter("Export")} AND {_dialect.Quote("Month")} = {_dialect.Parameter("Month")}";
+
+    /// <summary>Inside a load's transaction: the run the table holds for one export and month, or null (the table may not exist yet).</summary>
+    public async Task<(string RunId, DateTime SubmittedTime)?> ReadRunAsync(DbConnection connection, DbTransaction transaction, string export, string month, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if ((await _sink.ListColumnsAsync(connection, transaction, cancellationToken).ConfigureAwait(false)).Count == 0)
+        {
+            return null;
+        }
+
+        await using DbCommand select = connection.CreateCommand();
+        select.Transaction = transaction;
+        select.CommandText = SelectRunSql();
+        Add(select, "Export", export);
+        Add(select, "Month", month);
+        await using DbDataReader r = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await r.ReadAsync(cancellationToken).ConfigureAwait(false) ? (Text(r, 0), Time(r, 1)) : null;
+    }
+
     /// <summary>Creates the state table when missing and records <paramref name="row"/>, inside the load's transaction.</summary>
     public async Task RecordAsync(DbConnection connection, DbTransaction transaction, ExportStateRow row, CancellationToken cancellationToken)
     {

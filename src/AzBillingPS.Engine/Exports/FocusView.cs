@@ -40,8 +40,12 @@ public static class FocusView
     /// <summary>The lock target the lookup tables are refilled under (a name, never a table).</summary>
     private const string OpenDataLockName = "AzBillingPS_OpenData";
 
-    /// <summary>The view over a cost table.</summary>
-    public static string ViewName(string table) => table + Suffix;
+    /// <summary>The view over a cost table: &lt;table&gt;_Focus, shortened with a hash when too long for the database.</summary>
+    public static string ViewName(SqlDialect dialect, string table)
+    {
+        ArgumentNullException.ThrowIfNull(dialect);
+        return dialect.DeriveName(string.Empty, table, Suffix);
+    }
 
     /// <summary>The cost-details columns the view reads (canonical names; the table is given the missing ones).</summary>
     public static IReadOnlyList<string> Reads { get; } =
@@ -70,7 +74,7 @@ public static class FocusView
         ArgumentNullException.ThrowIfNull(log);
         FocusSql sql = FocusSql.For(target.Provider);
         string? schema = target.EffectiveSchema;
-        string view = ViewName(target.Table);
+        string view = ViewName(target.Dialect, target.Table);
         sql.Dialect.Validate(view);
         CostSink tableSink = CostSink.Create(target);
 
@@ -123,6 +127,34 @@ public static class FocusView
             log.Verbose($"{(kind is null ? "Created" : "Replaced")} the FOCUS view {sql.Dialect.QualifiedTable(schema, view)} over {target.QualifiedTable}.");
             return new FocusViewResult(view, target.Table, kind is not null, added, lookupRows);
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="change"/> (which changes the type of columns of <paramref name="target"/>'s table) with the
+    /// FOCUS view over the table, when there is one, dropped before and made again after from the columns as they are
+    /// then, in the same transaction: PostgreSQL refuses to change the type of a column a view reads, and SQL Server's
+    /// view would keep the old types. Without a view, only the change runs.
+    /// </summary>
+    internal static async Task AroundColumnChangeAsync(SinkTarget target, DbConnection connection, DbTransaction transaction, Func<Task> change, IEngineLog log, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(change);
+        FocusSql sql = FocusSql.For(target.Provider);
+        string? schema = target.EffectiveSchema;
+        string view = ViewName(target.Dialect, target.Table);
+        string? kind = await ScalarAsync(connection, transaction, sql.ObjectKind, cancellationToken, ("schema", schema ?? string.Empty), ("name", view)).ConfigureAwait(false);
+        if (kind is null || !sql.IsView(kind))
+        {
+            await change().ConfigureAwait(false);
+            return;
+        }
+
+        string qualified = sql.Dialect.QualifiedTable(schema, view);
+        await ExecuteAsync(connection, transaction, sql.DropViewIfExists(qualified), cancellationToken).ConfigureAwait(false);
+        await change().ConfigureAwait(false);
+        Dictionary<string, (string Name, string Type)> columns = await ReadColumnTypesAsync(sql, target, connection, transaction, cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, transaction, CreateView(sql, schema, target.Table, columns), cancellationToken).ConfigureAwait(false);
+        log.Verbose($"Made the FOCUS view {qualified} again over the changed columns of {target.QualifiedTable}.");
     }
 
     /// <summary>What holds the view's name now (null: nothing); throws when it is not a view, which is never replaced.</summary>
@@ -311,7 +343,7 @@ public static class FocusView
         List<(string Name, string Expression)> focus = FocusColumns(sql, columns);
         string Lookup(string table) => d.QualifiedTable(schema, table);
         var sb = new StringBuilder();
-        sb.Append("CREATE VIEW ").Append(d.QualifiedTable(schema, ViewName(table))).Append(" AS\nSELECT\n");
+        sb.Append("CREATE VIEW ").Append(d.QualifiedTable(schema, ViewName(d, table))).Append(" AS\nSELECT\n");
         for (int i = 0; i < focus.Count; i++)
         {
             sb.Append("  ").Append(focus[i].Expression).Append(" AS ").Append(Q(focus[i].Name)).Append(i + 1 < focus.Count ? ",\n" : "\n");

@@ -20,76 +20,59 @@ namespace AzBillingPS.Engine.Exports;
 /// values over one unified column list, like <see cref="CostDataReader"/> does for CSV: columns matched by name
 /// through the dataset's catalog, each value converted to the column's type (decimals exactly: a DECIMAL as it is, a
 /// DOUBLE through its shortest round-trip text), a bad value or a row outside the period failing the load with the file,
-/// row and column. Memory is bounded by one row group: its columns are read into buffers reused for the next group.
+/// row and column.
+/// <para>Parquet.Net decodes a whole column of a row group at a time, so holding a decoded row group would make memory
+/// follow the export's row-group size (about 2 KB a FOCUS row). Instead each row group is decoded column by column, by
+/// two readers at once, into a spool file in a private folder (UTF-8 text, values as their bytes), and its rows are read
+/// back through a small buffer per column while the next row group decodes into the other of two spool slots: the
+/// database takes rows while Parquet decodes, and memory holds one column being decoded per reader, not a row group.</para>
 /// </summary>
 internal sealed class ParquetCostReader : CostRowReader
 {
-    private readonly IReadOnlyList<CostFileHeader> _files;
-    private readonly CostColumn[] _columns;
-    private readonly int _dataCount;
-    private readonly LineageValues _lineage;
-    private readonly CancellationToken _cancellationToken;
-    private readonly Dictionary<string, int> _ordinals;
-    private readonly int _periodOrdinal;
+    private readonly byte[]?[] _valueBuffer;
+    private readonly int[] _valueStart;
+    private readonly int[] _valueLength;
+    private readonly byte[][] _converted;
+    private readonly bool[] _json;
 
-    internal readonly string?[] Text;
-    internal readonly decimal[] Decimals;
-    internal readonly DateTime[] Dates;
-    internal readonly bool[] Bools;
-    internal readonly Guid[] Guids;
-    internal readonly bool[] Nulls;
-    private readonly byte[][] _utf8;
-    private readonly int[] _utf8Length;
-
-    private int _fileIndex = -1;
     private Stream? _stream;
     private ParquetReader? _reader;
+    private readonly List<(Stream Stream, ParquetReader Reader)> _helpers = new();
+    private ParquetColumn[][] _partitions = Array.Empty<ParquetColumn[]>();
+    private long _allocatedAtCollect;
+    private readonly SpoolSlot[] _slots = new SpoolSlot[2];
+    private Task? _decoding;
+    private int _decodingGroup = -1;
+    private string? _spoolFolder;
+    private bool _ownSpoolFolder;
     private int _group = -1;
     private int _groupRows;
     private int _row;
     private long _rowsInFile;
     private ParquetColumn[] _active = Array.Empty<ParquetColumn>();
     private readonly Dictionary<string, ParquetColumn> _buffers = new(StringComparer.Ordinal);
-    private long _rowsRead;
     private long _bytesDone;
-    private bool _closed;
 
     public ParquetCostReader(IReadOnlyList<CostFileHeader> files, IReadOnlyList<CostColumn> dataColumns, LineageValues lineage, CancellationToken cancellationToken)
+        : base(files, dataColumns, lineage, cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(files);
-        ArgumentNullException.ThrowIfNull(dataColumns);
-        ArgumentNullException.ThrowIfNull(lineage);
-        _files = files;
-        _lineage = lineage;
-        _cancellationToken = cancellationToken;
-        var all = new List<CostColumn>(dataColumns);
-        all.AddRange(LineageColumns.All);
-        _columns = all.ToArray();
-        _dataCount = dataColumns.Count;
-        _ordinals = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
-        for (int i = 0; i < _columns.Length; i++)
+        int n = Columns.Count;
+        _valueBuffer = new byte[]?[n];
+        _valueStart = new int[n];
+        _valueLength = new int[n];
+        _converted = new byte[n][];
+        _json = new bool[n];
+        for (int i = 0; i < DataCount; i++)
         {
-            _ordinals[_columns[i].Name] = i;
+            _json[i] = Columns[i].Type == CostColumnType.Json;
         }
-
-        string? period = files.Count > 0 ? files[0].Catalog.PeriodColumn : null;
-        _periodOrdinal = period is not null && _ordinals.TryGetValue(period, out int p) ? p : -1;
-        int n = _columns.Length;
-        Text = new string?[n];
-        Decimals = new decimal[n];
-        Dates = new DateTime[n];
-        Bools = new bool[n];
-        Guids = new Guid[n];
-        Nulls = new bool[n];
-        _utf8 = new byte[n][];
-        _utf8Length = new int[n];
-        Text[_dataCount] = lineage.Scope;
-        Text[_dataCount + 1] = lineage.Metric;
-        Dates[_dataCount + 2] = lineage.PeriodStart;
-        Dates[_dataCount + 3] = lineage.PeriodEnd;
-        Guids[_dataCount + 5] = lineage.ImportId;
-        Dates[_dataCount + 6] = lineage.ImportedAtUtc;
     }
+
+    /// <summary>
+    /// Parquet.Net keeps the buffers it frees in a pool (RecyclableMemoryStream) that, unbounded, only grows; these limits
+    /// let the memory of a row group go back to the runtime once the next one is read.
+    /// </summary>
+    private static readonly ParquetOptions ReaderOptions = new() { MaximumSmallPoolFreeBytes = 16 << 20, MaximumLargePoolFreeBytes = 64 << 20 };
 
     /// <summary>Reads the column names of a Parquet file and resolves them against a dataset catalog.</summary>
     public static CostFileHeader ReadHeader(string path, ColumnCatalog catalog)
@@ -130,40 +113,20 @@ internal sealed class ParquetCostReader : CostRowReader
         return stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("PAR1"u8);
     }
 
-    public override IReadOnlyList<CostColumn> Columns => _columns;
-
-    public override long RowsRead => _rowsRead;
-
-    public override int? DecimalScale { get; set; }
-
     /// <summary>Bytes of the files consumed so far (whole files: Parquet is read a row group at a time).</summary>
-    public long BytesRead => _bytesDone;
+    public override long BytesRead => _bytesDone;
 
-    public override string? CurrentFile => _fileIndex >= 0 && _fileIndex < _files.Count ? _files[_fileIndex].Path : null;
-
-    public Action<ParquetCostReader>? OnRows { get; set; }
-
-    public int NotifyAfter { get; set; } = 50_000;
-
-    public override int FieldCount => _columns.Length;
-
-    public override bool HasRows => true;
-
-    public override bool IsClosed => _closed;
-
-    public override int RecordsAffected => -1;
-
-    public override int Depth => 0;
-
-    public override object this[int ordinal] => GetValue(ordinal);
-
-    public override object this[string name] => GetValue(GetOrdinal(name));
+    /// <summary>
+    /// The folder the decoded row groups are spooled to (a private folder is made there, and removed when the reader
+    /// closes); the system's temporary folder when not given.
+    /// </summary>
+    public string? SpoolPath { get; init; }
 
     public override bool Read()
     {
         while (true)
         {
-            _cancellationToken.ThrowIfCancellationRequested();
+            Cancellation.ThrowIfCancellationRequested();
             if (_reader is null && !OpenNext())
             {
                 return false;
@@ -173,18 +136,13 @@ internal sealed class ParquetCostReader : CostRowReader
             {
                 _row++;
                 Store();
-                _rowsRead++;
-                if (OnRows is not null && _rowsRead % NotifyAfter == 0)
-                {
-                    OnRows(this);
-                }
-
+                Counted();
                 return true;
             }
 
             if (_group + 1 < _reader!.RowGroupCount)
             {
-                LoadGroup(_group + 1);
+                NextGroup();
                 continue;
             }
 
@@ -194,30 +152,53 @@ internal sealed class ParquetCostReader : CostRowReader
 
     private bool OpenNext()
     {
-        _fileIndex++;
-        if (_fileIndex >= _files.Count)
+        FileIndex++;
+        if (FileIndex >= Files.Count)
         {
             return false;
         }
 
-        CostFileHeader file = _files[_fileIndex];
+        CostFileHeader file = Files[FileIndex];
         _stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.RandomAccess);
         try
         {
-            _reader = Task.Run(() => ParquetReader.CreateAsync(_stream, null, true, _cancellationToken)).GetAwaiter().GetResult();
+            _reader = Task.Run(() => ParquetReader.CreateAsync(_stream, ReaderOptions, true, Cancellation)).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException or IndexOutOfRangeException)
         {
             throw new EngineException(EngineErrorKind.CsvBadHeader, $"{file.Path}: not a Parquet file the module can read: {e.Message}", e) { FilePath = file.Path };
         }
 
-        DataField[] fields = _reader.Schema.GetDataFields();
+        // A row group's columns are decoded by up to two readers at once, each on its own stream over the file, the costly
+        // string columns spread evenly between them (decoding is most of what reading Parquet costs).
+        int readers = Math.Clamp(Environment.ProcessorCount, 1, MaxReaders);
+        var schemas = new List<DataField[]> { _reader.Schema.GetDataFields() };
+        for (int k = 1; k < readers; k++)
+        {
+            var stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.RandomAccess);
+            try
+            {
+                ParquetReader helper = Task.Run(() => ParquetReader.CreateAsync(stream, ReaderOptions, true, Cancellation)).GetAwaiter().GetResult();
+                _helpers.Add((stream, helper));
+                schemas.Add(helper.Schema.GetDataFields());
+            }
+            catch
+            {
+                stream.Dispose();
+                throw;
+            }
+        }
+
+        DataField[] fields = schemas[0];
         var active = new List<ParquetColumn>();
+        var parts = Enumerable.Range(0, readers).Select(_ => new List<ParquetColumn>()).ToArray();
+        int heavy = 0;
+        int light = 0;
         var mapped = new HashSet<int>();
         for (int i = 0; i < fields.Length; i++)
         {
             CostColumn column = file.Columns[i];
-            int ordinal = _ordinals[column.Name];
+            int ordinal = OrdinalOf(column.Name);
             mapped.Add(ordinal);
             string key = string.Create(CultureInfo.InvariantCulture, $"{ordinal}:{fields[i].ClrType.FullName}:{fields[i].IsNullable}");
             if (!_buffers.TryGetValue(key, out ParquetColumn? buffer))
@@ -226,11 +207,15 @@ internal sealed class ParquetCostReader : CostRowReader
                 _buffers[key] = buffer;
             }
 
-            buffer.Bind(fields[i], file.RawNames[i]);
+            int part = buffer.HeavyToRead ? heavy++ % readers : light++ % readers;
+            buffer.Bind(schemas[part][i], file.RawNames[i]);
             active.Add(buffer);
+            parts[part].Add(buffer);
         }
 
-        for (int o = 0; o < _dataCount; o++)
+        _partitions = parts.Select(p => p.ToArray()).ToArray();
+
+        for (int o = 0; o < DataCount; o++)
         {
             if (!mapped.Contains(o))
             {
@@ -239,46 +224,181 @@ internal sealed class ParquetCostReader : CostRowReader
         }
 
         _active = active.ToArray();
-        Text[_dataCount + 4] = file.Path;
-        _utf8[_dataCount + 4] = System.Text.Encoding.UTF8.GetBytes(file.Path);
-        _utf8Length[_dataCount + 4] = _utf8[_dataCount + 4].Length;
+        SetSourceFile(file.Path);
         _group = -1;
         _groupRows = 0;
         _row = -1;
         _rowsInFile = 0;
+        EnsureSpool();
+        if (_reader.RowGroupCount > 0)
+        {
+            StartDecoding(0);
+        }
+
         return true;
     }
 
-    private void LoadGroup(int group)
+    /// <summary>
+    /// Moves to the next row group: waits for its decoding (started while the previous group was being read), starts
+    /// decoding the one after it into the other spool slot, and points every column at this group's spooled values.
+    /// Reading a group from its spool while the next one decodes lets the database take rows while Parquet decodes.
+    /// </summary>
+    private void NextGroup()
     {
-        CostFileHeader file = _files[_fileIndex];
-        _group = group;
-        using ParquetRowGroupReader rg = _reader!.OpenRowGroupReader(group);
-        long count = rg.RowCount;
-        if (count > int.MaxValue)
+        CostFileHeader file = Files[FileIndex];
+        int group = _group + 1;
+        if (_decodingGroup != group)
         {
-            throw new EngineException(EngineErrorKind.CsvBadValue, $"{file.Path}: row group {group + 1} has {count:N0} rows, more than the module reads at once.") { FilePath = file.Path };
+            StartDecoding(group);
         }
 
         try
         {
-            foreach (ParquetColumn column in _active)
-            {
-                column.LoadAsync(rg, (int)count, _cancellationToken).AsTask().GetAwaiter().GetResult();
-            }
+            _decoding!.GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException or IndexOutOfRangeException)
         {
             throw new EngineException(EngineErrorKind.CsvBadValue, $"{file.Path}: row group {group + 1} cannot be read: {e.Message}", e) { FilePath = file.Path };
         }
+        finally
+        {
+            _decoding = null;
+            _decodingGroup = -1;
+        }
 
+        SpoolSlot slot = _slots[group % 2];
+        _group = group;
         _rowsInFile += _groupRows > 0 ? _groupRows : 0;
-        _groupRows = (int)count;
+        _groupRows = slot.Rows;
         _row = -1;
+        foreach (ParquetColumn column in _active)
+        {
+            column.Rewind(slot);
+        }
+
+        if (group + 1 < _reader!.RowGroupCount)
+        {
+            StartDecoding(group + 1);
+        }
     }
 
-    private void CloseCurrent()
+    /// <summary>Starts decoding a row group into its spool slot (the one the group before the previous one used).</summary>
+    private void StartDecoding(int group)
     {
+        SpoolSlot slot = _slots[group % 2];
+        ParquetReader[] readers = new[] { _reader! }.Concat(_helpers.Select(h => h.Reader)).ToArray();
+        ParquetColumn[][] partitions = _partitions;
+        string path = CurrentFile ?? string.Empty;
+        CancellationToken ct = Cancellation;
+        _decodingGroup = group;
+        _decoding = Task.Run(async () =>
+        {
+            var groups = new ParquetRowGroupReader[partitions.Length];
+            try
+            {
+                for (int k = 0; k < groups.Length; k++)
+                {
+                    groups[k] = readers[k].OpenRowGroupReader(group);
+                }
+
+                long count = groups[0].RowCount;
+                if (count > int.MaxValue)
+                {
+                    throw new EngineException(EngineErrorKind.CsvBadValue, $"{path}: row group {group + 1} has {count:N0} rows, more than the module reads at once.") { FilePath = path };
+                }
+
+                slot.Begin((int)count);
+                await Task.WhenAll(Enumerable.Range(0, groups.Length).Select(k => Task.Run(async () =>
+                {
+                    SpoolWriter writer = slot.Writer(k);
+                    foreach (ParquetColumn column in partitions[k])
+                    {
+                        long start = writer.Position;
+                        await column.DecodeAsync(groups[k], (int)count, writer, ct).ConfigureAwait(false);
+                        slot.SetRegion(column, k, start, writer.Position);
+                        CollectWhenLarge();
+                    }
+
+                    writer.Flush();
+                }, ct))).ConfigureAwait(false);
+            }
+            finally
+            {
+                foreach (ParquetRowGroupReader? g in groups)
+                {
+                    g?.Dispose();
+                }
+            }
+        }, ct);
+    }
+
+    /// <summary>The spool: a private folder with two slots, each a file per decoding reader.</summary>
+    private void EnsureSpool()
+    {
+        if (_slots[0] is not null)
+        {
+            return;
+        }
+
+        string parent = SpoolPath ?? Path.GetTempPath();
+        _spoolFolder = PrivateFolder.Create(parent, "azbillingps-parquet-");
+        _ownSpoolFolder = true;
+        for (int i = 0; i < _slots.Length; i++)
+        {
+            _slots[i] = new SpoolSlot(Path.Combine(_spoolFolder, string.Create(CultureInfo.InvariantCulture, $"slot{i}")), MaxReaders);
+        }
+    }
+
+    /// <summary>Waits for a decoding in flight to end (its error, if any, is the caller's no longer).</summary>
+    private void StopDecoding()
+    {
+        Task? pending = _decoding;
+        _decoding = null;
+        _decodingGroup = -1;
+        if (pending is null)
+        {
+            return;
+        }
+
+        try
+        {
+            pending.GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The load is already failing or finished; what the decoding hit does not matter any more.
+        }
+    }
+
+    /// <summary>Decoding readers at once over one file (each holds one column's characters while it decodes).</summary>
+    private const int MaxReaders = 2;
+
+    /// <summary>Bytes allocated while a row group is decoded after which the garbage is collected (see CollectWhenLarge).</summary>
+    private const long CollectAfterBytes = 64L << 20;
+
+    /// <summary>
+    /// Parquet.Net decodes each column into fresh buffers (large objects, which only a full collection frees); left to the
+    /// runtime they pile up, and memory would follow the row group several times over. A full collection whenever decoding
+    /// has allocated 64 MB more keeps it near one row group's UTF-8 and values (a few per million rows, tens of ms each).
+    /// </summary>
+    private void CollectWhenLarge()
+    {
+        long now = GC.GetTotalAllocatedBytes(precise: false);
+        long last = Interlocked.Read(ref _allocatedAtCollect);
+        if (now - last > CollectAfterBytes && Interlocked.CompareExchange(ref _allocatedAtCollect, now, last) == last)
+        {
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+        }
+    }
+
+    protected override void CloseCurrent()
+    {
+        StopDecoding();
+        foreach (ParquetColumn column in _active)
+        {
+            column.Release();
+        }
+
         if (_reader is not null)
         {
             _bytesDone += _stream?.Length ?? 0;
@@ -288,197 +408,105 @@ internal sealed class ParquetCostReader : CostRowReader
 
         _stream?.Dispose();
         _stream = null;
+        foreach ((Stream stream, ParquetReader reader) in _helpers)
+        {
+            reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            stream.Dispose();
+        }
+
+        _helpers.Clear();
     }
 
     private void Store()
     {
+        string path = Files[FileIndex].Path;
         foreach (ParquetColumn column in _active)
         {
-            if (!column.Store(_row, this))
+            if (!column.Store(this))
             {
-                throw BadValue(column.Raw, column.Describe(_row), ExpectedText(_columns[column.Ordinal].Type));
+                throw BadValue(path, RowNumber, column.Raw, column.Describe(), Expected(Columns[column.Ordinal].Type), "row");
             }
         }
 
-        if (_periodOrdinal < 0)
+        if (PeriodOrdinal < 0)
         {
             return;
         }
 
-        if (Nulls[_periodOrdinal])
+        if (Nulls[PeriodOrdinal])
         {
-            throw BadValue(_columns[_periodOrdinal].Name, string.Empty, "a date (the period column may not be empty)");
+            throw BadValue(path, RowNumber, Columns[PeriodOrdinal].Name, string.Empty, "a date (the period column may not be empty)", "row");
         }
 
-        DateTime date = Dates[_periodOrdinal].Date;
-        if (date < _lineage.PeriodStart || date > _lineage.PeriodEnd)
-        {
-            CostFileHeader file = _files[_fileIndex];
-            throw new EngineException(EngineErrorKind.RowOutsidePeriod,
-                string.Create(CultureInfo.InvariantCulture,
-                    $"{file.Path}: row {RowNumber:N0}: the row is dated {date:yyyy-MM-dd}, outside the period being loaded ({_lineage.PeriodStart:yyyy-MM-dd} to {_lineage.PeriodEnd:yyyy-MM-dd})."))
-            {
-                FilePath = file.Path,
-                Line = RowNumber,
-                Column = _columns[_periodOrdinal].Name,
-            };
-        }
+        CheckPeriod(path, RowNumber, "row", Columns[PeriodOrdinal].Name, string.Empty);
     }
 
     /// <summary>1-based row number within the current file.</summary>
     private long RowNumber => _rowsInFile + _row + 1;
 
-    private EngineException BadValue(string column, string value, string expected)
-    {
-        CostFileHeader file = _files[_fileIndex];
-        return new EngineException(EngineErrorKind.CsvBadValue,
-            string.Create(CultureInfo.InvariantCulture, $"{file.Path}: row {RowNumber:N0}, column '{column}': '{CostFileSchema.Shorten(value)}' is not {expected}."))
-        {
-            FilePath = file.Path,
-            Line = RowNumber,
-            Column = column,
-        };
-    }
+    /// <inheritdoc/>
+    public override long CurrentLine => FileIndex >= 0 && _row >= 0 ? RowNumber : 0;
 
-    private static string ExpectedText(CostColumnType type) => type switch
-    {
-        CostColumnType.Decimal => "a decimal number",
-        CostColumnType.Date => "a date",
-        CostColumnType.Timestamp => "a date and time",
-        CostColumnType.Boolean => "True or False",
-        CostColumnType.Guid => "a GUID",
-        _ => "text",
-    };
-
+    /// <summary>A value converted to text (a number in a text column): its UTF-8 bytes in the column's own buffer.</summary>
     internal void SetText(int ordinal, string value)
     {
-        Nulls[ordinal] = false;
-        Text[ordinal] = Columns[ordinal].Type == CostColumnType.Json
-            ? ToJson(System.Text.Encoding.UTF8.GetBytes(value), () => string.Create(CultureInfo.InvariantCulture, $"{CurrentFile}: row {RowsRead + 1}, column '{Columns[ordinal].Name}'"), out _)
-            : value;
-        _utf8Length[ordinal] = -1;
-    }
-
-    public override bool IsDBNull(int ordinal) => ordinal < _dataCount && Nulls[ordinal];
-
-    public override object GetValue(int ordinal)
-    {
-        if (IsDBNull(ordinal))
+        int max = System.Text.Encoding.UTF8.GetMaxByteCount(value.Length);
+        if (_converted[ordinal] is null || _converted[ordinal].Length < max)
         {
-            return DBNull.Value;
+            _converted[ordinal] = new byte[Math.Max(64, max)];
         }
 
-        return _columns[ordinal].Type switch
+        int length = System.Text.Encoding.UTF8.GetBytes(value, _converted[ordinal]);
+        SetUtf8(ordinal, _converted[ordinal], 0, length);
+        if (!_json[ordinal])
         {
-            CostColumnType.Decimal => GetDecimal(ordinal),
-            CostColumnType.Date or CostColumnType.Timestamp => Dates[ordinal],
-            CostColumnType.Boolean => Bools[ordinal],
-            CostColumnType.Guid => Guids[ordinal],
-            _ => GetString(ordinal),
-        };
+            Text[ordinal] = value;
+        }
     }
 
-    public override int GetValues(object[] values)
+    /// <summary>A text value as UTF-8 bytes of the column's buffer; its string is made when asked for (a JSON column's at once).</summary>
+    internal void SetUtf8(int ordinal, byte[] buffer, int start, int length)
     {
-        ArgumentNullException.ThrowIfNull(values);
-        int n = Math.Min(values.Length, FieldCount);
-        for (int i = 0; i < n; i++)
+        _valueBuffer[ordinal] = buffer;
+        _valueStart[ordinal] = start;
+        _valueLength[ordinal] = length;
+        if (_json[ordinal])
         {
-            values[i] = GetValue(i);
+            // Tags: a JSON object's text, as the CSV reader makes it.
+            SetJson(ordinal, buffer.AsSpan(start, length));
+            return;
         }
 
-        return n;
+        TextFromUtf8(ordinal);
     }
 
-    public override string GetString(int ordinal) => Text[ordinal] ?? string.Empty;
+    protected override string Where(int ordinal)
+        => string.Create(CultureInfo.InvariantCulture, $"{CurrentFile}: row {RowNumber}, column '{Columns[ordinal].Name}'");
 
-    public override ReadOnlySpan<byte> GetUtf8(int ordinal)
-    {
-        if (ordinal >= _dataCount && ordinal != _dataCount + 4)
-        {
-            string lineage = Text[ordinal] ?? string.Empty;
-            return System.Text.Encoding.UTF8.GetBytes(lineage);
-        }
-
-        if (_utf8Length[ordinal] < 0 || _utf8[ordinal] is null)
-        {
-            string s = Text[ordinal] ?? string.Empty;
-            int max = System.Text.Encoding.UTF8.GetMaxByteCount(s.Length);
-            if (_utf8[ordinal] is null || _utf8[ordinal].Length < max)
-            {
-                _utf8[ordinal] = new byte[Math.Max(64, max)];
-            }
-
-            _utf8Length[ordinal] = System.Text.Encoding.UTF8.GetBytes(s, _utf8[ordinal]);
-        }
-
-        return _utf8[ordinal].AsSpan(0, _utf8Length[ordinal]);
-    }
-
-    public override decimal GetDecimal(int ordinal)
-        => DecimalScale is int scale ? Math.Round(Decimals[ordinal], scale, MidpointRounding.AwayFromZero) : Decimals[ordinal];
-
-    public override DateTime GetDateTime(int ordinal) => Dates[ordinal];
-
-    public override bool GetBoolean(int ordinal) => Bools[ordinal];
-
-    public override Guid GetGuid(int ordinal) => Guids[ordinal];
-
-    public override double GetDouble(int ordinal) => (double)Decimals[ordinal];
-
-    public override string GetName(int ordinal) => _columns[ordinal].Name;
-
-    public override int GetOrdinal(string name) => _ordinals.TryGetValue(name, out int o) ? o : throw new ArgumentOutOfRangeException(nameof(name), name, "No such column.");
-
-    public override Type GetFieldType(int ordinal) => _columns[ordinal].Type switch
-    {
-        CostColumnType.Decimal => typeof(decimal),
-        CostColumnType.Date or CostColumnType.Timestamp => typeof(DateTime),
-        CostColumnType.Boolean => typeof(bool),
-        CostColumnType.Guid => typeof(Guid),
-        _ => typeof(string),
-    };
-
-    public override string GetDataTypeName(int ordinal) => GetFieldType(ordinal).Name;
-
-    public override bool NextResult() => false;
-
-    public override IEnumerator GetEnumerator() => new DbEnumerator(this, closeReader: false);
-
-    public override byte GetByte(int ordinal) => throw new NotSupportedException();
-
-    public override long GetBytes(int ordinal, long dataOffset, byte[]? buffer, int bufferOffset, int length) => throw new NotSupportedException();
-
-    public override char GetChar(int ordinal) => throw new NotSupportedException();
-
-    public override long GetChars(int ordinal, long dataOffset, char[]? buffer, int bufferOffset, int length) => throw new NotSupportedException();
-
-    public override short GetInt16(int ordinal) => throw new NotSupportedException();
-
-    public override int GetInt32(int ordinal) => throw new NotSupportedException();
-
-    public override long GetInt64(int ordinal) => throw new NotSupportedException();
-
-    public override float GetFloat(int ordinal) => throw new NotSupportedException();
+    protected override ReadOnlySpan<byte> DataUtf8(int ordinal)
+        => _valueBuffer[ordinal] is byte[] buffer ? buffer.AsSpan(_valueStart[ordinal], _valueLength[ordinal]) : ReadOnlySpan<byte>.Empty;
 
     public override void Close()
     {
-        CloseCurrent();
-        _closed = true;
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
+        base.Close();
+        foreach (SpoolSlot? slot in _slots)
         {
-            Close();
+            slot?.Dispose();
         }
 
-        base.Dispose(disposing);
+        Array.Clear(_slots);
+        if (_ownSpoolFolder && _spoolFolder is not null)
+        {
+            PrivateFolder.Delete(_spoolFolder, NullEngineLog.Instance);
+            _spoolFolder = null;
+        }
     }
 }
 
-/// <summary>One Parquet column of a row group, read into a reused buffer, and its values stored into the reader's typed slots.</summary>
+/// <summary>
+/// One Parquet column: decoded a row group at a time into a spool file (<see cref="DecodeAsync"/>, on a decoding thread),
+/// then read back value by value as the rows are read (<see cref="Store"/>), into the reader's typed slots.
+/// </summary>
 internal abstract class ParquetColumn(int ordinal, CostColumnType target)
 {
     public int Ordinal { get; } = ordinal;
@@ -489,19 +517,32 @@ internal abstract class ParquetColumn(int ordinal, CostColumnType target)
 
     public string Raw { get; private set; } = string.Empty;
 
+    /// <summary>Where the rows read their values of the current row group from.</summary>
+    protected SpoolCursor Cursor { get; } = new();
+
     public void Bind(DataField field, string raw)
     {
         Field = field;
         Raw = raw;
     }
 
-    public abstract ValueTask LoadAsync(ParquetRowGroupReader group, int rows, CancellationToken cancellationToken);
+    /// <summary>Decodes the column of a row group and writes its values to <paramref name="writer"/>.</summary>
+    public abstract ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, CancellationToken cancellationToken);
 
-    /// <summary>Stores row <paramref name="row"/>'s value; false when it cannot be converted to the column's type.</summary>
-    public abstract bool Store(int row, ParquetCostReader reader);
+    /// <summary>Points the column at its values of the row group a slot holds.</summary>
+    public void Rewind(SpoolSlot slot) => slot.Open(this, Cursor);
 
-    /// <summary>The value as text, for an error message.</summary>
-    public abstract string Describe(int row);
+    /// <summary>Reads the next row's value into the reader; false when it cannot be converted to the column's type.</summary>
+    public abstract bool Store(ParquetCostReader reader);
+
+    /// <summary>The last value read, as text, for an error message.</summary>
+    public abstract string Describe();
+
+    /// <summary>Lets go of the buffers (at the end of a file).</summary>
+    public virtual void Release() => Cursor.Release();
+
+    /// <summary>Costly to decode (strings): spread evenly over the readers that decode a row group's columns at once.</summary>
+    public virtual bool HeavyToRead => false;
 
     public static ParquetColumn For(Type clr, bool nullable, int ordinal, CostColumnType target)
     {
@@ -535,65 +576,159 @@ internal abstract class ParquetColumn(int ordinal, CostColumnType target)
     }
 }
 
+/// <summary>
+/// A string column. Parquet.Net hands a row group's values over as characters (two bytes each, a fresh buffer per
+/// column); they are written to the spool as UTF-8 at once (a value equal to the one before it as a mark only) and the
+/// characters let go. Read back, each value's bytes go to the sink as they are (GetUtf8), as from a CSV file; a string
+/// is only made when one is asked for.
+/// </summary>
 internal sealed class StringColumn(int ordinal, CostColumnType target) : ParquetColumn(ordinal, target)
 {
-    private string?[] _values = Array.Empty<string?>();
+    private const int Null = -1;
+    private const int Same = -2;
+    private ReadOnlyMemory<char>[] _chars = Array.Empty<ReadOnlyMemory<char>>();
+    private int[] _definitions = Array.Empty<int>();
+    private byte[] _scratch = new byte[256];
+    private byte[] _value = new byte[256];
+    private int _valueLength = -1;
 
-    public override async ValueTask LoadAsync(ParquetRowGroupReader group, int rows, CancellationToken cancellationToken)
+    public override async ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, CancellationToken cancellationToken)
     {
-        if (_values.Length < rows)
+        if (_chars.Length < rows)
         {
-            _values = new string?[rows];
+            _chars = new ReadOnlyMemory<char>[rows];
+            _definitions = new int[rows];
         }
 
-        await group.ReadAsync(Field, _values.AsMemory(0, rows)!, null, cancellationToken).ConfigureAwait(false);
+        bool nullable = Field.IsNullable;
+        int defined = Math.Max(1, Field.MaxDefinitionLevel);
+        if (Field.ClrType == typeof(string))
+        {
+            // A reader that surfaces strings as System.String: the same layout, one string per value.
+            var strings = new string?[rows];
+            await group.ReadAsync(Field, strings.AsMemory()!, null, cancellationToken).ConfigureAwait(false);
+            int count = 0;
+            for (int i = 0; i < rows; i++)
+            {
+                _definitions[i] = strings[i] is null ? 0 : 1;
+                if (strings[i] is string v)
+                {
+                    _chars[count++] = v.AsMemory();
+                }
+            }
+
+            nullable = true;
+            defined = 1;
+        }
+        else
+        {
+            await group.ReadRawAsync<ReadOnlyMemory<char>>(Field, _chars.AsMemory(0, rows), nullable ? _definitions.AsMemory(0, rows) : null, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        int cursor = 0;
+        ReadOnlySpan<char> previous = default;
+        bool any = false;
+        for (int row = 0; row < rows; row++)
+        {
+            if (nullable && _definitions[row] < defined)
+            {
+                writer.WriteInt32(Null);
+                continue;
+            }
+
+            ReadOnlySpan<char> value = _chars[cursor++].Span;
+            if (any && value.SequenceEqual(previous))
+            {
+                writer.WriteInt32(Same);
+                continue;
+            }
+
+            int max = System.Text.Encoding.UTF8.GetMaxByteCount(value.Length);
+            if (_scratch.Length < max)
+            {
+                _scratch = new byte[Math.Max(max, _scratch.Length * 2)];
+            }
+
+            int n = System.Text.Encoding.UTF8.GetBytes(value, _scratch);
+            writer.WriteInt32(n);
+            writer.WriteBytes(_scratch.AsSpan(0, n));
+            previous = value;
+            any = true;
+        }
+
+        Array.Clear(_chars, 0, rows); // the characters go now, not with the next group
     }
 
-    public override string Describe(int row) => _values[row] ?? string.Empty;
+    public override string Describe() => _valueLength < 0 ? string.Empty : System.Text.Encoding.UTF8.GetString(_value, 0, _valueLength);
 
-    public override bool Store(int row, ParquetCostReader reader)
+    public override bool Store(ParquetCostReader reader)
     {
-        string? value = _values[row];
         int o = Ordinal;
-        if (value is null || (value.Length == 0 && Target != CostColumnType.Text))
+        int length = Cursor.ReadInt32();
+        if (length == Null)
+        {
+            _valueLength = -1;
+            reader.Nulls[o] = true;
+            return true;
+        }
+
+        if (length != Same)
+        {
+            ReadOnlySpan<byte> bytes = Cursor.ReadBytes(length);
+            if (_value.Length < length)
+            {
+                _value = new byte[Math.Max(length, _value.Length * 2)];
+            }
+
+            bytes.CopyTo(_value);
+            _valueLength = length;
+        }
+
+        if (_valueLength <= 0)
         {
             reader.Nulls[o] = true;
             return true;
         }
 
-        if (value.Length == 0)
-        {
-            reader.Nulls[o] = true;
-            return true;
-        }
-
+        ReadOnlySpan<byte> value = _value.AsSpan(0, _valueLength);
         reader.Nulls[o] = false;
         switch (Target)
         {
             case CostColumnType.Decimal:
-                return CostValueParser.TryParseDecimal(value.AsSpan(), out reader.Decimals[o]);
+                return CostValueParser.TryParseDecimal(value, out reader.Decimals[o]);
             case CostColumnType.Date:
-                return CostValueParser.TryParseDate(value.AsSpan(), out reader.Dates[o]);
+                return CostValueParser.TryParseDate(value, out reader.Dates[o]);
             case CostColumnType.Timestamp:
-                return CostValueParser.TryParseTimestamp(value.AsSpan(), out reader.Dates[o]);
+                return CostValueParser.TryParseTimestamp(value, out reader.Dates[o]);
             case CostColumnType.Boolean:
-                return CostValueParser.TryParseBoolean(value.AsSpan(), out reader.Bools[o]);
+                return CostValueParser.TryParseBoolean(value, out reader.Bools[o]);
             case CostColumnType.Guid:
-                return CostValueParser.TryParseGuid(value.AsSpan(), out reader.Guids[o]);
+                return CostValueParser.TryParseGuid(value, out reader.Guids[o]);
             default:
-                reader.SetText(o, value);
+                reader.SetUtf8(o, _value, 0, _valueLength);
                 return true;
         }
     }
+
+    public override void Release()
+    {
+        base.Release();
+        _chars = Array.Empty<ReadOnlyMemory<char>>();
+        _definitions = Array.Empty<int>();
+    }
+
+    public override bool HeavyToRead => true;
 }
 
+/// <summary>A typed column (decimal, double, integer, timestamp, boolean, ...): each value spooled as its bytes.</summary>
 internal sealed class ValueColumn<T>(int ordinal, CostColumnType target, bool nullable) : ParquetColumn(ordinal, target)
-    where T : struct
+    where T : unmanaged
 {
     private T?[] _nullable = Array.Empty<T?>();
     private T[] _plain = Array.Empty<T>();
+    private T? _current;
 
-    public override async ValueTask LoadAsync(ParquetRowGroupReader group, int rows, CancellationToken cancellationToken)
+    public override async ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, CancellationToken cancellationToken)
     {
         if (nullable)
         {
@@ -603,6 +738,18 @@ internal sealed class ValueColumn<T>(int ordinal, CostColumnType target, bool nu
             }
 
             await group.ReadAsync<T>(Field, _nullable.AsMemory(0, rows), null, cancellationToken).ConfigureAwait(false);
+            for (int row = 0; row < rows; row++)
+            {
+                if (_nullable[row] is T v)
+                {
+                    writer.WriteByte(1);
+                    writer.Write(v);
+                }
+                else
+                {
+                    writer.WriteByte(0);
+                }
+            }
         }
         else
         {
@@ -612,35 +759,27 @@ internal sealed class ValueColumn<T>(int ordinal, CostColumnType target, bool nu
             }
 
             await group.ReadAsync<T>(Field, _plain.AsMemory(0, rows), null, cancellationToken).ConfigureAwait(false);
+            for (int row = 0; row < rows; row++)
+            {
+                writer.Write(_plain[row]);
+            }
         }
     }
 
-    public override string Describe(int row)
-    {
-        T? v = nullable ? _nullable[row] : _plain[row];
-        return v is null ? string.Empty : Convert.ToString(v.Value, CultureInfo.InvariantCulture) ?? string.Empty;
-    }
+    public override string Describe() => _current is T v ? Convert.ToString(v, CultureInfo.InvariantCulture) ?? string.Empty : string.Empty;
 
-    public override bool Store(int row, ParquetCostReader reader)
+    public override bool Store(ParquetCostReader reader)
     {
         int o = Ordinal;
-        T value;
-        if (nullable)
+        if (nullable && Cursor.ReadByte() == 0)
         {
-            T? v = _nullable[row];
-            if (v is null)
-            {
-                reader.Nulls[o] = true;
-                return true;
-            }
-
-            value = v.Value;
-        }
-        else
-        {
-            value = _plain[row];
+            _current = null;
+            reader.Nulls[o] = true;
+            return true;
         }
 
+        T value = Cursor.Read<T>();
+        _current = value;
         reader.Nulls[o] = false;
         switch (Target)
         {
@@ -795,5 +934,243 @@ internal sealed class ValueColumn<T>(int ordinal, CostColumnType target, bool nu
 
         result = default;
         return false;
+    }
+}
+
+/// <summary>
+/// One of the reader's two spool slots: the decoded values of one row group, a file per decoding reader (private to the
+/// user, deleted when closed), and where each column's values lie in them. One slot is decoded into while the rows of
+/// the other are read, so memory holds neither group: only a column being decoded and a small buffer per column read.
+/// </summary>
+internal sealed class SpoolSlot : IDisposable
+{
+    private readonly string _prefix;
+    private readonly SpoolWriter?[] _files;
+    private readonly Dictionary<ParquetColumn, (int File, long Start, long End)> _regions = new();
+
+    public SpoolSlot(string prefix, int writers)
+    {
+        _prefix = prefix;
+        _files = new SpoolWriter?[writers];
+    }
+
+    /// <summary>Rows of the row group the slot holds.</summary>
+    public int Rows { get; private set; }
+
+    /// <summary>Empties the slot for a new row group (its files are truncated, not made again).</summary>
+    public void Begin(int rows)
+    {
+        Rows = rows;
+        lock (_regions)
+        {
+            _regions.Clear();
+        }
+
+        foreach (SpoolWriter? file in _files)
+        {
+            file?.Reset();
+        }
+    }
+
+    /// <summary>The file decoding reader <paramref name="index"/> writes to.</summary>
+    public SpoolWriter Writer(int index)
+        => _files[index] ??= new SpoolWriter(PrivateFiles.CreateNew(string.Create(CultureInfo.InvariantCulture, $"{_prefix}-{index}.spool"), FileAccess.ReadWrite, FileShare.Read, FileOptions.DeleteOnClose));
+
+    public void SetRegion(ParquetColumn column, int file, long start, long end)
+    {
+        lock (_regions)
+        {
+            _regions[column] = (file, start, end);
+        }
+    }
+
+    public void Open(ParquetColumn column, SpoolCursor cursor)
+    {
+        (int file, long start, long end) = _regions[column];
+        cursor.Reset(_files[file]!.Handle, start, end);
+    }
+
+    public void Dispose()
+    {
+        foreach (SpoolWriter? file in _files)
+        {
+            file?.Dispose();
+        }
+    }
+}
+
+/// <summary>Appends to a spool file through its own buffer; positional reads (<see cref="SpoolCursor"/>) read it back.</summary>
+internal sealed class SpoolWriter(FileStream file) : IDisposable
+{
+    private readonly byte[] _buffer = new byte[1 << 18];
+    private int _used;
+    private long _written;
+
+    public Microsoft.Win32.SafeHandles.SafeFileHandle Handle => file.SafeFileHandle;
+
+    /// <summary>Bytes written so far, buffered ones included.</summary>
+    public long Position => _written + _used;
+
+    public void Reset()
+    {
+        _used = 0;
+        _written = 0;
+        file.SetLength(0);
+        file.Position = 0;
+    }
+
+    public void WriteByte(byte value)
+    {
+        Room(1);
+        _buffer[_used++] = value;
+    }
+
+    public void WriteInt32(int value)
+    {
+        Room(4);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(_used), value);
+        _used += 4;
+    }
+
+    public void Write<T>(T value)
+        where T : unmanaged
+    {
+        int n = Unsafe.SizeOf<T>();
+        Room(n);
+        System.Runtime.InteropServices.MemoryMarshal.Write(_buffer.AsSpan(_used), in value);
+        _used += n;
+    }
+
+    public void WriteBytes(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length > _buffer.Length)
+        {
+            Flush();
+            file.Write(bytes);
+            _written += bytes.Length;
+            return;
+        }
+
+        Room(bytes.Length);
+        bytes.CopyTo(_buffer.AsSpan(_used));
+        _used += bytes.Length;
+    }
+
+    private void Room(int n)
+    {
+        if (_buffer.Length - _used < n)
+        {
+            Flush();
+        }
+    }
+
+    public void Flush()
+    {
+        if (_used > 0)
+        {
+            file.Write(_buffer, 0, _used);
+            _written += _used;
+            _used = 0;
+        }
+    }
+
+    public void Dispose() => file.Dispose();
+}
+
+/// <summary>Reads one column's values of a row group back from a spool file, through a small buffer of its own.</summary>
+internal sealed class SpoolCursor
+{
+    private byte[] _buffer = Array.Empty<byte>();
+    private int _position;
+    private int _length;
+    private long _next;
+    private long _end;
+    private Microsoft.Win32.SafeHandles.SafeFileHandle? _file;
+
+    public void Reset(Microsoft.Win32.SafeHandles.SafeFileHandle file, long start, long end)
+    {
+        _file = file;
+        _next = start;
+        _end = end;
+        _position = 0;
+        _length = 0;
+        if (_buffer.Length == 0)
+        {
+            _buffer = new byte[1 << 15];
+        }
+    }
+
+    public byte ReadByte()
+    {
+        Need(1);
+        return _buffer[_position++];
+    }
+
+    public int ReadInt32()
+    {
+        Need(4);
+        int value = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(_buffer.AsSpan(_position));
+        _position += 4;
+        return value;
+    }
+
+    public T Read<T>()
+        where T : unmanaged
+    {
+        int n = Unsafe.SizeOf<T>();
+        Need(n);
+        T value = System.Runtime.InteropServices.MemoryMarshal.Read<T>(_buffer.AsSpan(_position, n));
+        _position += n;
+        return value;
+    }
+
+    /// <summary>The next <paramref name="n"/> bytes (valid until the next read).</summary>
+    public ReadOnlySpan<byte> ReadBytes(int n)
+    {
+        Need(n);
+        ReadOnlySpan<byte> bytes = _buffer.AsSpan(_position, n);
+        _position += n;
+        return bytes;
+    }
+
+    private void Need(int n)
+    {
+        if (_length - _position >= n)
+        {
+            return;
+        }
+
+        int left = _length - _position;
+        if (n > _buffer.Length)
+        {
+            var bigger = new byte[Math.Max(n, _buffer.Length * 2)];
+            Buffer.BlockCopy(_buffer, _position, bigger, 0, left);
+            _buffer = bigger;
+        }
+        else if (left > 0)
+        {
+            Buffer.BlockCopy(_buffer, _position, _buffer, 0, left);
+        }
+
+        _position = 0;
+        _length = left;
+        while (_length < n)
+        {
+            int want = (int)Math.Min(_buffer.Length - _length, _end - _next);
+            int got = want <= 0 ? 0 : RandomAccess.Read(_file!, _buffer.AsSpan(_length, want), _next);
+            if (got <= 0)
+            {
+                throw new InvalidDataException("A spooled row group ended before its rows did.");
+            }
+
+            _length += got;
+            _next += got;
+        }
+    }
+
+    public void Release()
+    {
+        _buffer = Array.Empty<byte>();
+        _file = null;
     }
 }

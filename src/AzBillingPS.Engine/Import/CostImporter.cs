@@ -90,6 +90,7 @@ public static class CostImporter
             totalBytes += new FileInfo(file).Length;
         }
 
+        log.Debug(string.Create(CultureInfo.InvariantCulture, $"Read the header of {headers.Count} file(s) in {stopwatch.Elapsed.TotalMilliseconds:N0} ms."));
         IReadOnlyList<CostColumn> columns = UnifyColumns(headers, request.Target.Dialect);
         foreach (CostFileHeader h in headers)
         {
@@ -107,7 +108,9 @@ public static class CostImporter
         else
         {
             progress?.Report(new EngineProgress(progressId, request.Activity, $"Reading the dates of {headers.Count} file(s)", -1));
+            TimeSpan scanStart = stopwatch.Elapsed;
             (DateTime First, DateTime Last)? range = CostFileSchema.ScanDateRange(headers, cancellationToken);
+            log.Debug(string.Create(CultureInfo.InvariantCulture, $"Read the dates of {headers.Count} file(s) for the period in {(stopwatch.Elapsed - scanStart).TotalMilliseconds:N0} ms."));
             if (range is null && request.PeriodStart is null && request.PeriodEnd is null)
             {
                 log.Warning($"{string.Join(", ", request.Files)}: no rows and no -From/-To, so there is no period to replace; nothing was loaded.");
@@ -136,7 +139,7 @@ public static class CostImporter
         var lineage = new LineageValues(scope, request.Metric, start, end, importId, DateTime.UtcNow);
         string activity = string.Create(CultureInfo.InvariantCulture, $"Import {scope} {request.Metric} {start:yyyy-MM-dd}..{end:yyyy-MM-dd}");
 
-        void OnRows(CostDataReader r)
+        void OnRows(CostRowReader r)
         {
             int percent = totalBytes > 0 ? (int)Math.Min(99, r.BytesRead * 100 / totalBytes) : -1;
             string status = string.Create(CultureInfo.InvariantCulture,

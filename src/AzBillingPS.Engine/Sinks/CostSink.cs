@@ -251,14 +251,25 @@ public abstract class CostSink
         bool checkedRows = false;
         bool upgraded = false;
         var addedEarlier = new List<string>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        TimeSpan mark = TimeSpan.Zero;
 
-        return await WithRetryAsync(what, log, async connected =>
+        // Where a load's time goes, in the debug stream: each step's own time and the time since the load began.
+        void Timed(string step)
+        {
+            TimeSpan now = clock.Elapsed;
+            log.Debug(string.Create(CultureInfo.InvariantCulture, $"{Target.QualifiedTable}: {step} in {(now - mark).TotalMilliseconds:N0} ms ({now.TotalMilliseconds:N0} ms into the load)."));
+            mark = now;
+        }
+
+        SinkResult result = await WithRetryAsync(what, log, async connected =>
         {
             bool tableLock = false;
             if (SeparateSchemaChanges)
             {
                 // Look first, without any lock: loads of an existing table with the columns it needs never take the table lock.
                 IReadOnlyList<string> existing = await ReadColumnNamesAsync(lockTimeout, connected, cancellationToken).ConfigureAwait(false);
+                Timed("connected and read the table's columns");
                 if (existing.Count == 0)
                 {
                     tableLock = true; // the first load creates the table and holds the table lock until it commits
@@ -293,6 +304,7 @@ public abstract class CostSink
 
             return await RunOnceAsync(what, lockTimeout, tableLock, unit, log, connected, async (connection, transaction, ct) =>
             {
+                Timed("connected, began the transaction and took the locks");
                 IReadOnlyList<string> names = await ListColumnNamesAsync(connection, transaction, ct).ConfigureAwait(false);
                 bool created = false;
                 var added = new List<string>(addedEarlier);
@@ -303,11 +315,18 @@ public abstract class CostSink
                         throw new TableChangedException($"{Target.QualifiedTable} disappeared after it was checked");
                     }
 
-                    // The (scope, metric, date) index is built after the first load's rows are in: one sorted build
-                    // instead of a random insert per row. Later loads keep it up to date (their DELETE needs it).
+                    // The (scope, metric, date) index: later loads keep it up to date (their DELETE needs it). Where
+                    // the dialect says so it is made with the empty table, so the first load fills it row by row as
+                    // the later ones do; else it is built after the first load's rows are in (SQL Server's clustered index).
                     await CreateSchemaAsync(connection, transaction, lockTimeout, ct).ConfigureAwait(false);
                     await ExecuteAsync(connection, transaction, Dialect.CreateTable(Target.EffectiveSchema, Target.Table, wanted), ct).ConfigureAwait(false);
                     log.Verbose($"Created table {Target.QualifiedTable} with {wanted.Count} columns.");
+                    if (Dialect.IndexBeforeFirstLoad)
+                    {
+                        await CreateIndexAsync(connection, transaction, periodColumn, log, ct).ConfigureAwait(false);
+                    }
+
+                    Timed(Dialect.IndexBeforeFirstLoad ? "created the table and its index" : "created the table");
                     created = true;
                     names = wanted.Select(c => c.Name).ToList();
                 }
@@ -334,6 +353,10 @@ public abstract class CostSink
 
                 long replaced = created ? 0 : await DeletePeriodAsync(connection, transaction, scope, metric, periodStart, periodEnd, periodColumn, ct).ConfigureAwait(false);
                 log.Verbose(string.Create(CultureInfo.InvariantCulture, $"Removed {replaced:N0} earlier rows of {scope} {metric} dated {periodStart:yyyy-MM-dd} to {periodEnd:yyyy-MM-dd}."));
+                if (!created)
+                {
+                    Timed(string.Create(CultureInfo.InvariantCulture, $"removed {replaced:N0} earlier rows"));
+                }
 
                 IReadOnlyDictionary<string, string> spelling = Spelling(wanted, names);
                 long inserted;
@@ -342,13 +365,19 @@ public abstract class CostSink
                     inserted = await BulkInsertAsync(connection, transaction, reader, spelling, batchSize, created, ct).ConfigureAwait(false);
                 }
 
+                Timed(string.Create(CultureInfo.InvariantCulture, $"inserted {inserted:N0} rows"));
                 if (created)
                 {
-                    await ExecuteAsync(connection, transaction, Dialect.CreateIndex(Target.EffectiveSchema, Target.Table, periodColumn, Target.Columnstore), ct).ConfigureAwait(false);
-                    log.Verbose(Target.Columnstore ? $"Built the clustered columnstore index of {Target.QualifiedTable}." : $"Indexed {Target.QualifiedTable} on (_Scope, _Metric, {periodColumn}).");
-                    if (Dialect.AnalyzeNewTable(Target.EffectiveSchema, Target.Table) is { } analyze)
+                    if (!Dialect.IndexBeforeFirstLoad)
+                    {
+                        await CreateIndexAsync(connection, transaction, periodColumn, log, ct).ConfigureAwait(false);
+                        Timed("built the index");
+                    }
+
+                    if (Dialect.AnalyzeNewTable(Target.EffectiveSchema, Target.Table, periodColumn) is { } analyze)
                     {
                         await ExecuteAsync(connection, transaction, analyze, ct).ConfigureAwait(false);
+                        Timed("analyzed the new table");
                     }
                 }
 
@@ -361,6 +390,14 @@ public abstract class CostSink
                 return new SinkResult(inserted, replaced, added, created);
             }, cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
+        Timed("committed");
+        return result;
+    }
+
+    private async Task CreateIndexAsync(DbConnection connection, DbTransaction transaction, string periodColumn, IEngineLog log, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection, transaction, Dialect.CreateIndex(Target.EffectiveSchema, Target.Table, periodColumn, Target.Columnstore), cancellationToken).ConfigureAwait(false);
+        log.Verbose(Target.Columnstore ? $"Built the clustered columnstore index of {Target.QualifiedTable}." : $"Indexed {Target.QualifiedTable} on (_Scope, _Metric, {periodColumn}).");
     }
 
     /// <summary>

@@ -10,7 +10,6 @@ using System.Threading.Tasks;
 using AzBillingPS.Engine.Common;
 using AzBillingPS.Engine.Csv;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace AzBillingPS.Engine.Sinks;
 
@@ -130,63 +129,52 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
 
     protected override void ClearPoolOf(DbConnection connection) => NpgsqlConnection.ClearPool((NpgsqlConnection)connection);
 
+    /// <summary>
+    /// Binary COPY inside the load's transaction, the rows encoded by <see cref="PgBinaryCopyWriter"/> straight into
+    /// Npgsql's raw COPY stream. A failure (a bad row, Ctrl+C, a dropped connection) cancels the COPY; the transaction
+    /// then rolls back as for any failed load.
+    /// </summary>
     protected override async Task<long> BulkInsertAsync(DbConnection connection, DbTransaction transaction, CostRowReader reader, IReadOnlyDictionary<string, string> names, int batchSize, bool tableCreated, CancellationToken cancellationToken)
     {
         var npgsql = (NpgsqlConnection)connection;
         string columns = string.Join(", ", reader.Columns.Select(c => Dialect.Quote(names.TryGetValue(c.Name, out string? spelled) ? spelled : c.Name)));
-        var types = reader.Columns.Select(c => c.Type).ToArray();
+        CostColumnType[] types = reader.Columns.Select(c => c.Type).ToArray();
 
         // Tags go in as jsonb where the table has jsonb (tables of earlier versions have text there).
         IReadOnlyDictionary<string, string> tableTypes = await TableColumns.ReadAsync(Target, connection, transaction, cancellationToken).ConfigureAwait(false);
-        bool[] jsonb = reader.Columns.Select(c => c.Type == CostColumnType.Json && tableTypes.TryGetValue(names.TryGetValue(c.Name, out string? spelled) ? spelled : c.Name, out string? t) && t is "jsonb" or "json").ToArray();
+        bool[] jsonb = reader.Columns.Select(c => c.Type == CostColumnType.Json && tableTypes.TryGetValue(names.TryGetValue(c.Name, out string? spelled) ? spelled : c.Name, out string? t) && t == "jsonb").ToArray();
         long rows = 0;
-        using (NpgsqlBinaryImporter importer = npgsql.BeginBinaryImport($"COPY {Target.QualifiedTable} ({columns}) FROM STDIN (FORMAT BINARY)"))
+        NpgsqlRawCopyStream stream = await npgsql.BeginRawBinaryCopyAsync($"COPY {Target.QualifiedTable} ({columns}) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+        try
         {
-            using CancellationTokenRegistration stop = cancellationToken.Register(() => importer.Timeout = TimeSpan.FromMilliseconds(1));
+            // A write the server does not take (a stalled connection) ends at once when the load is stopped.
+            using CancellationTokenRegistration stop = cancellationToken.Register(() => stream.WriteTimeout = 1);
+            var writer = new PgBinaryCopyWriter(stream, jsonb);
             while (reader.Read())
             {
-                importer.StartRow();
-                for (int i = 0; i < types.Length; i++)
-                {
-                    if (reader.IsDBNull(i))
-                    {
-                        importer.WriteNull();
-                        continue;
-                    }
-
-                    switch (types[i])
-                    {
-                        case CostColumnType.Decimal:
-                            importer.Write(reader.GetDecimal(i), NpgsqlDbType.Numeric);
-                            break;
-                        case CostColumnType.Date:
-                            importer.Write(DateOnly.FromDateTime(reader.GetDateTime(i)), NpgsqlDbType.Date);
-                            break;
-                        case CostColumnType.Timestamp:
-                            importer.Write(DateTime.SpecifyKind(reader.GetDateTime(i), DateTimeKind.Utc), NpgsqlDbType.TimestampTz);
-                            break;
-                        case CostColumnType.Boolean:
-                            importer.Write(reader.GetBoolean(i), NpgsqlDbType.Boolean);
-                            break;
-                        case CostColumnType.Guid:
-                            importer.Write(reader.GetGuid(i), NpgsqlDbType.Uuid);
-                            break;
-                        case CostColumnType.Json when jsonb[i]:
-                            importer.Write(reader.GetString(i), NpgsqlDbType.Jsonb); // always valid JSON (CostRowReader.ToJson)
-                            break;
-                        default:
-                            importer.Write(reader.GetString(i), NpgsqlDbType.Text);
-                            break;
-                    }
-                }
-
+                writer.WriteRow(reader, types);
                 rows++;
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            importer.Complete();
+            writer.Complete();
+        }
+        catch
+        {
+            try
+            {
+                stream.Cancel();
+            }
+            catch (Exception e) when (e is NpgsqlException or InvalidOperationException or ObjectDisposedException or System.IO.IOException or TimeoutException)
+            {
+                // The connection is gone or the COPY already ended; the transaction rolls back either way.
+            }
+
+            await stream.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
 
+        await stream.DisposeAsync().ConfigureAwait(false); // ends the COPY: the server checks and stores the rows
         return rows;
     }
 }

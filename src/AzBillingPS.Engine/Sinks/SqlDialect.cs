@@ -147,11 +147,25 @@ public abstract class SqlDialect
     public abstract string? CreateSchema(string schema);
 
     /// <summary>
+    /// Whether a new table's (scope, metric, date) index is made before the first load's rows go in (kept up to date row
+    /// by row, as for every later load) rather than built after them. PostgreSQL and SQLite: before. Measured on a
+    /// 1,000,000-row EA file, the build after the load reads every row back and, on PostgreSQL, takes each tuple apart up
+    /// to the lineage columns at the end of a 64-column row: 2.2 s of server CPU against 1.1 s for keeping the index up to
+    /// date during the COPY (whole first load 7.4 s -> 6.2 s of server CPU, for 15% more WAL); SQLite 7.4 s -> 6.8 s of
+    /// CPU and less memory (no sort). SQL Server builds its clustered index after the load.
+    /// </summary>
+    public virtual bool IndexBeforeFirstLoad => false;
+
+    /// <summary>
     /// Statistics for a table the first load just filled (null where building the index made them, as on SQL Server):
     /// without them PostgreSQL plans the next load's DELETE as an index scan, which visits heap pages in key order,
     /// many times each, and logs a full-page image at each visit after a checkpoint (measured: 6 times the WAL).
+    /// Only the columns that DELETE filters on are analyzed: the plan needs their statistics and the table's row count,
+    /// which any ANALYZE sets, and the other columns' statistics cost the load several times more (a sample of every
+    /// column, JSON text included). A column-list ANALYZE leaves the table's change counter as it was, so autovacuum
+    /// analyzes the whole table after the load has committed.
     /// </summary>
-    public virtual string? AnalyzeNewTable(string? schema, string table) => null;
+    public virtual string? AnalyzeNewTable(string? schema, string table, string periodColumn = CostColumnCatalog.DateColumn) => null;
 
     /// <summary>How many schemas are named <c>@schema</c> (0 or 1): the check before creating one, which needs no privilege.</summary>
     public virtual string SchemaExists() => "SELECT count(*) FROM information_schema.schemata WHERE schema_name = @schema";
@@ -352,7 +366,10 @@ internal sealed class PostgreSqlDialect : SqlDialect
 
     public override string? CreateSchema(string schema) => $"CREATE SCHEMA IF NOT EXISTS {Quote(schema)}";
 
-    public override string? AnalyzeNewTable(string? schema, string table) => $"ANALYZE {QualifiedTable(schema, table)}";
+    public override bool IndexBeforeFirstLoad => true;
+
+    public override string? AnalyzeNewTable(string? schema, string table, string periodColumn = CostColumnCatalog.DateColumn)
+        => $"ANALYZE {QualifiedTable(schema, table)} ({Quote(LineageColumns.Scope)}, {Quote(LineageColumns.Metric)}, {Quote(periodColumn)})";
 
     public override string SetLockTimeout(long milliseconds)
         => string.Create(CultureInfo.InvariantCulture, $"SET lock_timeout = {Math.Max(1, milliseconds)}");
@@ -382,6 +399,8 @@ internal sealed class SqliteDialect : SqlDialect
         CostColumnType.Boolean => "INTEGER",
         _ => "TEXT",
     };
+
+    public override bool IndexBeforeFirstLoad => true;
 
     public override string ListColumns(string? schema, string table) => "SELECT name FROM pragma_table_info(@table)";
 

@@ -88,20 +88,23 @@ public static class TableColumns
             return types;
         }
 
-        foreach (string column in ids)
+        if (target.Provider == DatabaseProvider.Sqlite)
         {
-            string? sql = IdColumnToText(target, column);
-            if (sql is null)
-            {
-                continue;
-            }
-
-            await using DbCommand command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandTimeout = 0;
-            command.CommandText = sql;
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return types; // ids always were text on SQLite
         }
+
+        // The FOCUS view over the table (made with -FocusView) reads these columns: it is made again over the text columns.
+        await Exports.FocusView.AroundColumnChangeAsync(target, connection, transaction, async () =>
+        {
+            foreach (string column in ids)
+            {
+                await using DbCommand command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandTimeout = 0;
+                command.CommandText = IdColumnToText(target, column)!;
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }, log, cancellationToken).ConfigureAwait(false);
 
         log.Warning($"Changed {string.Join(", ", ids)} of {target.DisplayTable} from GUID to text: ids are kept as text, so files with ids that are not GUIDs load too.");
         return await ReadAsync(target, connection, transaction, cancellationToken).ConfigureAwait(false);

@@ -13,6 +13,9 @@ public sealed record SyncRequest
 {
     public required SinkTarget Target { get; init; }
 
+    /// <summary>Cost Management exports to load instead of requesting reports; the scopes and metrics are then the exports'.</summary>
+    public SyncExportSource? Exports { get; init; }
+
     /// <summary>Scopes in the order given (any spelling; normalised and checked by the run).</summary>
     public required IReadOnlyList<string> Scopes { get; init; }
 

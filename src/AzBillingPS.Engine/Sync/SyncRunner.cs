@@ -41,23 +41,26 @@ internal sealed record SyncSchedule(int ReadyReports, int Downloads, int Blobs, 
 /// is ready, so one unit's load overlaps others' downloads and reports; the outcomes are handed on in plan order. A
 /// unit that fails is recorded as Failed and reported; the others go on. Cancellation stops everything: a load in
 /// progress rolls back, and units not finished stay Running in the state, which the next run treats as not loaded.
+/// A run over Cost Management exports (<see cref="SyncRequest.Exports"/>, <see cref="ExportSync"/>) plans its own units
+/// and goes through the same pipeline (<see cref="RunStagesAsync"/>) and hand-over (<see cref="HandOverAsync"/>): its
+/// download stage fetches a run's parts, its load stage loads them.
 /// </summary>
 public sealed class SyncRunner
 {
-    private const int ParentProgressId = 1;
-    private const int UnitProgressBase = 100;
+    private const int ParentProgressId = SyncWork.ParentProgressId;
     private readonly SyncRequest _request;
     private readonly ICostReportSource _reports;
     private readonly IBlobSource _blobs;
     private readonly SyncStateStore _store;
     private readonly CostSink _sink;
 
-    public SyncRunner(SyncRequest request, ICostReportSource reports, IBlobSource blobs)
+    /// <summary>A run of <paramref name="request"/>; <paramref name="reports"/> and <paramref name="blobs"/> may be null for an exports source.</summary>
+    public SyncRunner(SyncRequest request, ICostReportSource? reports, IBlobSource? blobs)
     {
         _request = request ?? throw new ArgumentNullException(nameof(request));
-        _reports = reports ?? throw new ArgumentNullException(nameof(reports));
-        _blobs = blobs ?? throw new ArgumentNullException(nameof(blobs));
-        if (request.Scopes.Count == 0)
+        _reports = reports ?? (request.Exports is null ? throw new ArgumentNullException(nameof(reports)) : NoReports.Instance);
+        _blobs = blobs ?? (request.Exports is null ? throw new ArgumentNullException(nameof(blobs)) : NoReports.Instance);
+        if (request.Scopes.Count == 0 && request.Exports is null)
         {
             throw new EngineException(EngineErrorKind.InvalidArgument, "No scope to sync.");
         }
@@ -141,6 +144,13 @@ public sealed class SyncRunner
         ArgumentNullException.ThrowIfNull(shouldProcess);
         ArgumentNullException.ThrowIfNull(onUnit);
         ArgumentNullException.ThrowIfNull(log);
+        if (_request.Exports is { } exports)
+        {
+            // Cost Management exports instead of the Cost Details API: the export importer plans, the same pipeline fetches and loads.
+            // Its loads go one at a time: each checks the export state under the table's lock.
+            return await ExportSync.RunAsync(_request, exports, Schedule with { Loads = 1 }, shouldProcess, onUnit, log, progress, cancellationToken).ConfigureAwait(false);
+        }
+
         DateTime started = DateTime.UtcNow;
         SyncRequest r = _request;
         string target = $"{r.Target.DisplayTable} on {_store.Describe()}";
@@ -172,15 +182,7 @@ public sealed class SyncRunner
         }
 
         // The working folder is checked (and this run's folder made) before any unit is marked Running.
-        string runFolder = Path.Combine(r.WorkingPath, RunFolderPrefix + r.RunId.ToString("N"));
-        FileStream? runLock = null;
-        if (toLoad.Count > 0)
-        {
-            string working = PrivateFiles.EnsureFolder(r.WorkingPath, strict: r.WorkingPathIsDefault, r.WorkingPathIsDefault ? "The default working folder" : "-WorkingPath", "-WorkingPath");
-            runFolder = Path.Combine(working, RunFolderPrefix + r.RunId.ToString("N"));
-            runLock = ClaimRunFolder(working, runFolder, r, log);
-        }
-
+        await using SyncRunFolder runFolder = SyncRunFolder.Claim(r, toLoad.Count > 0, log);
         try
         {
             if (toLoad.Count > 0)
@@ -191,34 +193,93 @@ public sealed class SyncRunner
         }
         catch
         {
-            await ReleaseRunFolderAsync(runLock, runFolder, log).ConfigureAwait(false);
+            await runFolder.ReleaseAsync(delete: true).ConfigureAwait(false);
             throw;
         }
 
         // With loads at once, the first one alone creates a table that does not exist yet; the others wait for it.
-        FirstLoadGate? gate = null;
-        if (toLoad.Count > 1 && Schedule.Loads > 1)
-        {
-            IReadOnlyList<string> columns = await _sink.ReadAsync(r.LockTimeout, (c, t) => _sink.ListColumnNamesAsync(c, null, t), cancellationToken).ConfigureAwait(false);
-            gate = columns.Count == 0 ? new FirstLoadGate() : null;
-        }
+        FirstLoadGate? gate = await FirstLoadGate.ForAsync(_sink, Schedule, toLoad.Count, r.LockTimeout, cancellationToken).ConfigureAwait(false);
+        await HandOverAsync(reported, toLoad, RunUnitsAsync(toLoad, runFolder.Path, gate, log, progress, cancellationToken), r.Activity, "unit(s)", onUnit, progress, cancellationToken).ConfigureAwait(false);
+        return new SyncRunOutcome(r.RunId, _store.Describe(), r.Target.Table, _store.StateTarget.Table, started, DateTime.UtcNow, scopes, reported);
+    }
 
+    /// <summary>
+    /// The pipeline: report stage (reports requested as the source's pacing allows: <see cref="ReportScheduler"/>),
+    /// download stage, load stage, each bounded by <see cref="Schedule"/> and each taking units as the stage before
+    /// finishes them; the units come out in the order of <paramref name="units"/>.
+    /// </summary>
+    internal IAsyncEnumerable<SyncUnitOutcome> RunUnitsAsync(IReadOnlyList<SyncUnitOutcome> units, string runFolder, FirstLoadGate? gate, IEngineLog log, IProgress<EngineProgress>? progress, CancellationToken cancellationToken)
+    {
+        SyncSchedule s = Schedule;
+        var saver = new BlobSaver(_blobs, new BlobSaveOptions { ThrottleLimit = s.Blobs, Refresh = true, RefreshNote = "requesting the report again for fresh links" });
+        IReadOnlyList<UnitWork> work = units.Select((u, i) => new UnitWork(u, i, runFolder, progress)).ToList();
+        IAsyncEnumerable<SyncUnitOutcome> done = RunStagesAsync(work, s,
+            all => Values(ReportScheduler.RunAsync(all, ReportRequestOf, _reports, (w, _, ct) => RequestStageAsync(w, log, ct), s.ReadyReports, cancellationToken)),
+            (w, ct) => DownloadStageAsync(w, saver, log, ct),
+            (w, ct) => LoadStageAsync(w, log, ct),
+            gate,
+            log,
+            cancellationToken);
+        return Disposing(done, saver, cancellationToken);
+    }
+
+    /// <summary>
+    /// The stages of a run, whatever its source: <paramref name="request"/> (the units as their reports are ready; none
+    /// for a source with nothing to request), <paramref name="download"/> and <paramref name="load"/>, each with the
+    /// bounds of <paramref name="schedule"/> (the first load alone when <paramref name="gate"/> says the table is new),
+    /// each taking units as the stage before hands them on (a stage records a unit's failure in it rather than throwing,
+    /// and the later stages pass a failed unit through); the outcomes come out in the order of <paramref name="work"/>.
+    /// </summary>
+    internal static IAsyncEnumerable<SyncUnitOutcome> RunStagesAsync<TWork>(
+        IReadOnlyList<TWork> work,
+        SyncSchedule schedule,
+        Func<IReadOnlyList<TWork>, IAsyncEnumerable<TWork>>? request,
+        Func<TWork, CancellationToken, Task<TWork>> download,
+        Func<TWork, CancellationToken, Task<SyncUnitOutcome>> load,
+        FirstLoadGate? gate,
+        IEngineLog log,
+        CancellationToken cancellationToken)
+        where TWork : SyncWork
+    {
+        IAsyncEnumerable<TWork> requested = request is null ? FanOut.ToAsync(work) : request(work);
+        IAsyncEnumerable<TWork> downloaded = Values(FanOut.InCompletionOrder(requested, schedule.Downloads, (w, _, ct) => download(w, ct), schedule.Loads, cancellationToken));
+        IAsyncEnumerable<(int, SyncUnitOutcome)> loaded = Values(FanOut.InCompletionOrder(downloaded, schedule.Loads,
+            async (w, _, ct) => (w.Position, await (gate is null ? load(w, ct) : gate.LoadAsync(w, load, log, ct)).ConfigureAwait(false)), 1, cancellationToken));
+        return FanOut.Reorder(loaded, cancellationToken);
+    }
+
+    /// <summary>
+    /// Hands every unit of a run to <paramref name="onUnit"/> in plan order (<paramref name="reported"/>): a unit with
+    /// nothing to do at once, a unit of <paramref name="toLoad"/> when <paramref name="pipeline"/> gives it back (in the
+    /// same order), with the run's progress bar counting <paramref name="noun"/> done and failed. Shared by both sources.
+    /// </summary>
+    internal static async Task HandOverAsync(
+        IReadOnlyList<SyncUnitOutcome> reported,
+        IReadOnlyList<SyncUnitOutcome> toLoad,
+        IAsyncEnumerable<SyncUnitOutcome> pipeline,
+        string activity,
+        string noun,
+        Action<SyncUnitOutcome> onUnit,
+        IProgress<EngineProgress>? progress,
+        CancellationToken cancellationToken)
+    {
+        var loading = new HashSet<SyncUnitOutcome>(toLoad, ReferenceEqualityComparer.Instance);
         int finished = 0;
         int failed = 0;
         void Parent()
         {
-            progress?.Report(new EngineProgress(ParentProgressId, r.Activity,
-                string.Create(CultureInfo.InvariantCulture, $"{finished} of {toLoad.Count} unit(s) done, {failed} failed"),
+            progress?.Report(new EngineProgress(ParentProgressId, activity,
+                string.Create(CultureInfo.InvariantCulture, $"{finished} of {toLoad.Count} {noun} done, {failed} failed"),
                 toLoad.Count == 0 ? 100 : finished * 100 / toLoad.Count));
         }
 
         Parent();
         try
         {
-            await using IAsyncEnumerator<SyncUnitOutcome> done = RunUnitsAsync(toLoad, runFolder, gate, log, progress, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            await using IAsyncEnumerator<SyncUnitOutcome> done = pipeline.GetAsyncEnumerator(cancellationToken);
             foreach (SyncUnitOutcome unit in reported)
             {
-                if (unit.Action != SyncAction.Skipped)
+                if (loading.Contains(unit))
                 {
                     // The pipeline hands the units to load back in plan order, so the next one out is this one.
                     if (!await done.MoveNextAsync().ConfigureAwait(false) || !ReferenceEquals(done.Current, unit))
@@ -236,36 +297,8 @@ public sealed class SyncRunner
         }
         finally
         {
-            progress?.Report(new EngineProgress(ParentProgressId, r.Activity, "Done", 100, Completed: true));
-            if (r.KeepFiles)
-            {
-                if (runLock is not null)
-                {
-                    await runLock.DisposeAsync().ConfigureAwait(false);
-                }
-            }
-            else
-            {
-                await ReleaseRunFolderAsync(runLock, runFolder, log).ConfigureAwait(false);
-            }
+            progress?.Report(new EngineProgress(ParentProgressId, activity, "Done", 100, Completed: true));
         }
-
-        return new SyncRunOutcome(r.RunId, _store.Describe(), r.Target.Table, _store.StateTarget.Table, started, DateTime.UtcNow, scopes, reported);
-    }
-
-    /// <summary>
-    /// The pipeline: report stage, download stage, load stage, each bounded by <see cref="Schedule"/> and each taking
-    /// units as the stage before finishes them; the units come out in the order of <paramref name="units"/>.
-    /// </summary>
-    internal IAsyncEnumerable<SyncUnitOutcome> RunUnitsAsync(IReadOnlyList<SyncUnitOutcome> units, string runFolder, FirstLoadGate? gate, IEngineLog log, IProgress<EngineProgress>? progress, CancellationToken cancellationToken)
-    {
-        SyncSchedule s = Schedule;
-        var saver = new BlobSaver(_blobs, new BlobSaveOptions { ThrottleLimit = s.Blobs, Refresh = true, RefreshNote = "requesting the report again for fresh links" });
-        List<UnitWork> work = units.Select((u, i) => new UnitWork(u, i, runFolder, progress)).ToList();
-        IAsyncEnumerable<UnitWork> requested = Values(ReportScheduler.RunAsync(work, ReportRequestOf, _reports, (w, _, ct) => RequestStageAsync(w, log, ct), s.ReadyReports, cancellationToken));
-        IAsyncEnumerable<UnitWork> downloaded = Values(FanOut.InCompletionOrder(requested, s.Downloads, (w, _, ct) => DownloadStageAsync(w, saver, log, ct), s.Loads, cancellationToken));
-        IAsyncEnumerable<(int, SyncUnitOutcome)> loaded = Values(FanOut.InCompletionOrder(downloaded, s.Loads, async (w, _, ct) => (w.Position, await LoadStageAsync(w, gate, log, ct).ConfigureAwait(false)), 1, cancellationToken));
-        return Disposing(FanOut.Reorder(loaded, cancellationToken), saver, cancellationToken);
     }
 
     private CostReportRequest ReportRequestOf(UnitWork w)
@@ -334,7 +367,7 @@ public sealed class SyncRunner
         return w;
     }
 
-    private async Task<SyncUnitOutcome> LoadStageAsync(UnitWork w, FirstLoadGate? gate, IEngineLog log, CancellationToken ct)
+    private async Task<SyncUnitOutcome> LoadStageAsync(UnitWork w, IEngineLog log, CancellationToken ct)
     {
         SyncUnitOutcome unit = w.Unit;
         if (unit.Action == SyncAction.Failed)
@@ -342,31 +375,6 @@ public sealed class SyncRunner
             return unit;
         }
 
-        if (gate is null || !gate.TryGoFirst())
-        {
-            if (gate is not null)
-            {
-                log.Verbose($"{unit.Key}: loads after the first load of the run, which creates {_request.Target.DisplayTable}.");
-                w.Status("Waiting for the first load to create the table");
-                await gate.FirstDone.WaitAsync(ct).ConfigureAwait(false);
-            }
-
-            return await LoadAsync(w, log, ct).ConfigureAwait(false);
-        }
-
-        try
-        {
-            return await LoadAsync(w, log, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            gate.Done();
-        }
-    }
-
-    private async Task<SyncUnitOutcome> LoadAsync(UnitWork w, IEngineLog log, CancellationToken ct)
-    {
-        SyncUnitOutcome unit = w.Unit;
         SyncRequest r = _request;
         var stage = Stopwatch.StartNew();
         try
@@ -481,57 +489,28 @@ public sealed class SyncRunner
         }
     }
 
-    /// <summary>The first load of a run whose table does not exist yet goes alone (it creates the table); the others wait until it ends, however it ends.</summary>
-    internal sealed class FirstLoadGate
+    /// <summary>A unit of the Cost Details API on its way through the stages: its report, then its files.</summary>
+    private sealed class UnitWork(SyncUnitOutcome unit, int position, string runFolder, IProgress<EngineProgress>? progress)
+        : SyncWork(unit, position, runFolder, progress)
     {
-        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private int _taken;
-
-        public Task FirstDone => _done.Task;
-
-        public bool TryGoFirst() => Interlocked.Exchange(ref _taken, 1) == 0;
-
-        public void Done() => _done.TrySetResult();
-    }
-
-    /// <summary>One unit on its way through the stages: what it carries from one stage to the next.</summary>
-    private sealed class UnitWork
-    {
-        public UnitWork(SyncUnitOutcome unit, int position, string runFolder, IProgress<EngineProgress>? progress)
-        {
-            Unit = unit;
-            Position = position;
-            ProgressId = UnitProgressBase + (unit.Index % 10_000);
-            Activity = $"Sync {unit.Key}";
-            Folder = Path.Combine(runFolder, string.Create(CultureInfo.InvariantCulture, $"{unit.Index + 1:D4}-{unit.Key.Metric}-{unit.Key.MonthText}"));
-            Child = new ChildProgress(progress, ParentProgressId);
-        }
-
-        public SyncUnitOutcome Unit { get; }
-
-        /// <summary>Position among the units to load (the pipeline's output order).</summary>
-        public int Position { get; }
-
-        public int ProgressId { get; }
-
-        public string Activity { get; }
-
-        public string Folder { get; }
-
-        public ChildProgress Child { get; }
-
-        public DateTime Started { get; } = DateTime.UtcNow;
-
-        public Stopwatch Total { get; } = Stopwatch.StartNew();
-
         public CostReportResult? Report { get; set; }
 
         public IReadOnlyList<string> Files { get; set; } = Array.Empty<string>();
-
-        public void Status(string status) => Child.Report(new EngineProgress(ProgressId, Activity, status, -1));
     }
 
-    private const string RunFolderPrefix = "sync-";
+    /// <summary>Stands in for the report and blob sources of a run over exports, which uses neither.</summary>
+    private sealed class NoReports : ICostReportSource, IBlobSource
+    {
+        public static readonly NoReports Instance = new();
+
+        public Task<CostReportResult> RequestAsync(CostReportRequest request, IEngineLog log, IProgress<EngineProgress>? progress, int progressId, CancellationToken cancellationToken)
+            => throw new InvalidOperationException("A run over exports requests no reports.");
+
+        public Task<BlobDownloadOutcome> DownloadAsync(BlobDownloadRequest request, IEngineLog log, IProgress<long>? bytesWritten, CancellationToken cancellationToken)
+            => throw new InvalidOperationException("A run over exports downloads no report blobs.");
+    }
+
+    internal const string RunFolderPrefix = "sync-";
     private const string RunLockName = ".run.lock";
 
     /// <summary>The file the module writes into each run folder it makes; cleanup removes only folders that have it.</summary>
@@ -544,7 +523,7 @@ public sealed class SyncRunner
     /// symbolic link, holding the marker, and whose lock file nobody holds (or, without a lock file, more than a day
     /// old: it may be a run that is just starting). Nothing else in the working folder is touched, and no link is followed.
     /// </summary>
-    private static FileStream ClaimRunFolder(string workingPath, string runFolder, SyncRequest request, IEngineLog log)
+    internal static FileStream ClaimRunFolder(string workingPath, string runFolder, SyncRequest request, IEngineLog log)
     {
         foreach (string dir in Directory.EnumerateFileSystemEntries(workingPath, RunFolderPrefix + "*"))
         {
@@ -613,21 +592,11 @@ public sealed class SyncRunner
         return true;
     }
 
-    private static async Task ReleaseRunFolderAsync(FileStream? runLock, string runFolder, IEngineLog log)
-    {
-        if (runLock is null)
-        {
-            return;
-        }
-
-        await runLock.DisposeAsync().ConfigureAwait(false);
-        DeleteFolder(runFolder, log);
-    }
-
     private SyncLoadRecord Record(SyncUnitOutcome unit, DateTime started, Guid? importId, long rows, long bytes)
         => new(unit.Key, unit.PeriodStart, unit.PeriodEnd, unit.IsFinal, rows, bytes, unit.Blobs, unit.OperationId, importId, started, DateTime.UtcNow, _request.RunId, _request.Host);
 
-    private static void DeleteFolder(string folder, IEngineLog log)
+    /// <summary>Removes a run's or a unit's folder (never through a link).</summary>
+    internal static void DeleteFolder(string folder, IEngineLog log)
     {
         try
         {

@@ -171,9 +171,7 @@ public sealed class ImportAzCostExportCommand : DatabaseTargetCmdlet
                         ErrorIds.ParameterConflict, ErrorCategory.InvalidArgument, Token));
                 }
 
-                Uri endpoint = Uri.TryCreate(StorageAccount, UriKind.Absolute, out Uri? url) && (url.Scheme == Uri.UriSchemeHttps || url.Scheme == Uri.UriSchemeHttp)
-                    ? url
-                    : new Uri($"https://{StorageAccount.Trim().ToLowerInvariant()}.blob.core.windows.net/");
+                Uri endpoint = StorageEndpoint(StorageAccount);
                 AzBillingToken token = Token;
                 return BlobContainerStore.WithToken(endpoint, Container, Prefix, async ct => (await token.GetTokenAsync(null, ct).ConfigureAwait(false)).Token);
             default:
@@ -181,6 +179,12 @@ public sealed class ImportAzCostExportCommand : DatabaseTargetCmdlet
                 return new LocalExportStore(folder);
         }
     }
+
+    /// <summary>A storage account's blob endpoint: the URL given, or https://&lt;name&gt;.blob.core.windows.net/ for a name.</summary>
+    internal static Uri StorageEndpoint(string account)
+        => Uri.TryCreate(account, UriKind.Absolute, out Uri? url) && (url.Scheme == Uri.UriSchemeHttps || url.Scheme == Uri.UriSchemeHttp)
+            ? url
+            : new Uri($"https://{account.Trim().ToLowerInvariant()}.blob.core.windows.net/");
 
     private static AzCostExportResult ToResult(ExportRunOutcome o) => new()
     {

@@ -11,6 +11,7 @@ using AzBillingPS.Engine.Auth;
 using AzBillingPS.Engine.Blobs;
 using AzBillingPS.Engine.Common;
 using AzBillingPS.Engine.CostDetails;
+using AzBillingPS.Engine.Exports;
 using AzBillingPS.Engine.Sinks;
 using AzBillingPS.Engine.Sync;
 using AzBillingPS.Internal;
@@ -26,7 +27,7 @@ namespace AzBillingPS.Commands;
 public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
 {
     /// <summary>Parameters a configuration file may not set: secrets and live objects are passed as parameters.</summary>
-    private static readonly string[] NotInConfig = { "ConfigPath", "ClientSecret", "CertificatePassword", "Certificate", "Token", "DatabaseToken", "Credential" };
+    private static readonly string[] NotInConfig = { "ConfigPath", "ClientSecret", "CertificatePassword", "Certificate", "Token", "DatabaseToken", "Credential", "ExportContainerSasUrl" };
 
     private static readonly string[] DeferredFromConfig = { "Scope" };
 
@@ -40,7 +41,10 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         TargetGroup,
         new[] { "Months", "From", "To", "LookbackMonths" },
         new[] { "UseTokenForDatabase", "DatabaseToken" },
+        new[] { "ExportPath", "ExportContainerSasUrl", "ExportStorageAccount", "ExportContainer" },
     };
+
+    private const string StorageScope = "https://storage.azure.com/.default";
 
     private readonly List<string> _scopes = new();
     private Dictionary<string, object?> _deferred = new(StringComparer.OrdinalIgnoreCase);
@@ -49,6 +53,9 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     private string? _federatedTokenFile;
     private SinkTarget? _target;
     private string _signInMethod = SignInParameters.FederatedToken;
+    private bool _needsSignIn = true;
+
+    private bool ExportSource => ExportPath is not null || ExportContainerSasUrl is not null || ExportStorageAccount is not null;
 
     // ---- Sign-in: the parameters of Get-AzBillingToken, or -Token.
 
@@ -167,6 +174,44 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     [ValidateNotNullOrEmpty]
     public AzCostMetric[] Metric { get; set; } = { AzCostMetric.ActualCost };
 
+    // ---- Or Cost Management exports instead of the Cost Details API.
+
+    /// <summary>A folder holding Cost Management exports (as azcopy sync or Storage Explorer leave a container).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ExportPath { get; set; }
+
+    /// <summary>The SAS URL of the container the exports write to (read and list).</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public Uri? ExportContainerSasUrl { get; set; }
+
+    /// <summary>The storage account the exports write to (name or blob endpoint), read with the sign-in identity's storage token.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ExportStorageAccount { get; set; }
+
+    /// <summary>The container the exports write to, with -ExportStorageAccount.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ExportContainer { get; set; }
+
+    /// <summary>A folder inside the container to read.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ExportPrefix { get; set; }
+
+    /// <summary>Only exports whose name matches (wildcards).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
+    public string[]? ExportName { get; set; }
+
+    /// <summary>Only exports of these datasets.</summary>
+    [Parameter]
+    [ValidateSet("ActualCost", "AmortizedCost", "Usage", "FocusCost", "PriceSheet", "ReservationDetails", "ReservationTransactions", "ReservationRecommendations", IgnoreCase = true)]
+    public string[]? ExportDataset { get; set; }
+
     // ---- Period.
 
     [Parameter]
@@ -254,13 +299,29 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         Conflict(UseTokenForDatabase && _target!.Provider == DatabaseProvider.Sqlite,
             "-UseTokenForDatabase signs in to SQL Server, Azure SQL or PostgreSQL; a SQLite file has no sign-in.", _target!.Provider);
         Conflict(UseTokenForDatabase && _target!.Credential is not null, "-UseTokenForDatabase and -Credential are two ways to sign in to the database; give one.", Credential);
+        string[] exportSources = new[] { (nameof(ExportPath), ExportPath is not null), (nameof(ExportContainerSasUrl), ExportContainerSasUrl is not null), (nameof(ExportStorageAccount), ExportStorageAccount is not null) }
+            .Where(p => p.Item2).Select(p => "-" + p.Item1).ToArray();
+        Conflict(exportSources.Length > 1, $"Give one exports source: -ExportPath (a folder), -ExportContainerSasUrl, or -ExportStorageAccount with -ExportContainer; not {string.Join(" and ", exportSources)}.", null);
+        Conflict(ExportStorageAccount is not null && ExportContainer is null, "-ExportStorageAccount needs -ExportContainer (the container the exports write to).", ExportStorageAccount);
+        Conflict(!ExportSource && (ExportContainer is not null || ExportPrefix is not null || ExportName is not null || ExportDataset is not null),
+            "-ExportContainer, -ExportPrefix, -ExportName and -ExportDataset go with an exports source: -ExportPath, -ExportContainerSasUrl or -ExportStorageAccount.", null);
+        Conflict(ExportPath is not null && ExportPrefix is not null, "-ExportPrefix is a folder inside a container; with -ExportPath, name that folder in the path.", ExportPrefix);
+        if (ExportSource)
+        {
+            string? with = new[] { nameof(Scope), nameof(AllSubscriptions), nameof(Exclude), nameof(Metric), nameof(LookbackMonths) }
+                .FirstOrDefault(p => MyInvocation.BoundParameters.ContainsKey(p) || (p == nameof(AllSubscriptions) && AllSubscriptions) || (p == nameof(LookbackMonths) && LookbackMonths is not null) || (p == nameof(Scope) && _deferred.ContainsKey("Scope")));
+            Conflict(with is not null, $"-{with} does not go with an exports source: the exports' manifests say which scopes, datasets and months they hold (-ExportDataset and -ExportName choose among them, -Months or -From/-To the months).", null);
+        }
+
+        // An exports source read from a folder or by SAS URL needs no sign-in; a storage account or an Azure SQL token does.
+        _needsSignIn = !ExportSource || ExportStorageAccount is not null || UseTokenForDatabase;
         if (Token is not null)
         {
             string[] signIn = SignInParameters.MethodParameters.Concat(SignInDetails).ToArray();
             string? also = signIn.FirstOrDefault(p => MyInvocation.BoundParameters.ContainsKey(p));
             Conflict(also is not null, $"-Token already says who signs in; leave out -{also}.", Token);
         }
-        else
+        else if (_needsSignIn)
         {
             try
             {
@@ -286,7 +347,9 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     protected override async Task EndProcessingAsync()
     {
         IEngineLog log = CreateLog();
+        bool exports = ExportSource;
         bool scopesGiven = _scopes.Count > 0;
+        Conflict(exports && scopesGiven, "-Scope (here from the pipeline) does not go with an exports source: the exports' manifests say which scopes they hold.", null);
         if (!scopesGiven && _deferred.TryGetValue("Scope", out object? fromFile) && fromFile is string[] configured)
         {
             _scopes.AddRange(configured);
@@ -308,28 +371,36 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             }
         }
 
-        Conflict(!all && _scopes.Count == 0, "Give the scopes to sync: -Scope /subscriptions/{id} (or a billing scope; several, or from the pipeline), or -AllSubscriptions.", null);
+        Conflict(!exports && !all && _scopes.Count == 0, "Give the scopes to sync: -Scope /subscriptions/{id} (or a billing scope; several, or from the pipeline), or -AllSubscriptions.", null);
 
         // Sign in first: a wrong identity fails the command once, before any unit.
-        AccessTokenProvider tokens;
+        AccessTokenProvider? tokens = null;
         TokenProviderOptions? options = null;
         if (Token is not null)
         {
             tokens = Token.Provider;
         }
-        else
+        else if (_needsSignIn)
         {
             options = await SignIn().BuildAsync(_signInMethod, log).ConfigureAwait(false);
             tokens = AccessTokenProvider.Create(options);
         }
 
-        await tokens.GetTokenAsync(log, CancellationToken).ConfigureAwait(false);
-        WriteVerboseAsync($"Signed in as {tokens.Who} for {tokens.ResourceManagerUrl}.");
+        if (tokens is not null)
+        {
+            // From a storage account the identity needs a storage token (with -Token, the token given must be one).
+            AccessTokenProvider first = exports && ExportStorageAccount is not null && Token is null ? tokens.ForScope(StorageScope) : tokens;
+            await first.GetTokenAsync(log, CancellationToken).ConfigureAwait(false);
+            WriteVerboseAsync(first.Scope is string scope && scope.Contains("storage", StringComparison.OrdinalIgnoreCase) ? $"Signed in as {first.Who} for storage ({scope})." : $"Signed in as {first.Who} for {first.ResourceManagerUrl}.");
+        }
 
-        IReadOnlyList<string> scopes;
+        IReadOnlyList<string> scopes = Array.Empty<string>(); // an exports source: the exports' manifests name their scopes
         try
         {
-            scopes = await SyncScopes.ResolveAsync(_scopes, all, Excluded, tokens, log, CancellationToken).ConfigureAwait(false);
+            if (!exports)
+            {
+                scopes = await SyncScopes.ResolveAsync(_scopes, all, Excluded, tokens!, log, CancellationToken).ConfigureAwait(false);
+            }
         }
         catch (EngineException e) when (!all)
         {
@@ -340,7 +411,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         if (UseTokenForDatabase)
         {
             // The same identity, for the database's resource in the cloud signed in to (its scope from the cloud table).
-            AccessTokenProvider database = tokens.ForScope(tokens.CloudTable.DatabaseScope(target.Provider == DatabaseProvider.PostgreSql));
+            AccessTokenProvider database = tokens!.ForScope(tokens.CloudTable.DatabaseScope(target.Provider == DatabaseProvider.PostgreSql));
             target = target with { AccessToken = ct => database.GetTokenAsync(log, ct) };
             WriteVerboseAsync($"Signing in to the database as {database.Who} with scope {database.Scope}.");
         }
@@ -355,7 +426,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             throw new TerminatingErrorException(new ErrorRecord(new ArgumentException(e.Message, e), ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, (object?)From ?? To));
         }
 
-        if (scopes.Count == 0)
+        if (!exports && scopes.Count == 0)
         {
             WriteWarningAsync("No scope is left to sync after -Exclude; nothing was done.");
         }
@@ -363,9 +434,11 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         // The default working folder is the user's own (PrivateFiles.DefaultWorkingFolder); the runner checks it, or
         // -WorkingPath, before anything is written.
         string working = WorkingPath is null ? PrivateFiles.DefaultWorkingFolder() : await OnPipelineAsync(() => UnresolvedPath(WorkingPath)).ConfigureAwait(false);
+        string? exportFolder = ExportPath is null ? null : await OnPipelineAsync(() => UnresolvedPath(ExportPath)).ConfigureAwait(false);
         var request = new SyncRequest
         {
             Target = target,
+            Exports = exports ? ExportsFrom(tokens, exportFolder, log) : null,
             Scopes = scopes,
             Metrics = Metric.Select(m => m.ToString()).ToArray(),
             Months = months,
@@ -379,13 +452,19 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         };
 
         SyncRunOutcome outcome;
-        if (scopes.Count == 0)
+        if (exports)
+        {
+            var runner = new SyncRunner(request, null, null);
+            WriteVerboseAsync($"Sync run {request.RunId} from exports into {target.QualifiedTable} (export state in {target.Table}_ExportState); working folder {working}.");
+            outcome = await runner.RunAsync(ShouldProcessAsync, OnUnit, log, CreateProgress(), CancellationToken).ConfigureAwait(false);
+        }
+        else if (scopes.Count == 0)
         {
             outcome = SyncRunOutcome.Empty(request.RunId, target.Table);
         }
         else
         {
-            using var reports = new CostDetailsReportSource(tokens);
+            using var reports = new CostDetailsReportSource(tokens!);
             using var blobs = new BlobDownloader(new BlobDownloaderOptions { Inflation = new InflationLimit(MaxGzipRatio) });
             var runner = new SyncRunner(request, reports, blobs);
             WriteVerboseAsync($"Sync run {request.RunId} into {target.QualifiedTable} ({runner.State.Describe()}); working folder {working}.");
@@ -409,6 +488,34 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         WriteObjectAsync(Summary(outcome));
     }
 
+    /// <summary>The exports source the parameters name: a folder (<paramref name="folder"/>, -ExportPath resolved on the pipeline thread), a container by SAS URL, or a storage account with a storage token.</summary>
+    private SyncExportSource ExportsFrom(AccessTokenProvider? tokens, string? folder, IEngineLog log)
+    {
+        Func<IExportStore> open;
+        if (folder is not null)
+        {
+            open = () => new LocalExportStore(folder);
+        }
+        else if (ExportContainerSasUrl is not null)
+        {
+            Uri sas = ExportContainerSasUrl;
+            string? prefix = ExportPrefix;
+            open = () => BlobContainerStore.FromSasUrl(sas, prefix);
+        }
+        else
+        {
+            AccessTokenProvider storage = Token is not null ? tokens! : tokens!.ForScope(StorageScope);
+            Conflict(Token is not null && Token.Scope.IndexOf("storage", StringComparison.OrdinalIgnoreCase) < 0,
+                $"-Token is for {Token?.Scope}; reading -ExportStorageAccount needs a storage token: Get-AzBillingToken ... -Scope {StorageScope} (or leave -Token out and sign in with the parameters).", Token);
+            Uri endpoint = ImportAzCostExportCommand.StorageEndpoint(ExportStorageAccount!);
+            string container = ExportContainer!;
+            string? prefix = ExportPrefix;
+            open = () => BlobContainerStore.WithToken(endpoint, container, prefix, async ct => (await storage.GetTokenAsync(log, ct).ConfigureAwait(false)).Token);
+        }
+
+        return new SyncExportSource { OpenStore = open, Datasets = ExportDataset ?? Array.Empty<string>(), ExportNames = ExportName ?? Array.Empty<string>() };
+    }
+
     private void OnUnit(SyncUnitOutcome unit)
     {
         AzBillingSyncResult result = ToResult(unit);
@@ -416,7 +523,8 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         {
             ErrorRecord record = ErrorMapper.ToErrorRecord(WithAdvice(unit.Error, result), result);
             string recommended = record.ErrorDetails?.RecommendedAction ?? string.Empty;
-            record.ErrorDetails = new ErrorDetails($"Sync of {unit.Key} failed; the table keeps what it held: {SyncText.Scrub(unit.Error.Message)}")
+            string what = unit.Key.Month == DateOnly.MinValue ? unit.Key.Scope : unit.Key.ToString(); // an export manifest that names no month
+            record.ErrorDetails = new ErrorDetails($"Sync of {what} failed; the table keeps what it held: {SyncText.Scrub(unit.Error.Message)}")
             {
                 RecommendedAction = string.IsNullOrEmpty(recommended) ? "The next run retries the month." : recommended + " The next run retries the month.",
             };
@@ -435,7 +543,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     {
         Scope = u.Key.Scope,
         Metric = u.Key.Metric,
-        Month = u.Key.MonthText,
+        Month = u.Key.Month == DateOnly.MinValue ? string.Empty : u.Key.MonthText,
         PeriodStart = u.PeriodStart.ToDateTime(TimeOnly.MinValue),
         PeriodEnd = u.PeriodEnd.ToDateTime(TimeOnly.MinValue),
         Action = u.Action switch

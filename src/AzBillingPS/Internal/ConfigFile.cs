@@ -24,7 +24,7 @@ internal static class ConfigFile
     /// <summary>Parameters whose values name files or folders: relative values are taken from the configuration file's folder.</summary>
     private static readonly HashSet<string> PathParameters = new(StringComparer.OrdinalIgnoreCase)
     {
-        "DatabasePath", "WorkingPath", "CertificatePath", "PrivateKeyPath", "FederatedTokenFile",
+        "DatabasePath", "WorkingPath", "ExportPath", "CertificatePath", "PrivateKeyPath", "FederatedTokenFile",
     };
 
     /// <summary>Reads the settings. Throws a terminating error (ErrorIds.SyncConfigInvalid or FileNotFound) naming file, line and column.</summary>

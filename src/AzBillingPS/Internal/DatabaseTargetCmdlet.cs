@@ -215,7 +215,7 @@ public abstract class DatabaseTargetCmdlet : AsyncCmdlet
     protected async Task MakeFocusViewAsync(SinkTarget target, TimeSpan lockTimeout)
     {
         ArgumentNullException.ThrowIfNull(target);
-        string view = FocusView.ViewName(target.Table);
+        string view = FocusView.ViewName(target.Dialect, target.Table);
         string display = target.Dialect.DefaultSchema is null ? view : $"{target.EffectiveSchema}.{view}";
         string where = $"{display} on {CostSink.Create(target).Describe()}";
         if (!await ShouldProcessAsync(where, $"Create or replace the FOCUS view over {target.DisplayTable} (and refill its lookup tables)").ConfigureAwait(false))

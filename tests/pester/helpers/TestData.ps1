@@ -161,6 +161,25 @@ function New-TestExportLayout {
     finally { Remove-Item -LiteralPath $spec -ErrorAction SilentlyContinue }
 }
 
+function New-TestExportRun {
+    <#
+    .SYNOPSIS
+        One run for New-TestExportLayout -Runs: a run of export -Export (-Dataset, -Month as yyyy-MM, submitted at
+        -Submitted), in the folder Cost Management gives it (exports/<export>/<first>-<last day>/<submitted>/<run id>),
+        -Blobs parts of -Rows rows in all. -More adds or overrides keys (legacy, kind, breakManifest, ...).
+    #>
+    param([string] $Export, [string] $Dataset, [string] $Month, [string] $Submitted, [string] $Format = 'Csv', [int] $Rows = 200, [int] $Blobs = 1, [int] $Seed = 1,
+        [hashtable] $More = @{}, [Parameter(Mandatory)] [string] $Scope, [int] $RowGroupSize = 64)
+    $runId = [guid]::NewGuid().ToString()
+    $m = [datetime]::ParseExact($Month, 'yyyy-MM', [cultureinfo]::InvariantCulture)
+    $range = '{0:yyyyMMdd}-{1:yyyyMMdd}' -f $m, $m.AddMonths(1).AddDays(-1)
+    $stamp = ([datetime]$Submitted).ToUniversalTime().ToString('yyyyMMddHHmm')
+    $spec = @{ folder = "exports/$Export/$range/$stamp/$runId"; exportName = $Export; scope = $Scope; dataset = $Dataset; month = $Month
+        submitted = $Submitted; runId = $runId; format = $Format; rows = $Rows; blobs = $Blobs; seed = $Seed; rowGroupSize = $RowGroupSize }
+    foreach ($k in $More.Keys) { $spec[$k] = $More[$k] }
+    $spec
+}
+
 function New-TestCostReport {
     <#
     .SYNOPSIS
