@@ -211,4 +211,20 @@ public sealed class SyncPipelineTests : TempFolderTest
         Assert.Equal(3, state.Count(r => r.Status == SyncStatus.Running));
         Assert.False(Directory.EnumerateFileSystemEntries(Path.Combine(Dir, "work")).Any(), "the run's folder is removed");
     }
+
+    [Fact]
+    public async Task Cancellation_while_reports_wait_for_the_pacing_stops_at_once_and_requests_no_more()
+    {
+        // One request a minute for the tenant: the first goes, the others wait for their turn when the run is stopped.
+        var reports = new FakeReportSource { Delay = TimeSpan.FromMilliseconds(50), Blobs = 1, Pacer = new RequestPacer(), LimitsOf = _ => [PaceLimit.PerMinute("tenant", 1)] };
+        var runner = new SyncRunner(Request(2, "00000000-0000-0000-0000-0000000000f3", "00000000-0000-0000-0000-0000000000f4"), reports, Blobs());
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(800));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Run(runner, cts.Token));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), watch.Elapsed.ToString());
+        Assert.Single(reports.Sent);
+        IReadOnlyList<SyncStateRow> state = (await runner.State.ReadAsync(null, CancellationToken.None))!;
+        Assert.InRange(state.Count(r => r.Status == SyncStatus.Loaded), 0, 1); // the first unit, if its load finished in time
+        Assert.Equal(6, state.Count(r => r.Status is SyncStatus.Loaded or SyncStatus.Running));
+    }
 }
