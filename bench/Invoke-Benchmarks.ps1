@@ -578,9 +578,7 @@ else {
             $syncSetupSeconds = $setup.Elapsed.TotalSeconds
             Write-Host ("  {0} files ({1:N0} rows, {2:N0} MB) generated and uploaded to Azurite in {3:N1} s" -f $syncFiles.Count,
                 ($syncFiles | Measure-Object Rows -Sum).Sum, (($syncFiles | Measure-Object Bytes -Sum).Sum / 1MB), $syncSetupSeconds)
-            $childEnv = @{ NO_COLOR = '1' }
-            foreach ($k in $syncFixture.ChildEnv.Keys) { $childEnv[$k] = $syncFixture.ChildEnv[$k] }
-            foreach ($k in 'AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_FEDERATED_TOKEN_FILE', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'MSI_ENDPOINT', 'IMDS_ENDPOINT') { $childEnv[$k] = $null }
+            $childEnv = Get-TestFixtureSyncEnv $syncFixture
 
             # What a pwsh that only imports the module holds: the floor under every figure below.
             $idle = Invoke-SyncChild -Script "'BENCH-RESULT {}'" -Environment $childEnv -Label 'idle pwsh (module imported, nothing run)'
@@ -629,15 +627,7 @@ else {
                     }
                     else {
                         $label = "Sync-AzBilling -ThrottleLimit $($run.ThrottleLimit)"
-                        $script = @"
-`$ErrorActionPreference = 'Stop'
-`$ConfirmPreference = 'None'
-`$secret = ConvertTo-SecureString `$env:AZB_CLIENT_SECRET -AsPlainText -Force
-`$errs = `$null
-`$watch = [Diagnostics.Stopwatch]::StartNew()
-`$out = @(Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientSecret `$secret -AuthorityHost `$env:AZB_FIXTURE_HTTPS -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS ``
-    -Scope $scopesLiteral -From '$syncFrom' -To '$syncTo' -ThrottleLimit $($run.ThrottleLimit) -WorkingPath '$work' -PassThru -ErrorAction Continue -ErrorVariable errs $targetArgs)
-`$watch.Stop()
+                        $script = (Get-TestFixtureSyncScript "-Scope $scopesLiteral -From '$syncFrom' -To '$syncTo' -ThrottleLimit $($run.ThrottleLimit) -WorkingPath '$work' $targetArgs") + @"
 `$sum = `$out | Where-Object { `$_ -is [AzBillingPS.AzBillingSyncSummary] } | Select-Object -Last 1
 `$units = @(`$out | Where-Object { `$_ -is [AzBillingPS.AzBillingSyncResult] })
 function Get-Mean([string] `$p) { if (`$units.Count) { (`$units | ForEach-Object { `$_.`$p.TotalSeconds } | Measure-Object -Average).Average } }

@@ -115,9 +115,7 @@ if (-not $SkipBillingScope) { $plan.Add([pscustomobject]@{ Label = "1 billing ac
 
 $fixture = Start-TestAzureFixture
 try {
-    $childEnv = @{ NO_COLOR = '1' }
-    foreach ($k in $fixture.ChildEnv.Keys) { $childEnv[$k] = $fixture.ChildEnv[$k] }
-    foreach ($k in 'AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_FEDERATED_TOKEN_FILE', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'MSI_ENDPOINT', 'IMDS_ENDPOINT') { $childEnv[$k] = $null }
+    $childEnv = Get-TestFixtureSyncEnv $fixture
     $childEnv.AZBILLING_TEST_PACING_SCALE = [string]::Format([Globalization.CultureInfo]::InvariantCulture, '{0}', $PacingScale)
     foreach ($p in $plan) {
         Reset-TestCostFixture $fixture
@@ -126,15 +124,7 @@ try {
         $name = 'run' + $runs.Count
         $db = Join-Path $dir "$name.sqlite"
         $scopesLiteral = ($p.Scopes | ForEach-Object { "'$_'" }) -join ', '
-        $script = @"
-`$ErrorActionPreference = 'Stop'
-`$ConfirmPreference = 'None'
-`$secret = ConvertTo-SecureString `$env:AZB_CLIENT_SECRET -AsPlainText -Force
-`$errs = `$null
-`$watch = [Diagnostics.Stopwatch]::StartNew()
-`$out = @(Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientSecret `$secret -AuthorityHost `$env:AZB_FIXTURE_HTTPS -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS ``
-    -Scope $scopesLiteral -From '$from' -To '$to' -ThrottleLimit $ThrottleLimit -WorkingPath '$(Join-Path $dir "work-$name")' -DatabasePath '$db' -PassThru -ErrorAction Continue -ErrorVariable errs)
-`$watch.Stop()
+        $script = (Get-TestFixtureSyncScript "-Scope $scopesLiteral -From '$from' -To '$to' -ThrottleLimit $ThrottleLimit -WorkingPath '$(Join-Path $dir "work-$name")' -DatabasePath '$db'") + @"
 `$sum = `$out | Where-Object { `$_ -is [AzBillingPS.AzBillingSyncSummary] } | Select-Object -Last 1
 'BENCH-RESULT ' + ([ordered]@{ Seconds = `$watch.Elapsed.TotalSeconds; Elapsed = `$sum.Elapsed.TotalSeconds; Units = `$sum.Units; Loaded = `$sum.Loaded; Failed = `$sum.Failed
     Errors = @(`$errs | ForEach-Object { "`$_" } | Select-Object -First 3) } | ConvertTo-Json -Compress)

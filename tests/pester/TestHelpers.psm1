@@ -52,6 +52,6 @@ Export-ModuleMember -Function Start-TestPostgres, Stop-TestPostgres, Invoke-Test
     Get-TestAzuritePath, Start-TestAzurite, Stop-TestAzurite, New-TestBlob, New-TestBlobSasLink, Get-TestFileSha256, New-TestCostReport,
     New-TestContainerSasUrl, New-TestExportLayout, New-TestExportRun, Copy-TestTreeToAzurite
 
-Export-ModuleMember -Function Get-TestDeviceCodes, Set-TestDeviceCode, New-TestFixtureCertificate, Start-TestAzureFixture, Stop-TestAzureFixture, Set-TestCostRules, Get-TestCostRequests, Get-TestCostOperations,
+Export-ModuleMember -Function Get-TestDeviceCodes, Set-TestDeviceCode, New-TestFixtureCertificate, Start-TestAzureFixture, Stop-TestAzureFixture, Get-TestFixtureSyncEnv, Get-TestFixtureSyncScript, Set-TestCostRules, Get-TestCostRequests, Get-TestCostOperations,
     Reset-TestCostFixture, Revoke-TestFixtureTokens, Get-TestFixtureIssued, Get-TestFixtureSecrets, Set-TestSubscriptions, Set-TestBlobProxy,
     Get-TestBlobProxyRequests, Get-TestElsewhereRequests
