@@ -45,24 +45,25 @@ internal sealed class RequestPacer
     public static TimeSpan Scaled(TimeSpan wait) => TimeSpan.FromTicks((long)(wait.Ticks * Scale));
 
     /// <summary>How long a call on <paramref name="limits"/> would have to wait now; nothing is reserved.</summary>
-    public TimeSpan Peek(IEnumerable<PaceLimit> limits)
-    {
-        ArgumentNullException.ThrowIfNull(limits);
-        double scale = Scale;
-        if (scale == 0)
-        {
-            return TimeSpan.Zero;
-        }
-
-        DateTimeOffset now = _clock();
-        lock (_gate)
-        {
-            return Earliest(limits, now, scale) - now;
-        }
-    }
+    public TimeSpan Peek(IEnumerable<PaceLimit> limits) => Take(limits, reserve: false);
 
     /// <summary>Reserves one call on every limit and returns how long the caller must wait first.</summary>
-    public TimeSpan Reserve(IEnumerable<PaceLimit> limits)
+    public TimeSpan Reserve(IEnumerable<PaceLimit> limits) => Take(limits, reserve: true);
+
+    /// <summary>Waits for a slot on every limit; returns the time waited.</summary>
+    public async Task<TimeSpan> WaitAsync(IEnumerable<PaceLimit> limits, CancellationToken cancellationToken)
+    {
+        TimeSpan wait = Reserve(limits);
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+        }
+
+        return wait;
+    }
+
+    /// <summary>The wait before the next call on <paramref name="limits"/>, reserving that call on each when <paramref name="reserve"/>.</summary>
+    private TimeSpan Take(IEnumerable<PaceLimit> limits, bool reserve)
     {
         ArgumentNullException.ThrowIfNull(limits);
         double scale = Scale;
@@ -76,35 +77,26 @@ internal sealed class RequestPacer
         {
             var list = new List<PaceLimit>(limits);
             DateTimeOffset slot = Earliest(list, now, scale);
-            foreach (PaceLimit limit in list)
+            if (reserve)
             {
-                if (!_calls.TryGetValue(limit.Key, out Queue<DateTimeOffset>? times))
+                foreach (PaceLimit limit in list)
                 {
-                    times = new Queue<DateTimeOffset>();
-                    _calls[limit.Key] = times;
-                }
+                    if (!_calls.TryGetValue(limit.Key, out Queue<DateTimeOffset>? times))
+                    {
+                        times = new Queue<DateTimeOffset>();
+                        _calls[limit.Key] = times;
+                    }
 
-                times.Enqueue(slot);
-                while (times.Count > Math.Max(1, limit.Calls))
-                {
-                    times.Dequeue();
+                    times.Enqueue(slot);
+                    while (times.Count > Math.Max(1, limit.Calls))
+                    {
+                        times.Dequeue();
+                    }
                 }
             }
 
             return slot - now;
         }
-    }
-
-    /// <summary>Waits for a slot on every limit; returns the time waited.</summary>
-    public async Task<TimeSpan> WaitAsync(IEnumerable<PaceLimit> limits, CancellationToken cancellationToken)
-    {
-        TimeSpan wait = Reserve(limits);
-        if (wait > TimeSpan.Zero)
-        {
-            await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
-        }
-
-        return wait;
     }
 
     /// <summary>The earliest time (not before <paramref name="now"/>) every limit allows one more call. Under the lock.</summary>
