@@ -214,7 +214,7 @@ Invoke-Sync 'second' (`$SignIn + @{ Scope = '$SubA', '$SubB'; DatabasePath = '$D
                 $at = @($spans | Where-Object { $_.Start -le $s.Start -and $_.End -gt $s.Start }).Count
                 if ($at -gt $most) { $most = $at }
             }
-            $most | Should -Be 6 -Because 'each report waits a Retry-After of 1 s, and all six start before any ends'
+            $most | Should -BeGreaterThan 3 -Because 'every report is requested at once (each then waits a Retry-After of 1 s), not -ThrottleLimit 3 at a time'
         }
 
         It 'the state table records each load with its rows, import id and final flag' {
