@@ -33,6 +33,9 @@ param(
     # Skip Pester (for quick xunit iterations).
     [switch] $SkipPester,
 
+    # Test: test what out/ already holds (a build downloaded from CI's build job) instead of building first.
+    [switch] $NoBuild,
+
     # Bench: rows in the large file (the issue asks for 1,000,000).
     [int] $BenchRows = 1000000,
     # Bench: run only the Cost Management exports benchmark (its section of docs/benchmarks.md is replaced, the rest kept).
@@ -69,7 +72,6 @@ function Invoke-Build {
 
     Copy-Item "$staging/cmdlets/AzBillingPS.dll" $ModuleDir
     Copy-Item "$Root/module/AzBillingPS.psd1", "$Root/module/AzBillingPS.Format.ps1xml" $ModuleDir
-    Copy-Item "$Root/module/en-US/*" "$ModuleDir/en-US"
     # The FinOps toolkit open data embedded in the engine (MIT) ships with its notice.
     Copy-Item "$Root/src/AzBillingPS.Engine/Exports/OpenData/NOTICE.txt" "$ModuleDir/ThirdPartyNotices.txt"
     Copy-Item -Recurse "$staging/engine/*" "$ModuleDir/Dependencies" -Exclude '*.pdb'
@@ -82,7 +84,8 @@ function Invoke-Build {
         Where-Object Name -NotIn $keepRid | Remove-Item -Recurse -Force
     Add-ReadyToRunImages "$staging/engine"
 
-    # Help: MAML + about topic from module/help/, parameter metadata from the built cmdlets; fails on undocumented cmdlets/parameters.
+    # Help: MAML + about topic from module/help/, parameter metadata from the built cmdlets, generated into the built
+    # module only (out/); fails on undocumented cmdlets/parameters.
     & "$Root/build/New-ModuleHelp.ps1" -ModulePath (Join-Path $ModuleDir 'AzBillingPS.psd1') -OutputPath "$ModuleDir/en-US"
 
     Test-Layout
@@ -161,7 +164,13 @@ function Get-NuGetPackagesRoot {
 }
 
 function Invoke-Test {
-    Invoke-Package
+    if ($NoBuild) {
+        if (-not (Test-Path (Join-Path $ModuleDir 'AzBillingPS.psd1'))) { throw "-NoBuild: there is no built module in $ModuleDir." }
+        Write-Host "Testing the module already built in $ModuleDir (-NoBuild)" -ForegroundColor Cyan
+    }
+    else {
+        Invoke-Package
+    }
     $results = Join-Path $Out 'test-results'
     Remove-Item -Recurse -Force $results -ErrorAction SilentlyContinue
     New-Item -ItemType Directory -Force $results | Out-Null

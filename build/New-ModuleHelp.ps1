@@ -34,9 +34,10 @@
 .PARAMETER SourcePath
     The folder of the help sources. Default: module/help.
 .PARAMETER OutputPath
-    One or more folders to write AzBillingPS.dll-Help.xml and about_AzBillingPS.help.txt to. Default: module/en-US.
+    One or more folders to write AzBillingPS.dll-Help.xml and about_AzBillingPS.help.txt to (build.ps1 gives the built
+    module's en-US folder under out/; generated help is never kept in the repository).
 .EXAMPLE
-    ./build/New-ModuleHelp.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -OutputPath ./out/AzBillingPS/0.1.0/en-US, ./module/en-US
+    ./build/New-ModuleHelp.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -OutputPath ./out/AzBillingPS/0.1.0/en-US
 #>
 [CmdletBinding()]
 param(
@@ -45,7 +46,8 @@ param(
 
     [string] $SourcePath = (Join-Path $PSScriptRoot '../module/help'),
 
-    [string[]] $OutputPath = @(Join-Path $PSScriptRoot '../module/en-US')
+    [Parameter(Mandatory)]
+    [string[]] $OutputPath
 )
 
 $ErrorActionPreference = 'Stop'

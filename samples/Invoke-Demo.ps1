@@ -58,6 +58,8 @@ try {
 param($ModulePath, $DatabasePath, $Scope)
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath -Force
+# The stand-in answers at once: the module's test hook turns off the client-side pacing it keeps under Azure's limits.
+[AzBillingPS.Internal.InternalHooks]::SetTestHook('PacingScale', 0)
 $secret = ConvertTo-SecureString $env:AZB_CLIENT_SECRET -AsPlainText -Force
 $signIn = @{ TenantId = $env:AZB_TENANT; ClientId = $env:AZB_CLIENT_ID; ClientSecret = $secret; AuthorityHost = $env:AZB_FIXTURE_HTTPS; ResourceManagerUrl = $env:AZB_FIXTURE_HTTPS }
 Sync-AzBilling @signIn -Scope $Scope -DatabasePath $DatabasePath -PassThru | Out-Host
@@ -68,7 +70,7 @@ Get-AzBillingSyncState -DatabasePath $DatabasePath | Format-Table | Out-Host
 '@
     $scriptFile = Join-Path $fixture.Dir 'demo-sync.ps1'
     Set-Content -LiteralPath $scriptFile -Value $syncScript
-    # The child trusts the fixture's certificate (SSL_CERT_FILE) and runs without client-side pacing.
+    # The child trusts the fixture's certificate (SSL_CERT_FILE).
     $saved = @{}
     foreach ($k in $fixture.ChildEnv.Keys) { $saved[$k] = [Environment]::GetEnvironmentVariable($k); [Environment]::SetEnvironmentVariable($k, [string] $fixture.ChildEnv[$k]) }
     try {

@@ -42,7 +42,29 @@ Describe 'The demo (README command 1)' -Tag 'Demo' -Skip:$NoFixture {
     }
 
     It 'skips the final months on the second Sync run and loads the open one again' {
-        $Run.StdOut | Should -Match 'Skipped'
-        $Run.StdOut | Should -Match 'Run again'
+        # Each state row names the run that last loaded its month: the month two back is always final by the second
+        # run, so it keeps the first run's id; the current month is open, so the second run loaded it again.
+        $state = @(Get-AzBillingSyncState -DatabasePath $Db | Sort-Object Month)
+        $state.Count | Should -Be 3
+        $state[0].IsFinal | Should -BeTrue -Because "$($state[0].Month) ended more than four days ago"
+        $state[2].IsFinal | Should -BeFalse -Because 'the current month is still open'
+        @($state.RunId | Sort-Object -Unique).Count | Should -Be 2 -Because 'two runs wrote the state: the second one skipped what was final'
+        $state[0].RunId | Should -Not -Be $state[2].RunId
+        $state[0].LoadedAt | Should -BeLessThan $state[2].LoadedAt
+        # And the demo said so on its way: the second run's -PassThru output has the final month as Skipped.
+        @($Run.Output | Where-Object { $_ -match "^\s*$([regex]::Escape($state[0].Month))\b" -and $_ -match '\bSkipped\b' }).Count | Should -Be 1
+    }
+
+    It 'holds each synced month once, the rows of its last load' -Skip:(-not (Get-Command sqlite3 -CommandType Application -ErrorAction SilentlyContinue)) {
+        $state = @(Get-AzBillingSyncState -DatabasePath $Db)
+        $counts = @{}
+        foreach ($line in & sqlite3 -separator '|' $Db "SELECT substr(Date, 1, 7), count(*), count(DISTINCT _ImportId) FROM AzureCostDetails WHERE _Scope = '$($state[0].Scope)' GROUP BY 1") {
+            $f = $line -split '\|'; $counts[$f[0]] = @([long] $f[1], [int] $f[2])
+        }
+        $counts.Count | Should -Be 3
+        foreach ($row in $state) {
+            $counts[$row.Month][0] | Should -Be $row.Rows -Because "$($row.Month) holds one load's rows, not two"
+            $counts[$row.Month][1] | Should -Be 1
+        }
     }
 }

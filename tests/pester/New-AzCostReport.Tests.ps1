@@ -268,9 +268,9 @@ Invoke-Case 'cancel' {
     @{ StopSeconds = $stop; State = $state }
 }
 Invoke-Case 'pacing' {
-    $env:AZBILLING_PACING_SCALE = '0.05'
+    [AzBillingPS.Internal.InternalHooks]::SetTestHook('PacingScale', 0.05)
     try { New-AzCostReport -Token $Tok -Scope $S.pacing -From $D.ThreeMonthsStart -ThrottleLimit 3 ; New-AzCostReport -Token $Tok -Scope $S.pacingDefault }
-    finally { $env:AZBILLING_PACING_SCALE = '0' }
+    finally { [AzBillingPS.Internal.InternalHooks]::SetTestHook('PacingScale', 0) }
 }
 '@)
     $script:Requests = @(Get-TestCostRequests $F)
@@ -679,7 +679,7 @@ Describe 'New-AzCostReport timing, tokens, cancellation and concurrency' -Tag 'C
         $max | Should -Be 2
     }
 
-    It 'paces calls per scope and polls per report when AZBILLING_PACING_SCALE is set (0.05: one per 1.5 s)' {
+    It 'paces calls per scope and polls per report when the pacing scale test hook is set (0.05: one per 1.5 s)' {
         $posts = @(Get-Posts $G.pacing)
         $posts.Count | Should -Be 3
         foreach ($gap in Get-Gaps $posts) { $gap | Should -BeGreaterOrEqual 1.3 }

@@ -464,30 +464,47 @@ Invoke-Sync 'all' (`$SignIn + @{ AllSubscriptions = `$true; Exclude = '*sandbox'
             Set-TestCostRules $Fixture @(@{ scope = "/subscriptions/$SubE"; pollCount = 2; delayMs = 300 })
             $db = Join-Path $Folder 'concurrent.sqlite'
             $cs = $Pg.ConnectionString
-            $common = "`$SignIn + @{ Scope = '$SubE'; Months = 2; LockTimeout = 120 }"
-            $children = foreach ($target in "Provider = 'PostgreSql'; ConnectionString = '$cs'; Table = 'Concurrent'", "DatabasePath = '$db'") {
-                foreach ($n in 1, 2) {
-                    $script = "Invoke-Sync 'run' ($common + @{ $target })"
-                    Start-ThreadJob -ScriptBlock {
-                        param($helpers, $module, $root, $prelude, $script, $envs, $folder)
-                        $env:AZBILLING_MODULE_PATH = $module; $env:AZBILLING_REPO_ROOT = $root
-                        Import-Module $helpers
-                        Invoke-ChildPwsh -Script ($prelude + "`n" + $script + "`n" + '"##RESULTS##" + ($Results | ConvertTo-Json -Depth 8 -Compress)') -Environment $envs -TimeoutSeconds 150 -WorkingDirectory $folder
-                    } -ArgumentList (Join-Path $PSScriptRoot 'TestHelpers.psm1'), $env:AZBILLING_MODULE_PATH, $Root, $Prelude, $script, $BaseEnv, $Folder
-                }
+            # Two child processes, each running one Sync into PostgreSQL and one into SQLite at the same time (two runspaces):
+            # on each target, two runs from two processes are in flight together.
+            $prelude64 = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($Prelude))
+            $script = @"
+`$prelude = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('$prelude64'))
+`$targets = @{ Provider = 'PostgreSql'; ConnectionString = '$cs'; Table = 'Concurrent' }, @{ DatabasePath = '$db' }
+`$jobs = foreach (`$target in `$targets) {
+    Start-ThreadJob -ScriptBlock {
+        param(`$prelude, `$target, `$module)
+        Import-Module `$module
+        . ([scriptblock]::Create(`$prelude))
+        Invoke-Sync 'run' (`$SignIn + @{ Scope = '$SubE'; Months = 2; LockTimeout = 120 } + `$target)
+        `$Results['run']
+    } -ArgumentList `$prelude, `$target, `$env:AZBILLING_MODULE_PATH
+}
+`$Results['pg'] = `$jobs[0] | Receive-Job -Wait -AutoRemoveJob
+`$Results['sqlite'] = `$jobs[1] | Receive-Job -Wait -AutoRemoveJob
+"@
+            $children = foreach ($n in 1, 2) {
+                Start-ThreadJob -ScriptBlock {
+                    param($helpers, $module, $root, $prelude, $script, $envs, $folder)
+                    $env:AZBILLING_MODULE_PATH = $module; $env:AZBILLING_REPO_ROOT = $root
+                    Import-Module $helpers
+                    Invoke-ChildPwsh -Script ($prelude + "`n" + $script + "`n" + '"##RESULTS##" + ($Results | ConvertTo-Json -Depth 8 -Compress)') -Environment $envs -TimeoutSeconds 150 -WorkingDirectory $folder
+                } -ArgumentList (Join-Path $PSScriptRoot 'TestHelpers.psm1'), $env:AZBILLING_MODULE_PATH, $Root, $Prelude, $script, $BaseEnv, $Folder
             }
             $script:Concurrent = foreach ($j in $children) {
                 $run = $j | Receive-Job -Wait -AutoRemoveJob
                 $AllText.Add($run.StdOut + "`n" + $run.StdErr)
                 $line = $run.Output | Where-Object { $_.StartsWith('##RESULTS##') } | Select-Object -Last 1
                 if (-not $line) { throw "A concurrent child failed (exit $($run.ExitCode)):`n$($run.StdOut)`n$($run.StdErr)" }
-                ($line.Substring(11) | ConvertFrom-Json -AsHashtable).run
+                $res = $line.Substring(11) | ConvertFrom-Json -AsHashtable
+                $res.pg
+                $res.sqlite
             }
             $script:ConcurrentDb = $db
             Set-TestCostRules $Fixture @()
         }
 
         It 'both runs load every unit, and every row is in the table once' {
+            @($Concurrent).Count | Should -Be 4
             foreach ($c in $Concurrent) {
                 $c.Terminating | Should -BeNullOrEmpty
                 $c.Ok | Should -BeTrue
@@ -527,6 +544,7 @@ Invoke-Sync 'all' (`$SignIn + @{ AllSubscriptions = `$true; Exclude = '*sandbox'
             $scriptFile = Join-Path $Folder 'kill.ps1'
             Set-Content -LiteralPath $scriptFile -Encoding utf8NoBOM -Value @"
 Import-Module '$env:AZBILLING_MODULE_PATH'
+[AzBillingPS.Internal.InternalHooks]::SetTestHook('PacingScale', 0)
 `$secret = ConvertTo-SecureString `$env:AZB_CLIENT_SECRET -AsPlainText -Force
 Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientSecret `$secret -AuthorityHost `$env:AZB_FIXTURE_HTTPS -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS -Scope '$SubK' -Months 1 -Provider PostgreSql -ConnectionString '$cs' -Table Killed -WorkingPath '$(Join-Path $Folder 'killwork')' -Verbose *>&1 | ForEach-Object { "`$_" }
 "@
@@ -598,10 +616,20 @@ Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientS
             $defaults = "`$PSDefaultParameterValues['Sync-AzBilling:ResourceManagerUrl'] = `$env:AZB_FIXTURE_HTTPS"
             Set-TestSubscriptions $Fixture @(@{ subscriptionId = $SubR; displayName = 'Runbook Prod'; state = 'Enabled' })
             $envs = @{}; foreach ($k in $BaseEnv.Keys) { $envs[$k] = $BaseEnv[$k] }; foreach ($k in $MiEnv.Keys) { $envs[$k] = $MiEnv[$k] }
-            $script:RunbookOk = Invoke-ChildPwsh -Environment $envs -TimeoutSeconds 120 -Script "$defaults`n& '$runbook' -Provider Sqlite -ConnectionString 'Data Source=$db' -LookbackMonths 1`nexit `$LASTEXITCODE"
-            $AllText.Add($RunbookOk.StdOut + $RunbookOk.StdErr)
+            # The two runbook jobs run at once, as two Automation jobs would (the second's 403 concerns only its own scope).
             Set-TestCostRules $Fixture @(@{ scope = "/subscriptions/$SubR2"; status = 403 })
-            $script:RunbookFail = Invoke-ChildPwsh -Environment $envs -TimeoutSeconds 120 -Script "$defaults`n& '$runbook' -Provider Sqlite -ConnectionString 'Data Source=$db' -Scope '$SubR', '$SubR2' -LookbackMonths 1`nexit `$LASTEXITCODE"
+            $jobs = foreach ($extra in '', "-Scope '$SubR', '$SubR2'") {
+                $script = "$defaults`n& '$runbook' -Provider Sqlite -ConnectionString 'Data Source=$db' $extra -LookbackMonths 1`nexit `$LASTEXITCODE"
+                Start-ThreadJob -ScriptBlock {
+                    param($helpers, $module, $root, $script, $envs)
+                    $env:AZBILLING_MODULE_PATH = $module; $env:AZBILLING_REPO_ROOT = $root
+                    Import-Module $helpers
+                    Invoke-ChildPwsh -Environment $envs -TimeoutSeconds 120 -Script $script
+                } -ArgumentList (Join-Path $PSScriptRoot 'TestHelpers.psm1'), $env:AZBILLING_MODULE_PATH, $Root, $script, $envs
+            }
+            $script:RunbookOk = $jobs[0] | Receive-Job -Wait -AutoRemoveJob
+            $script:RunbookFail = $jobs[1] | Receive-Job -Wait -AutoRemoveJob
+            $AllText.Add($RunbookOk.StdOut + $RunbookOk.StdErr)
             $AllText.Add($RunbookFail.StdOut + $RunbookFail.StdErr)
             Set-TestCostRules $Fixture @()
 

@@ -31,7 +31,7 @@ public sealed record BlobDownloadRequest(Uri Link, string DestinationPath, long 
     public Func<CancellationToken, Task<string>>? BearerToken { get; init; }
 
     /// <summary>The storage account endpoint the bearer token belongs to (its own host is the only one that gets it); required with <see cref="BearerToken"/>.</summary>
-    public Common.TokenEndpoint? TokenEndpoint { get; init; }
+    internal Common.TokenEndpoint? TokenEndpoint { get; init; }
 
     /// <summary>What to do when the storage service refuses the request (401/403); the report's advice when null.</summary>
     public string? RefusedAdvice { get; init; }
@@ -55,14 +55,8 @@ public sealed class BlobDownloaderOptions
     /// </summary>
     public int BufferSize { get; init; } = 256 * 1024;
 
-    /// <summary>How many times a 500/502/503/504/408/429 answer, or a refused connection, is retried.</summary>
-    public int MaxRetries { get; init; } = 4;
-
-    /// <summary>First back-off wait; each retry doubles it (with jitter: between half and all of it).</summary>
-    public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromMilliseconds(500);
-
-    /// <summary>The longest wait between retries (a longer Retry-After is cut to this).</summary>
-    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>How 408/429/5xx answers and refused or dropped calls are retried (the shared storage policy by default).</summary>
+    internal Common.RetryPolicy Retry { get; init; } = Common.RetryPolicy.Storage;
 
     /// <summary>A link that expires within this margin is not started: it would likely fail half way.</summary>
     public TimeSpan ExpiryMargin { get; init; } = TimeSpan.FromMinutes(1);

@@ -14,7 +14,7 @@ namespace AzBillingPS.Engine.Blobs;
 /// a file system may refuse, such as ':' in MCA billing account ids) or is long, eight hex digits of the scope's
 /// SHA-256 are added, so two scopes never share a name. Names never carry anything from the blob link.
 /// </summary>
-public static class BlobFileName
+internal static class BlobFileName
 {
     /// <summary>The longest scope part kept before it is shortened (the hash keeps it distinct).</summary>
     public const int MaxScopeLength = 96;

@@ -6,7 +6,7 @@ using AzBillingPS.Engine.Common;
 namespace AzBillingPS.Engine.Blobs;
 
 /// <summary>Checks and facts about a SAS blob link that never reveal its signature.</summary>
-public static class BlobLink
+internal static class BlobLink
 {
     /// <summary>
     /// Throws unless the link is absolute https, or http to a loopback address (emulators and tests). The message

@@ -64,8 +64,32 @@ public enum EngineErrorKind
     /// <summary>An export's manifest.json is not JSON or lacks what a load needs.</summary>
     ExportManifestInvalid,
 
+    /// <summary>A report that did not complete (Failed, or still running) has no blobs to save.</summary>
+    ReportNotCompleted,
+
     /// <summary>An export run's blobs do not match its manifest (a part missing, a byte or row count that differs).</summary>
     ExportRunIncomplete,
+}
+
+/// <summary>
+/// What the user can do about an error, named without a command: the cmdlet layer words it for the command that ran
+/// (Save-AzCostBlob can offer -Refresh; Sync-AzBilling's next run requests the report again).
+/// </summary>
+public enum EngineAdvice
+{
+    None = 0,
+
+    /// <summary>The report's blob links have expired or were refused: the report has to be requested again.</summary>
+    RequestReportAgain,
+
+    /// <summary>A gzip blob could not be decompressed: it can be kept as it came.</summary>
+    KeepCompressed,
+
+    /// <summary>The Cost Details API does not serve this scope: its costs come from a Cost Management export.</summary>
+    UseExports,
+
+    /// <summary>A database that nothing has been loaded into yet was named for reading.</summary>
+    LoadFirst,
 }
 
 /// <summary>
@@ -97,4 +121,7 @@ public sealed class EngineException : Exception
 
     /// <summary>The column (header name) the error is about, when known.</summary>
     public string? Column { get; init; }
+
+    /// <summary>What the user can do, for the cmdlet layer to word.</summary>
+    public EngineAdvice Advice { get; init; }
 }

@@ -11,7 +11,7 @@ public interface IEngineLog
 }
 
 /// <summary>A log that drops everything (for callers that do not care, and tests).</summary>
-public sealed class NullEngineLog : IEngineLog
+internal sealed class NullEngineLog : IEngineLog
 {
     public static readonly NullEngineLog Instance = new();
 

@@ -11,7 +11,7 @@ using System.Security.Principal;
 namespace AzBillingPS.Engine.Common;
 
 /// <summary>What a path holds, read without following a symbolic link.</summary>
-public enum EntryKind
+internal enum EntryKind
 {
     None = 0,
     File,
@@ -24,7 +24,7 @@ public enum EntryKind
 /// One entry as <see cref="PrivateFiles.Inspect"/> sees it (lstat): its kind, its owner and, on Unix, its permission
 /// bits. <see cref="OwnedByUser"/> is true when the current user (effective uid, or the process's Windows account) owns it.
 /// </summary>
-public readonly record struct EntryInfo(EntryKind Kind, string Owner, bool OwnedByUser, bool OwnedByAdministrator, int Mode, bool WritableByOthers, bool WritableByGroup, bool Sticky)
+internal readonly record struct EntryInfo(EntryKind Kind, string Owner, bool OwnedByUser, bool OwnedByAdministrator, int Mode, bool WritableByOthers, bool WritableByGroup, bool Sticky)
 {
     public bool Exists => Kind != EntryKind.None;
 }
@@ -297,7 +297,7 @@ public static class PrivateFiles
     }
 
     /// <summary>What is at <paramref name="path"/>, without following a symbolic link.</summary>
-    public static EntryInfo Inspect(string path)
+    internal static EntryInfo Inspect(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         string p = Path.TrimEndingDirectorySeparator(path);

@@ -18,7 +18,7 @@ namespace AzBillingPS.Engine.Common;
 /// handler from <see cref="CreateHandler"/> (no automatic redirects: a redirect is an answer the caller checks here).
 /// A token for a non-HTTP endpoint (a database over TDS) goes through <see cref="EnsureServer"/>.</para>
 /// </summary>
-public sealed class TokenEndpoint
+internal sealed class TokenEndpoint
 {
     private TokenEndpoint(Uri endpoint, string audience)
     {

@@ -16,7 +16,7 @@ using AzBillingPS.Engine.Common;
 
 namespace AzBillingPS.Engine.CostDetails;
 
-/// <summary>Timeouts, waits and limits of <see cref="CostDetailsClient"/>. Client-chosen waits are scaled by AZBILLING_PACING_SCALE.</summary>
+/// <summary>Timeouts, waits and limits of <see cref="CostDetailsClient"/>. Client-chosen waits follow the pacing scale (<see cref="InternalHooks"/>).</summary>
 public sealed class CostDetailsOptions
 {
     /// <summary>How long one report may take from its first request to its manifest, waits included.</summary>
@@ -31,12 +31,8 @@ public sealed class CostDetailsOptions
     /// <summary>The longest poll interval taken from a 202's Retry-After.</summary>
     public TimeSpan MaxPollInterval { get; init; } = TimeSpan.FromMinutes(2);
 
-    public TimeSpan BackoffBase { get; init; } = TimeSpan.FromSeconds(2);
-
-    public TimeSpan BackoffMax { get; init; } = TimeSpan.FromMinutes(1);
-
-    /// <summary>Consecutive 5xx answers, timeouts or dropped connections tolerated before the report fails.</summary>
-    public int MaxTransientRetries { get; init; } = 8;
+    /// <summary>How 5xx answers, timeouts and dropped connections are retried: the shared Cost Management policy by default.</summary>
+    internal RetryPolicy Retry { get; init; } = RetryPolicy.CostManagement;
 
     public double ScopeCallsPerMinute { get; init; } = 2;
 
@@ -45,7 +41,7 @@ public sealed class CostDetailsOptions
     public double SubscriptionCallsPerMinutePerTenant { get; init; } = 10;
 
     /// <summary>The pacer to share; the process-wide one by default.</summary>
-    public RequestPacer? Pacer { get; init; }
+    internal RequestPacer? Pacer { get; init; }
 
     /// <summary>For tests and proxies: the HTTP handler to use.</summary>
     public HttpMessageHandler? Handler { get; init; }
@@ -429,20 +425,18 @@ public sealed class CostDetailsClient : IDisposable
         private async Task TransientAsync(string what, HttpResponseMessage? response)
         {
             _transient++;
-            if (_transient > Options.MaxTransientRetries)
+            if (!Options.Retry.Allows(_transient))
             {
                 throw Fail(EngineErrorKind.ServiceError, $"Cost Management failed {_transient} times in a row for {_what}; last: {what}. Try again later.", response, null);
             }
 
-            double exp = Options.BackoffBase.TotalSeconds * Math.Pow(2, _transient - 1);
-            TimeSpan ceiling = TimeSpan.FromSeconds(Math.Min(exp, Options.BackoffMax.TotalSeconds));
-            TimeSpan wait = RequestPacer.Scaled(TimeSpan.FromSeconds(ceiling.TotalSeconds * (0.5 + (Random.Shared.NextDouble() * 0.5))));
+            TimeSpan wait = Options.Retry.Delay(_transient);
             if (DateTimeOffset.UtcNow + wait > _deadline)
             {
                 throw Fail(EngineErrorKind.Timeout, $"The report for {_what} did not complete within {Seconds(Options.Timeout)} (-Timeout); last: {what}.", response, null);
             }
 
-            await WaitAsync(wait, $"Cost Management call for {_what} failed ({what}); retry {_transient} of {Options.MaxTransientRetries} in {Seconds(wait)}", warning: true).ConfigureAwait(false);
+            await WaitAsync(wait, $"Cost Management call for {_what} failed ({what}); retry {_transient} of {Options.Retry.MaxRetries} in {Seconds(wait)}", warning: true).ConfigureAwait(false);
         }
 
         private async Task WaitAsync(TimeSpan wait, string text, bool warning)
@@ -543,18 +537,19 @@ public sealed class CostDetailsClient : IDisposable
                 401 => Fail(EngineErrorKind.AuthenticationFailed, $"Cost Management rejected the token for {request.Scope} again after renewing it (401).{said} Check that the identity's tenant is the scope's tenant.", response, code),
                 403 => Fail(EngineErrorKind.PermissionDenied, $"Permission denied on {request.Scope} (403).{said} The identity needs Cost Management Reader (or Reader) on a subscription scope, or a billing reader role (enrollment, department, account, billing profile or invoice section reader) on a billing scope.", response, code),
                 404 => Fail(EngineErrorKind.NotFound, $"Scope {request.Scope} was not found (404).{said} Check the id and that it belongs to the token's tenant.", response, code),
-                422 => Fail(EngineErrorKind.Unsupported, $"The Cost Details API does not support {request.Scope} (422).{said} Pay-as-you-go (WebDirect), MSDN and Visual Studio subscriptions are not supported: set up a Cost Management export to a storage account and load its files with Import-AzCostToSql.", response, code),
+                422 => Fail(EngineErrorKind.Unsupported, $"The Cost Details API does not support {request.Scope} (422).{said} Pay-as-you-go (WebDirect), MSDN and Visual Studio subscriptions are not supported: their costs come from a Cost Management export to a storage account.", response, code, EngineAdvice.UseExports),
                 _ => Fail(EngineErrorKind.ServiceError, string.Create(CultureInfo.InvariantCulture, $"Cost Management refused the report for {_what} ({status} {response.ReasonPhrase}).{said}"), response, code),
             };
         }
 
-        private EngineException Fail(EngineErrorKind kind, string message, HttpResponseMessage? response, string? code)
+        private EngineException Fail(EngineErrorKind kind, string message, HttpResponseMessage? response, string? code, EngineAdvice advice = EngineAdvice.None)
         {
             Report("Failed", completed: true);
             return new EngineException(kind, message)
             {
                 ServiceCode = code,
                 CorrelationId = response is null ? null : Header(response, "x-ms-correlation-request-id") ?? Header(response, "x-ms-request-id"),
+                Advice = advice,
             };
         }
 

@@ -17,6 +17,16 @@ public enum CostScopeKind
     Customer,
 }
 
+/// <summary>The parts of a scope given as short parameters (-SubscriptionId, -BillingAccountId, ...); null where not given.</summary>
+public sealed record ScopeParts(
+    IReadOnlyList<string>? SubscriptionIds = null,
+    string? BillingAccountId = null,
+    string? BillingProfileId = null,
+    string? InvoiceSectionId = null,
+    string? CustomerId = null,
+    string? DepartmentId = null,
+    string? EnrollmentAccountId = null);
+
 /// <summary>
 /// Turns what a user asked for (scopes, metrics, a date range, a billing period or an invoice) into the list of
 /// report requests the API accepts: one per (scope, month, metric), in that order. Everything the service would
@@ -178,6 +188,85 @@ public static class CostReportPlanner
 
     public static DateOnly LastOfMonth(DateOnly day) => new DateOnly(day.Year, day.Month, 1).AddMonths(1).AddDays(-1);
 
+    /// <summary>
+    /// The scopes named by the short parameters (the inverse of <see cref="ParseScope"/>): each subscription id as
+    /// <c>/subscriptions/{id}</c>; a billing account alone, or with one billing profile (and invoice section), customer,
+    /// department or enrollment account under it; or a department or enrollment account on its own (EA ids are unique).
+    /// Throws InvalidArgument for a subscription id that is not a GUID, or a part without the part it lives under.
+    /// </summary>
+    public static IReadOnlyList<string> BuildScopes(ScopeParts parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        const string Billing = "/providers/Microsoft.Billing/";
+        var scopes = new List<string>();
+        foreach (string id in parts.SubscriptionIds ?? [])
+        {
+            if (!Guid.TryParse(id, out Guid g))
+            {
+                throw new EngineException(EngineErrorKind.InvalidArgument, $"-SubscriptionId '{id}' is not a subscription id (a GUID).");
+            }
+
+            scopes.Add("/subscriptions/" + g.ToString("D"));
+        }
+
+        bool under = parts.BillingProfileId is not null || parts.InvoiceSectionId is not null || parts.CustomerId is not null;
+        if (parts.BillingAccountId is null)
+        {
+            if (under)
+            {
+                throw new EngineException(EngineErrorKind.InvalidArgument, "-BillingProfileId, -InvoiceSectionId and -CustomerId need -BillingAccountId (they live under a billing account).");
+            }
+
+            if (parts.DepartmentId is not null)
+            {
+                scopes.Add(Billing + "departments/" + parts.DepartmentId);
+            }
+
+            if (parts.EnrollmentAccountId is not null)
+            {
+                scopes.Add(Billing + "enrollmentAccounts/" + parts.EnrollmentAccountId);
+            }
+
+            return scopes;
+        }
+
+        string account = Billing + "billingAccounts/" + parts.BillingAccountId;
+        if (parts.InvoiceSectionId is not null && parts.BillingProfileId is null)
+        {
+            throw new EngineException(EngineErrorKind.InvalidArgument, "-InvoiceSectionId needs -BillingProfileId (an invoice section lives under a billing profile).");
+        }
+
+        int before = scopes.Count;
+        if (parts.BillingProfileId is not null)
+        {
+            scopes.Add(parts.InvoiceSectionId is null
+                ? account + "/billingProfiles/" + parts.BillingProfileId
+                : account + "/billingProfiles/" + parts.BillingProfileId + "/invoiceSections/" + parts.InvoiceSectionId);
+        }
+
+        if (parts.CustomerId is not null)
+        {
+            scopes.Add(account + "/customers/" + parts.CustomerId);
+        }
+
+        if (parts.DepartmentId is not null)
+        {
+            scopes.Add(account + "/departments/" + parts.DepartmentId);
+        }
+
+        if (parts.EnrollmentAccountId is not null)
+        {
+            scopes.Add(account + "/enrollmentAccounts/" + parts.EnrollmentAccountId);
+        }
+
+        if (scopes.Count == before)
+        {
+            scopes.Add(account);
+        }
+
+        return scopes;
+    }
+
     /// <summary>Normalises a scope and says what kind it is; refuses the scopes the API does not take.</summary>
     public static (string Scope, CostScopeKind Kind) ParseScope(string scope)
     {
@@ -208,7 +297,7 @@ public static class CostReportPlanner
         {
             throw new EngineException(
                 EngineErrorKind.Unsupported,
-                $"Scope '{scope}' is a management group; the Cost Details API does not accept management groups. Request each subscription under it (Sync-AzBilling -AllSubscriptions), or the EA billing account, department or enrollment account scope.");
+                $"Scope '{scope}' is a management group; the Cost Details API does not accept management groups. Request each subscription under it (-AllSubscriptions requests every one the identity can read), or the EA billing account, department or enrollment account scope.");
         }
 
         if (p.Length >= 4 && p[0] == "providers" && p[1] == Billing)

@@ -1,8 +1,8 @@
 using System;
 using System.Collections.Generic;
-using System.Globalization;
 using System.Threading;
 using System.Threading.Tasks;
+using AzBillingPS.Engine.Common;
 
 namespace AzBillingPS.Engine.CostDetails;
 
@@ -10,10 +10,10 @@ namespace AzBillingPS.Engine.CostDetails;
 /// Client-side pacing, shared by every caller in the process (one PowerShell session): each key (a scope, an
 /// operation, a tenant's subscription calls) gets evenly spaced slots at its rate, so a large job stays under the
 /// published limits instead of living on 429s. A caller reserves the next free slot for every key it names, then
-/// waits until the latest of them. The environment variable AZBILLING_PACING_SCALE multiplies every interval
-/// (1 by default; 0 turns pacing off, for emulators and tests).
+/// waits until the latest of them. The pacing scale (<see cref="InternalHooks.PacingScale"/>, a test hook) multiplies
+/// every interval (1 in production; 0 turns pacing off, for emulators and tests).
 /// </summary>
-public sealed class RequestPacer
+internal sealed class RequestPacer
 {
     private readonly object _gate = new();
     private readonly Dictionary<string, DateTimeOffset> _next = new(StringComparer.Ordinal);
@@ -21,14 +21,7 @@ public sealed class RequestPacer
     public static RequestPacer Shared { get; } = new();
 
     /// <summary>The multiplier for client-chosen waits (pacing, default Retry-After, back-off); never for a service's own Retry-After.</summary>
-    public static double Scale
-    {
-        get
-        {
-            string? v = Environment.GetEnvironmentVariable("AZBILLING_PACING_SCALE");
-            return !string.IsNullOrWhiteSpace(v) && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && d >= 0 && !double.IsInfinity(d) ? d : 1.0;
-        }
-    }
+    public static double Scale => InternalHooks.PacingScale;
 
     /// <summary>Scales a client-chosen wait by <see cref="Scale"/>.</summary>
     public static TimeSpan Scaled(TimeSpan wait) => TimeSpan.FromTicks((long)(wait.Ticks * Scale));

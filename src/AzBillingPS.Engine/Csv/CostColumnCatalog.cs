@@ -37,7 +37,7 @@ public sealed record CostColumn(string Name, CostColumnType Type);
 /// case-insensitively (MCA's camelCase and EA's PascalCase are the same column) with aliases for the names
 /// that differ between datasets. Unknown columns are kept as text under their own header name.
 /// </summary>
-public static class CostColumnCatalog
+internal static class CostColumnCatalog
 {
     /// <summary>The column every cost-details file has, whose value decides which period a row belongs to.</summary>
     public const string DateColumn = "Date";

@@ -10,7 +10,7 @@ using CsvHelper;
 namespace AzBillingPS.Engine.Csv;
 
 /// <summary>The constant lineage values of one load unit.</summary>
-public sealed record LineageValues(string Scope, string Metric, DateTime PeriodStart, DateTime PeriodEnd, Guid ImportId, DateTime ImportedAtUtc);
+internal sealed record LineageValues(string Scope, string Metric, DateTime PeriodStart, DateTime PeriodEnd, Guid ImportId, DateTime ImportedAtUtc);
 
 /// <summary>
 /// Streams the rows of one load unit (one or more cost-details files) as typed values over one unified column
@@ -19,7 +19,7 @@ public sealed record LineageValues(string Scope, string Metric, DateTime PeriodS
 /// row outside the unit's period fails the load with the file, line, column and value.
 /// Nothing is buffered beyond CsvHelper's read buffer: memory does not grow with the file.
 /// </summary>
-public sealed class CostDataReader : CostRowReader
+internal sealed class CostDataReader : CostRowReader
 {
     private CsvReader? _reader;
     private int[] _map = Array.Empty<int>();

@@ -50,7 +50,7 @@ public sealed class CostFileHeader
 }
 
 /// <summary>Opens cost-details files the one way the engine reads them and resolves their headers.</summary>
-public static class CostFileSchema
+internal static class CostFileSchema
 {
     internal const int BufferSize = 1 << 16;
 

@@ -41,7 +41,7 @@ public abstract class CostRowReader : DbDataReader
     internal readonly Guid[] Guids;
     internal readonly bool[] Nulls;
 
-    protected CostRowReader(IReadOnlyList<CostFileHeader> files, IReadOnlyList<CostColumn> dataColumns, LineageValues lineage, CancellationToken cancellationToken)
+    private protected CostRowReader(IReadOnlyList<CostFileHeader> files, IReadOnlyList<CostColumn> dataColumns, LineageValues lineage, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(files);
         ArgumentNullException.ThrowIfNull(dataColumns);
@@ -100,7 +100,7 @@ public abstract class CostRowReader : DbDataReader
     /// <summary>The files of the load unit, in reading order.</summary>
     protected IReadOnlyList<CostFileHeader> Files { get; }
 
-    protected LineageValues Lineage { get; }
+    private protected LineageValues Lineage { get; }
 
     protected CancellationToken Cancellation { get; }
 

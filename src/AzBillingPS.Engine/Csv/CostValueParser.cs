@@ -8,7 +8,7 @@ namespace AzBillingPS.Engine.Csv;
 /// dates (with or without a time part), decimals with '.' and exponents and up to 28 fractional digits,
 /// True/TRUE/false booleans, GUIDs. An empty field is NULL for every type.
 /// </summary>
-public static class CostValueParser
+internal static class CostValueParser
 {
     private static readonly string[] IsoFormats =
     {

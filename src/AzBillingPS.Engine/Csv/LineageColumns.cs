@@ -3,7 +3,7 @@ using System.Collections.Generic;
 namespace AzBillingPS.Engine.Csv;
 
 /// <summary>The columns the module adds to every row: where it came from and which load wrote it.</summary>
-public static class LineageColumns
+internal static class LineageColumns
 {
     public const string Scope = "_Scope";
     public const string Metric = "_Metric";

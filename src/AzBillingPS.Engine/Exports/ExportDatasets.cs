@@ -59,7 +59,7 @@ public sealed record ExportDataset(string Type, string Metric, ColumnCatalog Cat
 /// exact decimals, datetimes as UTC timestamps, Tags as its JSON object text, every x_ column kept (the known ones
 /// typed, the others as text). Rows are dated by ChargePeriodStart.
 /// </summary>
-public static class FocusCatalog
+internal static class FocusCatalog
 {
     public const string PeriodColumn = "ChargePeriodStart";
 
@@ -113,7 +113,7 @@ public static class FocusCatalog
 }
 
 /// <summary>The price sheet and reservation datasets: typed as far as their documented columns go, the rest kept as text.</summary>
-public static class OtherCatalogs
+internal static class OtherCatalogs
 {
     public static ColumnCatalog PriceSheet { get; } = Make("PriceSheet",
         decimals: ["UnitPrice", "BasePrice", "MarketPrice", "TierMinimumUnits", "IncludedQuantity", "UnitOfMeasureQuantity"],

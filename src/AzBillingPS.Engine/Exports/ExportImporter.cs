@@ -287,9 +287,10 @@ public static class ExportImporter
     }
 
     /// <summary>
-    /// Loads one planned run (outcome Action Loaded) into its dataset's table. Sets the outcome's rows, bytes, import id and
-    /// elapsed time; throws EngineException when the month cannot be loaded (nothing changed), OperationCanceledException on
-    /// Ctrl+C (the transaction rolls back). <paramref name="shouldProcess"/> is asked first; false leaves the outcome Skipped.
+    /// Loads one planned run (outcome Action Loaded) into its dataset's table: fetches its parts (<see cref="FetchAsync"/>),
+    /// then loads them (<see cref="LoadFetchedAsync"/>). Sets the outcome's rows, bytes, import id and elapsed time; throws
+    /// EngineException when the month cannot be loaded (nothing changed), OperationCanceledException on Ctrl+C (the
+    /// transaction rolls back). <paramref name="shouldProcess"/> is asked first; false leaves the outcome Skipped.
     /// </summary>
     public static async Task LoadAsync(
         IExportStore store,
@@ -301,50 +302,60 @@ public static class ExportImporter
         IEngineLog log,
         IProgress<EngineProgress>? progress,
         int progressId,
-        CancellationToken cancellationToken,
-        Func<CancellationToken, Task<IDisposable>>? databaseTurn = null)
+        CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(store);
-        ArgumentNullException.ThrowIfNull(request);
-        ArgumentNullException.ThrowIfNull(outcome);
-        ArgumentNullException.ThrowIfNull(manifest);
-        ArgumentNullException.ThrowIfNull(parts);
         ArgumentNullException.ThrowIfNull(shouldProcess);
-        ArgumentNullException.ThrowIfNull(log);
-        var watch = Stopwatch.StartNew();
         ExportDataset dataset = ExportDataset.For(manifest.DatasetType, outcome.Manifest);
         SinkTarget target = request.Target with { Table = request.TableFor(dataset) };
-        CostSink sink = CostSink.Create(target);
-        outcome.Target = sink.Describe();
-        DateTime start = manifest.Month.ToDateTime(TimeOnly.MinValue);
-        DateTime end = manifest.Month.AddMonths(1).AddDays(-1).ToDateTime(TimeOnly.MinValue);
-        string activity = $"Import export {manifest.ExportName} {dataset.Type} {manifest.Month:yyyy-MM}";
         string action = string.Create(CultureInfo.InvariantCulture,
             $"Replace {manifest.Month:yyyy-MM} {dataset.Metric} for {manifest.Scope} with run {manifest.RunId} of export {manifest.ExportName} ({manifest.Blobs.Count} part(s){(manifest.DataRowCount is long r ? $", {r:N0} rows" : string.Empty)})");
-        if (!await shouldProcess($"{target.QualifiedTable} on {sink.Describe()}", action).ConfigureAwait(false))
+        if (!await shouldProcess($"{target.QualifiedTable} on {CostSink.Create(target).Describe()}", action).ConfigureAwait(false))
         {
             outcome.Action = ExportAction.Skipped;
             outcome.Reason = "not confirmed (-WhatIf or -Confirm)";
             return;
         }
 
-        string? work = null;
-        IDisposable? turn = null;
+        ExportFetch fetched = await FetchAsync(store, request, outcome, manifest, parts, log, progress, progressId, cancellationToken).ConfigureAwait(false);
+        await LoadFetchedAsync(request, outcome, manifest, parts, fetched, log, progress, progressId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The first half of a load: fetches the run's parts (into a private folder under the request's working folder when
+    /// the store downloads), checking each part's length against the manifest; sets the outcome's bytes and fetch time.
+    /// On failure the folder is removed and the outcome's time and progress are finished.
+    /// </summary>
+    internal static async Task<ExportFetch> FetchAsync(
+        IExportStore store,
+        ExportImportRequest request,
+        ExportRunOutcome outcome,
+        ExportManifest manifest,
+        IReadOnlyList<string> parts,
+        IEngineLog log,
+        IProgress<EngineProgress>? progress,
+        int progressId,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(outcome);
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(parts);
+        ArgumentNullException.ThrowIfNull(log);
+        var fetched = new ExportFetch(Stopwatch.StartNew(), $"Import export {manifest.ExportName} {ExportDataset.For(manifest.DatasetType, outcome.Manifest).Type} {manifest.Month:yyyy-MM}");
         try
         {
-            var files = new List<string>(parts.Count);
-            long bytes = 0;
             if (store.Downloads)
             {
-                work = PrivateFolder.Create(request.WorkingPath, "azbillingps-export-");
+                fetched.Work = PrivateFolder.Create(request.WorkingPath, "azbillingps-export-");
             }
 
             for (int i = 0; i < parts.Count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 ExportManifestBlob blob = manifest.Blobs[i];
-                progress?.Report(new EngineProgress(progressId, activity, string.Create(CultureInfo.InvariantCulture, $"Fetching part {i + 1} of {parts.Count}"), parts.Count == 0 ? -1 : i * 50 / parts.Count));
-                string path = await store.FetchAsync(parts[i], blob.ByteCount, work ?? string.Empty, log, null, cancellationToken).ConfigureAwait(false);
+                progress?.Report(new EngineProgress(progressId, fetched.Activity, string.Create(CultureInfo.InvariantCulture, $"Fetching part {i + 1} of {parts.Count}"), parts.Count == 0 ? -1 : i * 50 / parts.Count));
+                string path = await store.FetchAsync(parts[i], blob.ByteCount, fetched.Work ?? string.Empty, log, null, cancellationToken).ConfigureAwait(false);
                 long length = new FileInfo(path).Length;
                 if (blob.ByteCount is long expected && expected != length)
                 {
@@ -352,17 +363,56 @@ public static class ExportImporter
                         string.Create(CultureInfo.InvariantCulture, $"{parts[i]}: the part has {length:N0} bytes but the manifest ({outcome.Manifest}) says {expected:N0}; the month {manifest.Month:yyyy-MM} was not loaded.")) { FilePath = path };
                 }
 
-                bytes += length;
-                files.Add(path);
+                fetched.Bytes += length;
+                fetched.Files.Add(path);
             }
 
-            outcome.Bytes = bytes;
-            outcome.FetchDuration = watch.Elapsed;
-            if (databaseTurn is not null)
-            {
-                turn = await databaseTurn(cancellationToken).ConfigureAwait(false); // one load at a time (Sync's gate)
-            }
+            outcome.Bytes = fetched.Bytes;
+            outcome.FetchDuration = fetched.Watch.Elapsed;
+            return fetched;
+        }
+        catch
+        {
+            Finish(outcome, fetched, log, progress, progressId);
+            throw;
+        }
+    }
 
+    /// <summary>
+    /// The second half of a load: loads the fetched parts into the dataset's table, the export state row written in the
+    /// same transaction and checked again under the table's lock (a run loaded meanwhile leaves the outcome Skipped and
+    /// the table as it was). Removes the fetched files and finishes the outcome's time and progress, whatever happens.
+    /// </summary>
+    internal static async Task LoadFetchedAsync(
+        ExportImportRequest request,
+        ExportRunOutcome outcome,
+        ExportManifest manifest,
+        IReadOnlyList<string> parts,
+        ExportFetch fetched,
+        IEngineLog log,
+        IProgress<EngineProgress>? progress,
+        int progressId,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(outcome);
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(parts);
+        ArgumentNullException.ThrowIfNull(fetched);
+        ArgumentNullException.ThrowIfNull(log);
+        Stopwatch watch = fetched.Watch;
+        string activity = fetched.Activity;
+        List<string> files = fetched.Files;
+        long bytes = fetched.Bytes;
+        string? work = fetched.Work;
+        ExportDataset dataset = ExportDataset.For(manifest.DatasetType, outcome.Manifest);
+        SinkTarget target = request.Target with { Table = request.TableFor(dataset) };
+        CostSink sink = CostSink.Create(target);
+        outcome.Target = sink.Describe();
+        DateTime start = manifest.Month.ToDateTime(TimeOnly.MinValue);
+        DateTime end = manifest.Month.AddMonths(1).AddDays(-1).ToDateTime(TimeOnly.MinValue);
+        try
+        {
             long? expectedRows = manifest.Blobs.Count > 0 && manifest.Blobs.All(b => b.DataRowCount is not null)
                 ? manifest.Blobs.Sum(b => b.DataRowCount!.Value)
                 : manifest.DataRowCount;
@@ -444,16 +494,45 @@ public static class ExportImporter
         }
         finally
         {
-            turn?.Dispose();
-            outcome.Elapsed = watch.Elapsed;
-            outcome.LoadDuration = watch.Elapsed - outcome.FetchDuration;
-            progress?.Report(new EngineProgress(progressId, activity, "Done", 100, Completed: true));
-            if (work is not null)
-            {
-                PrivateFolder.Delete(work, log);
-            }
+            Finish(outcome, fetched, log, progress, progressId);
         }
     }
+
+    /// <summary>A load ends (done, failed or cancelled): its times, its bar completed, its fetched files removed.</summary>
+    private static void Finish(ExportRunOutcome outcome, ExportFetch fetched, IEngineLog log, IProgress<EngineProgress>? progress, int progressId)
+    {
+        outcome.Elapsed = fetched.Watch.Elapsed;
+        outcome.LoadDuration = fetched.Watch.Elapsed - outcome.FetchDuration;
+        progress?.Report(new EngineProgress(progressId, fetched.Activity, "Done", 100, Completed: true));
+        if (fetched.Work is not null)
+        {
+            PrivateFolder.Delete(fetched.Work, log);
+            fetched.Work = null;
+        }
+    }
+}
+
+/// <summary>The parts of an export run fetched for loading (<see cref="ExportImporter.FetchAsync"/>): local files, in a private folder when the store downloads.</summary>
+internal sealed class ExportFetch
+{
+    public ExportFetch(Stopwatch watch, string activity)
+    {
+        Watch = watch;
+        Activity = activity;
+    }
+
+    /// <summary>The part files, in the manifest's order.</summary>
+    public List<string> Files { get; } = new();
+
+    /// <summary>Their bytes.</summary>
+    public long Bytes { get; set; }
+
+    public Stopwatch Watch { get; }
+
+    public string Activity { get; }
+
+    /// <summary>The private folder the parts were downloaded into (removed when the load ends), or null.</summary>
+    public string? Work { get; set; }
 }
 
 /// <summary>Another run loaded the same run of the month (or a newer one) while this one was loading it.</summary>

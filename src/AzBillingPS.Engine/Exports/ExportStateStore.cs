@@ -13,14 +13,14 @@ using AzBillingPS.Engine.Sinks;
 namespace AzBillingPS.Engine.Exports;
 
 /// <summary>One row of an export state table: the run of one export and month whose rows the data table holds.</summary>
-public sealed record ExportStateRow(string Export, string Month, string Scope, string Dataset, string RunId, DateTime SubmittedTime, string Manifest, long Rows, long Bytes, int Blobs, Guid ImportId, DateTime LoadedAt, string? Host);
+internal sealed record ExportStateRow(string Export, string Month, string Scope, string Dataset, string RunId, DateTime SubmittedTime, string Manifest, long Rows, long Bytes, int Blobs, Guid ImportId, DateTime LoadedAt, string? Host);
 
 /// <summary>
 /// The state table next to each table exports load into (<c>&lt;table&gt;_ExportState</c>, in the same schema): one row
 /// per (export, month) naming the run whose rows the table holds. It is created and written inside the load's own
 /// transaction, so the rows and the state can never disagree; a run already recorded is skipped, a newer one replaces it.
 /// </summary>
-public sealed class ExportStateStore
+internal sealed class ExportStateStore
 {
     public const string TableSuffix = "_ExportState";
 

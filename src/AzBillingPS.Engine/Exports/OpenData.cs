@@ -10,7 +10,7 @@ using CsvHelper;
 namespace AzBillingPS.Engine.Exports;
 
 /// <summary>One lookup table the FOCUS view joins: its name, columns (the first ones form the key) and rows.</summary>
-public sealed record OpenDataTable(string Name, IReadOnlyList<CostColumn> Columns, int KeyColumns, IReadOnlyList<object?[]> Rows);
+internal sealed record OpenDataTable(string Name, IReadOnlyList<CostColumn> Columns, int KeyColumns, IReadOnlyList<object?[]> Rows);
 
 /// <summary>
 /// The FinOps toolkit's open data (MIT, src/open-data; see Exports/OpenData/NOTICE.txt), embedded in the engine, as the
@@ -25,7 +25,7 @@ public sealed record OpenDataTable(string Name, IReadOnlyList<CostColumn> Column
 ///   service), rows with an empty ResourceType for a consumed service alone (its first row in the file).</item>
 /// </list>
 /// </summary>
-public static class OpenData
+internal static class OpenData
 {
     public const string PricingUnitsTable = "AzBillingPS_PricingUnits";
     public const string RegionsTable = "AzBillingPS_Regions";

@@ -27,7 +27,7 @@ namespace AzBillingPS.Engine.Exports;
 /// back through a small buffer per column while the next row group decodes into the other of two spool slots: the
 /// database takes rows while Parquet decodes, and memory holds one column being decoded per reader, not a row group.</para>
 /// </summary>
-public sealed class ParquetCostReader : CostRowReader
+internal sealed class ParquetCostReader : CostRowReader
 {
     private readonly byte[]?[] _valueBuffer;
     private readonly int[] _valueStart;

@@ -23,6 +23,9 @@ public sealed record ImportRequest(
 {
     public int BatchSize { get; init; } = 50_000;
 
+    /// <summary>The progress bar's activity (the caller's name for the load).</summary>
+    public string Activity { get; init; } = "Loading cost details";
+
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>Runs inside the load's transaction just before it commits (Sync writes its state row there).</summary>
@@ -147,7 +150,7 @@ public static class CostImporter
         }
         else
         {
-            progress?.Report(new EngineProgress(progressId, "Import-AzCostToSql", $"Reading the dates of {headers.Count} file(s)", -1));
+            progress?.Report(new EngineProgress(progressId, request.Activity, $"Reading the dates of {headers.Count} file(s)", -1));
             TimeSpan scanStart = stopwatch.Elapsed;
             (DateTime First, DateTime Last)? range = CostFileSchema.ScanDateRange(headers, cancellationToken);
             log.Debug(string.Create(CultureInfo.InvariantCulture, $"Read the dates of {headers.Count} file(s) for the period in {(stopwatch.Elapsed - scanStart).TotalMilliseconds:N0} ms."));

@@ -221,7 +221,7 @@ public abstract class SqlDialect
 
 }
 
-public sealed class SqlServerDialect : SqlDialect
+internal sealed class SqlServerDialect : SqlDialect
 {
     public static readonly SqlServerDialect Instance = new();
 
@@ -328,7 +328,7 @@ public sealed class SqlServerDialect : SqlDialect
     public override string Parameter(string name) => "@" + name;
 }
 
-public sealed class PostgreSqlDialect : SqlDialect
+internal sealed class PostgreSqlDialect : SqlDialect
 {
     public static readonly PostgreSqlDialect Instance = new();
 
@@ -377,7 +377,7 @@ public sealed class PostgreSqlDialect : SqlDialect
     public override string Parameter(string name) => "@" + name;
 }
 
-public sealed class SqliteDialect : SqlDialect
+internal sealed class SqliteDialect : SqlDialect
 {
     public static readonly SqliteDialect Instance = new();
 

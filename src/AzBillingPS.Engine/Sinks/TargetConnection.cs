@@ -252,9 +252,10 @@ public static class TargetConnection
         if (string.IsNullOrEmpty(file) || file.Equals(":memory:", StringComparison.OrdinalIgnoreCase) || !System.IO.File.Exists(file))
         {
             throw new EngineException(EngineErrorKind.NotFound,
-                $"No database at {(string.IsNullOrEmpty(file) ? "(no Data Source)" : System.IO.Path.GetFullPath(file))}: nothing has been loaded there yet. Load it with Import-AzCostToSql or Sync-AzBilling, or name the database with -DatabasePath, -SqlInstance or -ConnectionString.")
+                $"No database at {(string.IsNullOrEmpty(file) ? "(no Data Source)" : System.IO.Path.GetFullPath(file))}: nothing has been loaded there yet.")
             {
                 FilePath = file,
+                Advice = EngineAdvice.LoadFirst,
             };
         }
 

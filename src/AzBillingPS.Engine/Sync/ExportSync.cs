@@ -30,8 +30,9 @@ public sealed class SyncExportSource
 /// <summary>
 /// The exports step of a Sync run (what <see cref="SyncRunner"/> runs when the request names an exports source): the
 /// export importer plans the newest run of every export and month against its state table (&lt;table&gt;_ExportState),
-/// and every run newer than what the table holds is fetched and loaded as one unit, with the same bounded parallelism,
-/// one database load at a time, the same run folder and the same unit outcomes as a run over the Cost Details API.
+/// and every run newer than what the table holds is one unit of the run's pipeline (<see cref="SyncRunner.RunStagesAsync"/>,
+/// the same bounds as a run over the Cost Details API): its download stage fetches the run's parts, its load stage loads
+/// them (one load at a time); the same run folder, and the units handed over in plan order (<see cref="SyncRunner.HandOverAsync"/>).
 /// What is new since the last run is loaded, and nothing twice: the state row commits with the rows, and is checked
 /// again under the table's lock, so a second run at the same time rolls its copy back instead of loading it again.
 /// </summary>
@@ -40,7 +41,7 @@ internal static class ExportSync
     public static async Task<SyncRunOutcome> RunAsync(
         SyncRequest request,
         SyncExportSource source,
-        SemaphoreSlim loadGate,
+        SyncSchedule schedule,
         Func<string, string, Task<bool>> shouldProcess,
         Action<SyncUnitOutcome> onUnit,
         IEngineLog log,
@@ -68,27 +69,23 @@ internal static class ExportSync
         log.Verbose(string.Create(CultureInfo.InvariantCulture,
             $"Sync run {r.RunId} from {store.Describe()}: {plan.Count} export month(s), {plan.Count(p => p.Outcome.Action == ExportAction.Loaded)} with a run to load; state in {stateTable.QualifiedTable}."));
 
-        var units = new List<(SyncUnitOutcome Unit, ExportRunOutcome Outcome, ExportManifest? Manifest, IReadOnlyList<string> Parts)>();
+        var reported = new List<SyncUnitOutcome>();
         var toLoad = new List<(SyncUnitOutcome Unit, ExportRunOutcome Outcome, ExportManifest Manifest, IReadOnlyList<string> Parts)>();
         foreach ((ExportRunOutcome outcome, ExportManifest? manifest, IReadOnlyList<string> parts) in plan)
         {
-            SyncUnitOutcome unit = ToUnit(outcome, units.Count);
-            units.Add((unit, outcome, manifest, parts));
+            SyncUnitOutcome unit = ToUnit(outcome, reported.Count);
             if (outcome.Action != ExportAction.Loaded || manifest is null)
             {
                 log.Verbose($"{unit.Key}: {outcome.Action.ToString().ToLowerInvariant()}, {unit.Reason}.");
-                onUnit(unit);
+                reported.Add(unit);
                 continue;
             }
 
             string action = string.Create(CultureInfo.InvariantCulture, $"Replace {unit.Key.MonthText} {outcome.Dataset} for {outcome.Scope} with run {outcome.RunId} of export {outcome.ExportName} ({unit.Reason})");
             if (await shouldProcess(target, action).ConfigureAwait(false))
             {
+                reported.Add(unit);
                 toLoad.Add((unit, outcome, manifest, parts));
-            }
-            else
-            {
-                units.RemoveAt(units.Count - 1);
             }
         }
 
@@ -96,34 +93,77 @@ internal static class ExportSync
         await using (SyncRunFolder runFolder = SyncRunFolder.Claim(r, toLoad.Count > 0, log))
         {
             exportRequest = exportRequest with { WorkingPath = toLoad.Count > 0 ? runFolder.Path : r.WorkingPath };
-            await SyncRunner.RunUnitsAsync(toLoad, async (item, ct) =>
-            {
-                (SyncUnitOutcome unit, ExportRunOutcome outcome, ExportManifest manifest, IReadOnlyList<string> parts) = item;
-                try
-                {
-                    await ExportImporter.LoadAsync(store, exportRequest, outcome, manifest, parts, (_, _) => Task.FromResult(true), log, progress, 100 + (unit.Index % 10_000), ct,
-                        async t =>
-                        {
-                            await loadGate.WaitAsync(t).ConfigureAwait(false);
-                            return new Release(loadGate);
-                        }).ConfigureAwait(false);
-                    Fill(unit, outcome);
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-                {
-                    unit.Action = SyncAction.Failed;
-                    unit.Error = e;
-                    unit.Reason = SyncText.Scrub(e.Message);
-                    Fill(unit, outcome);
-                    log.Verbose($"{unit.Key}: failed: {unit.Reason}");
-                }
-
-                return unit;
-            }, "export month(s)", r.ThrottleLimit, onUnit, progress, cancellationToken).ConfigureAwait(false);
+            IReadOnlyList<ExportWork> work = toLoad.Select((t, i) => new ExportWork(t.Unit, i, runFolder.Path, progress, t.Outcome, t.Manifest, t.Parts)).ToList();
+            IAsyncEnumerable<SyncUnitOutcome> pipeline = SyncRunner.RunStagesAsync(work, schedule,
+                request: null, // the plan already holds every run to load
+                (w, ct) => FetchStageAsync(w, store, exportRequest, log, ct),
+                (w, ct) => LoadStageAsync(w, exportRequest, log, ct),
+                cancellationToken);
+            await SyncRunner.HandOverAsync(reported, toLoad.Select(t => t.Unit).ToList(), pipeline, r.Activity, "export month(s)", onUnit, progress, cancellationToken).ConfigureAwait(false);
         }
 
-        int scopes = units.Select(u => u.Unit.Key.Scope).Distinct(StringComparer.Ordinal).Count();
-        return new SyncRunOutcome(r.RunId, Sinks.CostSink.Create(r.Target).Describe(), r.Target.Table, stateTable.Target.Table, started, DateTime.UtcNow, scopes, units.Select(u => u.Unit).ToList());
+        int scopes = reported.Select(u => u.Key.Scope).Distinct(StringComparer.Ordinal).Count();
+        return new SyncRunOutcome(r.RunId, Sinks.CostSink.Create(r.Target).Describe(), r.Target.Table, stateTable.Target.Table, started, DateTime.UtcNow, scopes, reported);
+    }
+
+    /// <summary>The download stage: the run's parts fetched into the run's folder (a failure is recorded in the unit).</summary>
+    private static async Task<ExportWork> FetchStageAsync(ExportWork w, IExportStore store, ExportImportRequest request, IEngineLog log, CancellationToken ct)
+    {
+        try
+        {
+            w.Fetched = await ExportImporter.FetchAsync(store, request, w.Outcome, w.Manifest, w.Parts, log, w.Child, w.ProgressId, ct).ConfigureAwait(false);
+            w.Status("Waiting for the database");
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            Fail(w, e, log);
+        }
+
+        return w;
+    }
+
+    /// <summary>The load stage: the fetched parts loaded into the dataset's table (a failure is recorded in the unit).</summary>
+    private static async Task<SyncUnitOutcome> LoadStageAsync(ExportWork w, ExportImportRequest request, IEngineLog log, CancellationToken ct)
+    {
+        if (w.Fetched is not { } fetched)
+        {
+            return w.Unit; // failed while fetching
+        }
+
+        try
+        {
+            await ExportImporter.LoadFetchedAsync(request, w.Outcome, w.Manifest, w.Parts, fetched, log, w.Child, w.ProgressId, ct).ConfigureAwait(false);
+            Fill(w.Unit, w.Outcome);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            Fail(w, e, log);
+        }
+
+        return w.Unit;
+    }
+
+    private static void Fail(ExportWork w, Exception e, IEngineLog log)
+    {
+        SyncUnitOutcome unit = w.Unit;
+        unit.Action = SyncAction.Failed;
+        unit.Error = e;
+        unit.Reason = SyncText.Scrub(e.Message);
+        Fill(unit, w.Outcome);
+        log.Verbose($"{unit.Key}: failed: {unit.Reason}");
+    }
+
+    /// <summary>An export run on its way through the stages: its plan, then its fetched parts.</summary>
+    private sealed class ExportWork(SyncUnitOutcome unit, int position, string runFolder, IProgress<EngineProgress>? progress, ExportRunOutcome outcome, ExportManifest manifest, IReadOnlyList<string> parts)
+        : SyncWork(unit, position, runFolder, progress)
+    {
+        public ExportRunOutcome Outcome { get; } = outcome;
+
+        public ExportManifest Manifest { get; } = manifest;
+
+        public IReadOnlyList<string> Parts { get; } = parts;
+
+        public ExportFetch? Fetched { get; set; }
     }
 
     /// <summary>A unit for one export month: scope, dataset (as the metric) and month; the run id as its operation id.</summary>
@@ -137,7 +177,7 @@ internal static class ExportSync
             Index = index,
             PeriodStart = month,
             PeriodEnd = month == DateOnly.MinValue ? month : CostReportPlanner.LastOfMonth(month),
-            Action = o.Action switch { ExportAction.Loaded => SyncAction.Loaded, ExportAction.Skipped => SyncAction.Skipped, _ => SyncAction.Failed },
+            Action = o.Action switch { ExportAction.Loaded => SyncAction.Pending, ExportAction.Skipped => SyncAction.Skipped, _ => SyncAction.Failed },
             Reason = string.IsNullOrEmpty(o.ExportName) || o.ExportName == o.Manifest ? o.Reason : $"export {o.ExportName}: {o.Reason}",
             OperationId = string.IsNullOrEmpty(o.RunId) ? null : o.RunId,
             Blobs = o.Blobs,
@@ -146,12 +186,17 @@ internal static class ExportSync
         };
     }
 
+    /// <summary>What the load did, into the unit: Loaded, or Skipped when another run loaded the run meanwhile.</summary>
     private static void Fill(SyncUnitOutcome unit, ExportRunOutcome o)
     {
         if (unit.Action != SyncAction.Failed && o.Action == ExportAction.Skipped)
         {
             unit.Action = SyncAction.Skipped;
             unit.Reason = $"export {o.ExportName}: {o.Reason}";
+        }
+        else if (unit.Action == SyncAction.Pending)
+        {
+            unit.Action = SyncAction.Loaded;
         }
 
         unit.Rows = o.Rows;
@@ -161,18 +206,5 @@ internal static class ExportSync
         unit.DownloadDuration = o.FetchDuration;
         unit.LoadDuration = o.LoadDuration;
         unit.Elapsed = o.Elapsed;
-    }
-
-    private sealed class Release(SemaphoreSlim gate) : IDisposable
-    {
-        private int _done;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _done, 1) == 0)
-            {
-                gate.Release();
-            }
-        }
     }
 }

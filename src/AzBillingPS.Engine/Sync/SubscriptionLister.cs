@@ -14,7 +14,7 @@ using AzBillingPS.Engine.Common;
 namespace AzBillingPS.Engine.Sync;
 
 /// <summary>One subscription the identity can see.</summary>
-public sealed record AzureSubscription(string SubscriptionId, string DisplayName, string State, string? TenantId)
+internal sealed record AzureSubscription(string SubscriptionId, string DisplayName, string State, string? TenantId)
 {
     /// <summary>The cost scope of the subscription: /subscriptions/{id}, normalised.</summary>
     public string Scope => CostScope.Normalize(SubscriptionId);
@@ -27,7 +27,7 @@ public sealed record AzureSubscription(string SubscriptionId, string DisplayName
 /// after the service's Retry-After; everything else is an <see cref="EngineException"/> naming the status and the
 /// service's error code.
 /// </summary>
-public sealed class SubscriptionLister : IDisposable
+internal sealed class SubscriptionLister : IDisposable
 {
     public const string ApiVersion = "2022-12-01";
 

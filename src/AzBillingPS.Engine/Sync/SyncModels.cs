@@ -1,9 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
-using System.Threading;
-using System.Threading.Tasks;
-using AzBillingPS.Engine.Auth;
+using System.Linq;
 using AzBillingPS.Engine.Common;
 using AzBillingPS.Engine.CostDetails;
 using AzBillingPS.Engine.Sinks;
@@ -14,9 +12,6 @@ namespace AzBillingPS.Engine.Sync;
 public sealed record SyncRequest
 {
     public required SinkTarget Target { get; init; }
-
-    /// <summary>The identity that requests the reports (none for an exports source read by SAS URL or from a folder).</summary>
-    public AccessTokenProvider? Tokens { get; init; }
 
     /// <summary>Cost Management exports to load instead of requesting reports; the scopes and metrics are then the exports'.</summary>
     public SyncExportSource? Exports { get; init; }
@@ -45,8 +40,17 @@ public sealed record SyncRequest
     /// <summary>Keep each unit's files after it is loaded.</summary>
     public bool KeepFiles { get; init; }
 
-    /// <summary>Units in flight at once (reports, downloads and a load).</summary>
+    /// <summary>Reports in flight at once, units downloading at once, and blobs downloading at once across them.</summary>
     public int ThrottleLimit { get; init; } = 4;
+
+    /// <summary>
+    /// Loads into the target at once: 1 today (each load also takes the table's lock); a setting of the pipeline, so
+    /// loads of different units may run together where the target's locks allow it.
+    /// </summary>
+    public int LoadConcurrency { get; init; } = 1;
+
+    /// <summary>The run's progress bar (the caller's name for it).</summary>
+    public string Activity { get; init; } = "Cost sync";
 
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
@@ -63,8 +67,16 @@ public sealed record SyncRequest
 /// <summary>What a run does with a unit.</summary>
 public enum SyncAction
 {
+    /// <summary>Planned to load; not loaded (yet).</summary>
+    Pending,
+
+    /// <summary>Loaded: its rows (or, for a report without data, none) replaced the month.</summary>
     Loaded,
+
+    /// <summary>Complete in the state: not requested.</summary>
     Skipped,
+
+    /// <summary>Failed: the table keeps what it held, the state says why, the next run tries again.</summary>
     Failed,
 }
 
@@ -112,7 +124,7 @@ public sealed class SyncUnitOutcome
     public override string ToString() => $"{Key}: {Action}";
 }
 
-/// <summary>The outcome of a run.</summary>
+/// <summary>The outcome of a run, with what the summary counts.</summary>
 public sealed record SyncRunOutcome(
     Guid RunId,
     string Target,
@@ -121,21 +133,23 @@ public sealed record SyncRunOutcome(
     DateTime StartedAt,
     DateTime FinishedAt,
     int Scopes,
-    IReadOnlyList<SyncUnitOutcome> Units);
-
-/// <summary>Gets one report (the Cost Details client in production).</summary>
-public interface ISyncReportSource
+    IReadOnlyList<SyncUnitOutcome> Units)
 {
-    Task<CostReportResult> RequestAsync(CostReportRequest request, IEngineLog log, IProgress<EngineProgress>? progress, int progressId, CancellationToken cancellationToken);
-}
+    public int Loaded => Units.Count(u => u.Action == SyncAction.Loaded);
 
-/// <summary>Downloads one blob of a report to a file (the blob downloader in production); returns the bytes on disk.</summary>
-public interface ISyncBlobSource
-{
-    Task<long> DownloadAsync(CostReportBlob blob, CostReportResult report, string destinationPath, IEngineLog log, IProgress<long>? bytesWritten, CancellationToken cancellationToken);
+    public int Skipped => Units.Count(u => u.Action == SyncAction.Skipped);
 
-    /// <summary>The file name of a blob in the unit's folder.</summary>
-    string FileName(CostReportResult report, CostReportBlob blob);
+    public int Failed => Units.Count(u => u.Action == SyncAction.Failed);
+
+    public long Rows => Units.Sum(u => u.Rows);
+
+    public long Bytes => Units.Sum(u => u.Bytes);
+
+    /// <summary>True when no unit failed.</summary>
+    public bool Success => Failed == 0;
+
+    /// <summary>An empty run (nothing to sync) into <paramref name="table"/>.</summary>
+    public static SyncRunOutcome Empty(Guid runId, string table) => new(runId, string.Empty, table, string.Empty, DateTime.UtcNow, DateTime.UtcNow, 0, Array.Empty<SyncUnitOutcome>());
 }
 
 /// <summary>Text for errors and the state table: SAS signatures redacted, in case any message ever carries a link.</summary>

@@ -7,7 +7,7 @@ using AzBillingPS.Engine.Common;
 namespace AzBillingPS.Engine.Sync;
 
 /// <summary>Why a month is loaded or skipped.</summary>
-public enum SyncReason
+internal enum SyncReason
 {
     /// <summary>Named by -From/-To or -Months: loaded whatever the state says.</summary>
     Requested,
@@ -26,7 +26,7 @@ public enum SyncReason
 }
 
 /// <summary>The decision for one month of one (scope, metric).</summary>
-public sealed record SyncMonthDecision(DateOnly Month, bool Load, SyncReason Reason, string Detail);
+internal sealed record SyncMonthDecision(DateOnly Month, bool Load, SyncReason Reason, string Detail);
 
 /// <summary>
 /// Which months a Sync loads. Pure functions of today's date, the clock and the state rows, so they are tested
@@ -126,7 +126,7 @@ public static class SyncPlanner
     /// <param name="nowUtc">The clock; its date is today.</param>
     /// <param name="lookbackMonths">Window size in months, the current month included (1 to 13).</param>
     /// <param name="state">State rows of this scope and metric (any order; other rows are ignored by month).</param>
-    public static IReadOnlyList<SyncMonthDecision> DefaultPeriod(DateTimeOffset nowUtc, int lookbackMonths, IEnumerable<SyncStateRow> state)
+    internal static IReadOnlyList<SyncMonthDecision> DefaultPeriod(DateTimeOffset nowUtc, int lookbackMonths, IEnumerable<SyncStateRow> state)
     {
         ArgumentNullException.ThrowIfNull(state);
         CheckMonths(lookbackMonths, "-LookbackMonths");

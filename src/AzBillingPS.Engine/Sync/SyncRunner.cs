@@ -4,8 +4,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
+using AzBillingPS.Engine.Blobs;
 using AzBillingPS.Engine.Common;
 using AzBillingPS.Engine.CostDetails;
 using AzBillingPS.Engine.Import;
@@ -14,25 +16,42 @@ using AzBillingPS.Engine.Sinks;
 namespace AzBillingPS.Engine.Sync;
 
 /// <summary>
-/// One Sync run: plans the units (scope x metric x month) from the request and the state table, marks them Running,
-/// then runs them with bounded parallelism. Each unit requests its report, downloads its blobs into its own folder,
-/// loads them (loads of the target are serialised here and by the target's lock, so one unit's download overlaps
-/// another's load) with its Loaded state row written in the load's transaction, and removes its files. A unit that
-/// fails is recorded as Failed and reported; the others go on. Cancellation stops everything: a load in progress rolls
-/// back, and units not finished stay Running in the state, which the next run treats as not loaded.
+/// How a run's units flow through its stages: how many reports are requested and waited for at once, how many finished
+/// reports may wait for a download slot, how many units download at once (and how many blobs across them), and how many
+/// loads run at once. A stage takes its next unit when it has a free slot and the stage after it has room, so each bound
+/// holds. Scheduling reports by the API's limits instead of a count (issue 16) is a different <see cref="Reports"/> and
+/// <see cref="ReportQueue"/>, not a different pipeline.
 /// </summary>
-public sealed class SyncRunner : IDisposable
+internal sealed record SyncSchedule(int Reports, int ReportQueue, int Downloads, int Blobs, int Loads)
 {
-    private const int ParentProgressId = 1;
-    private const int UnitProgressBase = 100;
+    /// <summary>Today's policy: -ThrottleLimit reports in flight, units downloading and blobs at once; <paramref name="loads"/> loads.</summary>
+    public static SyncSchedule For(int throttleLimit, int loads) => new(throttleLimit, throttleLimit, throttleLimit, throttleLimit, Math.Max(1, loads));
+}
+
+/// <summary>
+/// One Sync run: plans the units (scope x metric x month) from the request and the state table, marks them Running,
+/// then runs them through three stages joined by bounded queues (<see cref="SyncSchedule"/>): the report stage requests
+/// each unit's report and waits for it (<see cref="ICostReportSource"/>); the download stage saves its blobs into the
+/// unit's own folder with the same rules as Save-AzCostBlob (<see cref="BlobSaver"/>: names, parallel blobs, links
+/// requested again when they expire); the load stage replaces the month (<see cref="CostImporter"/>) with its Loaded
+/// state row in the load's transaction, and removes the unit's files. A unit goes on to the next stage as soon as it
+/// is ready, so one unit's load overlaps others' downloads and reports; the outcomes are handed on in plan order. A
+/// unit that fails is recorded as Failed and reported; the others go on. Cancellation stops everything: a load in
+/// progress rolls back, and units not finished stay Running in the state, which the next run treats as not loaded.
+/// A run over Cost Management exports (<see cref="SyncRequest.Exports"/>, <see cref="ExportSync"/>) plans its own units
+/// and goes through the same pipeline (<see cref="RunStagesAsync"/>) and hand-over (<see cref="HandOverAsync"/>): its
+/// download stage fetches a run's parts, its load stage loads them.
+/// </summary>
+public sealed class SyncRunner
+{
+    private const int ParentProgressId = SyncWork.ParentProgressId;
     private readonly SyncRequest _request;
-    private readonly ISyncReportSource _reports;
-    private readonly ISyncBlobSource _blobs;
+    private readonly ICostReportSource _reports;
+    private readonly IBlobSource _blobs;
     private readonly SyncStateStore _store;
-    private readonly SemaphoreSlim _loadGate = new(1, 1);
 
     /// <summary>A run of <paramref name="request"/>; <paramref name="reports"/> and <paramref name="blobs"/> may be null for an exports source.</summary>
-    public SyncRunner(SyncRequest request, ISyncReportSource? reports, ISyncBlobSource? blobs)
+    public SyncRunner(SyncRequest request, ICostReportSource? reports, IBlobSource? blobs)
     {
         _request = request ?? throw new ArgumentNullException(nameof(request));
         _reports = reports ?? (request.Exports is null ? throw new ArgumentNullException(nameof(reports)) : NoReports.Instance);
@@ -50,13 +69,15 @@ public sealed class SyncRunner : IDisposable
         // Every name the run will create (cost table, index, state table, schema) is checked before anything is requested.
         _ = CostSink.Create(request.Target);
         _store = new SyncStateStore(request.Target);
+        Schedule = SyncSchedule.For(request.ThrottleLimit, request.LoadConcurrency);
     }
 
     public SyncStateStore State => _store;
 
-    public void Dispose() => _loadGate.Dispose();
+    /// <summary>The stages' bounds (from the request; tests set their own).</summary>
+    internal SyncSchedule Schedule { get; init; }
 
-    /// <summary>The units of the run before anything is requested (also what -WhatIf shows).</summary>
+    /// <summary>The units of the run before anything is requested (also what -WhatIf shows): Pending to load, or Skipped.</summary>
     public static IReadOnlyList<SyncUnitOutcome> Plan(SyncRequest request, IReadOnlyList<SyncStateRow> state, DateTimeOffset nowUtc)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -92,7 +113,7 @@ public sealed class SyncRunner : IDisposable
                         Index = units.Count,
                         PeriodStart = d.Month,
                         PeriodEnd = last < today ? last : today,
-                        Action = d.Load ? SyncAction.Loaded : SyncAction.Skipped,
+                        Action = d.Load ? SyncAction.Pending : SyncAction.Skipped,
                         Reason = d.Detail,
                         IsFinal = d.Reason == SyncReason.Complete,
                     });
@@ -105,8 +126,9 @@ public sealed class SyncRunner : IDisposable
 
     /// <summary>
     /// Runs the sync. <paramref name="shouldProcess"/> is asked once per unit to load, before anything is requested;
-    /// <paramref name="onUnit"/> receives every unit's outcome as it is known (skipped ones first). Throws only for
-    /// what concerns the whole run (the database cannot be reached, the state table cannot be written, cancellation).
+    /// <paramref name="onUnit"/> receives every unit's outcome (skipped ones included; declined ones not), in plan order,
+    /// as soon as it and those before it are known. Throws only for what concerns the whole run (the database cannot be
+    /// reached, the state table cannot be written, cancellation).
     /// </summary>
     public async Task<SyncRunOutcome> RunAsync(
         Func<string, string, Task<bool>> shouldProcess,
@@ -120,8 +142,8 @@ public sealed class SyncRunner : IDisposable
         ArgumentNullException.ThrowIfNull(log);
         if (_request.Exports is { } exports)
         {
-            // Cost Management exports instead of the Cost Details API: the export importer plans and loads, in this run's folder.
-            return await ExportSync.RunAsync(_request, exports, _loadGate, shouldProcess, onUnit, log, progress, cancellationToken).ConfigureAwait(false);
+            // Cost Management exports instead of the Cost Details API: the export importer plans, the same pipeline fetches and loads.
+            return await ExportSync.RunAsync(_request, exports, Schedule, shouldProcess, onUnit, log, progress, cancellationToken).ConfigureAwait(false);
         }
 
         DateTime started = DateTime.UtcNow;
@@ -133,7 +155,7 @@ public sealed class SyncRunner : IDisposable
         IReadOnlyList<SyncUnitOutcome> units = Plan(r, state, DateTimeOffset.UtcNow);
         int scopes = units.Select(u => u.Key.Scope).Distinct(StringComparer.Ordinal).Count();
         log.Verbose(string.Create(CultureInfo.InvariantCulture,
-            $"Sync run {r.RunId}: {units.Count} unit(s) over {scopes} scope(s), {units.Count(u => u.Action == SyncAction.Loaded)} to load, {units.Count(u => u.Action == SyncAction.Skipped)} complete; state in {_store.QualifiedTable}."));
+            $"Sync run {r.RunId}: {units.Count} unit(s) over {scopes} scope(s), {units.Count(u => u.Action == SyncAction.Pending)} to load, {units.Count(u => u.Action == SyncAction.Skipped)} complete; state in {_store.QualifiedTable}."));
 
         var toLoad = new List<SyncUnitOutcome>();
         var reported = new List<SyncUnitOutcome>();
@@ -143,7 +165,6 @@ public sealed class SyncRunner : IDisposable
             {
                 log.Verbose($"{unit.Key}: skipped, {unit.Reason}.");
                 reported.Add(unit);
-                onUnit(unit);
                 continue;
             }
 
@@ -171,186 +192,309 @@ public sealed class SyncRunner : IDisposable
             throw;
         }
 
-        await RunUnitsAsync(toLoad, async (unit, ct) =>
-        {
-            await RunUnitAsync(unit, runFolder.Path, log, progress, ct).ConfigureAwait(false);
-            return unit;
-        }, "unit(s)", r.ThrottleLimit, onUnit, progress, cancellationToken).ConfigureAwait(false);
-
-        return new SyncRunOutcome(r.RunId, _store.Describe(), r.Target.Table, _store.StateTarget.Table, started, DateTime.UtcNow, scopes, reported.OrderBy(u => u.Index).ToList());
+        await HandOverAsync(reported, toLoad, RunUnitsAsync(toLoad, runFolder.Path, log, progress, cancellationToken), r.Activity, "unit(s)", onUnit, progress, cancellationToken).ConfigureAwait(false);
+        return new SyncRunOutcome(r.RunId, _store.Describe(), r.Target.Table, _store.StateTarget.Table, started, DateTime.UtcNow, scopes, reported);
     }
 
     /// <summary>
-    /// Runs the units to load with bounded parallelism (<paramref name="throttle"/>), each through <paramref name="run"/>
-    /// (which records a failure in the unit rather than throwing), hands every outcome to <paramref name="onUnit"/> as it
-    /// is known and reports the run's progress (<paramref name="noun"/>: what is counted). Shared by the Cost Details API
-    /// and the exports source.
+    /// The pipeline: report stage, download stage, load stage, each bounded by <see cref="Schedule"/> and each taking
+    /// units as the stage before finishes them; the units come out in the order of <paramref name="units"/>.
     /// </summary>
-    internal static async Task RunUnitsAsync<T>(
-        IReadOnlyList<T> items,
-        Func<T, CancellationToken, Task<SyncUnitOutcome>> run,
+    internal IAsyncEnumerable<SyncUnitOutcome> RunUnitsAsync(IReadOnlyList<SyncUnitOutcome> units, string runFolder, IEngineLog log, IProgress<EngineProgress>? progress, CancellationToken cancellationToken)
+    {
+        SyncSchedule s = Schedule;
+        var saver = new BlobSaver(_blobs, new BlobSaveOptions { ThrottleLimit = s.Blobs, Refresh = true, RefreshNote = "requesting the report again for fresh links" });
+        IReadOnlyList<UnitWork> work = units.Select((u, i) => new UnitWork(u, i, runFolder, progress)).ToList();
+        IAsyncEnumerable<SyncUnitOutcome> done = RunStagesAsync(work, s,
+            (w, ct) => RequestStageAsync(w, log, ct),
+            (w, ct) => DownloadStageAsync(w, saver, log, ct),
+            (w, ct) => LoadStageAsync(w, log, ct),
+            cancellationToken);
+        return Disposing(done, saver, cancellationToken);
+    }
+
+    /// <summary>
+    /// The stages of a run, whatever its source: <paramref name="request"/> (none for a source with nothing to request),
+    /// <paramref name="download"/> and <paramref name="load"/>, each with the bounds of <paramref name="schedule"/>, each
+    /// taking units as the stage before hands them on (a stage records a unit's failure in it rather than throwing, and
+    /// the later stages pass a failed unit through); the outcomes come out in the order of <paramref name="work"/>.
+    /// </summary>
+    internal static IAsyncEnumerable<SyncUnitOutcome> RunStagesAsync<TWork>(
+        IReadOnlyList<TWork> work,
+        SyncSchedule schedule,
+        Func<TWork, CancellationToken, Task<TWork>>? request,
+        Func<TWork, CancellationToken, Task<TWork>> download,
+        Func<TWork, CancellationToken, Task<SyncUnitOutcome>> load,
+        CancellationToken cancellationToken)
+        where TWork : SyncWork
+    {
+        IAsyncEnumerable<TWork> items = FanOut.ToAsync(work);
+        IAsyncEnumerable<TWork> requested = request is null
+            ? items
+            : Values(FanOut.InCompletionOrder(items, schedule.Reports, (w, _, ct) => request(w, ct), schedule.ReportQueue, cancellationToken));
+        IAsyncEnumerable<TWork> downloaded = Values(FanOut.InCompletionOrder(requested, schedule.Downloads, (w, _, ct) => download(w, ct), schedule.Loads, cancellationToken));
+        IAsyncEnumerable<(int, SyncUnitOutcome)> loaded = Values(FanOut.InCompletionOrder(downloaded, schedule.Loads, async (w, _, ct) => (w.Position, await load(w, ct).ConfigureAwait(false)), 1, cancellationToken));
+        return FanOut.Reorder(loaded, cancellationToken);
+    }
+
+    /// <summary>
+    /// Hands every unit of a run to <paramref name="onUnit"/> in plan order (<paramref name="reported"/>): a unit with
+    /// nothing to do at once, a unit of <paramref name="toLoad"/> when <paramref name="pipeline"/> gives it back (in the
+    /// same order), with the run's progress bar counting <paramref name="noun"/> done and failed. Shared by both sources.
+    /// </summary>
+    internal static async Task HandOverAsync(
+        IReadOnlyList<SyncUnitOutcome> reported,
+        IReadOnlyList<SyncUnitOutcome> toLoad,
+        IAsyncEnumerable<SyncUnitOutcome> pipeline,
+        string activity,
         string noun,
-        int throttle,
         Action<SyncUnitOutcome> onUnit,
         IProgress<EngineProgress>? progress,
         CancellationToken cancellationToken)
     {
+        var loading = new HashSet<SyncUnitOutcome>(toLoad, ReferenceEqualityComparer.Instance);
         int finished = 0;
         int failed = 0;
         void Parent()
         {
-            int done = Volatile.Read(ref finished);
-            progress?.Report(new EngineProgress(ParentProgressId, "Sync-AzBilling",
-                string.Create(CultureInfo.InvariantCulture, $"{done} of {items.Count} {noun} done, {Volatile.Read(ref failed)} failed"),
-                items.Count == 0 ? 100 : done * 100 / items.Count));
+            progress?.Report(new EngineProgress(ParentProgressId, activity,
+                string.Create(CultureInfo.InvariantCulture, $"{finished} of {toLoad.Count} {noun} done, {failed} failed"),
+                toLoad.Count == 0 ? 100 : finished * 100 / toLoad.Count));
         }
 
         Parent();
         try
         {
-            await Parallel.ForEachAsync(
-                items,
-                new ParallelOptions { MaxDegreeOfParallelism = throttle, CancellationToken = cancellationToken },
-                async (item, ct) =>
+            await using IAsyncEnumerator<SyncUnitOutcome> done = pipeline.GetAsyncEnumerator(cancellationToken);
+            foreach (SyncUnitOutcome unit in reported)
+            {
+                if (loading.Contains(unit))
                 {
-                    SyncUnitOutcome unit = await run(item, ct).ConfigureAwait(false);
-                    if (unit.Action == SyncAction.Failed)
+                    // The pipeline hands the units to load back in plan order, so the next one out is this one.
+                    if (!await done.MoveNextAsync().ConfigureAwait(false) || !ReferenceEquals(done.Current, unit))
                     {
-                        Interlocked.Increment(ref failed);
+                        throw new InvalidOperationException("The sync pipeline handed back the units out of order.");
                     }
 
-                    Interlocked.Increment(ref finished);
-                    onUnit(unit);
+                    finished++;
+                    failed += unit.Action == SyncAction.Failed ? 1 : 0;
                     Parent();
-                }).ConfigureAwait(false);
+                }
+
+                onUnit(unit);
+            }
         }
         finally
         {
-            progress?.Report(new EngineProgress(ParentProgressId, "Sync-AzBilling", "Done", 100, Completed: true));
+            progress?.Report(new EngineProgress(ParentProgressId, activity, "Done", 100, Completed: true));
         }
     }
 
-    private async Task RunUnitAsync(SyncUnitOutcome unit, string runFolder, IEngineLog log, IProgress<EngineProgress>? progress, CancellationToken ct)
+    private async Task<UnitWork> RequestStageAsync(UnitWork w, IEngineLog log, CancellationToken ct)
     {
-        SyncRequest r = _request;
-        var total = Stopwatch.StartNew();
-        DateTime started = DateTime.UtcNow;
-        int progressId = UnitProgressBase + (unit.Index % 10_000);
-        var child = new ChildProgress(progress, ParentProgressId);
-        string activity = $"Sync {unit.Key}";
-        string folder = Path.Combine(runFolder, string.Create(CultureInfo.InvariantCulture, $"{unit.Index + 1:D4}-{unit.Key.Metric}-{unit.Key.MonthText}"));
+        SyncUnitOutcome unit = w.Unit;
+        w.Status("Requesting the report");
         var stage = Stopwatch.StartNew();
         try
         {
-            child.Report(new EngineProgress(progressId, activity, "Requesting the report", -1));
-            var reportRequest = new CostReportRequest(unit.Key.Scope, unit.Key.Metric, unit.PeriodStart, unit.PeriodEnd) { ApiVersion = r.ApiVersion };
-            CostReportResult report = await _reports.RequestAsync(reportRequest, log, child, progressId, ct).ConfigureAwait(false);
+            var reportRequest = new CostReportRequest(unit.Key.Scope, unit.Key.Metric, unit.PeriodStart, unit.PeriodEnd) { ApiVersion = _request.ApiVersion };
+            CostReportResult report = await _reports.RequestAsync(reportRequest, log, w.Child, w.ProgressId, ct).ConfigureAwait(false);
             unit.ReportDuration = stage.Elapsed;
-            unit.OperationId = report.OperationId;
-            unit.IsFinal = SyncPlanner.IsFinal(unit.Key.Month, report.RequestedAt == default ? DateTimeOffset.UtcNow : report.RequestedAt);
-            unit.Blobs = report.Blobs.Count;
-
-            if (report.Blobs.Count == 0)
-            {
-                // No data for the month: the month is replaced with nothing (rows of an earlier load, if any, are removed),
-                // with its state row in the same transaction.
-                stage.Restart();
-                await _loadGate.WaitAsync(ct).ConfigureAwait(false);
-                try
-                {
-                    unit.RowsReplaced = await CostSink.Create(r.Target).ClearPeriodAsync(
-                        unit.Key.Scope, unit.Key.Metric,
-                        unit.Key.Month.ToDateTime(TimeOnly.MinValue), CostReportPlanner.LastOfMonth(unit.Key.Month).ToDateTime(TimeOnly.MinValue),
-                        r.LockTimeout,
-                        (c, t) => _store.MarkLoadedAsync(c.Connection, c.Transaction, Record(unit, started, null, 0, 0), t),
-                        ct).ConfigureAwait(false);
-                }
-                finally
-                {
-                    _loadGate.Release();
-                }
-
-                unit.LoadDuration = stage.Elapsed;
-                unit.Reason += "; the report has no data";
-                log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{unit.Key}: the report has no data ({report.Status}); {unit.RowsReplaced:N0} earlier row(s) of the month removed."));
-                return;
-            }
-
-            stage.Restart();
-            PrivateFiles.CreateFolder(folder);
-            var files = new List<string>(report.Blobs.Count);
-            long bytesOnDisk = 0;
-            foreach (CostReportBlob blob in report.Blobs.OrderBy(b => b.Index))
-            {
-                string path = Path.Combine(folder, _blobs.FileName(report, blob));
-                long expected = report.ByteCount;
-                var bytes = new BytesProgress(child, progressId, activity,
-                    string.Create(CultureInfo.InvariantCulture, $"Downloading blob {blob.Index} of {report.Blobs.Count}"), bytesOnDisk, expected);
-                bytesOnDisk += await _blobs.DownloadAsync(blob, report, path, log, bytes, ct).ConfigureAwait(false);
-                files.Add(path);
-            }
-
-            unit.DownloadDuration = stage.Elapsed;
-            unit.Bytes = bytesOnDisk;
-
-            stage.Restart();
-            child.Report(new EngineProgress(progressId, activity, "Waiting for the database", -1));
-            await _loadGate.WaitAsync(ct).ConfigureAwait(false);
-            ImportOutcome? outcome;
-            try
-            {
-                var import = new ImportRequest(
-                    r.Target, unit.Key.Scope, unit.Key.Metric,
-                    unit.Key.Month.ToDateTime(TimeOnly.MinValue),
-                    CostReportPlanner.LastOfMonth(unit.Key.Month).ToDateTime(TimeOnly.MinValue), // the whole month is replaced
-                    files)
-                {
-                    BatchSize = r.BatchSize,
-                    LockTimeout = r.LockTimeout,
-                    BeforeCommit = (c, t) => _store.MarkLoadedAsync(c.Connection, c.Transaction, Record(unit, started, c.ImportId, c.RowsInserted, c.Bytes), t),
-                };
-                outcome = await CostImporter.ImportAsync(import, (_, _) => Task.FromResult(true), log, child, progressId, ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                _loadGate.Release();
-            }
-
-            unit.LoadDuration = stage.Elapsed;
-            if (outcome is not null)
-            {
-                unit.Rows = outcome.RowsInserted;
-                unit.RowsReplaced = outcome.RowsReplaced;
-                unit.ImportId = outcome.ImportId;
-            }
-
-            log.Verbose(string.Create(CultureInfo.InvariantCulture,
-                $"{unit.Key}: loaded {unit.Rows:N0} rows (replaced {unit.RowsReplaced:N0}) from {files.Count} file(s), {unit.Bytes / 1048576.0:N1} MB{(unit.IsFinal ? ", final" : string.Empty)}."));
+            Took(unit, report);
+            w.Report = report;
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            unit.Action = SyncAction.Failed;
-            unit.Error = e;
-            string message = SyncText.Scrub(e.Message);
-            log.Verbose($"{unit.Key}: failed: {message}");
-            try
+            await FailAsync(w, e, log, ct).ConfigureAwait(false);
+        }
+
+        return w;
+    }
+
+    private async Task<UnitWork> DownloadStageAsync(UnitWork w, BlobSaver saver, IEngineLog log, CancellationToken ct)
+    {
+        if (w.Unit.Action == SyncAction.Failed || w.Report is not { Blobs.Count: > 0 } report)
+        {
+            return w;
+        }
+
+        SyncUnitOutcome unit = w.Unit;
+        var stage = Stopwatch.StartNew();
+        try
+        {
+            PrivateFiles.CreateFolder(w.Folder);
+            var bytes = new BytesProgress(w.Child, w.ProgressId, w.Activity, report.ByteCount);
+            SavePlan? plan = await saver.PlanAsync(report, w.Folder, _reports, shouldProcess: null, log, bytes).ConfigureAwait(false);
+            if (plan is not null)
             {
-                await _store.MarkFailedAsync(unit.Key, message, unit.OperationId, started, DateTime.UtcNow, r.RunId, r.Host, r.LockTimeout, ct).ConfigureAwait(false);
+                SaveOutcome saved = await saver.SaveOneAsync(plan, log, ct).ConfigureAwait(false);
+                if (!saved.Succeeded)
+                {
+                    throw saved.Errors.Count == 1 ? saved.Errors[0] : new AggregateException(saved.Errors);
+                }
+
+                if (!ReferenceEquals(saved.Report, report))
+                {
+                    Took(unit, saved.Report); // requested again for fresh links
+                    w.Report = saved.Report;
+                }
+
+                w.Files = saved.Files.Select(f => f.Path).ToList();
+                unit.Bytes = saved.Files.Sum(f => f.Bytes);
             }
-            catch (Exception stateError) when (stateError is not OperationCanceledException)
+
+            unit.DownloadDuration = stage.Elapsed;
+            w.Status("Waiting for the database");
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            await FailAsync(w, e is AggregateException { InnerExceptions.Count: > 0 } a ? a.InnerExceptions[0] : e, log, ct).ConfigureAwait(false);
+        }
+
+        return w;
+    }
+
+    private async Task<SyncUnitOutcome> LoadStageAsync(UnitWork w, IEngineLog log, CancellationToken ct)
+    {
+        SyncUnitOutcome unit = w.Unit;
+        if (unit.Action == SyncAction.Failed)
+        {
+            return unit;
+        }
+
+        SyncRequest r = _request;
+        var stage = Stopwatch.StartNew();
+        try
+        {
+            DateTime monthStart = unit.Key.Month.ToDateTime(TimeOnly.MinValue);
+            DateTime monthEnd = CostReportPlanner.LastOfMonth(unit.Key.Month).ToDateTime(TimeOnly.MinValue); // the whole month is replaced
+            if (w.Files.Count == 0)
             {
-                log.Warning($"{unit.Key}: the failure could not be recorded in {_store.QualifiedTable}: {SyncText.Scrub(stateError.Message)}");
+                // No data for the month: the month is replaced with nothing (rows of an earlier load, if any, are removed),
+                // with its state row in the same transaction.
+                unit.RowsReplaced = await CostSink.Create(r.Target).ClearPeriodAsync(
+                    unit.Key.Scope, unit.Key.Metric, monthStart, monthEnd, r.LockTimeout,
+                    (c, t) => _store.MarkLoadedAsync(c.Connection, c.Transaction, Record(unit, w.Started, null, 0, 0), t),
+                    ct).ConfigureAwait(false);
+                unit.LoadDuration = stage.Elapsed;
+                unit.Reason += "; the report has no data";
+                unit.Action = SyncAction.Loaded;
+                log.Verbose(string.Create(CultureInfo.InvariantCulture, $"{unit.Key}: the report has no data ({w.Report?.Status}); {unit.RowsReplaced:N0} earlier row(s) of the month removed."));
+            }
+            else
+            {
+                var import = new ImportRequest(r.Target, unit.Key.Scope, unit.Key.Metric, monthStart, monthEnd, w.Files)
+                {
+                    BatchSize = r.BatchSize,
+                    LockTimeout = r.LockTimeout,
+                    Activity = w.Activity,
+                    BeforeCommit = (c, t) => _store.MarkLoadedAsync(c.Connection, c.Transaction, Record(unit, w.Started, c.ImportId, c.RowsInserted, c.Bytes), t),
+                };
+                ImportOutcome? outcome = await CostImporter.ImportAsync(import, (_, _) => Task.FromResult(true), log, w.Child, w.ProgressId, ct).ConfigureAwait(false);
+                unit.LoadDuration = stage.Elapsed;
+                if (outcome is not null)
+                {
+                    unit.Rows = outcome.RowsInserted;
+                    unit.RowsReplaced = outcome.RowsReplaced;
+                    unit.ImportId = outcome.ImportId;
+                }
+
+                unit.Action = SyncAction.Loaded;
+                log.Verbose(string.Create(CultureInfo.InvariantCulture,
+                    $"{unit.Key}: loaded {unit.Rows:N0} rows (replaced {unit.RowsReplaced:N0}) from {w.Files.Count} file(s), {unit.Bytes / 1048576.0:N1} MB{(unit.IsFinal ? ", final" : string.Empty)}."));
+            }
+
+            Finish(w, log);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            await FailAsync(w, e, log, ct).ConfigureAwait(false);
+        }
+
+        return unit;
+    }
+
+    /// <summary>Records a unit as Failed (in the state too, when it can be written) and lets go of its files.</summary>
+    private async Task FailAsync(UnitWork w, Exception e, IEngineLog log, CancellationToken ct)
+    {
+        SyncRequest r = _request;
+        SyncUnitOutcome unit = w.Unit;
+        unit.Action = SyncAction.Failed;
+        unit.Error = e;
+        string message = SyncText.Scrub(e.Message);
+        log.Verbose($"{unit.Key}: failed: {message}");
+        try
+        {
+            await _store.MarkFailedAsync(unit.Key, message, unit.OperationId, w.Started, DateTime.UtcNow, r.RunId, r.Host, r.LockTimeout, ct).ConfigureAwait(false);
+        }
+        catch (Exception stateError) when (stateError is not OperationCanceledException)
+        {
+            log.Warning($"{unit.Key}: the failure could not be recorded in {_store.QualifiedTable}: {SyncText.Scrub(stateError.Message)}");
+        }
+
+        Finish(w, log);
+    }
+
+    /// <summary>A unit leaves the pipeline: its time, its bar completed, its files removed (unless kept).</summary>
+    private void Finish(UnitWork w, IEngineLog log)
+    {
+        w.Unit.Elapsed = w.Total.Elapsed;
+        w.Child.Report(new EngineProgress(w.ProgressId, w.Activity, "Done", 100, Completed: true));
+        if (!_request.KeepFiles)
+        {
+            DeleteFolder(w.Folder, log);
+        }
+    }
+
+    private static void Took(SyncUnitOutcome unit, CostReportResult report)
+    {
+        unit.OperationId = report.OperationId;
+        unit.IsFinal = SyncPlanner.IsFinal(unit.Key.Month, report.RequestedAt == default ? DateTimeOffset.UtcNow : report.RequestedAt);
+        unit.Blobs = report.Blobs.Count;
+    }
+
+    private static async IAsyncEnumerable<T> Values<T>(IAsyncEnumerable<(int Index, T Result)> source)
+    {
+        await foreach ((int _, T value) in source.ConfigureAwait(false))
+        {
+            yield return value;
+        }
+    }
+
+    private static async IAsyncEnumerable<T> Disposing<T>(IAsyncEnumerable<T> source, BlobSaver owned, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await foreach (T value in source.WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                yield return value;
             }
         }
         finally
         {
-            unit.Elapsed = total.Elapsed;
-            child.Report(new EngineProgress(progressId, activity, "Done", 100, Completed: true));
-            if (!r.KeepFiles)
-            {
-                DeleteFolder(folder, log);
-            }
+            owned.Dispose();
         }
+    }
+
+    /// <summary>A unit of the Cost Details API on its way through the stages: its report, then its files.</summary>
+    private sealed class UnitWork(SyncUnitOutcome unit, int position, string runFolder, IProgress<EngineProgress>? progress)
+        : SyncWork(unit, position, runFolder, progress)
+    {
+        public CostReportResult? Report { get; set; }
+
+        public IReadOnlyList<string> Files { get; set; } = Array.Empty<string>();
+    }
+
+    /// <summary>Stands in for the report and blob sources of a run over exports, which uses neither.</summary>
+    private sealed class NoReports : ICostReportSource, IBlobSource
+    {
+        public static readonly NoReports Instance = new();
+
+        public Task<CostReportResult> RequestAsync(CostReportRequest request, IEngineLog log, IProgress<EngineProgress>? progress, int progressId, CancellationToken cancellationToken)
+            => throw new InvalidOperationException("A run over exports requests no reports.");
+
+        public Task<BlobDownloadOutcome> DownloadAsync(BlobDownloadRequest request, IEngineLog log, IProgress<long>? bytesWritten, CancellationToken cancellationToken)
+            => throw new InvalidOperationException("A run over exports downloads no report blobs.");
     }
 
     internal const string RunFolderPrefix = "sync-";
@@ -438,7 +582,7 @@ public sealed class SyncRunner : IDisposable
     private SyncLoadRecord Record(SyncUnitOutcome unit, DateTime started, Guid? importId, long rows, long bytes)
         => new(unit.Key, unit.PeriodStart, unit.PeriodEnd, unit.IsFinal, rows, bytes, unit.Blobs, unit.OperationId, importId, started, DateTime.UtcNow, _request.RunId, _request.Host);
 
-    /// <summary>Removes a run's folder (never through a link).</summary>
+    /// <summary>Removes a run's or a unit's folder (never through a link).</summary>
     internal static void DeleteFolder(string folder, IEngineLog log)
     {
         try
@@ -451,30 +595,10 @@ public sealed class SyncRunner : IDisposable
         }
     }
 
-    /// <summary>Stands in for the report and blob sources of a run over exports, which uses neither.</summary>
-    private sealed class NoReports : ISyncReportSource, ISyncBlobSource
-    {
-        public static readonly NoReports Instance = new();
-
-        public Task<CostReportResult> RequestAsync(CostReportRequest request, IEngineLog log, IProgress<EngineProgress>? progress, int progressId, CancellationToken cancellationToken)
-            => throw new InvalidOperationException("A run over exports requests no reports.");
-
-        public Task<long> DownloadAsync(CostReportBlob blob, CostReportResult report, string destinationPath, IEngineLog log, IProgress<long>? bytesWritten, CancellationToken cancellationToken)
-            => throw new InvalidOperationException("A run over exports downloads no report blobs.");
-
-        public string FileName(CostReportResult report, CostReportBlob blob) => string.Empty;
-    }
-
-    /// <summary>Stage progress under the run's bar.</summary>
-    private sealed class ChildProgress(IProgress<EngineProgress>? inner, int parentId) : IProgress<EngineProgress>
-    {
-        public void Report(EngineProgress value) => inner?.Report(value with { ParentActivityId = parentId });
-    }
-
     /// <summary>Download progress: bytes on disk of the unit's blobs against the report's byte count, at most a few updates a second.</summary>
-    private sealed class BytesProgress(IProgress<EngineProgress> inner, int id, string activity, string status, long before, long total) : IProgress<long>
+    private sealed class BytesProgress(IProgress<EngineProgress> inner, int id, string activity, long total) : IProgress<long>
     {
-        private long _bytes = before;
+        private long _bytes;
         private long _lastReport;
 
         public void Report(long value)
@@ -489,7 +613,7 @@ public sealed class SyncRunner : IDisposable
             Interlocked.Exchange(ref _lastReport, now);
             int percent = total > 0 ? (int)Math.Clamp(bytes * 100 / total, 0, 100) : -1;
             inner.Report(new EngineProgress(id, activity,
-                string.Create(CultureInfo.InvariantCulture, $"{status}: {bytes / 1048576.0:N1} of {total / 1048576.0:N1} MB"), percent));
+                string.Create(CultureInfo.InvariantCulture, $"Downloading blobs: {bytes / 1048576.0:N1} of {total / 1048576.0:N1} MB"), percent));
         }
     }
 }

@@ -19,7 +19,7 @@ namespace AzBillingPS.Engine.Sync;
 /// only when a load commits, in the load's own transaction; the columns that describe the last attempt (status,
 /// started, finished, operation id, error, run id, host) change at every attempt.
 /// </remarks>
-public sealed class SyncStateSql
+internal sealed class SyncStateSql
 {
     public const string TableSuffix = "_SyncState";
 
@@ -180,7 +180,7 @@ public sealed class SyncStateSql
 }
 
 /// <summary>The state table's column names.</summary>
-public static class SyncStateColumns
+internal static class SyncStateColumns
 {
     public const string Scope = "Scope";
     public const string Metric = "Metric";
@@ -202,7 +202,7 @@ public static class SyncStateColumns
     public const string Host = "Host";
 }
 
-public enum SyncStateColumnKind
+internal enum SyncStateColumnKind
 {
     Text,
     Boolean,

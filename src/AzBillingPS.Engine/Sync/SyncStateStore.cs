@@ -57,7 +57,7 @@ public sealed record SyncStateRow(
 }
 
 /// <summary>What a committed load wrote, for its state row.</summary>
-public sealed record SyncLoadRecord(
+internal sealed record SyncLoadRecord(
     SyncUnitKey Key,
     DateOnly PeriodStart,
     DateOnly PeriodEnd,
@@ -95,7 +95,7 @@ public sealed class SyncStateStore
 
     public SinkTarget StateTarget { get; }
 
-    public SyncStateSql Sql { get; }
+    internal SyncStateSql Sql { get; }
 
     /// <summary>The quoted state table name.</summary>
     public string QualifiedTable => Sql.QualifiedTable;
@@ -207,7 +207,7 @@ public sealed class SyncStateStore
     }
 
     /// <summary>Records a committed load, inside the load's own transaction (before it commits).</summary>
-    public async Task MarkLoadedAsync(DbConnection connection, DbTransaction? transaction, SyncLoadRecord load, CancellationToken cancellationToken)
+    internal async Task MarkLoadedAsync(DbConnection connection, DbTransaction? transaction, SyncLoadRecord load, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(load);

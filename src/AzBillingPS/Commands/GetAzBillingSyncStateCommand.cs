@@ -57,7 +57,7 @@ public sealed class GetAzBillingSyncStateCommand : DatabaseTargetCmdlet
         {
             if (ConfigPath is not null)
             {
-                string path = GetUnresolvedProviderPathFromPSPath(ConfigPath);
+                string path = UnresolvedPath(ConfigPath);
                 IReadOnlyList<ConfigSetting> settings = ConfigFile.Read(path)
                     .Where(s => TargetKeys.Contains(s.Key, StringComparer.OrdinalIgnoreCase))
                     .ToList();

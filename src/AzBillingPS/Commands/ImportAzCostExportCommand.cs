@@ -175,7 +175,7 @@ public sealed class ImportAzCostExportCommand : DatabaseTargetCmdlet
                 AzBillingToken token = Token;
                 return BlobContainerStore.WithToken(endpoint, Container, Prefix, async ct => (await token.GetTokenAsync(null, ct).ConfigureAwait(false)).Token);
             default:
-                string folder = GetUnresolvedProviderPathFromPSPath(Path);
+                string folder = UnresolvedPath(Path);
                 return new LocalExportStore(folder);
         }
     }

@@ -175,7 +175,7 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
         {
             string message = string.Create(CultureInfo.InvariantCulture,
                 $"The report for {unit.Scope} {unit.Metric} {unit.PeriodStart:yyyy-MM-dd}..{unit.PeriodEnd:yyyy-MM-dd} has {unit.BlobCount} blob(s) but only {unit.Files.Count} reached Import-AzCostToSql ({string.Join(", ", unit.Files.Keys.OrderBy(k => k))}); it was not loaded, so the table still holds the earlier data for that period.");
-            WriteErrorAsync(new ErrorRecord(new InvalidOperationException(message), ErrorIds.IncompleteReport, ErrorCategory.InvalidData, string.Join(", ", unit.Files.Values)));
+            WriteErrorAsync(new ErrorRecord(new InvalidOperationException(message), ErrorIds.ImportIncompleteReport, ErrorCategory.InvalidData, string.Join(", ", unit.Files.Values)));
         }
     }
 
@@ -207,7 +207,8 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
             _pending.Add(key, unit);
         }
 
-        string path = GetUnresolvedProviderPathFromPSPath(file.Path);
+        // Resolved on the pipeline thread: session state ($PWD, PSDrives) is only safe there.
+        string path = await OnPipelineAsync(() => UnresolvedPath(file.Path)).ConfigureAwait(false);
         if (unit.Files.TryGetValue(file.BlobIndex, out string? already) && !string.Equals(already, path, StringComparison.Ordinal))
         {
             WriteErrorAsync(new ErrorRecord(
@@ -227,7 +228,7 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
 
     private async Task LoadAsync(ImportRequest request, object errorTarget)
     {
-        request = request with { BatchSize = BatchSize, LockTimeout = TimeSpan.FromSeconds(LockTimeout) };
+        request = request with { BatchSize = BatchSize, LockTimeout = TimeSpan.FromSeconds(LockTimeout), Activity = "Import-AzCostToSql" };
         try
         {
             ImportOutcome? outcome = await CostImporter.ImportAsync(request, ShouldProcessAsync, CreateLog(), CreateProgress(), 1, CancellationToken).ConfigureAwait(false);
@@ -276,7 +277,7 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
         {
             if (literal)
             {
-                return new[] { GetUnresolvedProviderPathFromPSPath(path) };
+                return new[] { UnresolvedPath(path) };
             }
 
             try
@@ -301,7 +302,7 @@ public sealed class ImportAzCostToSqlCommand : DatabaseTargetCmdlet
             catch (ItemNotFoundException)
             {
                 // A missing file fails the unit with a message naming it (the engine checks existence).
-                return new[] { GetUnresolvedProviderPathFromPSPath(path) };
+                return new[] { UnresolvedPath(path) };
             }
         }).ConfigureAwait(false);
     }

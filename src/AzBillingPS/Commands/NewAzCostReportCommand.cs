@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
-using System.Threading;
 using System.Threading.Tasks;
 using AzBillingPS.Engine.Common;
 using AzBillingPS.Engine.CostDetails;
@@ -25,7 +24,6 @@ public sealed class NewAzCostReportCommand : AsyncCmdlet
     private const string InvoiceSet = "Invoice";
 
     private readonly List<(CostReportRequest Request, AzBillingToken Token)> _planned = new();
-    private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
     private DateOnly _today;
 
     [Parameter(Mandatory = true, ValueFromPipeline = true, HelpMessage = "The token from Get-AzBillingToken.")]
@@ -118,7 +116,7 @@ public sealed class NewAzCostReportCommand : AsyncCmdlet
         List<string> scopes = [.. (Scope ?? []).Where(s => !string.Equals(s, Token.Scope, StringComparison.OrdinalIgnoreCase))];
         try
         {
-            scopes.AddRange(ShortFormScopes());
+            scopes.AddRange(CostReportPlanner.BuildScopes(new ScopeParts(SubscriptionId, BillingAccountId, BillingProfileId, InvoiceSectionId, CustomerId, DepartmentId, EnrollmentAccountId)));
         }
         catch (EngineException e)
         {
@@ -141,10 +139,7 @@ public sealed class NewAzCostReportCommand : AsyncCmdlet
             {
                 foreach (CostReportRequest r in CostReportPlanner.Plan([scope], metrics, DateOnlyOf(From), DateOnlyOf(To), NullIfEmpty(BillingPeriod), NullIfEmpty(InvoiceId), ApiVersion, _today))
                 {
-                    if (_seen.Add(r.Scope + "|" + r.Metric + "|" + r.Start + "|" + r.BillingPeriod + "|" + r.InvoiceId))
-                    {
-                        _planned.Add((r, Token));
-                    }
+                    _planned.Add((r, Token));
                 }
             }
             catch (EngineException e)
@@ -158,191 +153,53 @@ public sealed class NewAzCostReportCommand : AsyncCmdlet
 
     protected override async Task EndProcessingAsync()
     {
-        if (_planned.Count == 0)
-        {
-            return;
-        }
-
         IEngineLog log = CreateLog();
-        IProgress<EngineProgress> progress = CreateProgress();
-        var clients = new Dictionary<AzBillingToken, CostDetailsClient>(ReferenceEqualityComparer.Instance);
-        foreach (AzBillingToken t in _planned.Select(p => p.Token).Distinct(ReferenceEqualityComparer.Instance).Cast<AzBillingToken>())
-        {
-            clients[t] = new CostDetailsClient(t.Provider, new CostDetailsOptions { Timeout = Timeout });
-        }
-
-        var outcomes = new object?[_planned.Count];
-        var done = new bool[_planned.Count];
-        int next = 0;
-        int finished = 0;
-        var order = new object();
-        using var gate = new SemaphoreSlim(ThrottleLimit);
-        const int ParentId = 1;
-        WriteVerboseAsync($"Requesting {_planned.Count} report(s), at most {ThrottleLimit} at a time.");
-        progress.Report(new EngineProgress(ParentId, "New-AzCostReport", $"0 of {_planned.Count} reports", 0));
+        var sources = new Dictionary<AzBillingToken, CostDetailsReportSource>(ReferenceEqualityComparer.Instance);
+        var tokenOf = new Dictionary<ReportOrder, AzBillingToken>(ReferenceEqualityComparer.Instance);
         try
         {
-            Task[] tasks = _planned.Select((p, i) => Task.Run(async () =>
+            var orders = new List<ReportOrder>(_planned.Count);
+            foreach ((CostReportRequest request, AzBillingToken token) in _planned)
             {
-                await gate.WaitAsync(CancellationToken).ConfigureAwait(false);
-                object outcome;
-                try
+                if (!sources.TryGetValue(token, out CostDetailsReportSource? source))
                 {
-                    var childProgress = new Progress(progress, ParentId);
-                    CostReportResult result = await clients[p.Token].RequestAsync(p.Request, log, childProgress, 10 + (i % 1000), CancellationToken).ConfigureAwait(false);
-                    outcome = new AzCostReport(result, p.Token);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    outcome = e;
-                }
-                finally
-                {
-                    gate.Release();
+                    sources[token] = source = new CostDetailsReportSource(token.Provider, new CostDetailsOptions { Timeout = Timeout });
                 }
 
-                lock (order)
+                var order = new ReportOrder(request, source);
+                tokenOf[order] = token;
+                orders.Add(order);
+            }
+
+            var requester = new ReportRequester(ThrottleLimit) { Activity = "New-AzCostReport" };
+            await foreach (ReportOutcome outcome in requester.RequestAsync(orders, log, CreateProgress(), CancellationToken).ConfigureAwait(false))
+            {
+                if (outcome.Report is CostReportResult report)
                 {
-                    outcomes[i] = outcome;
-                    done[i] = true;
-                    finished++;
-                    progress.Report(new EngineProgress(ParentId, "New-AzCostReport", $"{finished} of {_planned.Count} reports", finished * 100 / _planned.Count));
-                    while (next < outcomes.Length && done[next])
+                    if (report.Status == "NoDataFound")
                     {
-                        Emit(outcomes[next], _planned[next].Request, log);
-                        outcomes[next] = null;
-                        next++;
+                        log.Warning($"No cost data for {CostDetailsClient.Describe(report.Request)}: the report has no blobs.");
                     }
+
+                    var written = new AzCostReport(report, tokenOf[outcome.Order]);
+                    WriteObjectAsync(AsJson ? written.ToJson() : written);
                 }
-            })).ToArray();
-            await Task.WhenAll(tasks).ConfigureAwait(false);
+                else if (outcome.Error is not null)
+                {
+                    WriteItemError(outcome.Error, outcome.Order.Request.Scope);
+                }
+            }
         }
         finally
         {
-            progress.Report(new EngineProgress(ParentId, "New-AzCostReport", "Done", 100, Completed: true));
-            foreach (CostDetailsClient c in clients.Values)
+            foreach (CostDetailsReportSource c in sources.Values)
             {
                 c.Dispose();
             }
         }
     }
 
-    /// <summary>
-    /// Requests a report again with the token it carries (for Save-AzCostBlob -Refresh when its links have expired):
-    /// the same scope, metric, period and api-version. Throws EngineException when the report has no token.
-    /// </summary>
-    internal static async Task<AzCostReport> RequestAgainAsync(AzCostReport report, IEngineLog log, IProgress<EngineProgress>? progress, int progressId, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(report);
-        if (report.Token is null)
-        {
-            throw new EngineException(EngineErrorKind.InvalidArgument, $"The report for {CostDetailsClient.Describe(report.Result.Request)} carries no token, so it cannot be requested again; run New-AzCostReport again.");
-        }
-
-        using var client = new CostDetailsClient(report.Token.Provider, new CostDetailsOptions { Timeout = timeout });
-        log.Verbose($"Requesting the report for {CostDetailsClient.Describe(report.Result.Request)} again for fresh blob links.");
-        CostReportResult result = await client.RequestAsync(report.Result.Request, log, progress, progressId, cancellationToken).ConfigureAwait(false);
-        return new AzCostReport(result, report.Token);
-    }
-
-    private void Emit(object? outcome, CostReportRequest request, IEngineLog log)
-    {
-        switch (outcome)
-        {
-            case AzCostReport report:
-                if (report.Status == "NoDataFound")
-                {
-                    log.Warning($"No cost data for {CostDetailsClient.Describe(request)}: the report has no blobs.");
-                }
-
-                WriteObjectAsync(AsJson ? report.ToJson() : report);
-                break;
-            case Exception e:
-                WriteItemError(e, request.Scope);
-                break;
-        }
-    }
-
-    private IEnumerable<string> ShortFormScopes()
-    {
-        const string Billing = "/providers/Microsoft.Billing/";
-        foreach (string id in SubscriptionId ?? [])
-        {
-            if (!Guid.TryParse(id, out Guid g))
-            {
-                throw new EngineException(EngineErrorKind.InvalidArgument, $"-SubscriptionId '{id}' is not a subscription id (a GUID).");
-            }
-
-            yield return "/subscriptions/" + g.ToString("D");
-        }
-
-        bool under = BillingProfileId is not null || InvoiceSectionId is not null || CustomerId is not null;
-        if (BillingAccountId is null)
-        {
-            if (under)
-            {
-                throw new EngineException(EngineErrorKind.InvalidArgument, "-BillingProfileId, -InvoiceSectionId and -CustomerId need -BillingAccountId (they live under a billing account).");
-            }
-
-            if (DepartmentId is not null)
-            {
-                yield return Billing + "departments/" + DepartmentId;
-            }
-
-            if (EnrollmentAccountId is not null)
-            {
-                yield return Billing + "enrollmentAccounts/" + EnrollmentAccountId;
-            }
-
-            yield break;
-        }
-
-        string account = Billing + "billingAccounts/" + BillingAccountId;
-        if (InvoiceSectionId is not null && BillingProfileId is null)
-        {
-            throw new EngineException(EngineErrorKind.InvalidArgument, "-InvoiceSectionId needs -BillingProfileId (an invoice section lives under a billing profile).");
-        }
-
-        bool any = false;
-        if (BillingProfileId is not null)
-        {
-            any = true;
-            yield return InvoiceSectionId is null
-                ? account + "/billingProfiles/" + BillingProfileId
-                : account + "/billingProfiles/" + BillingProfileId + "/invoiceSections/" + InvoiceSectionId;
-        }
-
-        if (CustomerId is not null)
-        {
-            any = true;
-            yield return account + "/customers/" + CustomerId;
-        }
-
-        if (DepartmentId is not null)
-        {
-            any = true;
-            yield return account + "/departments/" + DepartmentId;
-        }
-
-        if (EnrollmentAccountId is not null)
-        {
-            any = true;
-            yield return account + "/enrollmentAccounts/" + EnrollmentAccountId;
-        }
-
-        if (!any)
-        {
-            yield return account;
-        }
-    }
-
     private static DateOnly? DateOnlyOf(DateTime? value) => value is DateTime d ? DateOnly.FromDateTime(d) : null;
 
     private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
-
-    /// <summary>Child progress under the command's bar.</summary>
-    private sealed class Progress(IProgress<EngineProgress> inner, int parentId) : IProgress<EngineProgress>
-    {
-        public void Report(EngineProgress value) => inner.Report(value with { ParentActivityId = parentId });
-    }
 }

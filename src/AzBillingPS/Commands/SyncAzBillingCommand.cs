@@ -8,6 +8,7 @@ using System.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Threading.Tasks;
 using AzBillingPS.Engine.Auth;
+using AzBillingPS.Engine.Blobs;
 using AzBillingPS.Engine.Common;
 using AzBillingPS.Engine.CostDetails;
 using AzBillingPS.Engine.Exports;
@@ -279,7 +280,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         {
             if (ConfigPath is not null)
             {
-                string path = GetUnresolvedProviderPathFromPSPath(ConfigPath);
+                string path = UnresolvedPath(ConfigPath);
                 IReadOnlyList<ConfigSetting> settings = ConfigFile.Read(path);
                 _deferred = ConfigFile.Apply(this, path, settings, NotInConfig, DeferredFromConfig, out HashSet<string> applied);
                 ConfigFile.YieldToExplicit(this, applied, AlternativeGroups);
@@ -393,51 +394,17 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             WriteVerboseAsync(first.Scope is string scope && scope.Contains("storage", StringComparison.OrdinalIgnoreCase) ? $"Signed in as {first.Who} for storage ({scope})." : $"Signed in as {first.Who} for {first.ResourceManagerUrl}.");
         }
 
-        var scopes = new List<string>();
-        if (exports)
+        IReadOnlyList<string> scopes = Array.Empty<string>(); // an exports source: the exports' manifests name their scopes
+        try
         {
-            // The exports' manifests name their scopes.
-        }
-        else if (all)
-        {
-            using var lister = new SubscriptionLister();
-            IReadOnlyList<AzureSubscription> subscriptions = await lister.ListAsync(tokens!, log, CancellationToken).ConfigureAwait(false);
-            foreach (AzureSubscription s in subscriptions)
+            if (!exports)
             {
-                if (Excluded(s.Scope, s.SubscriptionId, s.DisplayName))
-                {
-                    WriteVerboseAsync($"Excluded subscription {s.SubscriptionId} ('{s.DisplayName}').");
-                    continue;
-                }
-
-                scopes.Add(s.Scope);
+                scopes = await SyncScopes.ResolveAsync(_scopes, all, Excluded, tokens!, log, CancellationToken).ConfigureAwait(false);
             }
-
-            WriteVerboseAsync(string.Create(CultureInfo.InvariantCulture, $"-AllSubscriptions: {subscriptions.Count} subscription(s) listed, {scopes.Count} to sync."));
         }
-        else
+        catch (EngineException e) when (!all)
         {
-            foreach (string s in _scopes)
-            {
-                string scope;
-                try
-                {
-                    scope = CostReportPlanner.ParseScope(s).Scope;
-                }
-                catch (EngineException e)
-                {
-                    throw new TerminatingErrorException(ErrorMapper.ToErrorRecord(e, s));
-                }
-
-                string id = scope.StartsWith("/subscriptions/", StringComparison.Ordinal) ? scope["/subscriptions/".Length..] : scope;
-                if (Excluded(scope, id, null))
-                {
-                    WriteVerboseAsync($"Excluded scope {scope}.");
-                    continue;
-                }
-
-                scopes.Add(scope);
-            }
+            throw new TerminatingErrorException(ErrorMapper.ToErrorRecord(WithAdvice(e, null), _scopes.Count == 1 ? _scopes[0] : _scopes.ToArray()));
         }
 
         SinkTarget target = _target!;
@@ -449,20 +416,10 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             WriteVerboseAsync($"Signing in to the database as {database.Who} with scope {database.Scope}.");
         }
 
-        DateOnly today = DateOnly.FromDateTime(DateTime.UtcNow);
-        IReadOnlyList<DateOnly>? months = null;
+        IReadOnlyList<DateOnly>? months;
         try
         {
-            if (Months is int n)
-            {
-                months = SyncPlanner.LastMonths(n, today);
-            }
-            else if (From is not null || To is not null)
-            {
-                DateOnly from = From is DateTime f ? DateOnly.FromDateTime(f) : SyncPlanner.MonthOf(DateOnly.FromDateTime(To!.Value));
-                DateOnly to = To is DateTime t ? DateOnly.FromDateTime(t) : today;
-                months = SyncPlanner.ExplicitMonths(from, to, today);
-            }
+            months = SyncScopes.Months(Months, From is DateTime f ? DateOnly.FromDateTime(f) : null, To is DateTime t ? DateOnly.FromDateTime(t) : null, DateOnly.FromDateTime(DateTime.UtcNow));
         }
         catch (EngineException e)
         {
@@ -476,12 +433,12 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
 
         // The default working folder is the user's own (PrivateFiles.DefaultWorkingFolder); the runner checks it, or
         // -WorkingPath, before anything is written.
-        string working = WorkingPath is null ? PrivateFiles.DefaultWorkingFolder() : await OnPipelineAsync(() => GetUnresolvedProviderPathFromPSPath(WorkingPath)).ConfigureAwait(false);
+        string working = WorkingPath is null ? PrivateFiles.DefaultWorkingFolder() : await OnPipelineAsync(() => UnresolvedPath(WorkingPath)).ConfigureAwait(false);
+        string? exportFolder = ExportPath is null ? null : await OnPipelineAsync(() => UnresolvedPath(ExportPath)).ConfigureAwait(false);
         var request = new SyncRequest
         {
             Target = target,
-            Tokens = tokens,
-            Exports = exports ? ExportsFrom(tokens, log) : null,
+            Exports = exports ? ExportsFrom(tokens, exportFolder, log) : null,
             Scopes = scopes,
             Metrics = Metric.Select(m => m.ToString()).ToArray(),
             Months = months,
@@ -491,24 +448,25 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             KeepFiles = KeepFiles,
             ThrottleLimit = ThrottleLimit,
             LockTimeout = TimeSpan.FromSeconds(LockTimeout),
+            Activity = "Sync-AzBilling",
         };
 
         SyncRunOutcome outcome;
         if (exports)
         {
-            using var runner = new SyncRunner(request, null, null);
+            var runner = new SyncRunner(request, null, null);
             WriteVerboseAsync($"Sync run {request.RunId} from exports into {target.QualifiedTable} (export state in {target.Table}_ExportState); working folder {working}.");
             outcome = await runner.RunAsync(ShouldProcessAsync, OnUnit, log, CreateProgress(), CancellationToken).ConfigureAwait(false);
         }
         else if (scopes.Count == 0)
         {
-            outcome = new SyncRunOutcome(request.RunId, string.Empty, target.Table, string.Empty, DateTime.UtcNow, DateTime.UtcNow, 0, Array.Empty<SyncUnitOutcome>());
+            outcome = SyncRunOutcome.Empty(request.RunId, target.Table);
         }
         else
         {
             using var reports = new CostDetailsReportSource(tokens!);
-            using var blobs = new BlobDownloaderSource(new AzBillingPS.Engine.Blobs.BlobDownloaderOptions { Inflation = new InflationLimit(MaxGzipRatio) });
-            using var runner = new SyncRunner(request, reports, blobs);
+            using var blobs = new BlobDownloader(new BlobDownloaderOptions { Inflation = new InflationLimit(MaxGzipRatio) });
+            var runner = new SyncRunner(request, reports, blobs);
             WriteVerboseAsync($"Sync run {request.RunId} into {target.QualifiedTable} ({runner.State.Describe()}); working folder {working}.");
             outcome = await runner.RunAsync(ShouldProcessAsync, OnUnit, log, CreateProgress(), CancellationToken).ConfigureAwait(false);
         }
@@ -530,13 +488,12 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         WriteObjectAsync(Summary(outcome));
     }
 
-    /// <summary>The exports source the parameters name: a folder, a container by SAS URL, or a storage account with a storage token.</summary>
-    private SyncExportSource ExportsFrom(AccessTokenProvider? tokens, IEngineLog log)
+    /// <summary>The exports source the parameters name: a folder (<paramref name="folder"/>, -ExportPath resolved on the pipeline thread), a container by SAS URL, or a storage account with a storage token.</summary>
+    private SyncExportSource ExportsFrom(AccessTokenProvider? tokens, string? folder, IEngineLog log)
     {
         Func<IExportStore> open;
-        if (ExportPath is not null)
+        if (folder is not null)
         {
-            string folder = GetUnresolvedProviderPathFromPSPath(ExportPath);
             open = () => new LocalExportStore(folder);
         }
         else if (ExportContainerSasUrl is not null)
@@ -564,7 +521,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         AzBillingSyncResult result = ToResult(unit);
         if (unit.Action == SyncAction.Failed && unit.Error is not null)
         {
-            ErrorRecord record = ErrorMapper.ToErrorRecord(unit.Error, result);
+            ErrorRecord record = ErrorMapper.ToErrorRecord(WithAdvice(unit.Error, result), result);
             string recommended = record.ErrorDetails?.RecommendedAction ?? string.Empty;
             string what = unit.Key.Month == DateOnly.MinValue ? unit.Key.Scope : unit.Key.ToString(); // an export manifest that names no month
             record.ErrorDetails = new ErrorDetails($"Sync of {what} failed; the table keeps what it held: {SyncText.Scrub(unit.Error.Message)}")
@@ -575,6 +532,13 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         }
     }
 
+    /// <summary>What to do about an error, in this command's terms: the next run requests reports again by itself.</summary>
+    protected override string? Advise(EngineAdvice advice, object? target) => advice switch
+    {
+        EngineAdvice.RequestReportAgain or EngineAdvice.KeepCompressed => null,
+        _ => base.Advise(advice, target),
+    };
+
     private static AzBillingSyncResult ToResult(SyncUnitOutcome u) => new()
     {
         Scope = u.Key.Scope,
@@ -582,7 +546,12 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
         Month = u.Key.Month == DateOnly.MinValue ? string.Empty : u.Key.MonthText,
         PeriodStart = u.PeriodStart.ToDateTime(TimeOnly.MinValue),
         PeriodEnd = u.PeriodEnd.ToDateTime(TimeOnly.MinValue),
-        Action = (AzBillingSyncAction)(int)u.Action,
+        Action = u.Action switch
+        {
+            SyncAction.Loaded => AzBillingSyncAction.Loaded,
+            SyncAction.Skipped => AzBillingSyncAction.Skipped,
+            _ => AzBillingSyncAction.Failed, // a unit handed back is done: Loaded, Skipped or Failed
+        },
         Reason = u.Reason,
         Rows = u.Rows,
         RowsReplaced = u.RowsReplaced,
@@ -612,13 +581,13 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
             FinishedAt = o.FinishedAt,
             Elapsed = o.FinishedAt - o.StartedAt,
             Scopes = o.Scopes,
-            Units = results.Length,
-            Loaded = results.Count(r => r.Action == AzBillingSyncAction.Loaded),
-            Skipped = results.Count(r => r.Action == AzBillingSyncAction.Skipped),
-            Failed = results.Count(r => r.Action == AzBillingSyncAction.Failed),
-            Rows = results.Sum(r => r.Rows),
-            Bytes = results.Sum(r => r.Bytes),
-            Success = results.All(r => r.Action != AzBillingSyncAction.Failed),
+            Units = o.Units.Count,
+            Loaded = o.Loaded,
+            Skipped = o.Skipped,
+            Failed = o.Failed,
+            Rows = o.Rows,
+            Bytes = o.Bytes,
+            Success = o.Success,
             FailedUnits = results.Where(r => r.Action == AzBillingSyncAction.Failed).Select(r => $"{r.Scope} {r.Metric} {r.Month}: {r.Error}").ToArray(),
             Results = results,
         };

@@ -8,15 +8,21 @@ using AzBillingPS.Engine.Common;
 namespace AzBillingPS.Internal;
 
 /// <summary>
-/// Base for every AzBillingPS cmdlet. Engine work runs on the thread pool; WriteObject, WriteError,
-/// WriteVerbose/Debug/Warning, WriteProgress and ShouldProcess are queued back to the pipeline thread,
-/// which pumps the queue until the work ends. Ctrl+C (StopProcessing) cancels <see cref="CancellationToken"/>,
-/// which reaches every HTTP call, wait and bulk copy; an OperationCanceledException after a stop becomes
-/// PipelineStoppedException. An exception escaping the work is a terminating error, mapped by ErrorMapper.
+/// Base for every AzBillingPS cmdlet (jborean93's AsyncPSCmdlet pattern, as OpenAuthenticode uses it). Engine work
+/// runs on the thread pool; WriteObject, WriteError, WriteVerbose/Debug/Warning, WriteProgress and ShouldProcess are
+/// queued back to the pipeline thread, which pumps the queue until the work ends or the pipeline is stopped. Ctrl+C
+/// (StopProcessing) cancels <see cref="CancellationToken"/>, which reaches every HTTP call, wait and bulk copy and the
+/// pump itself; the command then waits for the work to end (so a load has rolled back and files are cleaned up before
+/// the prompt returns) and an OperationCanceledException after a stop becomes PipelineStoppedException. An exception
+/// escaping the work is a terminating error, mapped by ErrorMapper. Provider paths are resolved on the pipeline thread
+/// only (<see cref="OnPipelineAsync{T}"/>).
 /// </summary>
 public abstract class AsyncCmdlet : PSCmdlet, IDisposable, IPipelineHost
 {
     private readonly CancellationTokenSource _stop = new();
+
+    // Cmdlets are made, bound and pumped on the pipeline thread.
+    private readonly int _pipelineThread = Environment.CurrentManagedThreadId;
     private BlockingCollection<Action>? _queue;
     private bool _disposed;
 
@@ -62,24 +68,33 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable, IPipelineHost
         }
 
         Exception? pipelineFailure = null;
-        foreach (Action action in queue.GetConsumingEnumerable())
+        try
         {
-            if (pipelineFailure is not null)
+            // Drained with the stop token: after Ctrl+C nothing more is written, and the pump stops waiting for the
+            // next write at once; the work sees the same token and ends (rolling back what it must) below.
+            foreach (Action action in queue.GetConsumingEnumerable(_stop.Token))
             {
-                continue; // drain; the work has been cancelled and will end
-            }
-
-            try
-            {
-                action();
-            }
-            catch (Exception e)
-            {
-                pipelineFailure = e;
-                _stop.Cancel();
+                try
+                {
+                    action();
+                }
+                catch (Exception e)
+                {
+                    // A write failed on the pipeline thread (a downstream command threw, the pipeline was stopped):
+                    // the work is cancelled and the failure ends the command once the work has ended.
+                    pipelineFailure = e;
+                    _stop.Cancel();
+                    break;
+                }
             }
         }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
 
+        // The work may still be ending (after a stop): its writes go to the queue, which nobody reads any more, until
+        // it has; only then is the queue let go (a write after that would otherwise run off the pipeline thread).
+        ((IAsyncResult)task).AsyncWaitHandle.WaitOne();
         _queue = null;
         try
         {
@@ -114,7 +129,7 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable, IPipelineHost
                 throw pipelineFailure;
             }
 
-            ThrowTerminatingError(ErrorMapper.ToErrorRecord(e, ErrorTarget));
+            ThrowTerminatingError(ErrorMapper.ToErrorRecord(WithAdvice(e, ErrorTarget), ErrorTarget));
         }
 
         if (pipelineFailure is not null)
@@ -175,6 +190,20 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable, IPipelineHost
 
     protected Task<bool> ShouldProcessAsync(string target, string action) => Invoke(() => ShouldProcess(target, action));
 
+    /// <summary>
+    /// A path as PowerShell's providers see it ($PWD, PSDrives, ~), not required to exist. Session state is only safe on
+    /// the pipeline thread: from async work, call it through <see cref="OnPipelineAsync{T}"/>; anywhere else it throws.
+    /// </summary>
+    protected string UnresolvedPath(string path)
+    {
+        if (Environment.CurrentManagedThreadId != _pipelineThread)
+        {
+            throw new InvalidOperationException($"The path '{path}' was to be resolved off the pipeline thread; resolve it through OnPipelineAsync.");
+        }
+
+        return GetUnresolvedProviderPathFromPSPath(path);
+    }
+
     /// <summary>Runs code that needs the pipeline thread (session state, provider paths) from async work.</summary>
     protected Task<T> OnPipelineAsync<T>(Func<T> func) => Invoke(func);
 
@@ -182,8 +211,20 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable, IPipelineHost
 
     void IPipelineHost.Tell(string message) => WriteWarningAsync(message);
 
-    /// <summary>Writes a non-terminating error for one item, mapped from an engine exception.</summary>
-    protected void WriteItemError(Exception exception, object? target) => WriteErrorAsync(ErrorMapper.ToErrorRecord(exception, target));
+    /// <summary>Writes a non-terminating error for one item, mapped from an engine exception, with this command's advice.</summary>
+    protected void WriteItemError(Exception exception, object? target) => WriteErrorAsync(ErrorMapper.ToErrorRecord(WithAdvice(exception, target), target));
+
+    /// <summary>
+    /// What to do about an error the engine marked with <paramref name="advice"/>, in this command's terms (the engine
+    /// names no command); null adds nothing.
+    /// </summary>
+    protected virtual string? Advise(EngineAdvice advice, object? target) => ErrorMapper.CommonAdvice(advice);
+
+    /// <summary>The exception with this command's advice added to its message (see <see cref="Advise"/>).</summary>
+    protected Exception WithAdvice(Exception exception, object? target)
+        => exception is EngineException { Advice: not EngineAdvice.None } e && Advise(e.Advice, target) is { Length: > 0 } text
+            ? ErrorMapper.WithAdvice(e, text)
+            : exception;
 
     /// <summary>An engine log that writes to this cmdlet's verbose, debug and warning streams.</summary>
     protected IEngineLog CreateLog() => new CmdletLog(this);

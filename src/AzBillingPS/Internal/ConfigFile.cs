@@ -27,7 +27,7 @@ internal static class ConfigFile
         "DatabasePath", "WorkingPath", "ExportPath", "CertificatePath", "PrivateKeyPath", "FederatedTokenFile",
     };
 
-    /// <summary>Reads the settings. Throws a terminating error (ErrorIds.ConfigInvalid or FileNotFound) naming file, line and column.</summary>
+    /// <summary>Reads the settings. Throws a terminating error (ErrorIds.SyncConfigInvalid or FileNotFound) naming file, line and column.</summary>
     public static IReadOnlyList<ConfigSetting> Read(string path)
     {
         if (!File.Exists(path))
@@ -111,7 +111,7 @@ internal static class ConfigFile
             if (parameter is null || common)
             {
                 throw Invalid(path, setting.Line, setting.Column,
-                    $"'{setting.Key}' is not a setting of {cmdlet.MyInvocation.MyCommand.Name}; the keys are its parameter names (see Get-Help {cmdlet.MyInvocation.MyCommand.Name} -Parameter *)", ErrorIds.ConfigUnknownKey);
+                    $"'{setting.Key}' is not a setting of {cmdlet.MyInvocation.MyCommand.Name}; the keys are its parameter names (see Get-Help {cmdlet.MyInvocation.MyCommand.Name} -Parameter *)", ErrorIds.SyncConfigUnknownKey);
             }
 
             if (notAllowed.Contains(parameter.Name, StringComparer.OrdinalIgnoreCase))
@@ -219,7 +219,7 @@ internal static class ConfigFile
         return t == typeof(SwitchParameter) ? "boolean ($true or $false)" : t.Name;
     }
 
-    private static TerminatingErrorException Invalid(string path, int line, int column, string reason, string id = ErrorIds.ConfigInvalid)
+    private static TerminatingErrorException Invalid(string path, int line, int column, string reason, string id = ErrorIds.SyncConfigInvalid)
         => new(new ErrorRecord(
             new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"{path}: line {line}, column {column}: {reason}.")),
             id, ErrorCategory.InvalidData, path));

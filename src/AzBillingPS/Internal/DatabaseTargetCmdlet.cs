@@ -86,7 +86,7 @@ public abstract class DatabaseTargetCmdlet : AsyncCmdlet
     protected SinkTarget ResolveTarget(bool readOnly = false)
         => WithDatabaseToken(Resolve(
             new TargetParameters(SqlInstance, Database, ConnectionString, Provider, DatabasePath, Credential, Table, Schema, DatabaseSignInByToken),
-            GetUnresolvedProviderPathFromPSPath,
+            UnresolvedPath,
             readOnly));
 
     /// <summary>Adds -DatabaseToken's sign-in to the target (SQL Server, Azure SQL and PostgreSQL; not with -Credential).</summary>
@@ -137,7 +137,7 @@ public abstract class DatabaseTargetCmdlet : AsyncCmdlet
         }
         catch (EngineException e)
         {
-            throw new TerminatingErrorException(ErrorMapper.ToErrorRecord(e, e.FilePath ?? (object?)target.DisplayTable));
+            throw new TerminatingErrorException(ErrorMapper.ToErrorRecord(ErrorMapper.WithCommonAdvice(e), e.FilePath ?? (object?)target.DisplayTable));
         }
     }
 

@@ -2,6 +2,7 @@ namespace AzBillingPS.Internal;
 
 /// <summary>
 /// Every FullyQualifiedErrorId the module raises. Stable: scripts match on them (<c>$_.FullyQualifiedErrorId -like 'CsvBadValue*'</c>).
+/// Each constant is named as its value reads, less the module's own <c>AzBilling</c> prefix.
 /// </summary>
 public static class ErrorIds
 {
@@ -13,11 +14,11 @@ public static class ErrorIds
     public const string CsvDuplicateColumn = "CsvDuplicateColumn";
     public const string CsvRaggedRow = "CsvRaggedRow";
     public const string CsvBadValue = "CsvBadValue";
-    public const string RowOutsidePeriod = "CsvRowOutsidePeriod";
-    public const string InvalidIdentifier = "SqlInvalidIdentifier";
-    public const string DatabaseConnection = "SqlConnectionFailed";
-    public const string DatabaseCommand = "SqlCommandFailed";
-    public const string LockTimeout = "SqlLockTimeout";
+    public const string CsvRowOutsidePeriod = "CsvRowOutsidePeriod";
+    public const string SqlInvalidIdentifier = "SqlInvalidIdentifier";
+    public const string SqlConnectionFailed = "SqlConnectionFailed";
+    public const string SqlCommandFailed = "SqlCommandFailed";
+    public const string SqlLockTimeout = "SqlLockTimeout";
     public const string AuthenticationFailed = "AzBillingAuthenticationFailed";
     public const string CertificateInvalid = "AzBillingCertificateInvalid";
     public const string CertificateNotFound = "AzBillingCertificateNotFound";
@@ -29,11 +30,11 @@ public static class ErrorIds
     public const string Unsupported = "AzBillingUnsupported";
     public const string PathNotFound = "AzBillingPathNotFound";
     public const string ParameterConflict = "AzBillingParameterConflict";
-    public const string IncompleteReport = "ImportIncompleteReport";
+    public const string ImportIncompleteReport = "ImportIncompleteReport";
     public const string BlobLinkExpired = "BlobLinkExpired";
     public const string BlobReportNotCompleted = "BlobReportNotCompleted";
-    public const string ConfigInvalid = "SyncConfigInvalid";
-    public const string ConfigUnknownKey = "SyncConfigUnknownKey";
+    public const string SyncConfigInvalid = "SyncConfigInvalid";
+    public const string SyncConfigUnknownKey = "SyncConfigUnknownKey";
     public const string SyncStateNotFound = "SyncStateNotFound";
 
     // Issue 10 (docs/security.md lists these).

@@ -52,6 +52,30 @@ internal static class ErrorMapper
         _ => target,
     };
 
+    /// <summary>What to do about an engine error, in the words every command can use (a command may say more, see AsyncCmdlet.Advise).</summary>
+    public static string? CommonAdvice(EngineAdvice advice) => advice switch
+    {
+        EngineAdvice.RequestReportAgain => "Request the report again (New-AzCostReport) for fresh blob links.",
+        EngineAdvice.UseExports => "Load its costs from a Cost Management export instead: Import-AzCostExport reads the export's files (Import-AzCostToSql one file at a time).",
+        EngineAdvice.LoadFirst => "Load it with Import-AzCostToSql or Sync-AzBilling, or name the database with -DatabasePath, -SqlInstance or -ConnectionString.",
+        _ => null,
+    };
+
+    /// <summary>The error with the common advice for its kind of trouble after its message (unchanged when there is none).</summary>
+    public static Exception WithCommonAdvice(Exception exception)
+        => exception is EngineException { Advice: not EngineAdvice.None } e && CommonAdvice(e.Advice) is string text ? WithAdvice(e, text) : exception;
+
+    /// <summary>The same error with a command's advice after its message (the engine's exception kept as the inner one).</summary>
+    public static EngineException WithAdvice(EngineException e, string advice)
+        => new(e.Kind, e.Message.TrimEnd() + " " + advice, e)
+        {
+            ServiceCode = e.ServiceCode,
+            CorrelationId = e.CorrelationId,
+            FilePath = e.FilePath,
+            Line = e.Line,
+            Column = e.Column,
+        };
+
     internal static (string Id, ErrorCategory Category) Map(EngineErrorKind kind) => kind switch
     {
         EngineErrorKind.InvalidArgument => (ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument),
@@ -61,11 +85,11 @@ internal static class ErrorMapper
         EngineErrorKind.CsvDuplicateColumn => (ErrorIds.CsvDuplicateColumn, ErrorCategory.InvalidData),
         EngineErrorKind.CsvRaggedRow => (ErrorIds.CsvRaggedRow, ErrorCategory.ParserError),
         EngineErrorKind.CsvBadValue => (ErrorIds.CsvBadValue, ErrorCategory.InvalidData),
-        EngineErrorKind.RowOutsidePeriod => (ErrorIds.RowOutsidePeriod, ErrorCategory.InvalidData),
-        EngineErrorKind.InvalidIdentifier => (ErrorIds.InvalidIdentifier, ErrorCategory.InvalidArgument),
-        EngineErrorKind.DatabaseConnection => (ErrorIds.DatabaseConnection, ErrorCategory.ConnectionError),
-        EngineErrorKind.DatabaseCommand => (ErrorIds.DatabaseCommand, ErrorCategory.WriteError),
-        EngineErrorKind.LockTimeout => (ErrorIds.LockTimeout, ErrorCategory.ResourceBusy),
+        EngineErrorKind.RowOutsidePeriod => (ErrorIds.CsvRowOutsidePeriod, ErrorCategory.InvalidData),
+        EngineErrorKind.InvalidIdentifier => (ErrorIds.SqlInvalidIdentifier, ErrorCategory.InvalidArgument),
+        EngineErrorKind.DatabaseConnection => (ErrorIds.SqlConnectionFailed, ErrorCategory.ConnectionError),
+        EngineErrorKind.DatabaseCommand => (ErrorIds.SqlCommandFailed, ErrorCategory.WriteError),
+        EngineErrorKind.LockTimeout => (ErrorIds.SqlLockTimeout, ErrorCategory.ResourceBusy),
         EngineErrorKind.AuthenticationFailed => (ErrorIds.AuthenticationFailed, ErrorCategory.AuthenticationError),
         EngineErrorKind.CertificateInvalid => (ErrorIds.CertificateInvalid, ErrorCategory.InvalidArgument),
         EngineErrorKind.CertificateNotFound => (ErrorIds.CertificateNotFound, ErrorCategory.ObjectNotFound),
@@ -76,6 +100,7 @@ internal static class ErrorMapper
         EngineErrorKind.ServiceError => (ErrorIds.ServiceError, ErrorCategory.InvalidResult),
         EngineErrorKind.Unsupported => (ErrorIds.Unsupported, ErrorCategory.NotImplemented),
         EngineErrorKind.LinkExpired => (ErrorIds.BlobLinkExpired, ErrorCategory.ResourceUnavailable),
+        EngineErrorKind.ReportNotCompleted => (ErrorIds.BlobReportNotCompleted, ErrorCategory.InvalidResult),
         EngineErrorKind.TokenHostRefused => (ErrorIds.TokenHostRefused, ErrorCategory.SecurityError),
         EngineErrorKind.LockTimeoutReader => (ErrorIds.LockTimeoutReader, ErrorCategory.ResourceBusy),
         EngineErrorKind.TransientRetriesExhausted => (ErrorIds.TransientRetriesExhausted, ErrorCategory.ResourceUnavailable),

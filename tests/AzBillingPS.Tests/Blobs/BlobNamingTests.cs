@@ -120,20 +120,4 @@ public class BlobNamingTests
         Assert.False(BlobLink.Reveals(scrubbed, link));
         Assert.Equal("https://a.blob.core.windows.net/c/b.csv", BlobLink.WithoutQuery(link));
     }
-
-    [Fact]
-    public void Back_off_doubles_with_jitter_and_honours_retry_after_within_the_cap()
-    {
-        using var d = new BlobDownloader(new BlobDownloaderOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(100), MaxRetryDelay = TimeSpan.FromSeconds(2) });
-        for (int i = 0; i < 50; i++)
-        {
-            TimeSpan first = d.Backoff(1, null);
-            TimeSpan third = d.Backoff(3, null);
-            Assert.InRange(first.TotalMilliseconds, 50, 100);
-            Assert.InRange(third.TotalMilliseconds, 200, 400);
-            Assert.Equal(2000, d.Backoff(20, null).TotalMilliseconds, 3);
-            Assert.InRange(d.Backoff(1, TimeSpan.FromMilliseconds(700)).TotalMilliseconds, 700, 700);
-            Assert.Equal(2000, d.Backoff(1, TimeSpan.FromSeconds(90)).TotalMilliseconds, 3);
-        }
-    }
 }

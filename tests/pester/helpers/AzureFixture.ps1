@@ -45,7 +45,8 @@ function Start-TestAzureFixture {
         with Stop-TestAzureFixture.
     .OUTPUTS
         Process, Https, Http, CaFile, TenantId, ClientId, ClientSecret, ChildEnv (SSL_CERT_FILE, AZB_FIXTURE_HTTPS,
-        AZB_FIXTURE_HTTP, AZB_TENANT, AZB_CLIENT_ID, AZB_CLIENT_SECRET, AZBILLING_PACING_SCALE=0), Dir, ConfigPath.
+        AZB_FIXTURE_HTTP, AZB_TENANT, AZB_CLIENT_ID, AZB_CLIENT_SECRET, AZBILLING_TEST_PACING_SCALE=0: Invoke-ChildPwsh turns
+        client-side pacing off through the module's test hook), Dir, ConfigPath.
     .EXAMPLE
         $f = Start-TestAzureFixture
         Set-TestCostRules $f @(@{ scope = "/subscriptions/$sub"; pollCount = 3 })
@@ -138,7 +139,7 @@ function Start-TestAzureFixture {
             AZB_TENANT             = $tenant
             AZB_CLIENT_ID          = $client
             AZB_CLIENT_SECRET      = $secret
-            AZBILLING_PACING_SCALE = '0'
+            AZBILLING_TEST_PACING_SCALE = '0'
         }
         Dir          = $Dir
         OwnDir       = $ownDir
