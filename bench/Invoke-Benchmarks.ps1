@@ -364,14 +364,14 @@ try {
             }
             $portable = $null
             if ($file.Rows -eq $SmallRows -and $portableModule) {
-                $modulePath = $env:AZBILLING_MODULE_PATH
+                $savedModulePath = $env:AZBILLING_MODULE_PATH
                 $env:AZBILLING_MODULE_PATH = $portableModule
                 try {
                     if ($engine -eq 'PostgreSQL') { Invoke-TestPsql $importPg 'drop table if exists "BenchCost"' | Out-Null } else { Remove-Item "$db*" -Force -ErrorAction SilentlyContinue }
                     $portable = Invoke-OurImport -File $file.Path -Label 'without the ReadyToRun images' -TargetArgs $targetArgs
                     if ($engine -eq 'PostgreSQL') { Invoke-TestPsql $importPg 'drop table if exists "BenchCost"' | Out-Null } else { Remove-Item "$db*" -Force -ErrorAction SilentlyContinue }
                 }
-                finally { $env:AZBILLING_MODULE_PATH = $modulePath }
+                finally { $env:AZBILLING_MODULE_PATH = $savedModulePath }
             }
             $ok = @($rounds | Where-Object { $null -ne $_.Ratio })
             $target = if ($file.Rows -eq $SmallRows) { $importTargets[$engine] } else { $importLargeTarget }
@@ -666,18 +666,19 @@ function Get-Mean([string] `$p) { if (`$units.Count) { (`$units | ForEach-Object
                     $verifyError = $null
                     $counts = $null
                     if (-not $c.Error) {
-                        $counts = Get-SyncTableCounts -Target $target -DatabasePath $db -Table $table -Pg $syncPg -Sqlite3Path $syncSqlite3
+                        $counts = Get-SyncTableCounts -Target $target -Database $db -Table $table -Pg $syncPg -Sqlite3Path $syncSqlite3
                         $verifyError = Test-SyncLoaded $counts
                         if (-not $verifyError -and $c.Result.Rows -ne ($syncFiles | Measure-Object Rows -Sum).Sum) { $verifyError = "the command reported $($c.Result.Rows) rows" }
                         if (-not $verifyError -and $run.Kind -eq 'Sync' -and ($c.Result.Failed -ne 0 -or $c.Result.Loaded -ne $syncFiles.Count)) { $verifyError = "$($c.Result.Loaded) unit(s) loaded, $($c.Result.Failed) failed: $($c.Result.Errors -join ' / ')" }
                     }
                     $left = @(Get-ChildItem -LiteralPath $work -Recurse -File -Force -ErrorAction SilentlyContinue | Where-Object Name -NE '.run.lock').Count
-                    $rows = if ($counts) { ($counts.Values | Measure-Object -Sum).Sum } else { $null }
+                    # Not $rows: PowerShell's names ignore case, and $Rows is the script's -Rows (the WAL part and the report read it).
+                    $inTable = if ($counts) { ($counts.Values | Measure-Object -Sum).Sum } else { $null }
                     $r = [pscustomobject]@{
                         Target = $target; Kind = $run.Kind; ThrottleLimit = $run.ThrottleLimit; Round = $run.Round
                         Seconds = if ($c.Result) { [double]$c.Result.Seconds } else { $null }
-                        WallSeconds = $c.WallSeconds; PeakBytes = $c.PeakBytes; RowsInTable = $rows
-                        RowsPerSecond = if ($c.Result -and $rows) { $rows / [double]$c.Result.Seconds } else { $null }
+                        WallSeconds = $c.WallSeconds; PeakBytes = $c.PeakBytes; RowsInTable = $inTable
+                        RowsPerSecond = if ($c.Result -and $inTable) { $inTable / [double]$c.Result.Seconds } else { $null }
                         Report = if ($c.Result -and $c.Result.PSObject.Properties['Report']) { $c.Result.Report } else { $null }
                         Download = if ($c.Result -and $c.Result.PSObject.Properties['Download']) { $c.Result.Download } else { $null }
                         Load = if ($c.Result -and $c.Result.PSObject.Properties['Load']) { $c.Result.Load } else { $null }
@@ -687,7 +688,7 @@ function Get-Mean([string] `$p) { if (`$units.Count) { (`$units | ForEach-Object
                     }
                     $syncRaw.Add($r)
                     if ($r.Error) { Write-Host " failed: $($r.Error)" -ForegroundColor Red }
-                    else { Write-Host (" {0:N0} rows (checked) in {1:N1} s, wall {2:N1} s ({3:N0} rows/s), peak {4}" -f $rows, $r.Seconds, $r.WallSeconds, $r.RowsPerSecond, (Format-MB $r.PeakBytes)) }
+                    else { Write-Host (" {0:N0} rows (checked) in {1:N1} s, wall {2:N1} s ({3:N0} rows/s), peak {4}" -f $inTable, $r.Seconds, $r.WallSeconds, $r.RowsPerSecond, (Format-MB $r.PeakBytes)) }
                     # Free the disk before the next run (the cluster and the folder go at the end anyway).
                     if ($target -eq 'SQLite') { Remove-Item "$db*" -Force -ErrorAction SilentlyContinue }
                     else { Invoke-TestPsql $syncPg "DROP TABLE IF EXISTS ""$table"", ""$($table)_SyncState""" | Out-Null }
