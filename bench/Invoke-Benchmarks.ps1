@@ -15,7 +15,8 @@
     its peak resident set (VmHWM, polled from /proc) is the "peak working set of the whole PowerShell process", its
     debug and progress lines tell where the time went. -ImportRounds rounds of (ours, baseline), alternating; the
     median ratio and its spread. Targets (issue 16 section 3): the first file at least 0.7 x \copy and 0.9 x .import,
-    the large one 0.9 x each, under 300 MB peak for both file sizes. -ImportOnly runs just this part.
+    the large one 0.9 x each, under 300 MB peak for both file sizes. One more run of the first file with a copy of the
+    module without its ReadyToRun images (Dependencies/ReadyToRun) shows what they save. -ImportOnly runs just this part.
       Blob        Azurite (tests/pester/TestHelpers.psm1 Start-TestAzurite) serves a 1 GB block blob (and the same
                   size with a stored Content-MD5, which Save-AzCostBlob verifies); Save-AzCostBlob in a fresh child
                   pwsh against 'curl -s -o file <link>' of the same SAS link, alternating, median of -BlobRuns each.
@@ -194,6 +195,7 @@ function Invoke-OurImport {
             # DEBUG: Read the header of 1 file(s) in 13 ms. / DEBUG: Read the dates of ... in 73 ms.
             # DEBUG: "public"."T": created the table and its index in 10 ms (127 ms into the load).
             if ($l -match '^DEBUG: Read the (header|dates) of .* in ([\d,]+) ms\.$') { $res.Steps[$(if ($Matches[1] -eq 'header') { 'read the header' } else { 'read the dates (the period)' })] = [double]($Matches[2] -replace ',') / 1000 }
+            elseif ($l -match '^DEBUG: Waited ([\d,]+) ms for the database warm-up') { $res.Steps['waited for the database warm-up'] = [double]($Matches[1] -replace ',') / 1000 }
             elseif ($l -match '^DEBUG: .*: (.+?) in ([\d,]+) ms \([\d,]+ ms into the load\)\.$') { $res.Steps[($Matches[1] -replace '[\d,]+ rows', 'the rows')] = [double]($Matches[2] -replace ',') / 1000 }
             # VERBOSE: ea-200000.csv: 50,000 rows, 36.3 of 145.2 MB, 12,994 rows/s (rows/s since the cmdlet began)
             elseif ($l -match '^VERBOSE: .*: ([\d,]+) rows, .* ([\d,]+) rows/s$') {
@@ -302,6 +304,18 @@ elseif (-not $SyncOnly -and -not $ExportsOnly -and $files.Count) {
     elseif (-not $importPg.PsqlPath) { $notes.Add('PostgreSQL baseline: psql not found, \copy not measured.') }
     else { $pgVersion = (Invoke-TestPsql $importPg 'show server_version') -join '' }
 }
+# The same module without its ReadyToRun images (the portable IL that PowerShell 7.4 and 7.5, and platforms without
+# images, load): one more run of the first file shows what the images save.
+$portableModule = $null
+$moduleDir = Split-Path $env:AZBILLING_MODULE_PATH
+if ($files.Count -and -not $SyncOnly -and -not $ExportsOnly -and -not $WalOnly -and (Test-Path -LiteralPath (Join-Path $moduleDir 'Dependencies/ReadyToRun'))) {
+    $portableDir = Join-Path $OutDir "portable-module/$(Split-Path $moduleDir -Leaf)"
+    Remove-Item -Recurse -Force (Split-Path $portableDir) -ErrorAction SilentlyContinue
+    New-Item -ItemType Directory -Force (Split-Path $portableDir) | Out-Null
+    Copy-Item -Recurse -LiteralPath $moduleDir -Destination $portableDir
+    Remove-Item -Recurse -Force -LiteralPath (Join-Path $portableDir 'Dependencies/ReadyToRun')
+    $portableModule = Join-Path $portableDir (Split-Path $env:AZBILLING_MODULE_PATH -Leaf)
+}
 $sqlite3 = Get-Command sqlite3 -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
 if ($SkipSqlite) { $notes.Add('SQLite: skipped (-SkipSqlite).') }
 elseif (-not $sqlite3 -and $files.Count -and -not $SyncOnly -and -not $ExportsOnly) { $notes.Add('SQLite baseline: the sqlite3 shell was not found, .import not measured (install the sqlite3 package).') }
@@ -312,12 +326,14 @@ try {
             if (($engine -eq 'PostgreSQL' -and -not $importPg) -or ($engine -eq 'SQLite' -and $SkipSqlite)) { continue }
             Write-Host ("{0}: {1:N0} rows, {2} round(s)" -f $engine, $file.Rows, [Math]::Max(1, $ImportRounds)) -ForegroundColor Cyan
             $rounds = [System.Collections.Generic.List[object]]::new()
+            $db = Join-Path $OutDir "ours-$($file.Rows).sqlite"
+            $targetArgs = if ($engine -eq 'PostgreSQL') { "-Provider PostgreSql -ConnectionString '{0}' -Table BenchCost" -f $importPg.ConnectionString } else { "-DatabasePath '$db'" }
             foreach ($round in 1..([Math]::Max(1, $ImportRounds))) {
                 $base = $null
                 if ($engine -eq 'PostgreSQL') {
                     Invoke-TestPsql $importPg 'drop table if exists "BenchCost"; drop table if exists bench_copy' | Out-Null
                     $s0 = Get-ClusterCpu $importPg
-                    $ours = Invoke-OurImport -File $file.Path -Label "round $round" -TargetArgs ("-Provider PostgreSql -ConnectionString '{0}' -Table BenchCost" -f $importPg.ConnectionString)
+                    $ours = Invoke-OurImport -File $file.Path -Label "round $round" -TargetArgs $targetArgs
                     $s1 = Get-ClusterCpu $importPg
                     $ours | Add-Member ServerCpuSeconds $(if ($null -ne $s0 -and $null -ne $s1) { $s1 - $s0 } else { $null })
                     Invoke-TestPsql $importPg 'drop table if exists "BenchCost"' | Out-Null
@@ -336,9 +352,8 @@ try {
                     Invoke-TestPsql $importPg 'drop table if exists bench_copy' | Out-Null
                 }
                 else {
-                    $db = Join-Path $OutDir "ours-$($file.Rows).sqlite"
                     Remove-Item "$db*" -Force -ErrorAction SilentlyContinue
-                    $ours = Invoke-OurImport -File $file.Path -Label "round $round" -TargetArgs "-DatabasePath '$db'"
+                    $ours = Invoke-OurImport -File $file.Path -Label "round $round" -TargetArgs $targetArgs
                     $ours | Add-Member ServerCpuSeconds $null
                     Remove-Item "$db*" -Force -ErrorAction SilentlyContinue
                     if ($sqlite3) {
@@ -361,6 +376,17 @@ try {
                 $baseCpu = if ($base -and $null -ne $base.CpuSeconds) { $base.CpuSeconds + [double]$(if ($null -ne $base.ServerCpuSeconds) { $base.ServerCpuSeconds } else { 0 }) } else { $null }
                 $rounds.Add([pscustomobject]@{ Round = $round; Ours = $ours; Baseline = $base; Ratio = $ratio; OursCpu = $oursCpu; BaselineCpu = $baseCpu; CpuRatio = $(if ($oursCpu -and $baseCpu) { $baseCpu / $oursCpu } else { $null }) })
             }
+            $portable = $null
+            if ($file.Rows -eq $SmallRows -and $portableModule) {
+                $savedModulePath = $env:AZBILLING_MODULE_PATH
+                $env:AZBILLING_MODULE_PATH = $portableModule
+                try {
+                    if ($engine -eq 'PostgreSQL') { Invoke-TestPsql $importPg 'drop table if exists "BenchCost"' | Out-Null } else { Remove-Item "$db*" -Force -ErrorAction SilentlyContinue }
+                    $portable = Invoke-OurImport -File $file.Path -Label 'without the ReadyToRun images' -TargetArgs $targetArgs
+                    if ($engine -eq 'PostgreSQL') { Invoke-TestPsql $importPg 'drop table if exists "BenchCost"' | Out-Null } else { Remove-Item "$db*" -Force -ErrorAction SilentlyContinue }
+                }
+                finally { $env:AZBILLING_MODULE_PATH = $savedModulePath }
+            }
             $ok = @($rounds | Where-Object { $null -ne $_.Ratio })
             $target = if ($file.Rows -eq $SmallRows) { $importTargets[$engine] } else { $importLargeTarget }
             $results.Add([pscustomobject]@{
@@ -372,7 +398,8 @@ try {
                     WallSeconds = Get-Median @($rounds | ForEach-Object { $_.Ours.WallSeconds })
                     OursCpu = Get-Median @($rounds | ForEach-Object OursCpu); BaselineCpu = Get-Median @($rounds | ForEach-Object BaselineCpu)
                     PeakBytes = ($rounds | ForEach-Object { $_.Ours.PeakBytes } | Measure-Object -Maximum).Maximum
-                    JitMethods = Get-Median @($rounds | ForEach-Object { $_.Ours.JitMethods })
+                    JitMethods = Get-Median @($rounds | ForEach-Object { $_.Ours.JitMethods }); Portable = $portable
+                    CpuSeconds = Get-Median @($rounds | ForEach-Object { $_.Ours.CpuSeconds })
                     Errors = @($rounds | ForEach-Object { if ($_.Ours.Error) { "round $($_.Round), ours: $($_.Ours.Error)" }; if ($_.Baseline -and $_.Baseline.Error) { "round $($_.Round), baseline: $($_.Baseline.Error)" } })
                 })
         }
@@ -643,18 +670,19 @@ function Get-Mean([string] `$p) { if (`$units.Count) { (`$units | ForEach-Object
                     $verifyError = $null
                     $counts = $null
                     if (-not $c.Error) {
-                        $counts = Get-SyncTableCounts -Target $target -DatabasePath $db -Table $table -Pg $syncPg -Sqlite3Path $syncSqlite3
+                        $counts = Get-SyncTableCounts -Target $target -Database $db -Table $table -Pg $syncPg -Sqlite3Path $syncSqlite3
                         $verifyError = Test-SyncLoaded $counts
                         if (-not $verifyError -and $c.Result.Rows -ne ($syncFiles | Measure-Object Rows -Sum).Sum) { $verifyError = "the command reported $($c.Result.Rows) rows" }
                         if (-not $verifyError -and $run.Kind -eq 'Sync' -and ($c.Result.Failed -ne 0 -or $c.Result.Loaded -ne $syncFiles.Count)) { $verifyError = "$($c.Result.Loaded) unit(s) loaded, $($c.Result.Failed) failed: $($c.Result.Errors -join ' / ')" }
                     }
                     $left = @(Get-ChildItem -LiteralPath $work -Recurse -File -Force -ErrorAction SilentlyContinue | Where-Object Name -NE '.run.lock').Count
-                    $rows = if ($counts) { ($counts.Values | Measure-Object -Sum).Sum } else { $null }
+                    # Not $rows: PowerShell's names ignore case, and $Rows is the script's -Rows (the WAL part and the report read it).
+                    $inTable = if ($counts) { ($counts.Values | Measure-Object -Sum).Sum } else { $null }
                     $r = [pscustomobject]@{
                         Target = $target; Kind = $run.Kind; ThrottleLimit = $run.ThrottleLimit; Round = $run.Round
                         Seconds = if ($c.Result) { [double]$c.Result.Seconds } else { $null }
-                        WallSeconds = $c.WallSeconds; PeakBytes = $c.PeakBytes; RowsInTable = $rows
-                        RowsPerSecond = if ($c.Result -and $rows) { $rows / [double]$c.Result.Seconds } else { $null }
+                        WallSeconds = $c.WallSeconds; PeakBytes = $c.PeakBytes; RowsInTable = $inTable
+                        RowsPerSecond = if ($c.Result -and $inTable) { $inTable / [double]$c.Result.Seconds } else { $null }
                         Report = if ($c.Result -and $c.Result.PSObject.Properties['Report']) { $c.Result.Report } else { $null }
                         Download = if ($c.Result -and $c.Result.PSObject.Properties['Download']) { $c.Result.Download } else { $null }
                         Load = if ($c.Result -and $c.Result.PSObject.Properties['Load']) { $c.Result.Load } else { $null }
@@ -664,7 +692,7 @@ function Get-Mean([string] `$p) { if (`$units.Count) { (`$units | ForEach-Object
                     }
                     $syncRaw.Add($r)
                     if ($r.Error) { Write-Host " failed: $($r.Error)" -ForegroundColor Red }
-                    else { Write-Host (" {0:N0} rows (checked) in {1:N1} s, wall {2:N1} s ({3:N0} rows/s), peak {4}" -f $rows, $r.Seconds, $r.WallSeconds, $r.RowsPerSecond, (Format-MB $r.PeakBytes)) }
+                    else { Write-Host (" {0:N0} rows (checked) in {1:N1} s, wall {2:N1} s ({3:N0} rows/s), peak {4}" -f $inTable, $r.Seconds, $r.WallSeconds, $r.RowsPerSecond, (Format-MB $r.PeakBytes)) }
                     # Free the disk before the next run (the cluster and the folder go at the end anyway).
                     if ($target -eq 'SQLite') { Remove-Item "$db*" -Force -ErrorAction SilentlyContinue }
                     else { Invoke-TestPsql $syncPg "DROP TABLE IF EXISTS ""$table"", ""$($table)_SyncState""" | Out-Null }
@@ -995,6 +1023,14 @@ if ($results.Count) {
         $null = $x.AppendLine(("| {0} | {1:N0} | {2} | {3} | {4} |" -f $r.Target, $r.File.Rows, ($cells -join ' | '), $(if ($null -ne $first) { '{0:N2} s' -f $first } else { 'n/a' }), $(if ($null -ne $later) { '{0:N2} s' -f $later } else { 'n/a' })))
     }
     $null = $x.AppendLine()
+    $portables = @($results | Where-Object Portable)
+    if ($portables.Count) {
+        $p = foreach ($r in $portables) {
+            if ($r.Portable.Error) { '{0}: failed ({1})' -f $r.Target, $r.Portable.Error }
+            else { '{0} {1} (client CPU {2:N1} s, {3:N0} methods JIT-compiled) against {4} (CPU {5:N1} s, {6:N0}) with them' -f $r.Target, (Format-Sec $r.Portable.Seconds), $r.Portable.CpuSeconds, $r.Portable.JitMethods, (Format-Sec $r.Seconds), $r.CpuSeconds, $r.JitMethods }
+        }
+        $null = $x.AppendLine(('The first file without the ReadyToRun images (one more run with a copy of the module without Dependencies/ReadyToRun: the portable assemblies, compiled by the JIT as they run, which is what PowerShell 7.4 and 7.5 and platforms without images load): {0}.' -f ($p -join '; '))).AppendLine()
+    }
     $every = foreach ($r in $results) {
         '{0} {1:N0} rows: {2}' -f $r.Target, $r.File.Rows, (($r.Rounds | ForEach-Object { if ($_.Ours.Error -or -not $_.Baseline) { 'failed' } else { '{0:N2} s / {1:N2} s = {2:N2} (CPU {3:N1} / {4:N1} s)' -f $_.Ours.Seconds, $_.Baseline.Seconds, $_.Ratio, $_.OursCpu, $_.BaselineCpu } }) -join '; ')
     }
@@ -1138,7 +1174,7 @@ else {
 
 $json = [ordered]@{
     When = $when; Module = $moduleVersion; Files = @($files.Values); Notes = @($notes)
-    Results = @($results | ForEach-Object { [ordered]@{ Target = $_.Target; Rows = $_.File.Rows; Ratio = $_.Ratio; RatioMin = $_.RatioMin; RatioMax = $_.RatioMax; CpuRatio = $_.CpuRatio; RateTarget = $_.RateTarget; PeakBytes = $_.PeakBytes; Rounds = @($_.Rounds | ForEach-Object { [ordered]@{ Round = $_.Round; Ratio = $_.Ratio; Ours = ($_.Ours | Select-Object * -ExcludeProperty Batches); Baseline = $_.Baseline; OursCpu = $_.OursCpu; BaselineCpu = $_.BaselineCpu } }) } })
+    Results = @($results | ForEach-Object { [ordered]@{ Target = $_.Target; Rows = $_.File.Rows; Portable = $(if ($_.Portable) { $_.Portable | Select-Object * -ExcludeProperty Batches }); Ratio = $_.Ratio; RatioMin = $_.RatioMin; RatioMax = $_.RatioMax; CpuRatio = $_.CpuRatio; RateTarget = $_.RateTarget; PeakBytes = $_.PeakBytes; Rounds = @($_.Rounds | ForEach-Object { [ordered]@{ Round = $_.Round; Ratio = $_.Ratio; Ours = ($_.Ours | Select-Object * -ExcludeProperty Batches); Baseline = $_.Baseline; OursCpu = $_.OursCpu; BaselineCpu = $_.BaselineCpu } }) } })
     Blob = @($blobResults)
     Wal = @($walResults)
     Sync = [ordered]@{ Month = $SyncMonth; Files = @($syncFiles | Select-Object Index, Scope, Path, Rows, Bytes); IdlePeakBytes = $syncIdlePeak; Results = @($syncResults | Select-Object * -ExcludeProperty Runs); Runs = @($syncRaw) }

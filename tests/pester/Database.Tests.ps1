@@ -361,7 +361,7 @@ foreach (`$x in `$w) { "WARNING `$x" }
                 param($h, $m, $s)
                 $env:AZBILLING_MODULE_PATH = $m
                 Import-Module $h
-                Invoke-ChildPwsh -Script $s -TimeoutSeconds 120 -Environment @{ AZBILLING_DB_RETRY_SCALE = '0.1' }
+                Invoke-ChildPwsh -Script $s -TimeoutSeconds 120 -Environment @{ AZBILLING_TEST_DB_RETRY_SCALE = '0.1' }
             }
             $until = [DateTime]::UtcNow.AddSeconds(60)
             $script:Killed = '0'

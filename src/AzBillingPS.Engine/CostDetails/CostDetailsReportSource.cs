@@ -36,3 +36,43 @@ public sealed class CostDetailsReportSource : ICostReportSource, IDisposable
 
     public void Dispose() => _client.Dispose();
 }
+
+/// <summary>
+/// One Cost Details client per identity, for a command whose reports were made with several tokens (each report is
+/// requested, or requested again, with its own); disposing disposes them all.
+/// </summary>
+public sealed class CostReportSources : IDisposable
+{
+    private readonly System.Collections.Generic.Dictionary<AccessTokenProvider, CostDetailsReportSource> _sources = new(System.Collections.Generic.ReferenceEqualityComparer.Instance);
+    private readonly CostDetailsOptions? _options;
+
+    public CostReportSources(CostDetailsOptions? options = null) => _options = options;
+
+    /// <summary>The client that requests reports as <paramref name="tokens"/>' identity (made on first use).</summary>
+    public ICostReportSource For(AccessTokenProvider tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        lock (_sources)
+        {
+            if (!_sources.TryGetValue(tokens, out CostDetailsReportSource? source))
+            {
+                _sources[tokens] = source = new CostDetailsReportSource(tokens, _options);
+            }
+
+            return source;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_sources)
+        {
+            foreach (CostDetailsReportSource source in _sources.Values)
+            {
+                source.Dispose();
+            }
+
+            _sources.Clear();
+        }
+    }
+}
