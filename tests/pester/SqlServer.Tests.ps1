@@ -274,9 +274,10 @@ Describe 'SQL Server: ready for the first live run (issue 13)' -Tag 'SqlServer' 
             $h = Start-Holder (Get-AppLock "AZBILLINGPS:DBO.$($t.ToUpperInvariant())|$($Scope.ToUpperInvariant())|ACTUALCOST|2026-06")
             $job = Start-ThreadJob -ArgumentList $env:AZBILLING_MODULE_PATH, $file.FullName, $Scope, $Cs, $t -ScriptBlock {
                 param($m, $f, $s, $cs, $tab)
-                $env:AZBILLING_DB_RETRY_SCALE = '0.1'
                 Import-Module $m
-                $r = Import-AzCostToSql -Path $f -Scope $s -ConnectionString $cs -Table $tab -LockTimeout 60 -WarningVariable w -ErrorAction Stop
+                [AzBillingPS.Internal.InternalHooks]::SetTestHook('DbRetryScale', 0.1)
+                try { $r = Import-AzCostToSql -Path $f -Scope $s -ConnectionString $cs -Table $tab -LockTimeout 60 -WarningVariable w -ErrorAction Stop }
+                finally { [AzBillingPS.Internal.InternalHooks]::SetTestHook('DbRetryScale', 1.0) }
                 [pscustomobject]@{ Rows = $r.RowsInserted; Replaced = $r.RowsReplaced; Warnings = @($w | ForEach-Object { "$_" }) }
             }
             try {

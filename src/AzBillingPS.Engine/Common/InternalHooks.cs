@@ -17,6 +17,12 @@ public static class InternalHooks
     /// </summary>
     internal static double PacingScale = 1.0;
 
+    /// <summary>
+    /// Multiplies the waits between tries of a database load after a transient failure (<see cref="AzBillingPS.Engine.Sinks.TransientRetryPolicy.Default"/>):
+    /// 1 in production; the tests that kill a session mid-load use 0.1.
+    /// </summary>
+    internal static double DbRetryScale = 1.0;
+
     /// <summary>Sets the hook named <paramref name="name"/> (a field of this class, for example PacingScale) to <paramref name="value"/>.</summary>
     public static void SetTestHook(string name, object? value)
     {

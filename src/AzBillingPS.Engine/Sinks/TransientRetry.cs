@@ -1,8 +1,8 @@
 using System;
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Threading;
 using System.Threading.Tasks;
+using AzBillingPS.Engine.Common;
 
 namespace AzBillingPS.Engine.Sinks;
 
@@ -24,10 +24,10 @@ public sealed class TransientRetryPolicy
 
     /// <summary>
     /// Five retries after 2, 4, 8, 16 and 30 seconds (each between half and one and a half times that): about a minute in
-    /// all, which covers an Azure SQL reconfiguration or failover. AZBILLING_DB_RETRY_SCALE (a number) scales the delays
-    /// (the tests use 0.1).
+    /// all, which covers an Azure SQL reconfiguration or failover. The test hook DbRetryScale (<see cref="InternalHooks"/>)
+    /// scales the delays (the tests use 0.1).
     /// </summary>
-    public static TransientRetryPolicy Default { get; } = new(5, TimeSpan.FromSeconds(2) * Scale(), TimeSpan.FromSeconds(30) * Scale());
+    public static TransientRetryPolicy Default => new(5, TimeSpan.FromSeconds(2) * InternalHooks.DbRetryScale, TimeSpan.FromSeconds(30) * InternalHooks.DbRetryScale);
 
     public int MaxRetries { get; }
 
@@ -45,12 +45,6 @@ public sealed class TransientRetryPolicy
 
     /// <summary>The wait before retry number <paramref name="retry"/>, with a random jitter.</summary>
     public TimeSpan DelayFor(int retry) => DelayFor(retry, RandomNumberGenerator.GetInt32(0, 1_000_000) / 1_000_000.0);
-
-    private static double Scale()
-    {
-        string? text = Environment.GetEnvironmentVariable("AZBILLING_DB_RETRY_SCALE");
-        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double scale) && scale >= 0 && scale <= 10 ? scale : 1;
-    }
 }
 
 /// <summary>A failure that the module knows to be transient although the database did not say so (sp_getapplock's deadlock result).</summary>

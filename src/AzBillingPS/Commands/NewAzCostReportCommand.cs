@@ -154,47 +154,30 @@ public sealed class NewAzCostReportCommand : AsyncCmdlet
     protected override async Task EndProcessingAsync()
     {
         IEngineLog log = CreateLog();
-        var sources = new Dictionary<AzBillingToken, CostDetailsReportSource>(ReferenceEqualityComparer.Instance);
+        using var sources = new CostReportSources(new CostDetailsOptions { Timeout = Timeout });
         var tokenOf = new Dictionary<ReportOrder, AzBillingToken>(ReferenceEqualityComparer.Instance);
-        try
+        var orders = _planned.Select(p => new ReportOrder(p.Request, sources.For(p.Token.Provider))).ToList();
+        for (int i = 0; i < orders.Count; i++)
         {
-            var orders = new List<ReportOrder>(_planned.Count);
-            foreach ((CostReportRequest request, AzBillingToken token) in _planned)
-            {
-                if (!sources.TryGetValue(token, out CostDetailsReportSource? source))
-                {
-                    sources[token] = source = new CostDetailsReportSource(token.Provider, new CostDetailsOptions { Timeout = Timeout });
-                }
-
-                var order = new ReportOrder(request, source);
-                tokenOf[order] = token;
-                orders.Add(order);
-            }
-
-            var requester = new ReportRequester(ThrottleLimit) { Activity = "New-AzCostReport" };
-            await foreach (ReportOutcome outcome in requester.RequestAsync(orders, log, CreateProgress(), CancellationToken).ConfigureAwait(false))
-            {
-                if (outcome.Report is CostReportResult report)
-                {
-                    if (report.Status == "NoDataFound")
-                    {
-                        log.Warning($"No cost data for {CostDetailsClient.Describe(report.Request)}: the report has no blobs.");
-                    }
-
-                    var written = new AzCostReport(report, tokenOf[outcome.Order]);
-                    WriteObjectAsync(AsJson ? written.ToJson() : written);
-                }
-                else if (outcome.Error is not null)
-                {
-                    WriteItemError(outcome.Error, outcome.Order.Request.Scope);
-                }
-            }
+            tokenOf[orders[i]] = _planned[i].Token;
         }
-        finally
+
+        var requester = new ReportRequester(ThrottleLimit) { Activity = "New-AzCostReport" };
+        await foreach (ReportOutcome outcome in requester.RequestAsync(orders, log, CreateProgress(), CancellationToken).ConfigureAwait(false))
         {
-            foreach (CostDetailsReportSource c in sources.Values)
+            if (outcome.Report is CostReportResult report)
             {
-                c.Dispose();
+                if (report.Status == "NoDataFound")
+                {
+                    log.Warning($"No cost data for {CostDetailsClient.Describe(report.Request)}: the report has no blobs.");
+                }
+
+                var written = new AzCostReport(report, tokenOf[outcome.Order]);
+                WriteObjectAsync(AsJson ? written.ToJson() : written);
+            }
+            else if (outcome.Error is not null)
+            {
+                WriteItemError(outcome.Error, outcome.Order.Request.Scope);
             }
         }
     }

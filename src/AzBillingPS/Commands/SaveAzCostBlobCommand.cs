@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
-using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Threading.Tasks;
@@ -86,7 +85,7 @@ public sealed class SaveAzCostBlobCommand : AsyncCmdlet
             return;
         }
 
-        string folder = await OnPipelineAsync(ResolveFolder).ConfigureAwait(false);
+        string folder = await OnPipelineAsync(() => OutputFolder.Resolve(this, ParameterSetName == LiteralPathSet ? null : Path, LiteralPath)).ConfigureAwait(false);
         IEngineLog log = CreateLog();
         using var downloader = new BlobDownloader(new BlobDownloaderOptions { Inflation = new InflationLimit(MaxGzipRatio) });
         using var saver = new BlobSaver(downloader, new BlobSaveOptions
@@ -98,74 +97,56 @@ public sealed class SaveAzCostBlobCommand : AsyncCmdlet
             RefreshNote = "-Refresh requests the report again",
             Activity = "Save-AzCostBlob",
         });
-        var sources = new Dictionary<AzBillingToken, CostDetailsReportSource>(ReferenceEqualityComparer.Instance);
-        try
+
+        // -Refresh requests a report again with the token it carries: one client per token.
+        using var sources = new CostReportSources(new CostDetailsOptions { Timeout = saver.Options.RefreshTimeout });
+
+        // What each report would write, and the user's say on each file (ShouldProcess runs on the pipeline thread).
+        var plans = new List<SavePlan>();
+        var reportOf = new Dictionary<SavePlan, AzCostReport>(ReferenceEqualityComparer.Instance);
+        foreach (AzCostReport report in _reports)
         {
-            // What each report would write, and the user's say on each file (ShouldProcess runs on the pipeline thread).
-            var plans = new List<SavePlan>();
-            var reportOf = new Dictionary<SavePlan, AzCostReport>(ReferenceEqualityComparer.Instance);
-            foreach (AzCostReport report in _reports)
+            try
             {
-                try
+                ICostReportSource? source = Refresh && report.Token is AzBillingToken token ? sources.For(token.Provider) : null;
+                if (await saver.PlanAsync(report.Result, folder, source, ShouldProcessAsync, log).ConfigureAwait(false) is SavePlan plan)
                 {
-                    // -Refresh requests a report again with the token it carries: one client per token.
-                    ICostReportSource? source = null;
-                    if (Refresh && report.Token is AzBillingToken token)
-                    {
-                        if (!sources.TryGetValue(token, out CostDetailsReportSource? client))
-                        {
-                            sources[token] = client = new CostDetailsReportSource(token.Provider, new CostDetailsOptions { Timeout = saver.Options.RefreshTimeout });
-                        }
-
-                        source = client;
-                    }
-
-                    if (await saver.PlanAsync(report.Result, folder, source, ShouldProcessAsync, log).ConfigureAwait(false) is SavePlan plan)
-                    {
-                        plans.Add(plan);
-                        reportOf[plan] = report;
-                    }
-                }
-                catch (EngineException e)
-                {
-                    WriteItemError(e, report);
+                    plans.Add(plan);
+                    reportOf[plan] = report;
                 }
             }
-
-            if (plans.Count == 0)
+            catch (EngineException e)
             {
-                return;
-            }
-
-            // Made private when missing; refused when another user owns it or can write to it (AzBillingUnsafeFolder).
-            string parameter = ParameterSetName == LiteralPathSet ? "-LiteralPath" : "-Path";
-            folder = PrivateFiles.EnsureFolder(folder, strict: false, parameter, parameter);
-            WriteVerboseAsync(string.Create(CultureInfo.InvariantCulture, $"Saving {plans.Sum(p => p.Blobs.Count)} blob(s) of {plans.Count} report(s), {plans.Sum(p => p.ByteCount) / 1048576.0:N1} MB, to {folder}, at most {ThrottleLimit} at a time."));
-            await foreach (SaveOutcome outcome in saver.SaveAsync(plans, log, CreateProgress(), CancellationToken).ConfigureAwait(false))
-            {
-                AzCostReport report = reportOf[outcome.Plan];
-                foreach (Exception e in outcome.Errors)
-                {
-                    WriteItemError(e, report);
-                }
-
-                foreach (SavedBlob f in outcome.Files)
-                {
-                    CostReportRequest r = outcome.Report.Request;
-                    WriteObjectAsync(new AzCostFile(f.Path, r.Scope, r.Metric, r.Start?.ToDateTime(TimeOnly.MinValue) ?? default, r.End?.ToDateTime(TimeOnly.MinValue) ?? default, f.Index, f.Count)
-                    {
-                        Bytes = f.Bytes,
-                        OperationId = outcome.Report.OperationId,
-                        Skipped = f.Skipped,
-                    });
-                }
+                WriteItemError(e, report);
             }
         }
-        finally
+
+        if (plans.Count == 0)
         {
-            foreach (CostDetailsReportSource c in sources.Values)
+            return;
+        }
+
+        // Made private when missing; refused when another user owns it or can write to it (AzBillingUnsafeFolder).
+        string parameter = ParameterSetName == LiteralPathSet ? "-LiteralPath" : "-Path";
+        folder = PrivateFiles.EnsureFolder(folder, strict: false, parameter, parameter);
+        WriteVerboseAsync(string.Create(CultureInfo.InvariantCulture, $"Saving {plans.Sum(p => p.Blobs.Count)} blob(s) of {plans.Count} report(s), {plans.Sum(p => p.ByteCount) / 1048576.0:N1} MB, to {folder}, at most {ThrottleLimit} at a time."));
+        await foreach (SaveOutcome outcome in saver.SaveAsync(plans, log, CreateProgress(), CancellationToken).ConfigureAwait(false))
+        {
+            AzCostReport report = reportOf[outcome.Plan];
+            foreach (Exception e in outcome.Errors)
             {
-                c.Dispose();
+                WriteItemError(e, report);
+            }
+
+            foreach (SavedBlob f in outcome.Files)
+            {
+                CostReportRequest r = outcome.Report.Request;
+                WriteObjectAsync(new AzCostFile(f.Path, r.Scope, r.Metric, r.Start?.ToDateTime(TimeOnly.MinValue) ?? default, r.End?.ToDateTime(TimeOnly.MinValue) ?? default, f.Index, f.Count)
+                {
+                    Bytes = f.Bytes,
+                    OperationId = outcome.Report.OperationId,
+                    Skipped = f.Skipped,
+                });
             }
         }
     }
@@ -179,62 +160,4 @@ public sealed class SaveAzCostBlobCommand : AsyncCmdlet
         EngineAdvice.KeepCompressed => "Or use -Decompress:$false to keep the blob as it is.",
         _ => base.Advise(advice, target),
     };
-
-    private string ResolveFolder()
-    {
-        string folder;
-        if (ParameterSetName == LiteralPathSet)
-        {
-            folder = SessionState.Path.GetUnresolvedProviderPathFromPSPath(LiteralPath, out ProviderInfo provider, out _);
-            EnsureFileSystem(provider, LiteralPath);
-        }
-        else if (WildcardPattern.ContainsWildcardCharacters(Path))
-        {
-            Collection resolved;
-            try
-            {
-                resolved = new Collection(GetResolvedProviderPathFromPSPath(Path, out ProviderInfo provider), provider);
-            }
-            catch (ItemNotFoundException e)
-            {
-                throw new TerminatingErrorException(new ErrorRecord(new DirectoryNotFoundException($"-Path '{Path}' matches no folder; give an existing folder or a plain path to create.", e), ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, Path));
-            }
-
-            EnsureFileSystem(resolved.Provider, Path);
-            if (resolved.Paths.Count == 0)
-            {
-                throw new TerminatingErrorException(new ErrorRecord(new DirectoryNotFoundException($"-Path '{Path}' matches no folder; give an existing folder or a plain path to create."), ErrorIds.PathNotFound, ErrorCategory.ObjectNotFound, Path));
-            }
-
-            if (resolved.Paths.Count != 1)
-            {
-                throw new TerminatingErrorException(new ErrorRecord(new ArgumentException($"-Path '{Path}' matches {resolved.Paths.Count} folders; give exactly one."), ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, Path));
-            }
-
-            folder = resolved.Paths[0];
-        }
-        else
-        {
-            // No wildcard left: a path to create, with any escaped wildcard characters (`[) taken literally.
-            folder = SessionState.Path.GetUnresolvedProviderPathFromPSPath(WildcardPattern.Unescape(Path), out ProviderInfo provider, out _);
-            EnsureFileSystem(provider, Path);
-        }
-
-        if (File.Exists(folder))
-        {
-            throw new TerminatingErrorException(new ErrorRecord(new IOException($"'{folder}' is a file; -Path and -LiteralPath name the folder the blobs are saved in."), ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, folder));
-        }
-
-        return folder;
-    }
-
-    private static void EnsureFileSystem(ProviderInfo provider, string path)
-    {
-        if (!string.Equals(provider.Name, "FileSystem", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new TerminatingErrorException(new ErrorRecord(new ArgumentException($"'{path}' is not a file-system path (provider {provider.Name})."), ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, path));
-        }
-    }
-
-    private sealed record Collection(System.Collections.ObjectModel.Collection<string> Paths, ProviderInfo Provider);
 }

@@ -29,6 +29,26 @@ public class TransientRetryTests
         Assert.Equal(5, TransientRetryPolicy.Default.MaxRetries);
     }
 
+    [Fact]
+    public void The_default_delays_are_scaled_by_the_DbRetryScale_test_hook_not_by_an_environment_variable()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(2), TransientRetryPolicy.Default.BaseDelay);
+        Environment.SetEnvironmentVariable("AZBILLING_DB_RETRY_SCALE", "0.1");
+        try
+        {
+            Assert.Equal(TimeSpan.FromSeconds(2), TransientRetryPolicy.Default.BaseDelay); // shipped code reads no environment variable
+            AzBillingPS.Engine.Common.InternalHooks.SetTestHook("DbRetryScale", 0.1);
+            Assert.Equal(TimeSpan.FromMilliseconds(200), TransientRetryPolicy.Default.BaseDelay);
+            Assert.Equal(TimeSpan.FromSeconds(3), TransientRetryPolicy.Default.MaxDelay);
+            Assert.Throws<ArgumentOutOfRangeException>(() => AzBillingPS.Engine.Common.InternalHooks.SetTestHook("DbRetryScale", -1.0));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("AZBILLING_DB_RETRY_SCALE", null);
+            AzBillingPS.Engine.Common.InternalHooks.SetTestHook("DbRetryScale", 1.0);
+        }
+    }
+
     private static string? Reason(DatabaseProvider provider, Exception e, bool connected)
     {
         CostSink sink = CostSink.Create(new SinkTarget(provider, provider == DatabaseProvider.PostgreSql ? "Host=h;Database=d" : "Server=s;Database=d", "t", null));

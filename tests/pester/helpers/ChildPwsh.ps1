@@ -57,8 +57,8 @@ function Invoke-ChildPwsh {
     $pwsh = Get-TestPwshCommand
     $file = Join-Path ([IO.Path]::GetTempPath()) ("azb-child-$([guid]::NewGuid().ToString('N')).ps1")
     $prelude = if ($NoImport) { '' } else {
-        # AZBILLING_TEST_PACING_SCALE (the fixture's ChildEnv sets 0) reaches the engine through its test hook.
-        "if (`$env:AZBILLING_MODULE_PATH) { Import-Module `$env:AZBILLING_MODULE_PATH -ErrorAction Stop; if (`$env:AZBILLING_TEST_PACING_SCALE) { [AzBillingPS.Internal.InternalHooks]::SetTestHook('PacingScale', [double] `$env:AZBILLING_TEST_PACING_SCALE) } }`n"
+        # AZBILLING_TEST_PACING_SCALE (the fixture's ChildEnv sets 0) and AZBILLING_TEST_DB_RETRY_SCALE reach the engine through its test hooks.
+        "if (`$env:AZBILLING_MODULE_PATH) { Import-Module `$env:AZBILLING_MODULE_PATH -ErrorAction Stop; if (`$env:AZBILLING_TEST_PACING_SCALE) { [AzBillingPS.Internal.InternalHooks]::SetTestHook('PacingScale', [double] `$env:AZBILLING_TEST_PACING_SCALE) }; if (`$env:AZBILLING_TEST_DB_RETRY_SCALE) { [AzBillingPS.Internal.InternalHooks]::SetTestHook('DbRetryScale', [double] `$env:AZBILLING_TEST_DB_RETRY_SCALE) } }`n"
     }
     Set-Content -LiteralPath $file -Value ($prelude + $Script) -Encoding utf8NoBOM
 
