@@ -135,6 +135,7 @@ function Invoke-BlobBenchmark {
             $runs = [System.Collections.Generic.List[object]]::new()
             $verified = $null
             $connections = $null
+            $requests = $null
             for ($run = 1; $run -le $CapRuns; $run++) {
                 Write-Host "  capped: Save-AzCostBlob run $run ..." -NoNewline
                 $null = Set-TestBlobProxy $fixture -BytesPerSecond ([long]$CapMB * 1MB)

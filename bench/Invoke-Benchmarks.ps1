@@ -420,9 +420,11 @@ finally { if ($importPg) { Stop-TestPostgres $importPg } }
 # Issue 16 section 4 (bench/Blob.Benchmarks.ps1): loopback against curl, and through a per-connection bandwidth cap.
 . (Join-Path $PSScriptRoot 'Blob.Benchmarks.ps1')
 $blobResult = $null
+$azuriteVersion = $null
 if ($SkipBlob) { $notes.Add('Blob download: skipped (-SkipBlob).') }
 elseif (-not $SyncOnly -and -not $ExportsOnly) {
     $blobResult = Invoke-BlobBenchmark -Root $Root -OutDir $OutDir -Seed $Seed -BlobMB $BlobMB -BlobRuns $BlobRuns -CapMB $BlobCapMB -CapRuns $BlobCapRuns -TimeoutSeconds $TimeoutSeconds -Notes $notes
+    if ($blobResult) { $azuriteVersion = $blobResult.AzuriteVersion }
 }
 
 # --- Sync-AzBilling ------------------------------------------------------------------------------------------
