@@ -42,7 +42,9 @@ param(
     [switch] $BenchExportsOnly,
 
     # Bench: run only the import benchmarks, issue 16 section 3 (its section of docs/benchmarks.md is replaced, the rest kept).
-    [switch] $BenchImportOnly
+    [switch] $BenchImportOnly,
+    # Bench: run only the report scheduling benchmark, issue 16 section 1 (its section of docs/benchmarks.md is replaced, the rest kept).
+    [switch] $BenchScheduleOnly
 )
 
 $ErrorActionPreference = 'Stop'
@@ -82,6 +84,7 @@ function Invoke-Build {
         'win-x64', 'win-x86', 'win-arm64', 'win', 'unix'
     Get-ChildItem "$ModuleDir/Dependencies/runtimes" -Directory |
         Where-Object Name -NotIn $keepRid | Remove-Item -Recurse -Force
+    Add-ReadyToRunImages "$staging/engine"
 
     # Help: MAML + about topic from module/help/, parameter metadata from the built cmdlets, generated into the built
     # module only (out/); fails on undocumented cmdlets/parameters.
@@ -91,6 +94,37 @@ function Invoke-Build {
     Get-Tools
     Build-TestHosts
     Write-Host "Module laid out in $ModuleDir" -ForegroundColor Green
+}
+
+# Platforms that get ReadyToRun images of the first import's assemblies (build/ReadyToRun/ReadyToRun.csproj names them).
+$ReadyToRunRids = 'linux-x64', 'win-x64', 'osx-x64'
+
+function Add-ReadyToRunImages {
+    # Precompiled code for PowerShell 7.6's runtime (.NET 10) on each platform, beside the portable IL the module runs
+    # everywhere else: Dependencies/ReadyToRun/<tfm>-<rid>/. The engine's load context takes the folder of the runtime and
+    # platform it runs on, if there is one. The images are kept in out/obj/r2r and made again only when an input changed.
+    param([string] $EngineDir)
+    $project = "$Root/build/ReadyToRun/ReadyToRun.csproj"
+    [xml] $xml = Get-Content -Raw $project
+    $tfm = @($xml.Project.PropertyGroup.TargetFramework | Where-Object { $_ })[0]
+    $inputs = @($xml.Project.ItemGroup.ReadyToRunInput | Where-Object { $_ } | ForEach-Object { $_.Include -split ';' })
+    $hash = [Security.Cryptography.IncrementalHash]::CreateHash('SHA256')
+    $hash.AppendData([IO.File]::ReadAllBytes($project))
+    foreach ($name in $inputs) { $hash.AppendData([IO.File]::ReadAllBytes("$EngineDir/$name.dll")) }
+    $stamp = [Convert]::ToHexString($hash.GetHashAndReset())
+    foreach ($rid in $ReadyToRunRids) {
+        $cache = Join-Path $Out "obj/r2r/$rid"
+        $stampFile = Join-Path $cache 'inputs.sha256'
+        if (-not (Test-Path $stampFile) -or (Get-Content -Raw $stampFile).Trim() -ne $stamp) {
+            Write-Host "ReadyToRun images for $tfm-$rid"
+            Remove-Item -Recurse -Force $cache -ErrorAction SilentlyContinue
+            Invoke-Native dotnet @('publish', $project, '-c', 'Release', '-r', $rid, "-p:InputDir=$EngineDir", '-p:DebugType=none',
+                '-o', $cache, '--nologo', '-v', 'quiet')
+            Set-Content -LiteralPath $stampFile -Value $stamp
+        }
+        $target = New-Item -ItemType Directory -Force "$ModuleDir/Dependencies/ReadyToRun/$tfm-$rid"
+        foreach ($name in $inputs) { Copy-Item "$cache/$name.dll" $target }
+    }
 }
 
 function Test-Layout {
@@ -238,7 +272,7 @@ function Invoke-Bench {
     # Azurite (blob and Sync benchmarks) and PostgreSQL, as for the tests; what cannot be had is noted in the report.
     . "$Root/tests/Prerequisites.ps1"
     $null = Install-TestPrerequisites
-    & "$Root/bench/Invoke-Benchmarks.ps1" -ModulePath (Join-Path $ModuleDir 'AzBillingPS.psd1') -Rows $BenchRows -ExportsOnly:$BenchExportsOnly -ImportOnly:$BenchImportOnly
+    & "$Root/bench/Invoke-Benchmarks.ps1" -ModulePath (Join-Path $ModuleDir 'AzBillingPS.psd1') -Rows $BenchRows -ExportsOnly:$BenchExportsOnly -ImportOnly:$BenchImportOnly -ScheduleOnly:$BenchScheduleOnly
 }
 
 function Invoke-Demo {

@@ -15,7 +15,8 @@
     its peak resident set (VmHWM, polled from /proc) is the "peak working set of the whole PowerShell process", its
     debug and progress lines tell where the time went. -ImportRounds rounds of (ours, baseline), alternating; the
     median ratio and its spread. Targets (issue 16 section 3): the first file at least 0.7 x \copy and 0.9 x .import,
-    the large one 0.9 x each, under 300 MB peak for both file sizes. -ImportOnly runs just this part.
+    the large one 0.9 x each, under 300 MB peak for both file sizes. One more run of the first file with a copy of the
+    module without its ReadyToRun images (Dependencies/ReadyToRun) shows what they save. -ImportOnly runs just this part.
       Blob        Azurite (tests/pester/TestHelpers.psm1 Start-TestAzurite) serves a 1 GB block blob (and the same
                   size with a stored Content-MD5, which Save-AzCostBlob verifies); Save-AzCostBlob in a fresh child
                   pwsh against 'curl -s -o file <link>' of the same SAS link, alternating, median of -BlobRuns each.
@@ -27,7 +28,9 @@
                   table's size. docs/sqlserver.md derives the log space a large SQL Server unit needs from these.
       Sync        Sync-AzBilling, the whole job: the test fixture (Start-TestAzureFixture) plays Entra ID and Cost
                   Management, its manifests point at Azurite blobs; -SyncScopes subscriptions x the last closed month,
-                  -SyncRows EA rows each, into SQLite and PostgreSQL at each -SyncThrottleLimit. Baseline: the same
+                  -SyncRows EA rows each (8 x 100,000: issue 16 section 2), into SQLite and PostgreSQL (production
+                  durability, Start-TestPostgres -Durable) at each -SyncThrottleLimit (loads of different units run
+                  -ThrottleLimit at once into PostgreSQL, one at a time into SQLite). Baseline: the same
                   files loaded one after another by Import-AzCostToSql -Path in one child pwsh. Every run's rows are
                   counted per subscription in the table and must equal the files'. Time ratio and memory ratio
                   against the baseline; -SyncRepeat rounds (mean time, highest peak). -SyncOnly runs just this part.
@@ -39,6 +42,10 @@
                   Parquet at least as fast as CSV, peak working set under 300 MB. One more Parquet load per row-group size
                   (one group per part, one group per file) shows how memory follows the row group. -ExportsOnly runs just
                   this part and replaces only its section of the report.
+      Schedule    bench/Measure-SyncSchedule.ps1: the fixture generates each report in 20 s; Sync-AzBilling of 40
+                  subscriptions x 3 months with the published limits scaled by 0.15, against the floor those limits
+                  impose (computed from the pacing rules and the generation time); target within 1.2 x. Also one
+                  billing-account scope x 3 months. -ScheduleOnly runs just this part and replaces only its section.
     Writes docs/benchmarks.md (overwritten; with -ExportsOnly only its exports section) and out/bench/results.json.
 .EXAMPLE
     dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench
@@ -81,14 +88,20 @@ param(
     [switch] $SkipSync,
     # Run only the Sync-AzBilling benchmark (skip the import and blob benchmarks); -SkipPostgres still applies.
     [switch] $SyncOnly,
-    # Sync: subscriptions (one report, one blob each, for one closed month).
-    [int] $SyncScopes = 4,
+    # Sync: subscriptions (one report, one blob each, for one closed month): 8 units (issue 16 section 2).
+    [int] $SyncScopes = 8,
     # Sync: rows in each subscription's blob.
-    [int] $SyncRows = 200000,
+    [int] $SyncRows = 100000,
     # Sync: the -ThrottleLimit values to run.
     [int[]] $SyncThrottleLimit = @(1, 2, 4),
     # Sync: rounds of (baseline, each -ThrottleLimit); time is the mean of the rounds, peak working set the highest.
     [int] $SyncRepeat = 2,
+    # Skip the report scheduling benchmark (bench/Measure-SyncSchedule.ps1: Sync against the floor of the API's limits).
+    [switch] $SkipSchedule,
+    # Run only the report scheduling benchmark; its section of -ReportPath is replaced and the rest of the file kept.
+    [switch] $ScheduleOnly,
+    # Schedule: also run it with this module (for example one built from the commit before the scheduler), for comparison.
+    [string] $ScheduleBaselineModulePath,
     # Skip the Cost Management exports benchmark (Import-AzCostExport of a FocusCost run from Azurite).
     [switch] $SkipExports,
     # Run only the exports benchmark; its section of -ReportPath is replaced and the rest of the file kept.
@@ -182,6 +195,7 @@ function Invoke-OurImport {
             # DEBUG: Read the header of 1 file(s) in 13 ms. / DEBUG: Read the dates of ... in 73 ms.
             # DEBUG: "public"."T": created the table and its index in 10 ms (127 ms into the load).
             if ($l -match '^DEBUG: Read the (header|dates) of .* in ([\d,]+) ms\.$') { $res.Steps[$(if ($Matches[1] -eq 'header') { 'read the header' } else { 'read the dates (the period)' })] = [double]($Matches[2] -replace ',') / 1000 }
+            elseif ($l -match '^DEBUG: Waited ([\d,]+) ms for the database warm-up') { $res.Steps['waited for the database warm-up'] = [double]($Matches[1] -replace ',') / 1000 }
             elseif ($l -match '^DEBUG: .*: (.+?) in ([\d,]+) ms \([\d,]+ ms into the load\)\.$') { $res.Steps[($Matches[1] -replace '[\d,]+ rows', 'the rows')] = [double]($Matches[2] -replace ',') / 1000 }
             # VERBOSE: ea-200000.csv: 50,000 rows, 36.3 of 145.2 MB, 12,994 rows/s (rows/s since the cmdlet began)
             elseif ($l -match '^VERBOSE: .*: ([\d,]+) rows, .* ([\d,]+) rows/s$') {
@@ -259,6 +273,8 @@ if ($WalOnly) { $SkipPostgres = $true; $SkipSqlite = $true; $SkipBlob = $true; $
 if ($SyncOnly) { $notes.Add('Import and blob download benchmarks: not run (-SyncOnly).') }
 if ($ImportOnly) { $SkipBlob = $true; $SkipSync = $true; $SkipExports = $true; $SkipWal = $true }
 if ($SyncOnly) { $SkipExports = $true }
+if ($ScheduleOnly) { $SkipPostgres = $true; $SkipSqlite = $true; $SkipBlob = $true; $SkipSync = $true; $SkipExports = $true; $SkipWal = $true; $sizes = @() }
+if ($SyncOnly -or $ExportsOnly -or $ImportOnly -or $WalOnly) { $SkipSchedule = $true }
 $files = [ordered]@{}
 foreach ($n in $sizes) {
     $path = Join-Path $OutDir "ea-$n.csv"
@@ -288,6 +304,18 @@ elseif (-not $SyncOnly -and -not $ExportsOnly -and $files.Count) {
     elseif (-not $importPg.PsqlPath) { $notes.Add('PostgreSQL baseline: psql not found, \copy not measured.') }
     else { $pgVersion = (Invoke-TestPsql $importPg 'show server_version') -join '' }
 }
+# The same module without its ReadyToRun images (the portable IL that PowerShell 7.4 and 7.5, and platforms without
+# images, load): one more run of the first file shows what the images save.
+$portableModule = $null
+$moduleDir = Split-Path $env:AZBILLING_MODULE_PATH
+if ($files.Count -and -not $SyncOnly -and -not $ExportsOnly -and -not $WalOnly -and (Test-Path -LiteralPath (Join-Path $moduleDir 'Dependencies/ReadyToRun'))) {
+    $portableDir = Join-Path $OutDir "portable-module/$(Split-Path $moduleDir -Leaf)"
+    Remove-Item -Recurse -Force (Split-Path $portableDir) -ErrorAction SilentlyContinue
+    New-Item -ItemType Directory -Force (Split-Path $portableDir) | Out-Null
+    Copy-Item -Recurse -LiteralPath $moduleDir -Destination $portableDir
+    Remove-Item -Recurse -Force -LiteralPath (Join-Path $portableDir 'Dependencies/ReadyToRun')
+    $portableModule = Join-Path $portableDir (Split-Path $env:AZBILLING_MODULE_PATH -Leaf)
+}
 $sqlite3 = Get-Command sqlite3 -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
 if ($SkipSqlite) { $notes.Add('SQLite: skipped (-SkipSqlite).') }
 elseif (-not $sqlite3 -and $files.Count -and -not $SyncOnly -and -not $ExportsOnly) { $notes.Add('SQLite baseline: the sqlite3 shell was not found, .import not measured (install the sqlite3 package).') }
@@ -298,12 +326,14 @@ try {
             if (($engine -eq 'PostgreSQL' -and -not $importPg) -or ($engine -eq 'SQLite' -and $SkipSqlite)) { continue }
             Write-Host ("{0}: {1:N0} rows, {2} round(s)" -f $engine, $file.Rows, [Math]::Max(1, $ImportRounds)) -ForegroundColor Cyan
             $rounds = [System.Collections.Generic.List[object]]::new()
+            $db = Join-Path $OutDir "ours-$($file.Rows).sqlite"
+            $targetArgs = if ($engine -eq 'PostgreSQL') { "-Provider PostgreSql -ConnectionString '{0}' -Table BenchCost" -f $importPg.ConnectionString } else { "-DatabasePath '$db'" }
             foreach ($round in 1..([Math]::Max(1, $ImportRounds))) {
                 $base = $null
                 if ($engine -eq 'PostgreSQL') {
                     Invoke-TestPsql $importPg 'drop table if exists "BenchCost"; drop table if exists bench_copy' | Out-Null
                     $s0 = Get-ClusterCpu $importPg
-                    $ours = Invoke-OurImport -File $file.Path -Label "round $round" -TargetArgs ("-Provider PostgreSql -ConnectionString '{0}' -Table BenchCost" -f $importPg.ConnectionString)
+                    $ours = Invoke-OurImport -File $file.Path -Label "round $round" -TargetArgs $targetArgs
                     $s1 = Get-ClusterCpu $importPg
                     $ours | Add-Member ServerCpuSeconds $(if ($null -ne $s0 -and $null -ne $s1) { $s1 - $s0 } else { $null })
                     Invoke-TestPsql $importPg 'drop table if exists "BenchCost"' | Out-Null
@@ -322,9 +352,8 @@ try {
                     Invoke-TestPsql $importPg 'drop table if exists bench_copy' | Out-Null
                 }
                 else {
-                    $db = Join-Path $OutDir "ours-$($file.Rows).sqlite"
                     Remove-Item "$db*" -Force -ErrorAction SilentlyContinue
-                    $ours = Invoke-OurImport -File $file.Path -Label "round $round" -TargetArgs "-DatabasePath '$db'"
+                    $ours = Invoke-OurImport -File $file.Path -Label "round $round" -TargetArgs $targetArgs
                     $ours | Add-Member ServerCpuSeconds $null
                     Remove-Item "$db*" -Force -ErrorAction SilentlyContinue
                     if ($sqlite3) {
@@ -347,6 +376,17 @@ try {
                 $baseCpu = if ($base -and $null -ne $base.CpuSeconds) { $base.CpuSeconds + [double]$(if ($null -ne $base.ServerCpuSeconds) { $base.ServerCpuSeconds } else { 0 }) } else { $null }
                 $rounds.Add([pscustomobject]@{ Round = $round; Ours = $ours; Baseline = $base; Ratio = $ratio; OursCpu = $oursCpu; BaselineCpu = $baseCpu; CpuRatio = $(if ($oursCpu -and $baseCpu) { $baseCpu / $oursCpu } else { $null }) })
             }
+            $portable = $null
+            if ($file.Rows -eq $SmallRows -and $portableModule) {
+                $savedModulePath = $env:AZBILLING_MODULE_PATH
+                $env:AZBILLING_MODULE_PATH = $portableModule
+                try {
+                    if ($engine -eq 'PostgreSQL') { Invoke-TestPsql $importPg 'drop table if exists "BenchCost"' | Out-Null } else { Remove-Item "$db*" -Force -ErrorAction SilentlyContinue }
+                    $portable = Invoke-OurImport -File $file.Path -Label 'without the ReadyToRun images' -TargetArgs $targetArgs
+                    if ($engine -eq 'PostgreSQL') { Invoke-TestPsql $importPg 'drop table if exists "BenchCost"' | Out-Null } else { Remove-Item "$db*" -Force -ErrorAction SilentlyContinue }
+                }
+                finally { $env:AZBILLING_MODULE_PATH = $savedModulePath }
+            }
             $ok = @($rounds | Where-Object { $null -ne $_.Ratio })
             $target = if ($file.Rows -eq $SmallRows) { $importTargets[$engine] } else { $importLargeTarget }
             $results.Add([pscustomobject]@{
@@ -358,7 +398,8 @@ try {
                     WallSeconds = Get-Median @($rounds | ForEach-Object { $_.Ours.WallSeconds })
                     OursCpu = Get-Median @($rounds | ForEach-Object OursCpu); BaselineCpu = Get-Median @($rounds | ForEach-Object BaselineCpu)
                     PeakBytes = ($rounds | ForEach-Object { $_.Ours.PeakBytes } | Measure-Object -Maximum).Maximum
-                    JitMethods = Get-Median @($rounds | ForEach-Object { $_.Ours.JitMethods })
+                    JitMethods = Get-Median @($rounds | ForEach-Object { $_.Ours.JitMethods }); Portable = $portable
+                    CpuSeconds = Get-Median @($rounds | ForEach-Object { $_.Ours.CpuSeconds })
                     Errors = @($rounds | ForEach-Object { if ($_.Ours.Error) { "round $($_.Round), ours: $($_.Ours.Error)" }; if ($_.Baseline -and $_.Baseline.Error) { "round $($_.Round), baseline: $($_.Baseline.Error)" } })
                 })
         }
@@ -564,9 +605,7 @@ else {
             $syncSetupSeconds = $setup.Elapsed.TotalSeconds
             Write-Host ("  {0} files ({1:N0} rows, {2:N0} MB) generated and uploaded to Azurite in {3:N1} s" -f $syncFiles.Count,
                 ($syncFiles | Measure-Object Rows -Sum).Sum, (($syncFiles | Measure-Object Bytes -Sum).Sum / 1MB), $syncSetupSeconds)
-            $childEnv = @{ NO_COLOR = '1' }
-            foreach ($k in $syncFixture.ChildEnv.Keys) { $childEnv[$k] = $syncFixture.ChildEnv[$k] }
-            foreach ($k in 'AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_FEDERATED_TOKEN_FILE', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'MSI_ENDPOINT', 'IMDS_ENDPOINT') { $childEnv[$k] = $null }
+            $childEnv = Get-TestFixtureSyncEnv $syncFixture
 
             # What a pwsh that only imports the module holds: the floor under every figure below.
             $idle = Invoke-SyncChild -Script "'BENCH-RESULT {}'" -Environment $childEnv -Label 'idle pwsh (module imported, nothing run)'
@@ -579,7 +618,7 @@ else {
             else { $targets.Add('SQLite') }
             if ($SkipPostgres) { $notes.Add('Sync-AzBilling, PostgreSQL: skipped (-SkipPostgres).') }
             else {
-                $syncPg = Start-TestPostgres -SharedBuffers '128MB' -WarningAction SilentlyContinue
+                $syncPg = Start-TestPostgres -SharedBuffers '128MB' -Durable -WarningAction SilentlyContinue
                 if (-not $syncPg -or -not $syncPg.PsqlPath) { $notes.Add('Sync-AzBilling, PostgreSQL: not run, no throw-away cluster (or no psql) could be had.') }
                 else {
                     $targets.Add('PostgreSQL')
@@ -615,15 +654,7 @@ else {
                     }
                     else {
                         $label = "Sync-AzBilling -ThrottleLimit $($run.ThrottleLimit)"
-                        $script = @"
-`$ErrorActionPreference = 'Stop'
-`$ConfirmPreference = 'None'
-`$secret = ConvertTo-SecureString `$env:AZB_CLIENT_SECRET -AsPlainText -Force
-`$errs = `$null
-`$watch = [Diagnostics.Stopwatch]::StartNew()
-`$out = @(Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientSecret `$secret -AuthorityHost `$env:AZB_FIXTURE_HTTPS -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS ``
-    -Scope $scopesLiteral -From '$syncFrom' -To '$syncTo' -ThrottleLimit $($run.ThrottleLimit) -WorkingPath '$work' -PassThru -ErrorAction Continue -ErrorVariable errs $targetArgs)
-`$watch.Stop()
+                        $script = (Get-TestFixtureSyncScript "-Scope $scopesLiteral -From '$syncFrom' -To '$syncTo' -ThrottleLimit $($run.ThrottleLimit) -WorkingPath '$work' $targetArgs") + @"
 `$sum = `$out | Where-Object { `$_ -is [AzBillingPS.AzBillingSyncSummary] } | Select-Object -Last 1
 `$units = @(`$out | Where-Object { `$_ -is [AzBillingPS.AzBillingSyncResult] })
 function Get-Mean([string] `$p) { if (`$units.Count) { (`$units | ForEach-Object { `$_.`$p.TotalSeconds } | Measure-Object -Average).Average } }
@@ -639,18 +670,19 @@ function Get-Mean([string] `$p) { if (`$units.Count) { (`$units | ForEach-Object
                     $verifyError = $null
                     $counts = $null
                     if (-not $c.Error) {
-                        $counts = Get-SyncTableCounts -Target $target -DatabasePath $db -Table $table -Pg $syncPg -Sqlite3Path $syncSqlite3
+                        $counts = Get-SyncTableCounts -Target $target -Database $db -Table $table -Pg $syncPg -Sqlite3Path $syncSqlite3
                         $verifyError = Test-SyncLoaded $counts
                         if (-not $verifyError -and $c.Result.Rows -ne ($syncFiles | Measure-Object Rows -Sum).Sum) { $verifyError = "the command reported $($c.Result.Rows) rows" }
                         if (-not $verifyError -and $run.Kind -eq 'Sync' -and ($c.Result.Failed -ne 0 -or $c.Result.Loaded -ne $syncFiles.Count)) { $verifyError = "$($c.Result.Loaded) unit(s) loaded, $($c.Result.Failed) failed: $($c.Result.Errors -join ' / ')" }
                     }
                     $left = @(Get-ChildItem -LiteralPath $work -Recurse -File -Force -ErrorAction SilentlyContinue | Where-Object Name -NE '.run.lock').Count
-                    $rows = if ($counts) { ($counts.Values | Measure-Object -Sum).Sum } else { $null }
+                    # Not $rows: PowerShell's names ignore case, and $Rows is the script's -Rows (the WAL part and the report read it).
+                    $inTable = if ($counts) { ($counts.Values | Measure-Object -Sum).Sum } else { $null }
                     $r = [pscustomobject]@{
                         Target = $target; Kind = $run.Kind; ThrottleLimit = $run.ThrottleLimit; Round = $run.Round
                         Seconds = if ($c.Result) { [double]$c.Result.Seconds } else { $null }
-                        WallSeconds = $c.WallSeconds; PeakBytes = $c.PeakBytes; RowsInTable = $rows
-                        RowsPerSecond = if ($c.Result -and $rows) { $rows / [double]$c.Result.Seconds } else { $null }
+                        WallSeconds = $c.WallSeconds; PeakBytes = $c.PeakBytes; RowsInTable = $inTable
+                        RowsPerSecond = if ($c.Result -and $inTable) { $inTable / [double]$c.Result.Seconds } else { $null }
                         Report = if ($c.Result -and $c.Result.PSObject.Properties['Report']) { $c.Result.Report } else { $null }
                         Download = if ($c.Result -and $c.Result.PSObject.Properties['Download']) { $c.Result.Download } else { $null }
                         Load = if ($c.Result -and $c.Result.PSObject.Properties['Load']) { $c.Result.Load } else { $null }
@@ -660,7 +692,7 @@ function Get-Mean([string] `$p) { if (`$units.Count) { (`$units | ForEach-Object
                     }
                     $syncRaw.Add($r)
                     if ($r.Error) { Write-Host " failed: $($r.Error)" -ForegroundColor Red }
-                    else { Write-Host (" {0:N0} rows (checked) in {1:N1} s, wall {2:N1} s ({3:N0} rows/s), peak {4}" -f $rows, $r.Seconds, $r.WallSeconds, $r.RowsPerSecond, (Format-MB $r.PeakBytes)) }
+                    else { Write-Host (" {0:N0} rows (checked) in {1:N1} s, wall {2:N1} s ({3:N0} rows/s), peak {4}" -f $inTable, $r.Seconds, $r.WallSeconds, $r.RowsPerSecond, (Format-MB $r.PeakBytes)) }
                     # Free the disk before the next run (the cluster and the folder go at the end anyway).
                     if ($target -eq 'SQLite') { Remove-Item "$db*" -Force -ErrorAction SilentlyContinue }
                     else { Invoke-TestPsql $syncPg "DROP TABLE IF EXISTS ""$table"", ""$($table)_SyncState""" | Out-Null }
@@ -708,6 +740,24 @@ function Get-Mean([string] `$p) { if (`$units.Count) { (`$units | ForEach-Object
 # (a new PostgreSQL schema, a new SQLite file). PostgreSQL runs with production durability (fsync, synchronous_commit,
 # full_page_writes on). Rows per second are rows over the cmdlet's own Elapsed (download of the parts included). The
 # baseline is the plain CSV load of the same round; the formats' order turns each round.
+# --- Report scheduling against the API's limits (issue 16 section 1) -------------------------------------------
+# bench/Measure-SyncSchedule.ps1: the fixture generates each report in a set time, Sync-AzBilling of 40 subscriptions x 3
+# months runs with the pacing scaled down, and its wall time is set against the floor the limits impose.
+$scheduleSection = $null
+$scheduleResult = $null
+if ($SkipSchedule) { if (-not ($SyncOnly -or $ExportsOnly -or $ImportOnly -or $WalOnly)) { $notes.Add('Report scheduling: skipped (-SkipSchedule).') } }
+elseif (-not (Test-Path -LiteralPath (Join-Path $Root 'out/AzBillingPS.Fixture/AzBillingPS.Fixture.dll'))) { $notes.Add('Report scheduling: skipped, the test fixture is not built (build.ps1 -Task Build).') }
+else {
+    Write-Host 'Sync-AzBilling: reports scheduled against the API''s limits (test fixture)' -ForegroundColor Cyan
+    try {
+        $scheduleArgs = @{ ModulePath = $ModulePath; OutDir = $OutDir }
+        if ($ScheduleBaselineModulePath) { $scheduleArgs.BaselineModulePath = $ScheduleBaselineModulePath }
+        $scheduleResult = & (Join-Path $PSScriptRoot 'Measure-SyncSchedule.ps1') @scheduleArgs
+        $scheduleSection = $scheduleResult.Section
+    }
+    catch { $notes.Add("Report scheduling: failed: $_") }
+}
+
 $exportResults = [System.Collections.Generic.List[object]]::new()
 $exportProbe = [System.Collections.Generic.List[object]]::new()
 $exportInfo = $null
@@ -973,6 +1023,14 @@ if ($results.Count) {
         $null = $x.AppendLine(("| {0} | {1:N0} | {2} | {3} | {4} |" -f $r.Target, $r.File.Rows, ($cells -join ' | '), $(if ($null -ne $first) { '{0:N2} s' -f $first } else { 'n/a' }), $(if ($null -ne $later) { '{0:N2} s' -f $later } else { 'n/a' })))
     }
     $null = $x.AppendLine()
+    $portables = @($results | Where-Object Portable)
+    if ($portables.Count) {
+        $p = foreach ($r in $portables) {
+            if ($r.Portable.Error) { '{0}: failed ({1})' -f $r.Target, $r.Portable.Error }
+            else { '{0} {1} (client CPU {2:N1} s, {3:N0} methods JIT-compiled) against {4} (CPU {5:N1} s, {6:N0}) with them' -f $r.Target, (Format-Sec $r.Portable.Seconds), $r.Portable.CpuSeconds, $r.Portable.JitMethods, (Format-Sec $r.Seconds), $r.CpuSeconds, $r.JitMethods }
+        }
+        $null = $x.AppendLine(('The first file without the ReadyToRun images (one more run with a copy of the module without Dependencies/ReadyToRun: the portable assemblies, compiled by the JIT as they run, which is what PowerShell 7.4 and 7.5 and platforms without images load): {0}.' -f ($p -join '; '))).AppendLine()
+    }
     $every = foreach ($r in $results) {
         '{0} {1:N0} rows: {2}' -f $r.Target, $r.File.Rows, (($r.Rounds | ForEach-Object { if ($_.Ours.Error -or -not $_.Baseline) { 'failed' } else { '{0:N2} s / {1:N2} s = {2:N2} (CPU {3:N1} / {4:N1} s)' -f $_.Ours.Seconds, $_.Baseline.Seconds, $_.Ratio, $_.OursCpu, $_.BaselineCpu } }) -join '; ')
     }
@@ -1011,7 +1069,7 @@ if ($syncResults.Count) {
     $null = $md.AppendLine('## Sync-AzBilling (the whole job)').AppendLine()
     $null = $md.AppendLine(("{0} subscriptions x 1 closed month ({1}), one report of one blob each: {2:N0} EA rows per blob ({3:N0} rows, {4:N0} MB in all; seeds {5}..{6}). Sync-AzBilling signs in with a client secret (MSAL) and calls Cost Management on the test fixture over HTTPS; each report answers 202 once (Retry-After: 1) and then Completed with a manifest whose blob link is a service-SAS link into Azurite; the blobs are downloaded to ``-WorkingPath``, loaded, recorded in the state table and removed. Client-side API pacing is off (the module's PacingScale test hook set to 0), as in the tests. Each run is a fresh child pwsh into a fresh database (SQLite file, or a new PostgreSQL table), with ``-From {7} -To {8} -PassThru``. Baseline: the same {0} files, already on disk, loaded one after another by ``Import-AzCostToSql -Path`` in one child pwsh. Setup (generate and upload) took {9:N1} s." -f
             $syncFiles.Count, $SyncMonth, $SyncRows, $syncTotalRows, ($syncTotalBytes / 1MB), ($Seed + 1), ($Seed + $syncFiles.Count), $syncFrom, $syncTo, $syncSetupSeconds)).AppendLine()
-    $null = $md.AppendLine('Time is the call itself (a stopwatch around `Sync-AzBilling`, or around the baseline''s imports: sign-in, reports, downloads and loads); wall adds starting pwsh and importing the module. Rows/s is rows over time. Every run is checked: rows per subscription counted in the table by the database''s own shell (sqlite3, psql) must equal the rows of that subscription''s file, and the command''s own row count must agree. Peak working set is the child''s VmHWM. Each run was repeated ' + "$([Math]::Max(1, $SyncRepeat))" + ' times (rounds of the baseline and each -ThrottleLimit in turn): times are the mean of the rounds, peak working set the highest. Per unit: mean seconds per (scope, month) for the report (request and polling), the download, and the load (waiting for the run''s one database load at a time included).').AppendLine()
+    $null = $md.AppendLine('Time is the call itself (a stopwatch around `Sync-AzBilling`, or around the baseline''s imports: sign-in, reports, downloads and loads); wall adds starting pwsh and importing the module. Rows/s is rows over time. Every run is checked: rows per subscription counted in the table by the database''s own shell (sqlite3, psql) must equal the rows of that subscription''s file, and the command''s own row count must agree. Peak working set is the child''s VmHWM. Each run was repeated ' + "$([Math]::Max(1, $SyncRepeat))" + ' times (rounds of the baseline and each -ThrottleLimit in turn): times are the mean of the rounds, peak working set the highest. Per unit: mean seconds per (scope, month) for the report (request and polling), the download, and the load (waiting for a load slot included: `-ThrottleLimit` loads at once into PostgreSQL, whose cluster runs with production durability (fsync, synchronous_commit and full_page_writes on), one at a time into SQLite, which has one writer).').AppendLine()
     if ($syncIdlePeak) { $null = $md.AppendLine(("A child pwsh that only imports the module peaks at {0}." -f (Format-MB $syncIdlePeak))).AppendLine() }
     foreach ($engine in 'SQLite', 'PostgreSQL') {
         $rs = @($syncResults | Where-Object Target -EQ $engine)
@@ -1040,6 +1098,11 @@ if ($syncResults.Count) {
         if (@($rs | Where-Object { $_.Error -or ($_.Kind -eq 'Sync' -and $_.FilesLeft) }).Count) { $null = $md.AppendLine() }
     }
 }
+if ($scheduleSection) {
+    $i = $scheduleSection.IndexOf("`n`n")
+    $scheduleSection = $scheduleSection.Substring(0, $i) + "`n`nRun: $when, AzBillingPS $moduleVersion (source $commit), $([Environment]::ProcessorCount) cores." + $scheduleSection.Substring($i)
+    $null = $md.Append($scheduleSection)
+}
 $exportsSection = if (-not $SkipExports) { Get-ExportsSection }
 if ($exportsSection) { $null = $md.Append($exportsSection) }
 if ($walResults.Count) {
@@ -1060,7 +1123,7 @@ if ($notes.Count) {
     $null = $md.AppendLine()
 }
 $null = $md.AppendLine('## How to run').AppendLine()
-$null = $md.AppendLine('```powershell').AppendLine('dotnet tool restore').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench            # 1,000,000 rows').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchRows 200000').AppendLine('# only the Sync-AzBilling part (writes the report given, not this file):').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -SyncOnly -ReportPath ./out/bench/sync.md').AppendLine('# only the PostgreSQL WAL measurement:').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -WalOnly -ReportPath ./out/bench/wal.md').AppendLine('# only the import part, issue 16 section 3 (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchImportOnly').AppendLine('# only the exports part (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchExportsOnly').AppendLine('```')
+$null = $md.AppendLine('```powershell').AppendLine('dotnet tool restore').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench            # 1,000,000 rows').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchRows 200000').AppendLine('# only the Sync-AzBilling part (writes the report given, not this file):').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -SyncOnly -ReportPath ./out/bench/sync.md').AppendLine('# only the PostgreSQL WAL measurement:').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -WalOnly -ReportPath ./out/bench/wal.md').AppendLine('# only the import part, issue 16 section 3 (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchImportOnly').AppendLine('# only the exports part (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchExportsOnly').AppendLine('# only the report scheduling part, issue 16 section 1 (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchScheduleOnly').AppendLine('```')
 New-Item -ItemType Directory -Force (Split-Path $ReportPath) | Out-Null
 if ($ImportOnly -and $importSection -and (Test-Path -LiteralPath $ReportPath)) {
     # Only the import section is replaced (or added after the run lines); the other sections keep their run.
@@ -1074,6 +1137,20 @@ if ($ImportOnly -and $importSection -and (Test-Path -LiteralPath $ReportPath)) {
     $new = if ($m.Success) { $old.Substring(0, $m.Index) + $section + "`n" + $old.Substring($m.Index + $m.Length) }
     else {
         $at = [regex]::Match($old, '(?m)^## ')
+        if ($at.Success) { $old.Substring(0, $at.Index) + $section + "`n" + $old.Substring($at.Index) } else { $old.TrimEnd() + "`n`n" + $section }
+    }
+    Set-Content -LiteralPath $ReportPath -Value $new.TrimEnd() -Encoding utf8NoBOM
+}
+elseif ($ScheduleOnly -and $scheduleSection -and (Test-Path -LiteralPath $ReportPath)) {
+    # Only the scheduling section is replaced (or added before the exports, Notes or How to run); the others keep their run.
+    $section = $scheduleSection.TrimEnd() + "`n"
+    $scheduleNotes = @($notes | Where-Object { $_ -like 'Report scheduling*' })
+    if ($scheduleNotes.Count) { $section += "`nNotes on this run: " + ($scheduleNotes -join ' ') + "`n" }
+    $old = Get-Content -Raw -LiteralPath $ReportPath
+    $m = [regex]::Match($old, '(?ms)^## Sync-AzBilling: reports scheduled against the API''s limits.*?(?=^## |\z)')
+    $new = if ($m.Success) { $old.Substring(0, $m.Index) + $section + "`n" + $old.Substring($m.Index + $m.Length) }
+    else {
+        $at = [regex]::Match($old, '(?m)^## (Cost Management exports|PostgreSQL write-ahead|Notes|How to run)')
         if ($at.Success) { $old.Substring(0, $at.Index) + $section + "`n" + $old.Substring($at.Index) } else { $old.TrimEnd() + "`n`n" + $section }
     }
     Set-Content -LiteralPath $ReportPath -Value $new.TrimEnd() -Encoding utf8NoBOM
@@ -1097,10 +1174,11 @@ else {
 
 $json = [ordered]@{
     When = $when; Module = $moduleVersion; Files = @($files.Values); Notes = @($notes)
-    Results = @($results | ForEach-Object { [ordered]@{ Target = $_.Target; Rows = $_.File.Rows; Ratio = $_.Ratio; RatioMin = $_.RatioMin; RatioMax = $_.RatioMax; CpuRatio = $_.CpuRatio; RateTarget = $_.RateTarget; PeakBytes = $_.PeakBytes; Rounds = @($_.Rounds | ForEach-Object { [ordered]@{ Round = $_.Round; Ratio = $_.Ratio; Ours = ($_.Ours | Select-Object * -ExcludeProperty Batches); Baseline = $_.Baseline; OursCpu = $_.OursCpu; BaselineCpu = $_.BaselineCpu } }) } })
+    Results = @($results | ForEach-Object { [ordered]@{ Target = $_.Target; Rows = $_.File.Rows; Portable = $(if ($_.Portable) { $_.Portable | Select-Object * -ExcludeProperty Batches }); Ratio = $_.Ratio; RatioMin = $_.RatioMin; RatioMax = $_.RatioMax; CpuRatio = $_.CpuRatio; RateTarget = $_.RateTarget; PeakBytes = $_.PeakBytes; Rounds = @($_.Rounds | ForEach-Object { [ordered]@{ Round = $_.Round; Ratio = $_.Ratio; Ours = ($_.Ours | Select-Object * -ExcludeProperty Batches); Baseline = $_.Baseline; OursCpu = $_.OursCpu; BaselineCpu = $_.BaselineCpu } }) } })
     Blob = @($blobResults)
     Wal = @($walResults)
     Sync = [ordered]@{ Month = $SyncMonth; Files = @($syncFiles | Select-Object Index, Scope, Path, Rows, Bytes); IdlePeakBytes = $syncIdlePeak; Results = @($syncResults | Select-Object * -ExcludeProperty Runs); Runs = @($syncRaw) }
+    Schedule = if ($scheduleResult) { [ordered]@{ Settings = $scheduleResult.Settings; Runs = @($scheduleResult.Runs) } }
     Exports = [ordered]@{ Info = $exportInfo; Results = @($exportResults); RowGroups = @($exportProbe) }
 }
 $json | ConvertTo-Json -Depth 6 | Set-Content -LiteralPath (Join-Path $OutDir 'results.json') -Encoding utf8NoBOM

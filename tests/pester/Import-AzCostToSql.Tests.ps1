@@ -676,6 +676,21 @@ Describe 'Import-AzCostToSql on <Provider>' -Tag 'Import' -ForEach $Providers {
             }
         }
 
+        It 'starts the database side while it reads the files, and a -WhatIf run waits for none of it' {
+            # The debug stream says how long the load waited for the warm-up (the provider's start-up and, on PostgreSQL,
+            # a pooled connection), after the files' dates were read; -WhatIf stops before the load and says nothing of it.
+            $DebugPreference = 'Continue'
+            $lines = @(Import-AzCostToSql -Path $Ea.FullName -Scope $Scope @P -WhatIf 5>&1 | ForEach-Object { "$_" })
+            @($lines -match 'database warm-up') | Should -BeNullOrEmpty
+            $lines = @(Import-AzCostToSql -Path $Ea.FullName -Scope $Scope @P 5>&1 | ForEach-Object { "$_" })
+            $dates = [array]::FindIndex([string[]]$lines, [Predicate[string]] { param($l) $l -match '^Read the dates of' })
+            $waited = [array]::FindIndex([string[]]$lines, [Predicate[string]] { param($l) $l -match '^Waited \d[\d,]* ms for the database warm-up' })
+            $dates | Should -BeGreaterOrEqual 0
+            $waited | Should -BeGreaterThan $dates
+            @($lines -match 'warm-up did not finish') | Should -BeNullOrEmpty
+            Get-RowCount $T | Should -Be (Get-CsvRowCount $Ea.FullName)
+        }
+
         It '-WhatIf on an existing table changes nothing' {
             $null = Import-AzCostToSql -Path (Join-Path $DataDir 'md-dates.csv') -Scope $Scope @P
             $before = Get-TargetState $T

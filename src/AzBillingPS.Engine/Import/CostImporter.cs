@@ -81,6 +81,49 @@ public static class CostImporter
         // Every name the load will create (table, index, schema) is checked before the first row is read.
         CostSink sink = CostSink.Create(request.Target);
         var stopwatch = Stopwatch.StartNew();
+
+        // The database side's start-up runs beside the reading of the headers and dates, and is awaited before the load.
+        using var warmUpCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task warmUp = Task.Run(() => sink.WarmUpAsync(warmUpCancel.Token), warmUpCancel.Token);
+        try
+        {
+            return await ImportAsync(request, sink, scope, stopwatch, warmUp, shouldProcess, log, progress, progressId, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await warmUpCancel.CancelAsync().ConfigureAwait(false);
+            await SettleAsync(warmUp, log).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits for the warm-up; its failure is only noted (the load's own connection reports what is wrong), its cancellation (a run that stopped before the load) not even that.</summary>
+    private static async Task SettleAsync(Task warmUp, IEngineLog log)
+    {
+        try
+        {
+            await warmUp.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            log.Debug($"The database warm-up did not finish: {e.GetType().Name}.");
+        }
+    }
+
+    private static async Task<ImportOutcome?> ImportAsync(
+        ImportRequest request,
+        CostSink sink,
+        string scope,
+        Stopwatch stopwatch,
+        Task warmUp,
+        Func<string, string, Task<bool>> shouldProcess,
+        IEngineLog log,
+        IProgress<EngineProgress>? progress,
+        int progressId,
+        CancellationToken cancellationToken)
+    {
         var headers = new List<CostFileHeader>(request.Files.Count);
         long totalBytes = 0;
         foreach (string file in request.Files)
@@ -156,6 +199,9 @@ public static class CostImporter
         };
 
         progress?.Report(new EngineProgress(progressId, activity, $"Connecting to {sink.Describe()}", 0));
+        TimeSpan waitStart = stopwatch.Elapsed;
+        await SettleAsync(warmUp, log).ConfigureAwait(false);
+        log.Debug(string.Create(CultureInfo.InvariantCulture, $"Waited {(stopwatch.Elapsed - waitStart).TotalMilliseconds:N0} ms for the database warm-up ({stopwatch.Elapsed.TotalMilliseconds:N0} ms into the import)."));
         SinkResult result;
         try
         {

@@ -176,6 +176,13 @@ public abstract class CostSink
     /// <summary>Where a busy reader can be found, for lock-timeout messages.</summary>
     protected virtual string WhoHoldsLocksHint => string.Empty;
 
+    /// <summary>
+    /// Readies what the first load's connection needs (the provider's start-up, and where the provider pools connections,
+    /// an open connection) without writing anything and without a lock, while the caller reads the files' header and dates.
+    /// A failure is the load's to report: the caller ignores this one's. None by default.
+    /// </summary>
+    public virtual Task WarmUpAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>Opens a connection whose lock waits are bounded by <see cref="DefaultReadLockTimeout"/>, mapping failures to a ConnectionError that names the target (never the password).</summary>
     public Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => OpenAsync(DefaultReadLockTimeout, cancellationToken);
 

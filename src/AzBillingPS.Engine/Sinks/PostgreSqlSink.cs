@@ -38,6 +38,19 @@ internal sealed class PostgreSqlSink(SinkTarget target) : CostSink(target)
     /// <summary>One data source (one pool, one password provider) per token source and connection string.</summary>
     private static readonly ConditionalWeakTable<Func<CancellationToken, Task<Auth.AccessTokenInfo>>, ConcurrentDictionary<string, NpgsqlDataSource>> DataSources = new();
 
+    /// <summary>
+    /// Npgsql's start-up (its type mappings, the connector) and the connection itself (TCP, TLS, authentication) are made
+    /// while the files are read, and the connection goes back to Npgsql's pool for the load to take. Not with an Entra
+    /// token: that connection asks the token provider, which is the load's to ask.
+    /// </summary>
+    public override async Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        if (Target.AccessToken is null)
+        {
+            await using DbConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     protected override DbConnection CreateConnection()
     {
         if (Target.AccessToken is not { } getToken)

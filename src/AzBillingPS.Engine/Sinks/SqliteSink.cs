@@ -23,6 +23,19 @@ internal sealed class SqliteSink(SinkTarget target) : CostSink(target)
         return "SQLite " + builder.DataSource;
     }
 
+    /// <summary>
+    /// SQLite's start-up (the native library, the provider's statics, a connection and a prepared, stepped statement) on a
+    /// database in memory: the file is not touched (-WhatIf, a missing file) and SQLite connections are not pooled.
+    /// </summary>
+    public override async Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = new SqliteConnection("Data Source=:memory:");
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using DbCommand command = connection.CreateCommand();
+        command.CommandText = "CREATE TEMP TABLE warm_up (x TEXT); INSERT INTO warm_up VALUES ('x')";
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     protected override DbConnection CreateConnection()
     {
         // No pooling: the file is released as soon as a load ends, so other processes can take it.

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Management.Automation;
 using System.Reflection;
+using System.Runtime.InteropServices;
 using System.Runtime.Loader;
 
 namespace AzBillingPS.Internal;
@@ -36,17 +37,24 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
 /// <summary>
 /// The engine's load context: built on <see cref="AssemblyDependencyResolver"/> so the engine's .deps.json
 /// and runtimes/&lt;rid&gt;/ folders are honoured (SqlClient otherwise loads its platform stub). Assemblies
-/// the runtime itself provides are left to the default context.
+/// the runtime itself provides are left to the default context. Where Dependencies/ReadyToRun/ has a folder for
+/// the runtime and platform this process runs on (net10.0-linux-x64, ...), an assembly it holds is loaded from there:
+/// the same IL with precompiled code, so a first import does not wait for the JIT (an image is tied to the runtime's
+/// major version and platform; anywhere else the portable assembly is loaded and compiled as it runs).
 /// </summary>
 internal sealed class EngineLoadContext : AssemblyLoadContext
 {
     private readonly AssemblyDependencyResolver _resolver;
     private readonly HashSet<string> _platformAssemblies;
+    private readonly string _dependencies;
+    private readonly string? _readyToRun;
 
     public EngineLoadContext(string engineAssemblyPath)
         : base("AzBillingPS", isCollectible: false)
     {
         _resolver = new AssemblyDependencyResolver(engineAssemblyPath);
+        _dependencies = Path.GetDirectoryName(engineAssemblyPath)!;
+        _readyToRun = ReadyToRunFolder(_dependencies);
         _platformAssemblies = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         if (AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") is string tpa)
         {
@@ -84,7 +92,40 @@ internal sealed class EngineLoadContext : AssemblyLoadContext
         }
 
         string? path = _resolver.ResolveAssemblyToPath(assemblyName);
-        return path is null ? null : LoadFromAssemblyPath(path);
+        if (path is null)
+        {
+            return null;
+        }
+
+        if (_readyToRun is not null && string.Equals(Path.GetDirectoryName(path), _dependencies, StringComparison.Ordinal))
+        {
+            string image = Path.Combine(_readyToRun, Path.GetFileName(path));
+            if (File.Exists(image))
+            {
+                path = image;
+            }
+        }
+
+        return LoadFromAssemblyPath(path);
+    }
+
+    /// <summary>Dependencies/ReadyToRun/net&lt;major&gt;.0-&lt;os&gt;-&lt;arch&gt; of this process's runtime and platform, when the module ships one.</summary>
+    internal static string? ReadyToRunFolder(string dependencies)
+    {
+        string? os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsLinux() ? "linux" : OperatingSystem.IsMacOS() ? "osx" : null;
+        string? arch = RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.X64 => "x64",
+            Architecture.Arm64 => "arm64",
+            _ => null,
+        };
+        if (os is null || arch is null)
+        {
+            return null;
+        }
+
+        string folder = Path.Combine(dependencies, "ReadyToRun", $"net{Environment.Version.Major}.0-{os}-{arch}");
+        return Directory.Exists(folder) ? folder : null;
     }
 
     protected override IntPtr LoadUnmanagedDll(string unmanagedDllName)
