@@ -42,7 +42,9 @@ param(
     [switch] $BenchExportsOnly,
 
     # Bench: run only the import benchmarks, issue 16 section 3 (its section of docs/benchmarks.md is replaced, the rest kept).
-    [switch] $BenchImportOnly
+    [switch] $BenchImportOnly,
+    # Bench: run only the report scheduling benchmark, issue 16 section 1 (its section of docs/benchmarks.md is replaced, the rest kept).
+    [switch] $BenchScheduleOnly
 )
 
 $ErrorActionPreference = 'Stop'
@@ -270,7 +272,7 @@ function Invoke-Bench {
     # Azurite (blob and Sync benchmarks) and PostgreSQL, as for the tests; what cannot be had is noted in the report.
     . "$Root/tests/Prerequisites.ps1"
     $null = Install-TestPrerequisites
-    & "$Root/bench/Invoke-Benchmarks.ps1" -ModulePath (Join-Path $ModuleDir 'AzBillingPS.psd1') -Rows $BenchRows -ExportsOnly:$BenchExportsOnly -ImportOnly:$BenchImportOnly
+    & "$Root/bench/Invoke-Benchmarks.ps1" -ModulePath (Join-Path $ModuleDir 'AzBillingPS.psd1') -Rows $BenchRows -ExportsOnly:$BenchExportsOnly -ImportOnly:$BenchImportOnly -ScheduleOnly:$BenchScheduleOnly
 }
 
 function Invoke-Demo {

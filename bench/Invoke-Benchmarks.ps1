@@ -28,7 +28,9 @@
                   table's size. docs/sqlserver.md derives the log space a large SQL Server unit needs from these.
       Sync        Sync-AzBilling, the whole job: the test fixture (Start-TestAzureFixture) plays Entra ID and Cost
                   Management, its manifests point at Azurite blobs; -SyncScopes subscriptions x the last closed month,
-                  -SyncRows EA rows each, into SQLite and PostgreSQL at each -SyncThrottleLimit. Baseline: the same
+                  -SyncRows EA rows each (8 x 100,000: issue 16 section 2), into SQLite and PostgreSQL (production
+                  durability, Start-TestPostgres -Durable) at each -SyncThrottleLimit (loads of different units run
+                  -ThrottleLimit at once into PostgreSQL, one at a time into SQLite). Baseline: the same
                   files loaded one after another by Import-AzCostToSql -Path in one child pwsh. Every run's rows are
                   counted per subscription in the table and must equal the files'. Time ratio and memory ratio
                   against the baseline; -SyncRepeat rounds (mean time, highest peak). -SyncOnly runs just this part.
@@ -40,6 +42,10 @@
                   Parquet at least as fast as CSV, peak working set under 300 MB. One more Parquet load per row-group size
                   (one group per part, one group per file) shows how memory follows the row group. -ExportsOnly runs just
                   this part and replaces only its section of the report.
+      Schedule    bench/Measure-SyncSchedule.ps1: the fixture generates each report in 20 s; Sync-AzBilling of 40
+                  subscriptions x 3 months with the published limits scaled by 0.15, against the floor those limits
+                  impose (computed from the pacing rules and the generation time); target within 1.2 x. Also one
+                  billing-account scope x 3 months. -ScheduleOnly runs just this part and replaces only its section.
     Writes docs/benchmarks.md (overwritten; with -ExportsOnly only its exports section) and out/bench/results.json.
 .EXAMPLE
     dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench
@@ -82,14 +88,20 @@ param(
     [switch] $SkipSync,
     # Run only the Sync-AzBilling benchmark (skip the import and blob benchmarks); -SkipPostgres still applies.
     [switch] $SyncOnly,
-    # Sync: subscriptions (one report, one blob each, for one closed month).
-    [int] $SyncScopes = 4,
+    # Sync: subscriptions (one report, one blob each, for one closed month): 8 units (issue 16 section 2).
+    [int] $SyncScopes = 8,
     # Sync: rows in each subscription's blob.
-    [int] $SyncRows = 200000,
+    [int] $SyncRows = 100000,
     # Sync: the -ThrottleLimit values to run.
     [int[]] $SyncThrottleLimit = @(1, 2, 4),
     # Sync: rounds of (baseline, each -ThrottleLimit); time is the mean of the rounds, peak working set the highest.
     [int] $SyncRepeat = 2,
+    # Skip the report scheduling benchmark (bench/Measure-SyncSchedule.ps1: Sync against the floor of the API's limits).
+    [switch] $SkipSchedule,
+    # Run only the report scheduling benchmark; its section of -ReportPath is replaced and the rest of the file kept.
+    [switch] $ScheduleOnly,
+    # Schedule: also run it with this module (for example one built from the commit before the scheduler), for comparison.
+    [string] $ScheduleBaselineModulePath,
     # Skip the Cost Management exports benchmark (Import-AzCostExport of a FocusCost run from Azurite).
     [switch] $SkipExports,
     # Run only the exports benchmark; its section of -ReportPath is replaced and the rest of the file kept.
@@ -101,7 +113,7 @@ param(
     # Exports: Parquet row-group size of the timed runs.
     [int] $ExportRowGroup = 100000,
     # Exports: rounds of (CSV, gzip CSV, Parquet) per database; rates are the mean, spread the lowest and highest.
-    [int] $ExportRepeat = 3,
+    [int] $ExportRepeat = 2,
     # Skip the PostgreSQL WAL measurement (a cluster with fsync on: WAL bytes of a first load and of a reload).
     [switch] $SkipWal,
     # Run only the WAL measurement (with the -Rows file); -ReportPath names where it goes.
@@ -261,6 +273,8 @@ if ($WalOnly) { $SkipPostgres = $true; $SkipSqlite = $true; $SkipBlob = $true; $
 if ($SyncOnly) { $notes.Add('Import and blob download benchmarks: not run (-SyncOnly).') }
 if ($ImportOnly) { $SkipBlob = $true; $SkipSync = $true; $SkipExports = $true; $SkipWal = $true }
 if ($SyncOnly) { $SkipExports = $true }
+if ($ScheduleOnly) { $SkipPostgres = $true; $SkipSqlite = $true; $SkipBlob = $true; $SkipSync = $true; $SkipExports = $true; $SkipWal = $true; $sizes = @() }
+if ($SyncOnly -or $ExportsOnly -or $ImportOnly -or $WalOnly) { $SkipSchedule = $true }
 $files = [ordered]@{}
 foreach ($n in $sizes) {
     $path = Join-Path $OutDir "ea-$n.csv"
@@ -591,9 +605,7 @@ else {
             $syncSetupSeconds = $setup.Elapsed.TotalSeconds
             Write-Host ("  {0} files ({1:N0} rows, {2:N0} MB) generated and uploaded to Azurite in {3:N1} s" -f $syncFiles.Count,
                 ($syncFiles | Measure-Object Rows -Sum).Sum, (($syncFiles | Measure-Object Bytes -Sum).Sum / 1MB), $syncSetupSeconds)
-            $childEnv = @{ NO_COLOR = '1' }
-            foreach ($k in $syncFixture.ChildEnv.Keys) { $childEnv[$k] = $syncFixture.ChildEnv[$k] }
-            foreach ($k in 'AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_FEDERATED_TOKEN_FILE', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'MSI_ENDPOINT', 'IMDS_ENDPOINT') { $childEnv[$k] = $null }
+            $childEnv = Get-TestFixtureSyncEnv $syncFixture
 
             # What a pwsh that only imports the module holds: the floor under every figure below.
             $idle = Invoke-SyncChild -Script "'BENCH-RESULT {}'" -Environment $childEnv -Label 'idle pwsh (module imported, nothing run)'
@@ -606,7 +618,7 @@ else {
             else { $targets.Add('SQLite') }
             if ($SkipPostgres) { $notes.Add('Sync-AzBilling, PostgreSQL: skipped (-SkipPostgres).') }
             else {
-                $syncPg = Start-TestPostgres -SharedBuffers '128MB' -WarningAction SilentlyContinue
+                $syncPg = Start-TestPostgres -SharedBuffers '128MB' -Durable -WarningAction SilentlyContinue
                 if (-not $syncPg -or -not $syncPg.PsqlPath) { $notes.Add('Sync-AzBilling, PostgreSQL: not run, no throw-away cluster (or no psql) could be had.') }
                 else {
                     $targets.Add('PostgreSQL')
@@ -642,15 +654,7 @@ else {
                     }
                     else {
                         $label = "Sync-AzBilling -ThrottleLimit $($run.ThrottleLimit)"
-                        $script = @"
-`$ErrorActionPreference = 'Stop'
-`$ConfirmPreference = 'None'
-`$secret = ConvertTo-SecureString `$env:AZB_CLIENT_SECRET -AsPlainText -Force
-`$errs = `$null
-`$watch = [Diagnostics.Stopwatch]::StartNew()
-`$out = @(Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientSecret `$secret -AuthorityHost `$env:AZB_FIXTURE_HTTPS -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS ``
-    -Scope $scopesLiteral -From '$syncFrom' -To '$syncTo' -ThrottleLimit $($run.ThrottleLimit) -WorkingPath '$work' -PassThru -ErrorAction Continue -ErrorVariable errs $targetArgs)
-`$watch.Stop()
+                        $script = (Get-TestFixtureSyncScript "-Scope $scopesLiteral -From '$syncFrom' -To '$syncTo' -ThrottleLimit $($run.ThrottleLimit) -WorkingPath '$work' $targetArgs") + @"
 `$sum = `$out | Where-Object { `$_ -is [AzBillingPS.AzBillingSyncSummary] } | Select-Object -Last 1
 `$units = @(`$out | Where-Object { `$_ -is [AzBillingPS.AzBillingSyncResult] })
 function Get-Mean([string] `$p) { if (`$units.Count) { (`$units | ForEach-Object { `$_.`$p.TotalSeconds } | Measure-Object -Average).Average } }
@@ -736,6 +740,24 @@ function Get-Mean([string] `$p) { if (`$units.Count) { (`$units | ForEach-Object
 # (a new PostgreSQL schema, a new SQLite file). PostgreSQL runs with production durability (fsync, synchronous_commit,
 # full_page_writes on). Rows per second are rows over the cmdlet's own Elapsed (download of the parts included). The
 # baseline is the plain CSV load of the same round; the formats' order turns each round.
+# --- Report scheduling against the API's limits (issue 16 section 1) -------------------------------------------
+# bench/Measure-SyncSchedule.ps1: the fixture generates each report in a set time, Sync-AzBilling of 40 subscriptions x 3
+# months runs with the pacing scaled down, and its wall time is set against the floor the limits impose.
+$scheduleSection = $null
+$scheduleResult = $null
+if ($SkipSchedule) { if (-not ($SyncOnly -or $ExportsOnly -or $ImportOnly -or $WalOnly)) { $notes.Add('Report scheduling: skipped (-SkipSchedule).') } }
+elseif (-not (Test-Path -LiteralPath (Join-Path $Root 'out/AzBillingPS.Fixture/AzBillingPS.Fixture.dll'))) { $notes.Add('Report scheduling: skipped, the test fixture is not built (build.ps1 -Task Build).') }
+else {
+    Write-Host 'Sync-AzBilling: reports scheduled against the API''s limits (test fixture)' -ForegroundColor Cyan
+    try {
+        $scheduleArgs = @{ ModulePath = $ModulePath; OutDir = $OutDir }
+        if ($ScheduleBaselineModulePath) { $scheduleArgs.BaselineModulePath = $ScheduleBaselineModulePath }
+        $scheduleResult = & (Join-Path $PSScriptRoot 'Measure-SyncSchedule.ps1') @scheduleArgs
+        $scheduleSection = $scheduleResult.Section
+    }
+    catch { $notes.Add("Report scheduling: failed: $_") }
+}
+
 $exportResults = [System.Collections.Generic.List[object]]::new()
 $exportProbe = [System.Collections.Generic.List[object]]::new()
 $exportInfo = $null
@@ -1047,7 +1069,7 @@ if ($syncResults.Count) {
     $null = $md.AppendLine('## Sync-AzBilling (the whole job)').AppendLine()
     $null = $md.AppendLine(("{0} subscriptions x 1 closed month ({1}), one report of one blob each: {2:N0} EA rows per blob ({3:N0} rows, {4:N0} MB in all; seeds {5}..{6}). Sync-AzBilling signs in with a client secret (MSAL) and calls Cost Management on the test fixture over HTTPS; each report answers 202 once (Retry-After: 1) and then Completed with a manifest whose blob link is a service-SAS link into Azurite; the blobs are downloaded to ``-WorkingPath``, loaded, recorded in the state table and removed. Client-side API pacing is off (the module's PacingScale test hook set to 0), as in the tests. Each run is a fresh child pwsh into a fresh database (SQLite file, or a new PostgreSQL table), with ``-From {7} -To {8} -PassThru``. Baseline: the same {0} files, already on disk, loaded one after another by ``Import-AzCostToSql -Path`` in one child pwsh. Setup (generate and upload) took {9:N1} s." -f
             $syncFiles.Count, $SyncMonth, $SyncRows, $syncTotalRows, ($syncTotalBytes / 1MB), ($Seed + 1), ($Seed + $syncFiles.Count), $syncFrom, $syncTo, $syncSetupSeconds)).AppendLine()
-    $null = $md.AppendLine('Time is the call itself (a stopwatch around `Sync-AzBilling`, or around the baseline''s imports: sign-in, reports, downloads and loads); wall adds starting pwsh and importing the module. Rows/s is rows over time. Every run is checked: rows per subscription counted in the table by the database''s own shell (sqlite3, psql) must equal the rows of that subscription''s file, and the command''s own row count must agree. Peak working set is the child''s VmHWM. Each run was repeated ' + "$([Math]::Max(1, $SyncRepeat))" + ' times (rounds of the baseline and each -ThrottleLimit in turn): times are the mean of the rounds, peak working set the highest. Per unit: mean seconds per (scope, month) for the report (request and polling), the download, and the load (waiting for the run''s one database load at a time included).').AppendLine()
+    $null = $md.AppendLine('Time is the call itself (a stopwatch around `Sync-AzBilling`, or around the baseline''s imports: sign-in, reports, downloads and loads); wall adds starting pwsh and importing the module. Rows/s is rows over time. Every run is checked: rows per subscription counted in the table by the database''s own shell (sqlite3, psql) must equal the rows of that subscription''s file, and the command''s own row count must agree. Peak working set is the child''s VmHWM. Each run was repeated ' + "$([Math]::Max(1, $SyncRepeat))" + ' times (rounds of the baseline and each -ThrottleLimit in turn): times are the mean of the rounds, peak working set the highest. Per unit: mean seconds per (scope, month) for the report (request and polling), the download, and the load (waiting for a load slot included: `-ThrottleLimit` loads at once into PostgreSQL, whose cluster runs with production durability (fsync, synchronous_commit and full_page_writes on), one at a time into SQLite, which has one writer).').AppendLine()
     if ($syncIdlePeak) { $null = $md.AppendLine(("A child pwsh that only imports the module peaks at {0}." -f (Format-MB $syncIdlePeak))).AppendLine() }
     foreach ($engine in 'SQLite', 'PostgreSQL') {
         $rs = @($syncResults | Where-Object Target -EQ $engine)
@@ -1076,6 +1098,11 @@ if ($syncResults.Count) {
         if (@($rs | Where-Object { $_.Error -or ($_.Kind -eq 'Sync' -and $_.FilesLeft) }).Count) { $null = $md.AppendLine() }
     }
 }
+if ($scheduleSection) {
+    $i = $scheduleSection.IndexOf("`n`n")
+    $scheduleSection = $scheduleSection.Substring(0, $i) + "`n`nRun: $when, AzBillingPS $moduleVersion (source $commit), $([Environment]::ProcessorCount) cores." + $scheduleSection.Substring($i)
+    $null = $md.Append($scheduleSection)
+}
 $exportsSection = if (-not $SkipExports) { Get-ExportsSection }
 if ($exportsSection) { $null = $md.Append($exportsSection) }
 if ($walResults.Count) {
@@ -1096,7 +1123,7 @@ if ($notes.Count) {
     $null = $md.AppendLine()
 }
 $null = $md.AppendLine('## How to run').AppendLine()
-$null = $md.AppendLine('```powershell').AppendLine('dotnet tool restore').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench            # 1,000,000 rows').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchRows 200000').AppendLine('# only the Sync-AzBilling part (writes the report given, not this file):').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -SyncOnly -ReportPath ./out/bench/sync.md').AppendLine('# only the PostgreSQL WAL measurement:').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -WalOnly -ReportPath ./out/bench/wal.md').AppendLine('# only the import part, issue 16 section 3 (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchImportOnly').AppendLine('# only the exports part (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchExportsOnly').AppendLine('```')
+$null = $md.AppendLine('```powershell').AppendLine('dotnet tool restore').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench            # 1,000,000 rows').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchRows 200000').AppendLine('# only the Sync-AzBilling part (writes the report given, not this file):').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -SyncOnly -ReportPath ./out/bench/sync.md').AppendLine('# only the PostgreSQL WAL measurement:').AppendLine('dotnet pwsh -NoProfile -File ./bench/Invoke-Benchmarks.ps1 -ModulePath ./out/AzBillingPS/0.1.0/AzBillingPS.psd1 -WalOnly -ReportPath ./out/bench/wal.md').AppendLine('# only the import part, issue 16 section 3 (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchImportOnly').AppendLine('# only the exports part (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchExportsOnly').AppendLine('# only the report scheduling part, issue 16 section 1 (replaces its section of this file, keeps the rest):').AppendLine('dotnet pwsh -NoProfile -File ./build.ps1 -Task Bench -BenchScheduleOnly').AppendLine('```')
 New-Item -ItemType Directory -Force (Split-Path $ReportPath) | Out-Null
 if ($ImportOnly -and $importSection -and (Test-Path -LiteralPath $ReportPath)) {
     # Only the import section is replaced (or added after the run lines); the other sections keep their run.
@@ -1110,6 +1137,20 @@ if ($ImportOnly -and $importSection -and (Test-Path -LiteralPath $ReportPath)) {
     $new = if ($m.Success) { $old.Substring(0, $m.Index) + $section + "`n" + $old.Substring($m.Index + $m.Length) }
     else {
         $at = [regex]::Match($old, '(?m)^## ')
+        if ($at.Success) { $old.Substring(0, $at.Index) + $section + "`n" + $old.Substring($at.Index) } else { $old.TrimEnd() + "`n`n" + $section }
+    }
+    Set-Content -LiteralPath $ReportPath -Value $new.TrimEnd() -Encoding utf8NoBOM
+}
+elseif ($ScheduleOnly -and $scheduleSection -and (Test-Path -LiteralPath $ReportPath)) {
+    # Only the scheduling section is replaced (or added before the exports, Notes or How to run); the others keep their run.
+    $section = $scheduleSection.TrimEnd() + "`n"
+    $scheduleNotes = @($notes | Where-Object { $_ -like 'Report scheduling*' })
+    if ($scheduleNotes.Count) { $section += "`nNotes on this run: " + ($scheduleNotes -join ' ') + "`n" }
+    $old = Get-Content -Raw -LiteralPath $ReportPath
+    $m = [regex]::Match($old, '(?ms)^## Sync-AzBilling: reports scheduled against the API''s limits.*?(?=^## |\z)')
+    $new = if ($m.Success) { $old.Substring(0, $m.Index) + $section + "`n" + $old.Substring($m.Index + $m.Length) }
+    else {
+        $at = [regex]::Match($old, '(?m)^## (Cost Management exports|PostgreSQL write-ahead|Notes|How to run)')
         if ($at.Success) { $old.Substring(0, $at.Index) + $section + "`n" + $old.Substring($at.Index) } else { $old.TrimEnd() + "`n`n" + $section }
     }
     Set-Content -LiteralPath $ReportPath -Value $new.TrimEnd() -Encoding utf8NoBOM
@@ -1137,6 +1178,7 @@ $json = [ordered]@{
     Blob = @($blobResults)
     Wal = @($walResults)
     Sync = [ordered]@{ Month = $SyncMonth; Files = @($syncFiles | Select-Object Index, Scope, Path, Rows, Bytes); IdlePeakBytes = $syncIdlePeak; Results = @($syncResults | Select-Object * -ExcludeProperty Runs); Runs = @($syncRaw) }
+    Schedule = if ($scheduleResult) { [ordered]@{ Settings = $scheduleResult.Settings; Runs = @($scheduleResult.Runs) } }
     Exports = [ordered]@{ Info = $exportInfo; Results = @($exportResults); RowGroups = @($exportProbe) }
 }
 $json | ConvertTo-Json -Depth 6 | Set-Content -LiteralPath (Join-Path $OutDir 'results.json') -Encoding utf8NoBOM

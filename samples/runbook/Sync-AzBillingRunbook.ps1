@@ -47,7 +47,8 @@
 .PARAMETER LookbackMonths
     The default period's window, the current month included (1 to 13).
 .PARAMETER ThrottleLimit
-    Units in flight at once. 2 suits the Automation sandbox's memory; raise it on a hybrid worker.
+    Units downloading at once, and loads at once into PostgreSQL or SQL Server (reports in flight follow the API's
+    limits, not this). 2 suits the Automation sandbox's memory; raise it on a hybrid worker.
 #>
 param(
     [string] $SqlInstance,

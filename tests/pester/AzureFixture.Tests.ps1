@@ -216,6 +216,24 @@ Describe 'Azure fixture: cost-details reports' -Tag 'Fixture' -Skip:$NoFixture {
         (Invoke-Cost -Method GET -Uri $loc).Content | ConvertFrom-Json | ForEach-Object status | Should -Be 'Completed'
     }
 
+    It 'generates a report in a set time (generationMs): 202 to every poll until then, whatever their number, then the manifest' {
+        $sub = [guid]::NewGuid().ToString()
+        Set-TestCostRules $F @(@{ scope = $sub; generationMs = 1500; retryAfter = 20 })
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $post = Invoke-Cost -Uri (Get-PostUri "/subscriptions/$sub") -Body $Body
+        $posted = $watch.ElapsedMilliseconds
+        $post.StatusCode | Should -Be 202
+        Get-Header $post 'Retry-After' | Should -Be '20'
+        $loc = Get-Header $post 'Location'
+        $polls = 0
+        while ($watch.ElapsedMilliseconds -lt 1200) { (Invoke-Cost -Method GET -Uri $loc).StatusCode | Should -Be 202; $polls++; Start-Sleep -Milliseconds 150 }
+        $polls | Should -BeGreaterThan 2
+        Start-Sleep -Milliseconds ([Math]::Max(0, $posted + 1600 - $watch.ElapsedMilliseconds))
+        $final = Invoke-Cost -Method GET -Uri $loc
+        $final.StatusCode | Should -Be 200
+        ($final.Content | ConvertFrom-Json).status | Should -Be 'Completed'
+    }
+
     It 'lists subscriptions in pages with nextLink' {
         $ids = 1..3 | ForEach-Object { [guid]::NewGuid().ToString() }
         Set-TestSubscriptions $F @(@{ subscriptionId = $ids[0]; displayName = 'Prod' }, $ids[1], $ids[2]) -PageSize 2

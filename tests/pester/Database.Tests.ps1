@@ -43,32 +43,9 @@ BeforeAll {
         $p
     }
 
-    function Start-PgHolder {
-        # A psql session that runs $Sql (taking some lock) and then sleeps; returns once the session is sleeping.
-        param([string] $Sql, [int] $Seconds = 30)
-        $psi = [Diagnostics.ProcessStartInfo]::new($Pg.PsqlPath)
-        $app = 'azb-holder-' + [guid]::NewGuid().ToString('N').Substring(0, 8)
-        foreach ($a in '-X', '-q', '-h', '127.0.0.1', '-p', "$($Pg.Port)", '-U', 'postgres', '-d', 'postgres', '-c', "$Sql; SELECT pg_sleep($Seconds)") { $psi.ArgumentList.Add($a) }
-        $psi.Environment['PGAPPNAME'] = $app
-        $psi.UseShellExecute = $false
-        $psi.RedirectStandardOutput = $true
-        $psi.RedirectStandardError = $true
-        $p = [Diagnostics.Process]::Start($psi)
-        $script:Holders.Add($p)
-        $until = [DateTime]::UtcNow.AddSeconds(15)
-        while ([DateTime]::UtcNow -lt $until -and (Invoke-TestPsql $Pg "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$app' AND wait_event = 'PgSleep'") -ne '1') { Start-Sleep -Milliseconds 50 }
-        [pscustomobject]@{ Process = $p; App = $app }
-    }
+    function Start-PgHolder([string] $Sql, [int] $Seconds = 30) { $h = Start-TestPgHolder $Pg $Sql -Seconds $Seconds; $script:Holders.Add($h.Process); $h }
 
-    function Stop-Holder($Holder) {
-        # Ends the holder's session on the server too (a killed psql leaves its backend sleeping, holding its locks).
-        if (-not $Holder) { return }
-        $p = if ($Holder -is [System.Diagnostics.Process]) { $Holder } else { $Holder.Process }
-        if ($Holder.PSObject.Properties['App']) {
-            $null = Invoke-TestPsql $Pg "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '$($Holder.App)'"
-        }
-        if ($p -and -not $p.HasExited) { $p.Kill(); $p.WaitForExit() }
-    }
+    function Stop-Holder($Holder) { Stop-TestPgHolder $Pg $Holder }
 
     function Start-SqliteHolder {
         # The sqlite3 shell holding a transaction on $Db ($Begin: BEGIN, BEGIN IMMEDIATE or BEGIN EXCLUSIVE) for $Seconds.

@@ -195,6 +195,31 @@ BeforeAll {
         return "$Actual" -ceq "$Expected"
     }
 
+    function Get-ExpectedFocusRows([object[]] $Amortized, [object[]] $Actual) {
+        # What the mapping makes of a month: every amortized row, and the actual rows that buy or refund a commitment.
+        @($Amortized | ForEach-Object { [pscustomobject](Get-ExpectedFocus $_ 'AmortizedCost') }) +
+            @($Actual | Where-Object { (V $_ 'ChargeType') -in 'Purchase', 'Refund' -and (V $_ 'PricingModel') -in 'Reservation', 'SavingsPlan', 'Savings Plan' } | ForEach-Object { [pscustomobject](Get-ExpectedFocus $_ 'ActualCost') })
+    }
+
+    function Compare-FocusRows([object[]] $Expected, [object[]] $Rows, [string[]] $Columns, [string] $Kind) {
+        # Every column of every row of the view against the mapping's; the differences, one line each (none when equal).
+        # Rows are paired by what tells them apart (identical source rows give identical FOCUS rows).
+        function Key($r) {
+            # Numbers to 6 places in one form (SQLite gives them as REAL text, the mapping as the file's digits).
+            $q = if ($null -eq $r.PricingQuantity) { '' } else { [Math]::Round([decimal]::Parse("$($r.PricingQuantity)", [Globalization.NumberStyles]::Float, $Inv), 6).ToString('0.######', $Inv) }
+            $b = if ($null -eq $r.BilledCost) { '' } else { [Math]::Round([decimal]::Parse("$($r.BilledCost)", [Globalization.NumberStyles]::Float, $Inv), 6).ToString('0.######', $Inv) }
+            '{0}|{1}|{2}|{3}|{4}|{5}|{6}|{7}' -f $r.x_SourceType, $r.ChargePeriodStart, "$($r.ResourceId)".ToLowerInvariant(), $r.SkuMeter, $q, (ConvertTo-CanonicalJson $r.Tags), $r.ChargeCategory, $b
+        }
+        $exp = @($Expected | Sort-Object -Property @{ Expression = { Key $_ } })
+        $act = @($Rows | Sort-Object -Property @{ Expression = { Key $_ } })
+        if ($act.Count -ne $exp.Count) { return "the view has $($act.Count) rows, the mapping $($exp.Count)" }
+        for ($i = 0; $i -lt $exp.Count; $i++) {
+            foreach ($c in $Columns) {
+                if (-not (Test-Same $c $act[$i].$c $exp[$i].$c $Kind)) { "row $i ($($exp[$i].ChargePeriodStart) $($exp[$i].SkuMeter)) ${c}: view '$($act[$i].$c)', mapping '$($exp[$i].$c)'" }
+            }
+        }
+    }
+
     function ConvertTo-Scaled([string] $Text) {
         # An exact decimal as text (exponents allowed) as an integer count of 1e-40: sums of these are exact.
         $d = $Text.Trim()
@@ -264,23 +289,8 @@ Describe 'FOCUS view on the public EA samples, row by row (<Kind>)' -Tag 'Focus'
 
     It 'derives every FOCUS column of every row as the documented mapping does' {
         if ($Skip) { Set-ItResult -Skipped -Because $Skip; return }
-        $expected = @($Amortized | ForEach-Object { [pscustomobject](Get-ExpectedFocus $_ 'AmortizedCost') }) +
-            @($Actual | Where-Object { $_.ChargeType -in 'Purchase', 'Refund' -and $_.PricingModel -in 'Reservation', 'SavingsPlan' } | ForEach-Object { [pscustomobject](Get-ExpectedFocus $_ 'ActualCost') })
-        # Pair the rows by what tells them apart (identical source rows give identical FOCUS rows).
-        function Key($r) {
-            $q = if ($null -eq $r.PricingQuantity) { '' } else { [Math]::Round([decimal]::Parse("$($r.PricingQuantity)", [Globalization.NumberStyles]::Float, $Inv), 6) }
-            '{0}|{1}|{2}|{3}|{4}|{5}' -f $r.x_SourceType, $r.ChargePeriodStart, "$($r.ResourceId)".ToLowerInvariant(), $r.SkuMeter, $q, (ConvertTo-CanonicalJson $r.Tags)
-        }
-        $exp = @($expected | Sort-Object -Property @{ Expression = { Key $_ } })
-        $act = @($Rows | Sort-Object -Property @{ Expression = { Key $_ } })
-        $act.Count | Should -Be $exp.Count
-        $diffs = [System.Collections.Generic.List[string]]::new()
-        for ($i = 0; $i -lt $exp.Count; $i++) {
-            foreach ($c in $Columns) {
-                if (-not (Test-Same $c $act[$i].$c $exp[$i].$c $Kind)) { $diffs.Add("row $i ($($exp[$i].ChargePeriodStart) $($exp[$i].SkuMeter)) ${c}: view '$($act[$i].$c)', mapping '$($exp[$i].$c)'") }
-            }
-        }
-        $diffs | Should -BeNullOrEmpty
+        $act = @(Compare-FocusRows (Get-ExpectedFocusRows $Amortized $Actual) $Rows $Columns $Kind)
+        $act | Should -BeNullOrEmpty
     }
 
     It 'gives the documented values for the rows the mapping singles out' {
@@ -346,6 +356,19 @@ Describe 'FOCUS requirements on generated EA and MCA months (<Kind>)' -Tag 'Focu
                 'x_SourceType', '_Scope', 'BillingAccountType', 'ChargeCategory', 'ChargeClass', 'ChargeFrequency', 'PricingCategory', 'CommitmentDiscountStatus', 'CommitmentDiscountCategory',
                 'CommitmentDiscountType', 'CommitmentDiscountId', 'ServiceCategory', 'ServiceName', 'ProviderName', 'PublisherName', 'InvoiceIssuerName', 'BillingCurrency', 'BillingAccountId',
                 'PricingUnit', 'SubAccountType', 'ChargePeriodStart', 'ChargePeriodEnd', 'BillingPeriodStart', 'BillingPeriodEnd', 'BilledCost', 'EffectiveCost', 'ListCost', 'ContractedCost', 'PricingQuantity') -View $View)
+    }
+
+    It 'derives every FOCUS column of every generated MCA row as the documented mapping does' {
+        if ($Skip) { Set-ItResult -Skipped -Because $Skip; return }
+        $mca = $Pairs | Where-Object Kind -eq 'Mca'
+        $amortized = @(Import-Csv $mca.Amortized); $actual = @(Import-Csv $mca.Actual)
+        $columns = @((Get-ExpectedFocus $amortized[0] 'AmortizedCost').Keys)
+        $rows = @(Get-FocusRows $Kind $Target.Read $columns -View $View -Where "where ""_Scope"" = '$($mca.Scope)'")
+        $expected = @(Get-ExpectedFocusRows $amortized $actual)
+        # The generated month has what the mapping singles out: MCA billing profiles, commitment purchases and refunds.
+        @($expected | Where-Object x_SourceType -eq 'ActualCost').Count | Should -BeGreaterThan 0
+        @($expected | Where-Object BillingAccountType -eq 'Billing Profile').Count | Should -Be $expected.Count
+        @(Compare-FocusRows $expected $rows $columns $Kind) | Should -BeNullOrEmpty
     }
 
     It 'has every mandatory FOCUS 1.0 column' {

@@ -163,6 +163,62 @@ Describe 'Import-AzCostExport: a broken run fails its month only' -Tag 'Export' 
     }
 }
 
+Describe 'Import-AzCostExport: price sheet and reservation datasets' -Tag 'Export' {
+    BeforeAll {
+        $script:Root = Join-Path $Work 'datasets'
+        $script:Db = Join-Path $Work 'datasets.sqlite'
+        $billing = '/providers/Microsoft.Billing/billingAccounts/8611537'
+        function New-DatasetRun([string] $Export, [string] $Type, [string] $Submitted, [string[]] $Lines, [string] $Month = '2026-03') {
+            # A run as Cost Management writes it: the part and manifest.json in <export>/<range>/<run id> (no run-time folder).
+            $runId = [guid]::NewGuid().ToString()
+            $dir = Join-Path $Root "$Export/20260301-20260331/$runId"
+            New-Item -ItemType Directory -Force $dir | Out-Null
+            $part = Join-Path $dir 'part_0_0001.csv'
+            [IO.File]::WriteAllText($part, (($Lines -join "`n") + "`n"), [Text.UTF8Encoding]::new($false))
+            @{ manifestVersion = '2024-04-01'; byteCount = (Get-Item $part).Length; blobCount = 1; dataRowCount = $Lines.Count - 1
+                exportConfig = @{ exportName = $Export; resourceId = "$billing/providers/Microsoft.CostManagement/exports/$Export"; dataVersion = '2023-05-01'; type = $Type; timeFrame = 'TheCurrentMonth'; granularity = $null }
+                deliveryConfig = @{ partitionData = $true; dataOverwriteBehavior = 'CreateNewReport'; fileFormat = 'Csv'; compressionMode = 'None'; containerName = 'exports'; rootFolderPath = '' }
+                runInfo = @{ executionType = 'Scheduled'; submittedTime = $Submitted; runId = $runId; startDate = "$Month-01T00:00:00"; endDate = "$Month-31T00:00:00" }
+                blobs = @(@{ blobName = "$Export/20260301-20260331/$runId/part_0_0001.csv"; byteCount = (Get-Item $part).Length; dataRowCount = $Lines.Count - 1 })
+            } | ConvertTo-Json -Depth 5 | Set-Content -LiteralPath (Join-Path $dir 'manifest.json') -Encoding utf8NoBOM
+        }
+        New-DatasetRun prices PriceSheet '2026-03-02T05:00:00Z' @(
+            'BasePrice,Currency,EffectiveEndDate,EffectiveStartDate,IncludedQuantity,MarketPrice,MeterCategory,MeterId,MeterName,PriceType,Term,TierMinimumUnits,UnitOfMeasure,UnitPrice'
+            '0.0208,USD,03/31/2026,03/01/2026,0,0.0208,Virtual Machines,00c2b8bd-8a38-4f63-9b16-1a7b2a7c5e13,B1s,Consumption,,0,1 Hour,0.0208'
+            '123.456789012,USD,03/31/2026,03/01/2026,0,150,Virtual Machines,00c2b8bd-8a38-4f63-9b16-1a7b2a7c5e13,B1s,ReservedInstance,P1Y,0,1 Hour,123.456789012')
+        New-DatasetRun reservations ReservationTransactions '2026-03-03T05:00:00Z' @(
+            'Amount,Currency,EventDate,EventType,Quantity,ReservationOrderId,ReservationOrderName'
+            '3.25,USD,03/14/2026,Purchase,1,4c5d6e7f-8091-4a0c-9f52-3b1e4d6f9a2b,VM_RI_03-14-2026_10-00'
+            '-1.10,USD,03/20/2026,Refund,1,4c5d6e7f-8091-4a0c-9f52-3b1e4d6f9a2b,VM_RI_03-14-2026_10-00')
+        $script:First = @(Import-AzCostExport -Path $Root -DatabasePath $Db)
+    }
+
+    It 'loads each dataset into its own table, typed as documented and the rest kept as text' -Skip:$NoSqlite {
+        ($First | Sort-Object Table | ForEach-Object { "$($_.Table.Trim([char]34)):$($_.Action):$($_.RowsInserted)" }) -join ';' | Should -Be 'AzurePriceSheet:Loaded:2;AzureReservationTransactions:Loaded:2'
+        $types = @{}; foreach ($line in Q $Db "select name, type from pragma_table_info('AzurePriceSheet') union all select name, type from pragma_table_info('AzureReservationTransactions')") { $n, $t = $line.Split('|'); $types[$n] = $t }
+        $decimalType = $types['UnitPrice']; $dateType = $types['EffectiveStartDate']; $textType = $types['MeterName']
+        $decimalType | Should -Not -Be $textType
+        foreach ($c in 'BasePrice', 'MarketPrice', 'TierMinimumUnits', 'IncludedQuantity', 'Amount', 'Quantity') { $types[$c] | Should -Be $decimalType -Because "$c is a documented number" }
+        $types['EventDate'] | Should -Be $dateType
+        foreach ($c in 'PriceType', 'Term', 'UnitOfMeasure', 'MeterId', 'EventType', 'ReservationOrderId') { $types[$c] | Should -Be $textType -Because "$c is kept as text" }
+        # Dates read as dates (the export's MM/dd/yyyy stored as ISO dates), numbers as numbers.
+        (Q $Db "select printf('%.9f', sum(UnitPrice)), min(EffectiveStartDate), max(EffectiveEndDate), count(*) from AzurePriceSheet") | Should -Be '123.477589012|2026-03-01|2026-03-31|2'
+        (Q $Db "select printf('%.2f', sum(Amount)), group_concat(EventType, ','), group_concat(EventDate, ',') from AzureReservationTransactions") | Should -Be '2.15|Purchase,Refund|2026-03-14,2026-03-20'
+        (Q $Db "select typeof(Term), Term is null from AzurePriceSheet where PriceType = 'ReservedInstance'") | Should -Be 'text|0'
+        (Q $Db "select distinct _Scope from AzureReservationTransactions") | Should -Be '/providers/microsoft.billing/billingaccounts/8611537'
+    }
+
+    It 'replaces a dataset''s month when a newer run arrives, leaving the other dataset as it was' -Skip:$NoSqlite {
+        New-DatasetRun prices PriceSheet '2026-03-09T05:00:00Z' @(
+            'Currency,EffectiveEndDate,EffectiveStartDate,MeterId,MeterName,UnitOfMeasure,UnitPrice'
+            'USD,2026-03-31,2026-03-01,00c2b8bd-8a38-4f63-9b16-1a7b2a7c5e13,B1s,1 Hour,0.0199')
+        $again = @(Import-AzCostExport -Path $Root -DatabasePath $Db)
+        ($again | Sort-Object Table | ForEach-Object { "$($_.Table.Trim([char]34)):$($_.Action)" }) -join ';' | Should -Be 'AzurePriceSheet:Loaded;AzureReservationTransactions:Skipped'
+        (Q $Db "select count(*), printf('%.4f', sum(UnitPrice)) from AzurePriceSheet") | Should -Be '1|0.0199'
+        (Q $Db "select count(*) from AzureReservationTransactions") | Should -Be '2'
+    }
+}
+
 Describe 'Import-AzCostExport: Parquet and CSV of the same rows load the same values' -Tag 'Export' {
     BeforeAll {
         $script:Pg = Start-TestPostgres -WarningAction SilentlyContinue

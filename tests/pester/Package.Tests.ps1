@@ -21,6 +21,14 @@ Describe 'AzBillingPS package' -Tag 'Package' {
         $manifest = Get-ChildItem -Recurse -Path (Join-Path $TestDrive 'AzBillingPS') -Filter 'AzBillingPS.psd1' | Select-Object -First 1
         $manifest | Should -Not -BeNullOrEmpty
         Test-Path (Join-Path $manifest.DirectoryName 'Dependencies/AzBillingPS.Engine.dll') | Should -BeTrue
+        # The FinOps toolkit open data the engine embeds for the FOCUS view ships with its MIT notice.
+        $notice = Join-Path $manifest.DirectoryName 'ThirdPartyNotices.txt'
+        Test-Path $notice | Should -BeTrue
+        $text = Get-Content -Raw $notice
+        foreach ($file in 'PricingUnits.csv', 'Regions.csv', 'Services.csv', 'ResourceTypes.csv') { $text | Should -Match ([regex]::Escape($file)) }
+        $text | Should -Match 'microsoft/finops-toolkit'
+        $text | Should -Match 'MIT License'
+        $text | Should -Match 'Copyright \(c\) Microsoft Corporation'
         $out = & ([Environment]::ProcessPath) @(if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' }) -NoProfile -NonInteractive -Command "Import-Module '$($manifest.FullName)'; (Get-Command -Module AzBillingPS).Name -join ','"
         $LASTEXITCODE | Should -Be 0
         $out | Should -Match 'Import-AzCostToSql'

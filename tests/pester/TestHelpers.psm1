@@ -46,12 +46,12 @@ foreach ($job in 'ChildPwsh', 'Postgres', 'TestData', 'Azurite', 'AzureFixture')
     . (Join-Path $PSScriptRoot "helpers/$job.ps1")
 }
 
-Export-ModuleMember -Function Start-TestPostgres, Stop-TestPostgres, Invoke-TestPsql, Get-TestPgBin, Invoke-ChildPwsh,
+Export-ModuleMember -Function Start-TestPostgres, Stop-TestPostgres, Invoke-TestPsql, Start-TestPgHolder, Stop-TestPgHolder, Get-TestPgBin, Invoke-ChildPwsh,
     Get-TestPwshCommand, Get-TestDataGenerator, New-TestCostFile, Get-CsvDailySum, Get-CsvRowCount, Test-Utf8Bom,
     Get-TestRepoRoot, Get-TestDotnet, Get-FreeTcpPort,
     Get-TestAzuritePath, Start-TestAzurite, Stop-TestAzurite, New-TestBlob, New-TestBlobSasLink, Get-TestFileSha256, New-TestCostReport,
     New-TestContainerSasUrl, New-TestExportLayout, New-TestExportRun, Copy-TestTreeToAzurite
 
-Export-ModuleMember -Function Get-TestDeviceCodes, Set-TestDeviceCode, New-TestFixtureCertificate, Start-TestAzureFixture, Stop-TestAzureFixture, Set-TestCostRules, Get-TestCostRequests, Get-TestCostOperations,
+Export-ModuleMember -Function Get-TestDeviceCodes, Set-TestDeviceCode, New-TestFixtureCertificate, Start-TestAzureFixture, Stop-TestAzureFixture, Get-TestFixtureSyncEnv, Get-TestFixtureSyncScript, Set-TestCostRules, Get-TestCostRequests, Get-TestCostOperations,
     Reset-TestCostFixture, Revoke-TestFixtureTokens, Get-TestFixtureIssued, Get-TestFixtureSecrets, Set-TestSubscriptions, Set-TestBlobProxy,
     Get-TestBlobProxyRequests, Get-TestElsewhereRequests

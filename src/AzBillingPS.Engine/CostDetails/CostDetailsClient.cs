@@ -34,11 +34,23 @@ public sealed class CostDetailsOptions
     /// <summary>How 5xx answers, timeouts and dropped connections are retried: the shared Cost Management policy by default.</summary>
     internal RetryPolicy Retry { get; init; } = RetryPolicy.CostManagement;
 
+    // The published limits (a 2022 Microsoft draft; docs/runbook.md): report requests per scope, polls per operation,
+    // subscription-scope requests per tenant (which stands for the billing account too: a subscription's account is not
+    // known without another call), billing-scope requests per billing account, and every call of one client application.
+
     public double ScopeCallsPerMinute { get; init; } = 2;
+
+    public int ScopeCallsPerHour { get; init; } = 10;
+
+    public int ScopeCallsPerDay { get; init; } = 50;
 
     public double PollsPerMinute { get; init; } = 2;
 
     public double SubscriptionCallsPerMinutePerTenant { get; init; } = 10;
+
+    public double BillingAccountCallsPerMinute { get; init; } = 5;
+
+    public double ClientCallsPerMinute { get; init; } = 30;
 
     /// <summary>The pacer to share; the process-wide one by default.</summary>
     internal RequestPacer? Pacer { get; init; }
@@ -118,6 +130,48 @@ public sealed class CostDetailsClient : IDisposable
     }
 
     /// <summary>
+    /// How long the first call (the POST) for <paramref name="request"/> would wait for the pacing now, nothing reserved:
+    /// a scheduler starts a report when this is zero, so reports are in flight as fast as the limits allow and no call
+    /// holds a slot far ahead of others (a poll, whose wait keeps the limits too).
+    /// </summary>
+    public TimeSpan NextRequestIn(CostReportRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return _pacer.Peek(PostLimits(request));
+    }
+
+    /// <summary>The limits a report request (POST) counts against: its scope's (per minute, hour and day), its tenant's or billing account's, its client's.</summary>
+    private List<PaceLimit> PostLimits(CostReportRequest request)
+    {
+        string tenant = _tokens.TenantId ?? _tokens.ClientId ?? "tenant";
+        string scope = request.Scope.ToLowerInvariant();
+        var limits = new List<PaceLimit>
+        {
+            PaceLimit.PerMinute("scope|" + tenant + "|" + scope, _options.ScopeCallsPerMinute),
+            new("scope-hour|" + tenant + "|" + scope, _options.ScopeCallsPerHour, TimeSpan.FromHours(1)),
+            new("scope-day|" + tenant + "|" + scope, _options.ScopeCallsPerDay, TimeSpan.FromDays(1)),
+            ClientLimit(),
+        };
+        string[] p = scope.TrimStart('/').Split('/');
+        if (p.Length >= 2 && p[0] == "subscriptions")
+        {
+            limits.Add(PaceLimit.PerMinute("subscriptions|" + tenant, _options.SubscriptionCallsPerMinutePerTenant));
+        }
+        else
+        {
+            // A billing scope names its account (billingAccounts/{id}/...); an EA department or enrollment account does
+            // not, so those count against one account per tenant.
+            string account = p.Length >= 4 && p[0] == "providers" && p[2] == "billingaccounts" ? p[3] : "(unnamed)";
+            limits.Add(PaceLimit.PerMinute("billing|" + tenant + "|" + account, _options.BillingAccountCallsPerMinute));
+        }
+
+        return limits;
+    }
+
+    /// <summary>Every call of the client application (report requests and polls alike), whichever tenant it calls.</summary>
+    private PaceLimit ClientLimit() => PaceLimit.PerMinute("client|" + (_tokens.ClientId ?? _tokens.TenantId ?? "client"), _options.ClientCallsPerMinute);
+
+    /// <summary>
     /// Requests one report and waits for it. Returns a Completed or NoDataFound result; throws EngineException
     /// (PermissionDenied, NotFound, Unsupported, ServiceError, AuthenticationFailed, Throttled, Timeout) otherwise.
     /// </summary>
@@ -132,9 +186,12 @@ public sealed class CostDetailsClient : IDisposable
     private sealed class Run(CostDetailsClient client, CostReportRequest request, IEngineLog log, IProgress<EngineProgress>? progress, int progressId, CancellationToken ct)
     {
         private readonly string _what = Describe(request);
-        private readonly DateTimeOffset _requestedAt = DateTimeOffset.UtcNow;
         private readonly string _activity = "Cost report " + Describe(request);
-        private DateTimeOffset _deadline;
+        private DateTimeOffset _requestedAt = DateTimeOffset.UtcNow;
+        private DateTimeOffset _deadline = DateTimeOffset.MaxValue;
+
+        /// <summary>Whether the first call has gone out: -Timeout counts from then, not from the wait for a pacing slot before it.</summary>
+        private bool _started;
         private AccessTokenInfo? _token;
         private bool _refreshed;
         private int _transient;
@@ -144,13 +201,12 @@ public sealed class CostDetailsClient : IDisposable
 
         public async Task<CostReportResult> ExecuteAsync()
         {
-            _deadline = _requestedAt + Options.Timeout;
             Uri rm = client._tokens.ResourceManagerUrl;
             var post = new Uri(rm, EscapePath(request.Scope) + ProviderPath + "generateCostDetailsReport?api-version=" + Uri.EscapeDataString(request.ApiVersion));
             string body = BuildBody(request);
             Report("Requesting the report");
             log.Verbose($"POST {post.AbsoluteUri} {body}");
-            HttpResponseMessage response = await SendAsync(HttpMethod.Post, post, body, PostLimits()).ConfigureAwait(false);
+            HttpResponseMessage response = await SendAsync(HttpMethod.Post, post, body, client.PostLimits(request)).ConfigureAwait(false);
             Uri? location = null;
             int polls = 0;
             while (true)
@@ -244,32 +300,19 @@ public sealed class CostDetailsClient : IDisposable
             }
         }
 
-        private IEnumerable<(string, double)> PostLimits()
-        {
-            string tenant = client._tokens.TenantId ?? client._tokens.ClientId ?? "tenant";
-            yield return ("scope|" + tenant + "|" + request.Scope, Options.ScopeCallsPerMinute);
-            if (request.Scope.StartsWith("/subscriptions/", StringComparison.Ordinal))
-            {
-                yield return ("subscriptions|" + tenant, Options.SubscriptionCallsPerMinutePerTenant);
-            }
-        }
-
-        private IEnumerable<(string, double)> PollLimits(Uri location)
-        {
-            yield return ("poll|" + location.GetLeftPart(UriPartial.Path).ToLowerInvariant(), Options.PollsPerMinute);
-        }
+        private List<PaceLimit> PollLimits(Uri location)
+            => [PaceLimit.PerMinute("poll|" + location.GetLeftPart(UriPartial.Path).ToLowerInvariant(), Options.PollsPerMinute), client.ClientLimit()];
 
         /// <summary>Sends one call, retrying what is worth retrying: 429/503 after the service's wait, other 5xx and dropped calls with back-off, 401 once after a token renewal.</summary>
-        private async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri uri, string? body, IEnumerable<(string, double)> limits)
+        private async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri uri, string? body, List<PaceLimit> limitList)
         {
-            var limitList = limits.ToList();
             int redirects = 0;
             while (true)
             {
                 TimeSpan paced = client._pacer.Reserve(limitList);
                 if (paced > TimeSpan.Zero)
                 {
-                    if (DateTimeOffset.UtcNow + paced > _deadline)
+                    if (_started && DateTimeOffset.UtcNow + paced > _deadline)
                     {
                         throw Fail(EngineErrorKind.Timeout, $"The report for {_what} did not complete within {Seconds(Options.Timeout)} (-Timeout); the next call would have to wait {Seconds(paced)} to stay under the API's rate limits.", null, null);
                     }
@@ -277,6 +320,13 @@ public sealed class CostDetailsClient : IDisposable
                     log.Verbose($"Pacing: waiting {Seconds(paced)} before the next call for {request.Scope}, to stay under Cost Management's published rate limits.");
                     Report($"Pacing: next call in {Seconds(paced)}");
                     await Task.Delay(paced, ct).ConfigureAwait(false);
+                }
+
+                if (!_started)
+                {
+                    _started = true;
+                    _requestedAt = DateTimeOffset.UtcNow;
+                    _deadline = _requestedAt + Options.Timeout;
                 }
 
                 // The provider hands back its current token, renewed when fewer than five minutes remain.

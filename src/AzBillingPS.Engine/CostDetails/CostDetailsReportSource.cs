@@ -11,6 +11,12 @@ public interface ICostReportSource
 {
     /// <summary>Requests one report and waits for it; see <see cref="CostDetailsClient.RequestAsync"/>.</summary>
     Task<CostReportResult> RequestAsync(CostReportRequest request, IEngineLog log, IProgress<EngineProgress>? progress, int progressId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// How long the first call for <paramref name="request"/> would wait for the source's pacing if it were started now
+    /// (nothing reserved; zero when it could go at once). A scheduler starts reports as this allows.
+    /// </summary>
+    TimeSpan NextRequestIn(CostReportRequest request) => TimeSpan.Zero;
 }
 
 /// <summary>The Cost Details client as a report source: one client (one identity), shared by every report it requests.</summary>
@@ -25,6 +31,8 @@ public sealed class CostDetailsReportSource : ICostReportSource, IDisposable
 
     public Task<CostReportResult> RequestAsync(CostReportRequest request, IEngineLog log, IProgress<EngineProgress>? progress, int progressId, CancellationToken cancellationToken)
         => _client.RequestAsync(request, log, progress, progressId, cancellationToken);
+
+    public TimeSpan NextRequestIn(CostReportRequest request) => _client.NextRequestIn(request);
 
     public void Dispose() => _client.Dispose();
 }

@@ -170,7 +170,11 @@ internal sealed class CostDataReader : CostRowReader
             Text[o] = null;
         }
 
-        CheckPeriod(file.Path, line, "line", file.RawNames[file.DateIndex], " Give -From/-To that cover the file, or leave them out to use the file's own dates.");
+        if (file.DateIndex >= 0)
+        {
+            // Datasets without a period column (the price sheet, the reservation datasets) have no dates to check.
+            CheckPeriod(file.Path, line, "line", file.RawNames[file.DateIndex], " Give -From/-To that cover the file, or leave them out to use the file's own dates.");
+        }
     }
 
     protected override string Where(int ordinal)

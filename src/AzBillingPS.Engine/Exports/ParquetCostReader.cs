@@ -22,10 +22,13 @@ namespace AzBillingPS.Engine.Exports;
 /// DOUBLE through its shortest round-trip text), a bad value or a row outside the period failing the load with the file,
 /// row and column.
 /// <para>Parquet.Net decodes a whole column of a row group at a time, so holding a decoded row group would make memory
-/// follow the export's row-group size (about 2 KB a FOCUS row). Instead each row group is decoded column by column, by
-/// two readers at once, into a spool file in a private folder (UTF-8 text, values as their bytes), and its rows are read
-/// back through a small buffer per column while the next row group decodes into the other of two spool slots: the
-/// database takes rows while Parquet decodes, and memory holds one column being decoded per reader, not a row group.</para>
+/// follow the export's row-group size (about 2 KB a FOCUS row). Instead each row group is decoded column by column, on
+/// one background thread, into a spool file in a private folder (UTF-8 text, values as their bytes), and its rows are
+/// read back through a small buffer per column while the next row group decodes into the other of two spool slots: the
+/// database takes rows while Parquet decodes, and memory holds one column being decoded, not a row group. Text and
+/// byte-array decimals are taken from Parquet.Net as the file's bytes (see <see cref="RawByteFields"/>). One decoding
+/// thread is enough: it decodes several times faster than a database takes the rows, and a second one would only hold
+/// a second decoded column (measured: 40 MB more at the peak, no faster on two cores).</para>
 /// </summary>
 internal sealed class ParquetCostReader : CostRowReader
 {
@@ -35,14 +38,16 @@ internal sealed class ParquetCostReader : CostRowReader
     private readonly byte[][] _converted;
     private readonly bool[] _json;
 
-    private Stream? _stream;
-    private ParquetReader? _reader;
-    private readonly List<(Stream Stream, ParquetReader Reader)> _helpers = new();
-    private ParquetColumn[][] _partitions = Array.Empty<ParquetColumn[]>();
+    private ParquetFile? _file;
+    private ParquetFile? _next;
+    private (int Index, System.Runtime.ExceptionServices.ExceptionDispatchInfo Error)? _nextError;
     private long _allocatedAtCollect;
     private readonly SpoolSlot[] _slots = new SpoolSlot[2];
+    private int _readSlot = 1;
     private Task? _decoding;
+    private ParquetFile? _decodingFile;
     private int _decodingGroup = -1;
+    private int _decodingSlot = -1;
     private string? _spoolFolder;
     private bool _ownSpoolFolder;
     private int _group = -1;
@@ -50,7 +55,6 @@ internal sealed class ParquetCostReader : CostRowReader
     private int _row;
     private long _rowsInFile;
     private ParquetColumn[] _active = Array.Empty<ParquetColumn>();
-    private readonly Dictionary<string, ParquetColumn> _buffers = new(StringComparer.Ordinal);
     private long _bytesDone;
 
     public ParquetCostReader(IReadOnlyList<CostFileHeader> files, IReadOnlyList<CostColumn> dataColumns, LineageValues lineage, CancellationToken cancellationToken)
@@ -127,7 +131,7 @@ internal sealed class ParquetCostReader : CostRowReader
         while (true)
         {
             Cancellation.ThrowIfCancellationRequested();
-            if (_reader is null && !OpenNext())
+            if (_file is null && !OpenNext())
             {
                 return false;
             }
@@ -140,7 +144,7 @@ internal sealed class ParquetCostReader : CostRowReader
                 return true;
             }
 
-            if (_group + 1 < _reader!.RowGroupCount)
+            if (_group + 1 < _file!.Reader.RowGroupCount)
             {
                 NextGroup();
                 continue;
@@ -158,98 +162,131 @@ internal sealed class ParquetCostReader : CostRowReader
             return false;
         }
 
-        CostFileHeader file = Files[FileIndex];
-        _stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.RandomAccess);
-        try
+        EnsureSpool();
+        ParquetFile file;
+        if (_next is not null && _next.Index == FileIndex)
         {
-            _reader = Task.Run(() => ParquetReader.CreateAsync(_stream, ReaderOptions, true, Cancellation)).GetAwaiter().GetResult();
+            file = _next; // opened, and its first row group decoding, while the file before it was read
+            _next = null;
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException or IndexOutOfRangeException)
+        else if (_nextError is { } failed && failed.Index == FileIndex)
         {
-            throw new EngineException(EngineErrorKind.CsvBadHeader, $"{file.Path}: not a Parquet file the module can read: {e.Message}", e) { FilePath = file.Path };
+            _nextError = null;
+            failed.Error.Throw();
+            throw new InvalidOperationException(); // not reached
         }
-
-        // A row group's columns are decoded by up to two readers at once, each on its own stream over the file, the costly
-        // string columns spread evenly between them (decoding is most of what reading Parquet costs).
-        int readers = Math.Clamp(Environment.ProcessorCount, 1, MaxReaders);
-        var schemas = new List<DataField[]> { _reader.Schema.GetDataFields() };
-        for (int k = 1; k < readers; k++)
+        else
         {
-            var stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.RandomAccess);
-            try
-            {
-                ParquetReader helper = Task.Run(() => ParquetReader.CreateAsync(stream, ReaderOptions, true, Cancellation)).GetAwaiter().GetResult();
-                _helpers.Add((stream, helper));
-                schemas.Add(helper.Schema.GetDataFields());
-            }
-            catch
-            {
-                stream.Dispose();
-                throw;
-            }
+            file = OpenFile(FileIndex);
         }
 
-        DataField[] fields = schemas[0];
-        var active = new List<ParquetColumn>();
-        var parts = Enumerable.Range(0, readers).Select(_ => new List<ParquetColumn>()).ToArray();
-        int heavy = 0;
-        int light = 0;
-        var mapped = new HashSet<int>();
-        for (int i = 0; i < fields.Length; i++)
-        {
-            CostColumn column = file.Columns[i];
-            int ordinal = OrdinalOf(column.Name);
-            mapped.Add(ordinal);
-            string key = string.Create(CultureInfo.InvariantCulture, $"{ordinal}:{fields[i].ClrType.FullName}:{fields[i].IsNullable}");
-            if (!_buffers.TryGetValue(key, out ParquetColumn? buffer))
-            {
-                buffer = ParquetColumn.For(fields[i].ClrType, fields[i].IsNullable, ordinal, column.Type);
-                _buffers[key] = buffer;
-            }
-
-            int part = buffer.HeavyToRead ? heavy++ % readers : light++ % readers;
-            buffer.Bind(schemas[part][i], file.RawNames[i]);
-            active.Add(buffer);
-            parts[part].Add(buffer);
-        }
-
-        _partitions = parts.Select(p => p.ToArray()).ToArray();
-
+        _file = file;
         for (int o = 0; o < DataCount; o++)
         {
-            if (!mapped.Contains(o))
+            if (!file.Mapped.Contains(o))
             {
                 Nulls[o] = true; // a column of the unit this file lacks
             }
         }
 
-        _active = active.ToArray();
-        SetSourceFile(file.Path);
+        _active = file.Columns;
+        SetSourceFile(file.Header.Path);
         _group = -1;
         _groupRows = 0;
         _row = -1;
         _rowsInFile = 0;
-        EnsureSpool();
-        if (_reader.RowGroupCount > 0)
+        if (file.Reader.RowGroupCount > 0 && !IsDecoding(file, 0))
         {
-            StartDecoding(0);
+            StartDecoding(file, 0);
         }
 
         return true;
     }
 
+    /// <summary>Opens a Parquet file of the unit and binds its columns to the unit's (each file has its own column readers).</summary>
+    private ParquetFile OpenFile(int index)
+    {
+        CostFileHeader header = Files[index];
+        var stream = new FileStream(header.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.RandomAccess);
+        ParquetReader reader;
+        try
+        {
+            reader = Task.Run(() => ParquetReader.CreateAsync(stream, ReaderOptions, true, Cancellation)).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException or IndexOutOfRangeException)
+        {
+            stream.Dispose();
+            throw new EngineException(EngineErrorKind.CsvBadHeader, $"{header.Path}: not a Parquet file the module can read: {e.Message}", e) { FilePath = header.Path };
+        }
+
+        DataField[] fields = reader.Schema.GetDataFields();
+        DataField?[] rawFields = RawByteFields(reader, fields);
+        var columns = new ParquetColumn[fields.Length];
+        var mapped = new HashSet<int>();
+        for (int i = 0; i < fields.Length; i++)
+        {
+            CostColumn column = header.Columns[i];
+            int ordinal = OrdinalOf(column.Name);
+            mapped.Add(ordinal);
+            ParquetColumn c = rawFields[i] is not null && fields[i].ClrType == typeof(decimal)
+                ? new RawDecimalColumn(ordinal, column.Type, fields[i] is DecimalDataField d ? d.Scale : 0)
+                : ParquetColumn.For(fields[i].ClrType, fields[i].IsNullable, ordinal, column.Type);
+            c.Bind(fields[i], rawFields[i], header.RawNames[i]);
+            columns[i] = c;
+        }
+
+        return new ParquetFile(index, header, stream, reader, columns, mapped);
+    }
+
+    /// <summary>
+    /// For each column stored as bytes (text, and decimals kept as fixed-length or variable byte arrays), a field of bytes
+    /// at the same path, so that Parquet.Net hands the column's values over as the file's bytes: text as UTF-8, not
+    /// decoded to characters (a fresh array per value) and encoded back; decimals as their big-endian unscaled integer,
+    /// not through Parquet.Net's BigInteger arithmetic (several allocations and a division per value). Null for the
+    /// other columns, which are read as their own type.
+    /// </summary>
+    private static DataField?[] RawByteFields(ParquetReader reader, DataField[] fields)
+    {
+        var physical = new Dictionary<string, Parquet.Meta.Type?>(StringComparer.Ordinal);
+        foreach (Parquet.Meta.SchemaElement element in reader.Metadata?.Schema.Skip(1) ?? Enumerable.Empty<Parquet.Meta.SchemaElement>())
+        {
+            physical[element.Name] = element.Type;
+        }
+
+        var raw = new DataField?[fields.Length];
+        for (int i = 0; i < fields.Length; i++)
+        {
+            DataField f = fields[i];
+            bool bytes = physical.TryGetValue(f.Name, out Parquet.Meta.Type? type) && type is Parquet.Meta.Type.BYTE_ARRAY or Parquet.Meta.Type.FIXED_LEN_BYTE_ARRAY;
+            if (bytes && (f.ClrType == typeof(string) || f.ClrType == typeof(ReadOnlyMemory<char>) || f.ClrType == typeof(decimal)))
+            {
+                raw[i] = new DataField(f.Name, typeof(byte[]), isNullable: f.IsNullable);
+            }
+        }
+
+        DataField[] attached = raw.Where(f => f is not null).ToArray()!;
+        if (attached.Length > 0)
+        {
+            _ = new ParquetSchema(attached); // gives each field its path and definition level, as the file's columns have them
+        }
+
+        return raw;
+    }
+
     /// <summary>
     /// Moves to the next row group: waits for its decoding (started while the previous group was being read), starts
-    /// decoding the one after it into the other spool slot, and points every column at this group's spooled values.
-    /// Reading a group from its spool while the next one decodes lets the database take rows while Parquet decodes.
+    /// decoding the one after it into the other spool slot (after a file's last group, the next file's first one), and
+    /// points every column at this group's spooled values. Reading a group from its spool while the next one decodes
+    /// lets the database take rows while Parquet decodes, across the files of the unit too.
     /// </summary>
     private void NextGroup()
     {
-        CostFileHeader file = Files[FileIndex];
+        ParquetFile file = _file!;
         int group = _group + 1;
-        if (_decodingGroup != group)
+        if (!IsDecoding(file, group))
         {
-            StartDecoding(group);
+            StopDecoding();
+            StartDecoding(file, group);
         }
 
         try
@@ -258,15 +295,18 @@ internal sealed class ParquetCostReader : CostRowReader
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException or IndexOutOfRangeException)
         {
-            throw new EngineException(EngineErrorKind.CsvBadValue, $"{file.Path}: row group {group + 1} cannot be read: {e.Message}", e) { FilePath = file.Path };
+            throw new EngineException(EngineErrorKind.CsvBadValue, $"{file.Header.Path}: row group {group + 1} cannot be read: {e.Message}", e) { FilePath = file.Header.Path };
         }
         finally
         {
+            _readSlot = _decodingSlot;
             _decoding = null;
+            _decodingFile = null;
             _decodingGroup = -1;
+            _decodingSlot = -1;
         }
 
-        SpoolSlot slot = _slots[group % 2];
+        SpoolSlot slot = _slots[_readSlot];
         _group = group;
         _rowsInFile += _groupRows > 0 ? _groupRows : 0;
         _groupRows = slot.Rows;
@@ -276,63 +316,84 @@ internal sealed class ParquetCostReader : CostRowReader
             column.Rewind(slot);
         }
 
-        if (group + 1 < _reader!.RowGroupCount)
+        if (group + 1 < file.Reader.RowGroupCount)
         {
-            StartDecoding(group + 1);
+            StartDecoding(file, group + 1);
+        }
+        else
+        {
+            OpenNextAhead();
         }
     }
 
-    /// <summary>Starts decoding a row group into its spool slot (the one the group before the previous one used).</summary>
-    private void StartDecoding(int group)
+    /// <summary>
+    /// While a file's last row group is read, opens the next file and starts decoding its first group, so that the
+    /// database does not wait for it. What opening it hits is raised when the next file is reached, not before the rows
+    /// of this one are read.
+    /// </summary>
+    private void OpenNextAhead()
     {
-        SpoolSlot slot = _slots[group % 2];
-        ParquetReader[] readers = new[] { _reader! }.Concat(_helpers.Select(h => h.Reader)).ToArray();
-        ParquetColumn[][] partitions = _partitions;
-        string path = CurrentFile ?? string.Empty;
+        int index = FileIndex + 1;
+        if (index >= Files.Count || _next is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            _next = OpenFile(index);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _nextError = (index, System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e));
+            return;
+        }
+
+        if (_next.Reader.RowGroupCount > 0)
+        {
+            StartDecoding(_next, 0);
+        }
+    }
+
+    private bool IsDecoding(ParquetFile file, int group) => _decoding is not null && ReferenceEquals(_decodingFile, file) && _decodingGroup == group;
+
+    /// <summary>Starts decoding a row group into the spool slot that is not being read.</summary>
+    private void StartDecoding(ParquetFile file, int group)
+    {
+        int target = _readSlot == 0 ? 1 : 0;
+        SpoolSlot slot = _slots[target];
+        ParquetReader reader = file.Reader;
+        ParquetColumn[] columns = file.Columns;
+        DecodeBuffers buffers = file.Buffers;
+        string path = file.Header.Path;
         CancellationToken ct = Cancellation;
+        _decodingFile = file;
         _decodingGroup = group;
+        _decodingSlot = target;
         _decoding = Task.Run(async () =>
         {
-            var groups = new ParquetRowGroupReader[partitions.Length];
-            try
+            using ParquetRowGroupReader rowGroup = reader.OpenRowGroupReader(group);
+            long count = rowGroup.RowCount;
+            if (count > int.MaxValue)
             {
-                for (int k = 0; k < groups.Length; k++)
-                {
-                    groups[k] = readers[k].OpenRowGroupReader(group);
-                }
-
-                long count = groups[0].RowCount;
-                if (count > int.MaxValue)
-                {
-                    throw new EngineException(EngineErrorKind.CsvBadValue, $"{path}: row group {group + 1} has {count:N0} rows, more than the module reads at once.") { FilePath = path };
-                }
-
-                slot.Begin((int)count);
-                await Task.WhenAll(Enumerable.Range(0, groups.Length).Select(k => Task.Run(async () =>
-                {
-                    SpoolWriter writer = slot.Writer(k);
-                    foreach (ParquetColumn column in partitions[k])
-                    {
-                        long start = writer.Position;
-                        await column.DecodeAsync(groups[k], (int)count, writer, ct).ConfigureAwait(false);
-                        slot.SetRegion(column, k, start, writer.Position);
-                        CollectWhenLarge();
-                    }
-
-                    writer.Flush();
-                }, ct))).ConfigureAwait(false);
+                throw new EngineException(EngineErrorKind.CsvBadValue, $"{path}: row group {group + 1} has {count:N0} rows, more than the module reads at once.") { FilePath = path };
             }
-            finally
+
+            slot.Begin((int)count);
+            SpoolWriter writer = slot.Writer;
+            foreach (ParquetColumn column in columns)
             {
-                foreach (ParquetRowGroupReader? g in groups)
-                {
-                    g?.Dispose();
-                }
+                long start = writer.Position;
+                await column.DecodeAsync(rowGroup, (int)count, writer, buffers, ct).ConfigureAwait(false);
+                slot.SetRegion(column, start, writer.Position);
+                CollectWhenLarge();
             }
+
+            writer.Flush();
         }, ct);
     }
 
-    /// <summary>The spool: a private folder with two slots, each a file per decoding reader.</summary>
+    /// <summary>The spool: a private folder with two slots, a file each.</summary>
     private void EnsureSpool()
     {
         if (_slots[0] is not null)
@@ -345,7 +406,7 @@ internal sealed class ParquetCostReader : CostRowReader
         _ownSpoolFolder = true;
         for (int i = 0; i < _slots.Length; i++)
         {
-            _slots[i] = new SpoolSlot(Path.Combine(_spoolFolder, string.Create(CultureInfo.InvariantCulture, $"slot{i}")), MaxReaders);
+            _slots[i] = new SpoolSlot(Path.Combine(_spoolFolder, string.Create(CultureInfo.InvariantCulture, $"slot{i}.spool")));
         }
     }
 
@@ -354,7 +415,9 @@ internal sealed class ParquetCostReader : CostRowReader
     {
         Task? pending = _decoding;
         _decoding = null;
+        _decodingFile = null;
         _decodingGroup = -1;
+        _decodingSlot = -1;
         if (pending is null)
         {
             return;
@@ -369,9 +432,6 @@ internal sealed class ParquetCostReader : CostRowReader
             // The load is already failing or finished; what the decoding hit does not matter any more.
         }
     }
-
-    /// <summary>Decoding readers at once over one file (each holds one column's characters while it decodes).</summary>
-    private const int MaxReaders = 2;
 
     /// <summary>Bytes allocated while a row group is decoded after which the garbage is collected (see CollectWhenLarge).</summary>
     private const long CollectAfterBytes = 64L << 20;
@@ -393,28 +453,20 @@ internal sealed class ParquetCostReader : CostRowReader
 
     protected override void CloseCurrent()
     {
-        StopDecoding();
-        foreach (ParquetColumn column in _active)
+        if (_file is null)
         {
-            column.Release();
+            return;
         }
 
-        if (_reader is not null)
+        if (ReferenceEquals(_decodingFile, _file))
         {
-            _bytesDone += _stream?.Length ?? 0;
-            _reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            _reader = null;
+            StopDecoding(); // the next file's first group, decoding ahead, goes on
         }
 
-        _stream?.Dispose();
-        _stream = null;
-        foreach ((Stream stream, ParquetReader reader) in _helpers)
-        {
-            reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            stream.Dispose();
-        }
-
-        _helpers.Clear();
+        _bytesDone += _file.Stream.Length;
+        _file.Dispose();
+        _file = null;
+        _active = Array.Empty<ParquetColumn>();
     }
 
     private void Store()
@@ -489,6 +541,9 @@ internal sealed class ParquetCostReader : CostRowReader
     public override void Close()
     {
         base.Close();
+        StopDecoding();
+        _next?.Dispose();
+        _next = null;
         foreach (SpoolSlot? slot in _slots)
         {
             slot?.Dispose();
@@ -515,19 +570,43 @@ internal abstract class ParquetColumn(int ordinal, CostColumnType target)
 
     public DataField Field { get; private set; } = null!;
 
+    /// <summary>The column as a field of bytes (see ParquetCostReader.RawByteFields), or null when read as its own type.</summary>
+    public DataField? BytesField { get; private set; }
+
     public string Raw { get; private set; } = string.Empty;
 
     /// <summary>Where the rows read their values of the current row group from.</summary>
     protected SpoolCursor Cursor { get; } = new();
 
-    public void Bind(DataField field, string raw)
+    public void Bind(DataField field, DataField? bytesField, string raw)
     {
         Field = field;
+        BytesField = bytesField;
         Raw = raw;
     }
 
-    /// <summary>Decodes the column of a row group and writes its values to <paramref name="writer"/>.</summary>
-    public abstract ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, CancellationToken cancellationToken);
+    /// <summary>
+    /// The column's values of a row group as the file's bytes (<see cref="BytesField"/>): the non-null values in order,
+    /// and per row its definition level, a row being null when that is below <c>Defined</c> (a required column: every
+    /// row's level is 0 and so is Defined).
+    /// </summary>
+    protected async ValueTask<(ReadOnlyMemory<byte>[] Values, int[] Definitions, int Defined)> ReadBytesAsync(ParquetRowGroupReader group, int rows, DecodeBuffers buffers, CancellationToken cancellationToken)
+    {
+        DataField field = BytesField ?? throw new InvalidOperationException($"Column '{Raw}' is not read as bytes.");
+        ReadOnlyMemory<byte>[] values = buffers.Get<ReadOnlyMemory<byte>>(rows);
+        int[] definitions = buffers.Get<int>(rows);
+        int defined = field.MaxDefinitionLevel;
+        if (defined == 0)
+        {
+            Array.Clear(definitions, 0, rows);
+        }
+
+        await group.ReadRawAsync<ReadOnlyMemory<byte>>(field, values.AsMemory(0, rows), defined > 0 ? definitions.AsMemory(0, rows) : (Memory<int>?)null, null, cancellationToken).ConfigureAwait(false);
+        return (values, definitions, defined);
+    }
+
+    /// <summary>Decodes the column of a row group into <paramref name="buffers"/> (its reader's) and writes its values to <paramref name="writer"/>.</summary>
+    public abstract ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, DecodeBuffers buffers, CancellationToken cancellationToken);
 
     /// <summary>Points the column at its values of the row group a slot holds.</summary>
     public void Rewind(SpoolSlot slot) => slot.Open(this, Cursor);
@@ -540,9 +619,6 @@ internal abstract class ParquetColumn(int ordinal, CostColumnType target)
 
     /// <summary>Lets go of the buffers (at the end of a file).</summary>
     public virtual void Release() => Cursor.Release();
-
-    /// <summary>Costly to decode (strings): spread evenly over the readers that decode a row group's columns at once.</summary>
-    public virtual bool HeavyToRead => false;
 
     public static ParquetColumn For(Type clr, bool nullable, int ordinal, CostColumnType target)
     {
@@ -586,88 +662,56 @@ internal sealed class StringColumn(int ordinal, CostColumnType target) : Parquet
 {
     private const int Null = -1;
     private const int Same = -2;
-    private ReadOnlyMemory<char>[] _chars = Array.Empty<ReadOnlyMemory<char>>();
-    private int[] _definitions = Array.Empty<int>();
-    private byte[] _scratch = new byte[256];
     private byte[] _value = new byte[256];
     private int _valueLength = -1;
+    private bool _null;
 
-    public override async ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, CancellationToken cancellationToken)
+    public override async ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, DecodeBuffers buffers, CancellationToken cancellationToken)
     {
-        if (_chars.Length < rows)
-        {
-            _chars = new ReadOnlyMemory<char>[rows];
-            _definitions = new int[rows];
-        }
-
-        bool nullable = Field.IsNullable;
-        int defined = Math.Max(1, Field.MaxDefinitionLevel);
-        if (Field.ClrType == typeof(string))
-        {
-            // A reader that surfaces strings as System.String: the same layout, one string per value.
-            var strings = new string?[rows];
-            await group.ReadAsync(Field, strings.AsMemory()!, null, cancellationToken).ConfigureAwait(false);
-            int count = 0;
-            for (int i = 0; i < rows; i++)
-            {
-                _definitions[i] = strings[i] is null ? 0 : 1;
-                if (strings[i] is string v)
-                {
-                    _chars[count++] = v.AsMemory();
-                }
-            }
-
-            nullable = true;
-            defined = 1;
-        }
-        else
-        {
-            await group.ReadRawAsync<ReadOnlyMemory<char>>(Field, _chars.AsMemory(0, rows), nullable ? _definitions.AsMemory(0, rows) : null, null, cancellationToken).ConfigureAwait(false);
-        }
-
+        (ReadOnlyMemory<byte>[] values, int[] definitions, int defined) = await ReadBytesAsync(group, rows, buffers, cancellationToken).ConfigureAwait(false);
         int cursor = 0;
-        ReadOnlySpan<char> previous = default;
+        ReadOnlySpan<byte> previous = default;
         bool any = false;
         for (int row = 0; row < rows; row++)
         {
-            if (nullable && _definitions[row] < defined)
+            if (definitions[row] < defined)
             {
                 writer.WriteInt32(Null);
                 continue;
             }
 
-            ReadOnlySpan<char> value = _chars[cursor++].Span;
+            ReadOnlySpan<byte> value = values[cursor++].Span;
             if (any && value.SequenceEqual(previous))
             {
                 writer.WriteInt32(Same);
                 continue;
             }
 
-            int max = System.Text.Encoding.UTF8.GetMaxByteCount(value.Length);
-            if (_scratch.Length < max)
-            {
-                _scratch = new byte[Math.Max(max, _scratch.Length * 2)];
-            }
-
-            int n = System.Text.Encoding.UTF8.GetBytes(value, _scratch);
-            writer.WriteInt32(n);
-            writer.WriteBytes(_scratch.AsSpan(0, n));
             previous = value;
             any = true;
+            if (!System.Text.Unicode.Utf8.IsValid(value))
+            {
+                // Not UTF-8: as a reader of characters would have it, each bad sequence a replacement character.
+                value = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(value));
+            }
+
+            writer.WriteInt32(value.Length);
+            writer.WriteBytes(value);
         }
 
-        Array.Clear(_chars, 0, rows); // the characters go now, not with the next group
+        Array.Clear(values, 0, rows); // the bytes go now, not with the next column
     }
 
-    public override string Describe() => _valueLength < 0 ? string.Empty : System.Text.Encoding.UTF8.GetString(_value, 0, _valueLength);
+    public override string Describe() => _null || _valueLength < 0 ? string.Empty : System.Text.Encoding.UTF8.GetString(_value, 0, _valueLength);
 
     public override bool Store(ParquetCostReader reader)
     {
         int o = Ordinal;
         int length = Cursor.ReadInt32();
-        if (length == Null)
+        _null = length == Null;
+        if (_null)
         {
-            _valueLength = -1;
+            // The last value is kept: a value after the null that equals it is spooled as Same.
             reader.Nulls[o] = true;
             return true;
         }
@@ -709,38 +753,23 @@ internal sealed class StringColumn(int ordinal, CostColumnType target) : Parquet
                 return true;
         }
     }
-
-    public override void Release()
-    {
-        base.Release();
-        _chars = Array.Empty<ReadOnlyMemory<char>>();
-        _definitions = Array.Empty<int>();
-    }
-
-    public override bool HeavyToRead => true;
 }
 
 /// <summary>A typed column (decimal, double, integer, timestamp, boolean, ...): each value spooled as its bytes.</summary>
-internal sealed class ValueColumn<T>(int ordinal, CostColumnType target, bool nullable) : ParquetColumn(ordinal, target)
+internal class ValueColumn<T>(int ordinal, CostColumnType target, bool nullable) : ParquetColumn(ordinal, target)
     where T : unmanaged
 {
-    private T?[] _nullable = Array.Empty<T?>();
-    private T[] _plain = Array.Empty<T>();
     private T? _current;
 
-    public override async ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, CancellationToken cancellationToken)
+    public override async ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, DecodeBuffers buffers, CancellationToken cancellationToken)
     {
         if (nullable)
         {
-            if (_nullable.Length < rows)
-            {
-                _nullable = new T?[rows];
-            }
-
-            await group.ReadAsync<T>(Field, _nullable.AsMemory(0, rows), null, cancellationToken).ConfigureAwait(false);
+            T?[] values = buffers.Get<T?>(rows);
+            await group.ReadAsync<T>(Field, values.AsMemory(0, rows), null, cancellationToken).ConfigureAwait(false);
             for (int row = 0; row < rows; row++)
             {
-                if (_nullable[row] is T v)
+                if (values[row] is T v)
                 {
                     writer.WriteByte(1);
                     writer.Write(v);
@@ -753,15 +782,11 @@ internal sealed class ValueColumn<T>(int ordinal, CostColumnType target, bool nu
         }
         else
         {
-            if (_plain.Length < rows)
-            {
-                _plain = new T[rows];
-            }
-
-            await group.ReadAsync<T>(Field, _plain.AsMemory(0, rows), null, cancellationToken).ConfigureAwait(false);
+            T[] values = buffers.Get<T>(rows);
+            await group.ReadAsync<T>(Field, values.AsMemory(0, rows), null, cancellationToken).ConfigureAwait(false);
             for (int row = 0; row < rows; row++)
             {
-                writer.Write(_plain[row]);
+                writer.Write(values[row]);
             }
         }
     }
@@ -938,65 +963,212 @@ internal sealed class ValueColumn<T>(int ordinal, CostColumnType target, bool nu
 }
 
 /// <summary>
-/// One of the reader's two spool slots: the decoded values of one row group, a file per decoding reader (private to the
-/// user, deleted when closed), and where each column's values lie in them. One slot is decoded into while the rows of
-/// the other are read, so memory holds neither group: only a column being decoded and a small buffer per column read.
+/// A decimal column stored as a byte array (fixed-length or not): each value's big-endian two's-complement unscaled
+/// integer read as the file has it and made a decimal exactly (<see cref="TryFromBigEndian"/>), spooled as
+/// <see cref="ValueColumn{T}"/> spools a nullable decimal.
 /// </summary>
-internal sealed class SpoolSlot : IDisposable
+internal sealed class RawDecimalColumn(int ordinal, CostColumnType target, int scale) : ValueColumn<decimal>(ordinal, target, nullable: true)
 {
-    private readonly string _prefix;
-    private readonly SpoolWriter?[] _files;
-    private readonly Dictionary<ParquetColumn, (int File, long Start, long End)> _regions = new();
-
-    public SpoolSlot(string prefix, int writers)
+    public override async ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, DecodeBuffers buffers, CancellationToken cancellationToken)
     {
-        _prefix = prefix;
-        _files = new SpoolWriter?[writers];
+        (ReadOnlyMemory<byte>[] values, int[] definitions, int defined) = await ReadBytesAsync(group, rows, buffers, cancellationToken).ConfigureAwait(false);
+        int cursor = 0;
+        for (int row = 0; row < rows; row++)
+        {
+            if (definitions[row] < defined)
+            {
+                writer.WriteByte(0);
+                continue;
+            }
+
+            ReadOnlySpan<byte> bytes = values[cursor++].Span;
+            if (!TryFromBigEndian(bytes, scale, out decimal value))
+            {
+                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"column '{Raw}', row {row + 1} of the row group: the decimal 0x{Convert.ToHexString(bytes)} (scale {scale}) is beyond what a decimal holds (28 digits after the point, 96 bits)."));
+            }
+
+            writer.WriteByte(1);
+            writer.Write(value);
+        }
+
+        Array.Clear(values, 0, rows);
     }
+
+    /// <summary>
+    /// The decimal whose unscaled value is the big-endian two's-complement integer <paramref name="bytes"/> and whose scale
+    /// is <paramref name="scale"/>, exactly, without trailing zeros (as Parquet.Net's own conversion gives it); false when
+    /// it does not fit a decimal (more than 96 bits once trailing zeros are dropped, or a scale over 28).
+    /// </summary>
+    internal static bool TryFromBigEndian(ReadOnlySpan<byte> bytes, int scale, out decimal value)
+    {
+        value = 0m;
+        if (bytes.IsEmpty)
+        {
+            return true;
+        }
+
+        if (bytes.Length > 16 || scale < 0)
+        {
+            return SlowFromBigEndian(bytes, scale, out value);
+        }
+
+        Int128 v = (sbyte)bytes[0]; // sign-extended
+        for (int i = 1; i < bytes.Length; i++)
+        {
+            v = (v << 8) | bytes[i];
+        }
+
+        if (v == Int128.MinValue)
+        {
+            return false;
+        }
+
+        bool negative = v < 0;
+        var m = (UInt128)(negative ? -v : v);
+        while (scale > 0 && (m > ulong.MaxValue ? m % 10 == 0 : (ulong)m % 10 == 0) && m != 0)
+        {
+            m /= 10;
+            scale--;
+        }
+
+        if (m == 0)
+        {
+            return true;
+        }
+
+        if (scale > 28 || (m >> 96) != 0)
+        {
+            return false;
+        }
+
+        value = new decimal((int)(uint)m, (int)(uint)(m >> 32), (int)(uint)(m >> 64), negative, (byte)scale);
+        return true;
+    }
+
+    private static bool SlowFromBigEndian(ReadOnlySpan<byte> bytes, int scale, out decimal value)
+    {
+        value = 0m;
+        var v = new System.Numerics.BigInteger(bytes, isUnsigned: false, isBigEndian: true);
+        while (scale > 0 && !v.IsZero && (v % 10).IsZero)
+        {
+            v /= 10;
+            scale--;
+        }
+
+        if (v.IsZero)
+        {
+            return true;
+        }
+
+        while (scale < 0)
+        {
+            v *= 10;
+            scale++;
+        }
+
+        bool negative = v.Sign < 0;
+        System.Numerics.BigInteger m = System.Numerics.BigInteger.Abs(v);
+        if (scale > 28 || m.GetBitLength() > 96)
+        {
+            return false;
+        }
+
+        var lo = (uint)(m & uint.MaxValue);
+        var mid = (uint)((m >> 32) & uint.MaxValue);
+        var hi = (uint)((m >> 64) & uint.MaxValue);
+        value = new decimal((int)lo, (int)mid, (int)hi, negative, (byte)scale);
+        return true;
+    }
+}
+
+/// <summary>One Parquet file of the unit, open: its reader, its columns bound to the unit's, the arrays it decodes into.</summary>
+internal sealed class ParquetFile(int index, CostFileHeader header, Stream stream, ParquetReader reader, ParquetColumn[] columns, HashSet<int> mapped) : IDisposable
+{
+    public int Index { get; } = index;
+
+    public CostFileHeader Header { get; } = header;
+
+    public Stream Stream { get; } = stream;
+
+    public ParquetReader Reader { get; } = reader;
+
+    /// <summary>The file's columns, in the file's order.</summary>
+    public ParquetColumn[] Columns { get; } = columns;
+
+    /// <summary>Ordinals (in the unit's columns) the file has.</summary>
+    public HashSet<int> Mapped { get; } = mapped;
+
+    public DecodeBuffers Buffers { get; } = new();
+
+    public void Dispose()
+    {
+        foreach (ParquetColumn column in Columns)
+        {
+            column.Release();
+        }
+
+        Reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        Stream.Dispose();
+    }
+}
+
+/// <summary>
+/// The arrays the decoding thread fills with a column of a row group, one column at a time, reused for every column of
+/// that type, not one per column (which would keep about 20 bytes of every value of the row group alive while the file
+/// is read, so memory would follow the export's row-group size).
+/// </summary>
+internal sealed class DecodeBuffers
+{
+    private readonly Dictionary<Type, Array> _arrays = new();
+
+    /// <summary>An array of at least <paramref name="rows"/> elements (its contents are whatever the last column left).</summary>
+    public T[] Get<T>(int rows)
+    {
+        if (_arrays.TryGetValue(typeof(T), out Array? array) && array.Length >= rows)
+        {
+            return (T[])array;
+        }
+
+        var made = new T[rows];
+        _arrays[typeof(T)] = made;
+        return made;
+    }
+}
+
+/// <summary>
+/// One of the reader's two spool slots: the decoded values of one row group in a file (private to the user, deleted when
+/// closed), and where each column's values lie in it. One slot is decoded into while the rows of the other are read, so
+/// memory holds neither group: only a column being decoded and a small buffer per column read.
+/// </summary>
+internal sealed class SpoolSlot(string path) : IDisposable
+{
+    private readonly Dictionary<ParquetColumn, (long Start, long End)> _regions = new();
+    private SpoolWriter? _file;
 
     /// <summary>Rows of the row group the slot holds.</summary>
     public int Rows { get; private set; }
 
-    /// <summary>Empties the slot for a new row group (its files are truncated, not made again).</summary>
+    /// <summary>Empties the slot for a new row group (its file is truncated, not made again).</summary>
     public void Begin(int rows)
     {
         Rows = rows;
-        lock (_regions)
-        {
-            _regions.Clear();
-        }
-
-        foreach (SpoolWriter? file in _files)
-        {
-            file?.Reset();
-        }
+        _regions.Clear();
+        _file?.Reset();
     }
 
-    /// <summary>The file decoding reader <paramref name="index"/> writes to.</summary>
-    public SpoolWriter Writer(int index)
-        => _files[index] ??= new SpoolWriter(PrivateFiles.CreateNew(string.Create(CultureInfo.InvariantCulture, $"{_prefix}-{index}.spool"), FileAccess.ReadWrite, FileShare.Read, FileOptions.DeleteOnClose));
+    /// <summary>The slot's file (private to the user, deleted when closed), made when first written.</summary>
+    public SpoolWriter Writer
+        => _file ??= new SpoolWriter(PrivateFiles.CreateNew(path, FileAccess.ReadWrite, FileShare.Read, FileOptions.DeleteOnClose));
 
-    public void SetRegion(ParquetColumn column, int file, long start, long end)
-    {
-        lock (_regions)
-        {
-            _regions[column] = (file, start, end);
-        }
-    }
+    public void SetRegion(ParquetColumn column, long start, long end) => _regions[column] = (start, end);
 
     public void Open(ParquetColumn column, SpoolCursor cursor)
     {
-        (int file, long start, long end) = _regions[column];
-        cursor.Reset(_files[file]!.Handle, start, end);
+        (long start, long end) = _regions[column];
+        cursor.Reset(_file!.Handle, start, end);
     }
 
-    public void Dispose()
-    {
-        foreach (SpoolWriter? file in _files)
-        {
-            file?.Dispose();
-        }
-    }
+    public void Dispose() => _file?.Dispose();
 }
 
 /// <summary>Appends to a spool file through its own buffer; positional reads (<see cref="SpoolCursor"/>) read it back.</summary>

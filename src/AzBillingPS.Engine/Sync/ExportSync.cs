@@ -98,6 +98,8 @@ internal static class ExportSync
                 request: null, // the plan already holds every run to load
                 (w, ct) => FetchStageAsync(w, store, exportRequest, log, ct),
                 (w, ct) => LoadStageAsync(w, exportRequest, log, ct),
+                gate: null,
+                log,
                 cancellationToken);
             await SyncRunner.HandOverAsync(reported, toLoad.Select(t => t.Unit).ToList(), pipeline, r.Activity, "export month(s)", onUnit, progress, cancellationToken).ConfigureAwait(false);
         }

@@ -40,14 +40,12 @@ public sealed record SyncRequest
     /// <summary>Keep each unit's files after it is loaded.</summary>
     public bool KeepFiles { get; init; }
 
-    /// <summary>Reports in flight at once, units downloading at once, and blobs downloading at once across them.</summary>
-    public int ThrottleLimit { get; init; } = 4;
-
     /// <summary>
-    /// Loads into the target at once: 1 today (each load also takes the table's lock); a setting of the pipeline, so
-    /// loads of different units may run together where the target's locks allow it.
+    /// Units downloading at once, blobs downloading at once across them, and loads at once where the database takes
+    /// concurrent loads of different units (PostgreSQL, SQL Server; SQLite loads one at a time). Not reports in
+    /// flight: those follow the API's published limits.
     /// </summary>
-    public int LoadConcurrency { get; init; } = 1;
+    public int ThrottleLimit { get; init; } = 4;
 
     /// <summary>The run's progress bar (the caller's name for it).</summary>
     public string Activity { get; init; } = "Cost sync";

@@ -16,25 +16,28 @@ using AzBillingPS.Engine.Sinks;
 namespace AzBillingPS.Engine.Sync;
 
 /// <summary>
-/// How a run's units flow through its stages: how many reports are requested and waited for at once, how many finished
-/// reports may wait for a download slot, how many units download at once (and how many blobs across them), and how many
-/// loads run at once. A stage takes its next unit when it has a free slot and the stage after it has room, so each bound
-/// holds. Scheduling reports by the API's limits instead of a count (issue 16) is a different <see cref="Reports"/> and
-/// <see cref="ReportQueue"/>, not a different pipeline.
+/// How a run's units flow through its stages: how many finished reports may wait for a download slot before no new
+/// report is requested, how many units download at once (and how many blobs across them), and how many loads run at
+/// once. Reports in flight are not counted: they start as fast as the API's published limits allow (the report
+/// source's pacing, <see cref="ReportScheduler"/>). A stage takes its next unit when it has a free slot and the stage
+/// after it has room, so each bound holds.
 /// </summary>
-internal sealed record SyncSchedule(int Reports, int ReportQueue, int Downloads, int Blobs, int Loads)
+internal sealed record SyncSchedule(int ReadyReports, int Downloads, int Blobs, int Loads)
 {
-    /// <summary>Today's policy: -ThrottleLimit reports in flight, units downloading and blobs at once; <paramref name="loads"/> loads.</summary>
-    public static SyncSchedule For(int throttleLimit, int loads) => new(throttleLimit, throttleLimit, throttleLimit, throttleLimit, Math.Max(1, loads));
+    /// <summary>-ThrottleLimit units downloading and blobs at once, <paramref name="loads"/> loads; up to 4 x -ThrottleLimit (at least 16) finished reports waiting.</summary>
+    public static SyncSchedule For(int throttleLimit, int loads) => new(Math.Max(16, 4 * throttleLimit), throttleLimit, throttleLimit, Math.Max(1, loads));
 }
 
 /// <summary>
 /// One Sync run: plans the units (scope x metric x month) from the request and the state table, marks them Running,
 /// then runs them through three stages joined by bounded queues (<see cref="SyncSchedule"/>): the report stage requests
-/// each unit's report and waits for it (<see cref="ICostReportSource"/>); the download stage saves its blobs into the
+/// the units' reports as fast as the source's pacing allows (per scope, tenant, billing account and client, not a slot
+/// count: <see cref="ReportScheduler"/>) and waits for each (<see cref="ICostReportSource"/>); the download stage saves its blobs into the
 /// unit's own folder with the same rules as Save-AzCostBlob (<see cref="BlobSaver"/>: names, parallel blobs, links
 /// requested again when they expire); the load stage replaces the month (<see cref="CostImporter"/>) with its Loaded
-/// state row in the load's transaction, and removes the unit's files. A unit goes on to the next stage as soon as it
+/// state row in the load's transaction, and removes the unit's files; loads run -ThrottleLimit at once where the
+/// database takes concurrent loads of different units (PostgreSQL, SQL Server; one at a time on SQLite), the first one
+/// alone when the table does not exist yet (it creates the table). A unit goes on to the next stage as soon as it
 /// is ready, so one unit's load overlaps others' downloads and reports; the outcomes are handed on in plan order. A
 /// unit that fails is recorded as Failed and reported; the others go on. Cancellation stops everything: a load in
 /// progress rolls back, and units not finished stay Running in the state, which the next run treats as not loaded.
@@ -49,6 +52,7 @@ public sealed class SyncRunner
     private readonly ICostReportSource _reports;
     private readonly IBlobSource _blobs;
     private readonly SyncStateStore _store;
+    private readonly CostSink _sink;
 
     /// <summary>A run of <paramref name="request"/>; <paramref name="reports"/> and <paramref name="blobs"/> may be null for an exports source.</summary>
     public SyncRunner(SyncRequest request, ICostReportSource? reports, IBlobSource? blobs)
@@ -67,9 +71,9 @@ public sealed class SyncRunner
         }
 
         // Every name the run will create (cost table, index, state table, schema) is checked before anything is requested.
-        _ = CostSink.Create(request.Target);
+        _sink = CostSink.Create(request.Target);
         _store = new SyncStateStore(request.Target);
-        Schedule = SyncSchedule.For(request.ThrottleLimit, request.LoadConcurrency);
+        Schedule = SyncSchedule.For(request.ThrottleLimit, _sink.SupportsConcurrentLoads ? request.ThrottleLimit : 1);
     }
 
     public SyncStateStore State => _store;
@@ -143,7 +147,8 @@ public sealed class SyncRunner
         if (_request.Exports is { } exports)
         {
             // Cost Management exports instead of the Cost Details API: the export importer plans, the same pipeline fetches and loads.
-            return await ExportSync.RunAsync(_request, exports, Schedule, shouldProcess, onUnit, log, progress, cancellationToken).ConfigureAwait(false);
+            // Its loads go one at a time: each checks the export state under the table's lock.
+            return await ExportSync.RunAsync(_request, exports, Schedule with { Loads = 1 }, shouldProcess, onUnit, log, progress, cancellationToken).ConfigureAwait(false);
         }
 
         DateTime started = DateTime.UtcNow;
@@ -192,48 +197,54 @@ public sealed class SyncRunner
             throw;
         }
 
-        await HandOverAsync(reported, toLoad, RunUnitsAsync(toLoad, runFolder.Path, log, progress, cancellationToken), r.Activity, "unit(s)", onUnit, progress, cancellationToken).ConfigureAwait(false);
+        // With loads at once, the first one alone creates a table that does not exist yet; the others wait for it.
+        FirstLoadGate? gate = await FirstLoadGate.ForAsync(_sink, Schedule, toLoad.Count, r.LockTimeout, cancellationToken).ConfigureAwait(false);
+        await HandOverAsync(reported, toLoad, RunUnitsAsync(toLoad, runFolder.Path, gate, log, progress, cancellationToken), r.Activity, "unit(s)", onUnit, progress, cancellationToken).ConfigureAwait(false);
         return new SyncRunOutcome(r.RunId, _store.Describe(), r.Target.Table, _store.StateTarget.Table, started, DateTime.UtcNow, scopes, reported);
     }
 
     /// <summary>
-    /// The pipeline: report stage, download stage, load stage, each bounded by <see cref="Schedule"/> and each taking
-    /// units as the stage before finishes them; the units come out in the order of <paramref name="units"/>.
+    /// The pipeline: report stage (reports requested as the source's pacing allows: <see cref="ReportScheduler"/>),
+    /// download stage, load stage, each bounded by <see cref="Schedule"/> and each taking units as the stage before
+    /// finishes them; the units come out in the order of <paramref name="units"/>.
     /// </summary>
-    internal IAsyncEnumerable<SyncUnitOutcome> RunUnitsAsync(IReadOnlyList<SyncUnitOutcome> units, string runFolder, IEngineLog log, IProgress<EngineProgress>? progress, CancellationToken cancellationToken)
+    internal IAsyncEnumerable<SyncUnitOutcome> RunUnitsAsync(IReadOnlyList<SyncUnitOutcome> units, string runFolder, FirstLoadGate? gate, IEngineLog log, IProgress<EngineProgress>? progress, CancellationToken cancellationToken)
     {
         SyncSchedule s = Schedule;
         var saver = new BlobSaver(_blobs, new BlobSaveOptions { ThrottleLimit = s.Blobs, Refresh = true, RefreshNote = "requesting the report again for fresh links" });
         IReadOnlyList<UnitWork> work = units.Select((u, i) => new UnitWork(u, i, runFolder, progress)).ToList();
         IAsyncEnumerable<SyncUnitOutcome> done = RunStagesAsync(work, s,
-            (w, ct) => RequestStageAsync(w, log, ct),
+            all => Values(ReportScheduler.RunAsync(all, ReportRequestOf, _reports, (w, _, ct) => RequestStageAsync(w, log, ct), s.ReadyReports, cancellationToken)),
             (w, ct) => DownloadStageAsync(w, saver, log, ct),
             (w, ct) => LoadStageAsync(w, log, ct),
+            gate,
+            log,
             cancellationToken);
         return Disposing(done, saver, cancellationToken);
     }
 
     /// <summary>
-    /// The stages of a run, whatever its source: <paramref name="request"/> (none for a source with nothing to request),
-    /// <paramref name="download"/> and <paramref name="load"/>, each with the bounds of <paramref name="schedule"/>, each
-    /// taking units as the stage before hands them on (a stage records a unit's failure in it rather than throwing, and
-    /// the later stages pass a failed unit through); the outcomes come out in the order of <paramref name="work"/>.
+    /// The stages of a run, whatever its source: <paramref name="request"/> (the units as their reports are ready; none
+    /// for a source with nothing to request), <paramref name="download"/> and <paramref name="load"/>, each with the
+    /// bounds of <paramref name="schedule"/> (the first load alone when <paramref name="gate"/> says the table is new),
+    /// each taking units as the stage before hands them on (a stage records a unit's failure in it rather than throwing,
+    /// and the later stages pass a failed unit through); the outcomes come out in the order of <paramref name="work"/>.
     /// </summary>
     internal static IAsyncEnumerable<SyncUnitOutcome> RunStagesAsync<TWork>(
         IReadOnlyList<TWork> work,
         SyncSchedule schedule,
-        Func<TWork, CancellationToken, Task<TWork>>? request,
+        Func<IReadOnlyList<TWork>, IAsyncEnumerable<TWork>>? request,
         Func<TWork, CancellationToken, Task<TWork>> download,
         Func<TWork, CancellationToken, Task<SyncUnitOutcome>> load,
+        FirstLoadGate? gate,
+        IEngineLog log,
         CancellationToken cancellationToken)
         where TWork : SyncWork
     {
-        IAsyncEnumerable<TWork> items = FanOut.ToAsync(work);
-        IAsyncEnumerable<TWork> requested = request is null
-            ? items
-            : Values(FanOut.InCompletionOrder(items, schedule.Reports, (w, _, ct) => request(w, ct), schedule.ReportQueue, cancellationToken));
+        IAsyncEnumerable<TWork> requested = request is null ? FanOut.ToAsync(work) : request(work);
         IAsyncEnumerable<TWork> downloaded = Values(FanOut.InCompletionOrder(requested, schedule.Downloads, (w, _, ct) => download(w, ct), schedule.Loads, cancellationToken));
-        IAsyncEnumerable<(int, SyncUnitOutcome)> loaded = Values(FanOut.InCompletionOrder(downloaded, schedule.Loads, async (w, _, ct) => (w.Position, await load(w, ct).ConfigureAwait(false)), 1, cancellationToken));
+        IAsyncEnumerable<(int, SyncUnitOutcome)> loaded = Values(FanOut.InCompletionOrder(downloaded, schedule.Loads,
+            async (w, _, ct) => (w.Position, await (gate is null ? load(w, ct) : gate.LoadAsync(w, load, log, ct)).ConfigureAwait(false)), 1, cancellationToken));
         return FanOut.Reorder(loaded, cancellationToken);
     }
 
@@ -290,6 +301,9 @@ public sealed class SyncRunner
         }
     }
 
+    private CostReportRequest ReportRequestOf(UnitWork w)
+        => new(w.Unit.Key.Scope, w.Unit.Key.Metric, w.Unit.PeriodStart, w.Unit.PeriodEnd) { ApiVersion = _request.ApiVersion };
+
     private async Task<UnitWork> RequestStageAsync(UnitWork w, IEngineLog log, CancellationToken ct)
     {
         SyncUnitOutcome unit = w.Unit;
@@ -297,8 +311,7 @@ public sealed class SyncRunner
         var stage = Stopwatch.StartNew();
         try
         {
-            var reportRequest = new CostReportRequest(unit.Key.Scope, unit.Key.Metric, unit.PeriodStart, unit.PeriodEnd) { ApiVersion = _request.ApiVersion };
-            CostReportResult report = await _reports.RequestAsync(reportRequest, log, w.Child, w.ProgressId, ct).ConfigureAwait(false);
+            CostReportResult report = await _reports.RequestAsync(ReportRequestOf(w), log, w.Child, w.ProgressId, ct).ConfigureAwait(false);
             unit.ReportDuration = stage.Elapsed;
             Took(unit, report);
             w.Report = report;

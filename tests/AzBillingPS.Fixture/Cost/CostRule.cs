@@ -85,7 +85,7 @@ internal sealed class CostRule
     [
         "scope", "metric", "period", "status", "postFaults", "noContent", "pollCount", "retryAfter", "pollFaults", "unknownStatus",
         "unknownCount", "result", "error", "blobs", "blobCount", "compressData", "validTillMinutes", "delayMs", "comment",
-        "location", "redirect", "blobBase64",
+        "location", "redirect", "blobBase64", "generationMs",
     ];
 
     private int _redirectsUsed;
@@ -132,6 +132,12 @@ internal sealed class CostRule
     public int ValidTillMinutes { get; private init; } = 60;
 
     public int DelayMs { get; private init; }
+
+    /// <summary>
+    /// How long the report takes to generate, from its POST: until then every answer for the operation is 202 (with
+    /// Location and Retry-After), then the final one; <see cref="PollCount"/> does not apply. Null: by poll count.
+    /// </summary>
+    public int? GenerationMs { get; private init; }
 
     /// <summary>
     /// The Location header of the 202 and non-final 200 answers instead of the operation's own absolute https one: any
@@ -269,6 +275,7 @@ internal sealed class CostRule
             CompressData = Json.Bool(e, "compressData", where) ?? false,
             ValidTillMinutes = Json.Int(e, "validTillMinutes", where) ?? 60,
             DelayMs = Math.Max(0, Json.Int(e, "delayMs", where) ?? 0),
+            GenerationMs = Json.Int(e, "generationMs", where) is int g ? Math.Max(0, g) : null,
             Location = Json.Str(e, "location", where),
             BlobBytes = Json.Str(e, "blobBase64", where) is string b64 ? Convert.FromBase64String(b64) : null,
             Redirect = redirect,

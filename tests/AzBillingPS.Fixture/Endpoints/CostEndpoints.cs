@@ -281,6 +281,11 @@ internal static class CostEndpoints
         string kind;
         lock (cost.Gate)
         {
+            if (op.Rule?.GenerationMs is int generation)
+            {
+                op.Remaining202 = DateTimeOffset.UtcNow < op.CreatedAt.AddMilliseconds(generation) ? 1 : 0;
+            }
+
             if (op.Remaining202 > 0)
             {
                 op.Remaining202--;

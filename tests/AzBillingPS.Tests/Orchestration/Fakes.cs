@@ -71,8 +71,26 @@ internal sealed class FakeReportSource : ICostReportSource
     /// <summary>When the links of the n-th report (1-based) expire; later reports get a day.</summary>
     public Func<int, DateTimeOffset?> ValidTill { get; set; } = _ => DateTimeOffset.UtcNow.AddDays(1);
 
+    /// <summary>Paces the requests as the Cost Details client does: a request waits for its slot on <see cref="LimitsOf"/>.</summary>
+    public RequestPacer? Pacer { get; set; }
+
+    /// <summary>The limits a request counts against (with <see cref="Pacer"/>).</summary>
+    public Func<CostReportRequest, IReadOnlyList<PaceLimit>> LimitsOf { get; set; } = _ => [];
+
+    /// <summary>Each request: when the pacing let it go out, and how long it had to wait for that when it started.</summary>
+    public ConcurrentQueue<(CostReportRequest Request, DateTimeOffset At, TimeSpan Waited)> Sent { get; } = new();
+
+    public TimeSpan NextRequestIn(CostReportRequest request) => Pacer?.Peek(LimitsOf(request)) ?? TimeSpan.Zero;
+
     public async Task<CostReportResult> RequestAsync(CostReportRequest request, IEngineLog log, IProgress<EngineProgress>? progress, int progressId, CancellationToken cancellationToken)
     {
+        TimeSpan wait = Pacer?.Reserve(LimitsOf(request)) ?? TimeSpan.Zero;
+        Sent.Enqueue((request, DateTimeOffset.UtcNow + wait, wait));
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, cancellationToken);
+        }
+
         Calls.Enqueue(request);
         int n = Interlocked.Increment(ref _operations);
         using (InFlight.Enter())
@@ -124,6 +142,9 @@ internal sealed class FakeBlobSource : IBlobSource
 
     public TimeSpan Delay { get; set; } = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>When each download that wrote its file ended.</summary>
+    public ConcurrentQueue<DateTimeOffset> Ended { get; } = new();
+
     /// <summary>Blob links (without query) that fail with a service error.</summary>
     public HashSet<string> Failing { get; } = new(StringComparer.Ordinal);
 
@@ -172,6 +193,7 @@ internal sealed class FakeBlobSource : IBlobSource
         Directory.CreateDirectory(Path.GetDirectoryName(request.DestinationPath)!);
         File.WriteAllBytes(request.DestinationPath, bytes);
         bytesWritten?.Report(bytes.Length);
+        Ended.Enqueue(DateTimeOffset.UtcNow);
         return new BlobDownloadOutcome(request.DestinationPath, bytes.Length, false, 0, TimeSpan.Zero);
     }
 }

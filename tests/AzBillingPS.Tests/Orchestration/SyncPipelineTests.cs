@@ -16,8 +16,10 @@ namespace AzBillingPS.Tests.Orchestration;
 
 /// <summary>
 /// Sync's unit pipeline through the report and blob sources (in-memory fakes) into a real SQLite file: plan order,
-/// bounded stages, refresh of expired links, partial failure of one report, cancellation.
+/// reports started as the pacing allows, bounded downloads, refresh of expired links, partial failure of one report,
+/// cancellation. (In the pacing scale's collection: a pacer's windows must not be scaled by another test meanwhile.)
 /// </summary>
+[Collection(AzBillingPS.Tests.Common.PacingScaleSerial.Name)]
 public sealed class SyncPipelineTests : TempFolderTest
 {
     private static readonly DateOnly Today = DateOnly.FromDateTime(DateTime.UtcNow);
@@ -99,7 +101,7 @@ public sealed class SyncPipelineTests : TempFolderTest
         var blobs = Blobs();
         blobs.Failing.Add("https://fake.blob.test/op-2/part2.csv"); // the second report's second blob
         var request = Request(1, "00000000-0000-0000-0000-0000000000e5", "00000000-0000-0000-0000-0000000000f6");
-        (SyncRunOutcome outcome, List<SyncUnitOutcome> seen) = await Run(new SyncRunner(request, reports, blobs) { Schedule = new SyncSchedule(1, 1, 1, 1, 1) });
+        (SyncRunOutcome outcome, List<SyncUnitOutcome> seen) = await Run(new SyncRunner(request, reports, blobs) { Schedule = new SyncSchedule(1, 1, 1, 1) });
         Assert.Equal(SyncAction.Failed, seen[1].Action);
         Assert.Contains("Blob 2 of 2", seen[1].Error!.Message, StringComparison.Ordinal);
         Assert.All(seen.Where(u => u.Index != 1), u => Assert.Equal(SyncAction.Loaded, u.Action));
@@ -122,24 +124,76 @@ public sealed class SyncPipelineTests : TempFolderTest
     [Theory]
     [InlineData(1)]
     [InlineData(3)]
-    public async Task Keeps_the_reports_and_blobs_in_flight_within_the_throttle_limit(int limit)
+    public async Task Requests_in_flight_exceed_the_throttle_limit_while_downloads_stay_within_it(int limit)
     {
-        var reports = new FakeReportSource { Delay = TimeSpan.FromMilliseconds(80), Blobs = 3 };
+        // Without pacing every report is requested at once: -ThrottleLimit bounds downloads (and loads), not waiting.
+        var reports = new FakeReportSource { Delay = TimeSpan.FromMilliseconds(500), Blobs = 3 };
         var blobs = Blobs(TimeSpan.FromMilliseconds(40));
         var request = Request(limit, "00000000-0000-0000-0000-0000000000b8", "00000000-0000-0000-0000-0000000000c9");
         (SyncRunOutcome outcome, _) = await Run(new SyncRunner(request, reports, blobs));
         Assert.True(outcome.Success);
-        Assert.Equal(limit, reports.InFlight.Most);
+        Assert.Equal(6, reports.InFlight.Most);
         Assert.InRange(blobs.InFlight.Most, 1, limit);
     }
 
     [Fact]
-    public void Loads_one_at_a_time_by_default_and_as_many_as_the_request_allows()
+    public async Task Starts_reports_as_the_pacing_allows_other_scopes_first_and_never_faster()
     {
-        // The load stage is a FanOut stage bounded by Schedule.Loads (FanOutTests prove the bound holds).
+        // The Cost Details client's shape of limits: every request counts against the tenant (here one per 60 ms) and
+        // against its scope (one per 1.2 s). A scope held back by its own limit does not hold the others back.
+        var pacer = new RequestPacer();
+        var tenant = new PaceLimit("tenant", 1, TimeSpan.FromMilliseconds(60));
+        var reports = new FakeReportSource
+        {
+            Delay = TimeSpan.FromMilliseconds(1000),
+            Blobs = 1,
+            Pacer = pacer,
+            LimitsOf = r => [tenant, new PaceLimit("scope|" + r.Scope, 1, TimeSpan.FromMilliseconds(1200))],
+        };
+        string[] subs = ["00000000-0000-0000-0000-0000000000e1", "00000000-0000-0000-0000-0000000000e2", "00000000-0000-0000-0000-0000000000e3", "00000000-0000-0000-0000-0000000000e4"];
+        (SyncRunOutcome outcome, _) = await Run(new SyncRunner(Request(1, subs), reports, Blobs()));
+        Assert.True(outcome.Success);
+        var sent = reports.Sent.OrderBy(x => x.At).ToList();
+        Assert.Equal(12, sent.Count);
+        Assert.Equal(4, sent.Take(4).Select(x => x.Request.Scope).Distinct().Count()); // one of each scope first
+        Assert.All(sent, x => Assert.Equal(TimeSpan.Zero, x.Waited)); // started only when it could go: no slot held ahead
+        for (int i = 1; i < sent.Count; i++)
+        {
+            Assert.True(sent[i].At - sent[i - 1].At >= TimeSpan.FromMilliseconds(59), $"requests {i - 1} and {i} went {(sent[i].At - sent[i - 1].At).TotalMilliseconds} ms apart");
+        }
+
+        foreach (var scope in sent.GroupBy(x => x.Request.Scope))
+        {
+            var times = scope.Select(x => x.At).ToList();
+            Assert.All(times.Skip(1).Zip(times), p => Assert.True(p.First - p.Second >= TimeSpan.FromMilliseconds(1199), scope.Key));
+        }
+
+        Assert.True(reports.InFlight.Most >= 4, $"reports in flight at most: {reports.InFlight.Most}"); // 1 s each, the first four within 0.2 s
+    }
+
+    [Fact]
+    public async Task Requests_no_more_reports_while_finished_ones_wait_for_a_download_slot()
+    {
+        // Reports come quickly (paced one per 50 ms), downloads slowly (one at a time, 400 ms): once two finished
+        // reports wait, no new one is requested until a download slot takes one, so their links do not age in a queue.
+        var reports = new FakeReportSource { Delay = TimeSpan.FromMilliseconds(5), Blobs = 1, Pacer = new RequestPacer(), LimitsOf = _ => [new PaceLimit("tenant", 1, TimeSpan.FromMilliseconds(50))] };
+        var blobs = Blobs(TimeSpan.FromMilliseconds(400));
+        var request = Request(1, "00000000-0000-0000-0000-0000000000f1", "00000000-0000-0000-0000-0000000000f2", "00000000-0000-0000-0000-0000000000f3");
+        (SyncRunOutcome outcome, _) = await Run(new SyncRunner(request, reports, blobs) { Schedule = new SyncSchedule(2, 1, 1, 1) });
+        Assert.True(outcome.Success);
+        DateTimeOffset firstDownloadEnded = blobs.Ended.Min();
+        int requestedBefore = reports.Sent.Count(x => x.At < firstDownloadEnded);
+        Assert.InRange(requestedBefore, 1, 4); // the one downloading, two waiting (and one in flight); unbounded it would be 8 or 9
+    }
+
+    [Fact]
+    public void Loads_one_at_a_time_on_SQLite_and_throttle_limit_at_once_where_the_database_takes_concurrent_loads()
+    {
         var request = Request(4, "00000000-0000-0000-0000-0000000000d0");
-        Assert.Equal(new SyncSchedule(4, 4, 4, 4, 1), new SyncRunner(request, new FakeReportSource(), Blobs()).Schedule);
-        Assert.Equal(3, new SyncRunner(request with { LoadConcurrency = 3 }, new FakeReportSource(), Blobs()).Schedule.Loads);
+        Assert.Equal(new SyncSchedule(16, 4, 4, 1), new SyncRunner(request, new FakeReportSource(), Blobs()).Schedule);
+        var postgres = request with { Target = new SinkTarget(DatabaseProvider.PostgreSql, "Host=127.0.0.1;Database=costs", "Costs", null) };
+        Assert.Equal(new SyncSchedule(16, 4, 4, 4), new SyncRunner(postgres, new FakeReportSource(), Blobs()).Schedule);
+        Assert.Equal(40, new SyncRunner(postgres with { ThrottleLimit = 10 }, new FakeReportSource(), Blobs()).Schedule.ReadyReports);
     }
 
     [Fact]
@@ -152,9 +206,25 @@ public sealed class SyncPipelineTests : TempFolderTest
         var watch = System.Diagnostics.Stopwatch.StartNew();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Run(runner, cts.Token));
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), watch.Elapsed.ToString());
-        Assert.Equal(2, reports.Calls.Count);
+        Assert.Equal(3, reports.Calls.Count); // every report was in flight (-ThrottleLimit 2 bounds downloads, not waiting)
         IReadOnlyList<SyncStateRow> state = (await runner.State.ReadAsync(null, CancellationToken.None))!;
         Assert.Equal(3, state.Count(r => r.Status == SyncStatus.Running));
         Assert.False(Directory.EnumerateFileSystemEntries(Path.Combine(Dir, "work")).Any(), "the run's folder is removed");
+    }
+
+    [Fact]
+    public async Task Cancellation_while_reports_wait_for_the_pacing_stops_at_once_and_requests_no_more()
+    {
+        // One request a minute for the tenant: the first goes, the others wait for their turn when the run is stopped.
+        var reports = new FakeReportSource { Delay = TimeSpan.FromMilliseconds(50), Blobs = 1, Pacer = new RequestPacer(), LimitsOf = _ => [PaceLimit.PerMinute("tenant", 1)] };
+        var runner = new SyncRunner(Request(2, "00000000-0000-0000-0000-0000000000f3", "00000000-0000-0000-0000-0000000000f4"), reports, Blobs());
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(800));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Run(runner, cts.Token));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), watch.Elapsed.ToString());
+        Assert.Single(reports.Sent);
+        IReadOnlyList<SyncStateRow> state = (await runner.State.ReadAsync(null, CancellationToken.None))!;
+        Assert.InRange(state.Count(r => r.Status == SyncStatus.Loaded), 0, 1); // the first unit, if its load finished in time
+        Assert.Equal(6, state.Count(r => r.Status is SyncStatus.Loaded or SyncStatus.Running));
     }
 }

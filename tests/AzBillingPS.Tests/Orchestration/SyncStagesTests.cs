@@ -43,7 +43,7 @@ public sealed class SyncStagesTests
             }
         }
 
-        IAsyncEnumerable<SyncUnitOutcome> pipeline = SyncRunner.RunStagesAsync(work, new SyncSchedule(3, 3, 3, 3, 1),
+        IAsyncEnumerable<SyncUnitOutcome> pipeline = SyncRunner.RunStagesAsync(work, new SyncSchedule(3, 3, 3, 1),
             request: null,
             async (w, ct) =>
             {
@@ -65,6 +65,8 @@ public sealed class SyncStagesTests
                 Interlocked.Decrement(ref loading);
                 return w.Unit;
             },
+            gate: null,
+            NullEngineLog.Instance,
             CancellationToken.None);
 
         List<SyncUnitOutcome> outcomes = await Streams.All(pipeline);
@@ -82,7 +84,7 @@ public sealed class SyncStagesTests
         SyncUnitOutcome skipped = Unit(0, SyncAction.Skipped), first = Unit(1), broken = Unit(2, SyncAction.Failed), second = Unit(3);
         var reported = new List<SyncUnitOutcome> { skipped, first, broken, second };
         var toLoad = new List<SyncUnitOutcome> { first, second };
-        IAsyncEnumerable<SyncUnitOutcome> pipeline = SyncRunner.RunStagesAsync(toLoad.Select((u, i) => new Work(u, i)).ToList(), new SyncSchedule(2, 2, 2, 2, 1),
+        IAsyncEnumerable<SyncUnitOutcome> pipeline = SyncRunner.RunStagesAsync(toLoad.Select((u, i) => new Work(u, i)).ToList(), new SyncSchedule(2, 2, 2, 1),
             request: null,
             (w, _) => Task.FromResult(w),
             (w, _) =>
@@ -91,6 +93,8 @@ public sealed class SyncStagesTests
                 w.Unit.Action = w.Unit == first ? SyncAction.Skipped : SyncAction.Failed;
                 return Task.FromResult(w.Unit);
             },
+            gate: null,
+            NullEngineLog.Instance,
             CancellationToken.None);
         var seen = new List<SyncUnitOutcome>();
         var records = new List<EngineProgress>();

@@ -161,6 +161,42 @@ function Get-TestElsewhereRequests {
     foreach ($x in $r.requests) { $x }
 }
 
+function Get-TestFixtureSyncEnv {
+    <#
+    .SYNOPSIS
+        The environment of a child pwsh that runs Sync-AzBilling against the fixture (Get-TestFixtureSyncScript): the
+        fixture's ChildEnv, NO_COLOR, and none of the Azure identity variables of this machine.
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory, Position = 0)] $Fixture)
+    $e = @{ NO_COLOR = '1' }
+    foreach ($k in $Fixture.ChildEnv.Keys) { $e[$k] = $Fixture.ChildEnv[$k] }
+    foreach ($k in 'AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_FEDERATED_TOKEN_FILE', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'MSI_ENDPOINT', 'IMDS_ENDPOINT') { $e[$k] = $null }
+    $e
+}
+
+function Get-TestFixtureSyncScript {
+    <#
+    .SYNOPSIS
+        The start of a child script (run with Get-TestFixtureSyncEnv) that signs in to the fixture with its client secret
+        and runs Sync-AzBilling with -PassThru and $Arguments, timed: afterwards $out holds what it wrote, $errs its
+        errors and $watch its time.
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory, Position = 0)] [string] $Arguments)
+    @"
+`$ErrorActionPreference = 'Stop'
+`$ConfirmPreference = 'None'
+`$secret = ConvertTo-SecureString `$env:AZB_CLIENT_SECRET -AsPlainText -Force
+`$errs = `$null
+`$watch = [Diagnostics.Stopwatch]::StartNew()
+`$out = @(Sync-AzBilling -TenantId `$env:AZB_TENANT -ClientId `$env:AZB_CLIENT_ID -ClientSecret `$secret -AuthorityHost `$env:AZB_FIXTURE_HTTPS -ResourceManagerUrl `$env:AZB_FIXTURE_HTTPS ``
+    $Arguments -PassThru -ErrorAction Continue -ErrorVariable errs)
+`$watch.Stop()
+
+"@
+}
+
 function Stop-TestAzureFixture {
     <#
     .SYNOPSIS

@@ -146,6 +146,43 @@ function Stop-TestPostgres {
     Remove-Item -Recurse -Force -LiteralPath $Postgres.Root -ErrorAction SilentlyContinue
 }
 
+function Start-TestPgHolder {
+    <#
+    .SYNOPSIS
+        A psql session on a Start-TestPostgres cluster that runs $Sql (taking some lock) and then sleeps $Seconds;
+        returns (Process, App: its application_name) once the session is sleeping. Stop-TestPgHolder ends it.
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory, Position = 0)] [object] $Postgres, [Parameter(Mandatory, Position = 1)] [string] $Sql, [int] $Seconds = 30)
+    $psi = [Diagnostics.ProcessStartInfo]::new($Postgres.PsqlPath)
+    $app = 'azb-holder-' + [guid]::NewGuid().ToString('N').Substring(0, 8)
+    foreach ($a in '-X', '-q', '-h', '127.0.0.1', '-p', "$($Postgres.Port)", '-U', 'postgres', '-d', 'postgres', '-c', "$Sql; SELECT pg_sleep($Seconds)") { $psi.ArgumentList.Add($a) }
+    $psi.Environment['PGAPPNAME'] = $app
+    $psi.UseShellExecute = $false
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $p = [Diagnostics.Process]::Start($psi)
+    $until = [DateTime]::UtcNow.AddSeconds(15)
+    while ([DateTime]::UtcNow -lt $until -and (Invoke-TestPsql $Postgres "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$app' AND wait_event = 'PgSleep'") -ne '1') { Start-Sleep -Milliseconds 50 }
+    [pscustomobject]@{ Process = $p; App = $app }
+}
+
+function Stop-TestPgHolder {
+    <#
+    .SYNOPSIS
+        Ends a holder: a Start-TestPgHolder session (on the server too: a killed psql leaves its backend sleeping,
+        holding its locks), or any process.
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory, Position = 0)] [object] $Postgres, [Parameter(Position = 1)] $Holder)
+    if (-not $Holder) { return }
+    $p = if ($Holder -is [System.Diagnostics.Process]) { $Holder } else { $Holder.Process }
+    if ($Holder.PSObject.Properties['App']) {
+        $null = Invoke-TestPsql $Postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '$($Holder.App)'"
+    }
+    if ($p -and -not $p.HasExited) { $p.Kill(); $p.WaitForExit() }
+}
+
 function Invoke-TestPsql {
     <#
     .SYNOPSIS
