@@ -21,7 +21,7 @@ Reports with no data (204, or status NoDataFound) are written with Status NoData
 
 Reports are written in a stable order (scopes in input order, months ascending, metrics in -Metric order), whatever order they complete in. Blob links are SAS URLs: the Link property, the views and ToString() show them with the signature replaced by REDACTED; GetBlobLink() on a blob returns the full link. ToJson() (or -AsJson) gives the service's answer with the signatures redacted, to keep the manifest.
 
-Client-side pacing and back-off can be scaled with the environment variable AZBILLING_PACING_SCALE (1 by default; 0 turns client-side pacing off, for emulators and tests). Waits the service asks for are always honoured.
+Calls are paced client-side to the Cost Details API's published limits (per scope, per tenant or billing account, per report's polls and per client application), and back-off after failures grows with jitter. Waits the service asks for (Retry-After and the x-ms-ratelimit headers) are always honoured. -ThrottleLimit bounds the reports in flight of this cmdlet; Sync-AzBilling keeps as many in flight as the limits allow.
 '@
 
     Parameters   = @{

@@ -173,4 +173,16 @@ Describe 'The async pump (AsyncCmdlet)' -Tag 'Pump' {
         }
         finally { Remove-PSDrive PumpDrive }
     }
+
+    It 'words the engine''s advice to sign in again in each command''s terms (the engine names no command)' {
+        $advise = [AzBillingPS.Internal.AsyncCmdlet].GetMethod('Advise', [Reflection.BindingFlags]'NonPublic,Instance')
+        $kind = $advise.GetParameters()[0].ParameterType
+        $device = [Enum]::Parse($kind, 'SignInAgainDeviceCode')
+        $browser = [Enum]::Parse($kind, 'SignInAgainInteractive')
+        $advise.Invoke([AzBillingPS.Commands.GetAzBillingTokenCommand]::new(), @($device, $null)) | Should -Be 'Run Get-AzBillingToken -DeviceCode again for a new code.'
+        $advise.Invoke([AzBillingPS.Commands.SyncAzBillingCommand]::new(), @($browser, $null)) | Should -Be 'Run Sync-AzBilling again with -Interactive to sign in again.'
+        $advise.Invoke([AzBillingPS.Commands.SyncAzBillingCommand]::new(), @($device, $null)) | Should -Be 'Run Sync-AzBilling again with -DeviceCode to sign in with a new code.'
+        # A command that was given a token: a new token.
+        $advise.Invoke([AzBillingPS.Commands.NewAzCostReportCommand]::new(), @($device, $null)) | Should -Be 'Sign in again with Get-AzBillingToken -DeviceCode (a new code) and use the new token.'
+    }
 }

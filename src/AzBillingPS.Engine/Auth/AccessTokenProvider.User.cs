@@ -59,7 +59,7 @@ public sealed partial class AccessTokenProvider
         {
             if (UserTokenCache.Generation != generation)
             {
-                throw new EngineException(EngineErrorKind.AuthenticationFailed, $"The sign-in of {self!.Who} was forgotten (Clear-AzBillingTokenCache): sign in again with Get-AzBillingToken {(interactive ? "-Interactive" : "-DeviceCode")}.");
+                throw new EngineException(EngineErrorKind.AuthenticationFailed, $"The sign-in of {self!.Who} was forgotten (the token cache was cleared).") { Advice = AuthErrors.SignInAgain(interactive) };
             }
 
             (IPublicClientApplication app, string where) = await PublicApps.GetOrAdd(key, _ => new Lazy<Task<(IPublicClientApplication, string)>>(() => BuildPublicAppAsync(authority, clientId, knownHost, log))).Value.ConfigureAwait(false);
@@ -80,9 +80,10 @@ public sealed partial class AccessTokenProvider
                 {
                     throw new EngineException(
                         EngineErrorKind.AuthenticationFailed,
-                        $"The sign-in of {account.Username} can no longer be renewed without you ({AuthErrors.Describe(e.Message)}): sign in again with Get-AzBillingToken {(interactive ? "-Interactive" : "-DeviceCode")}.",
+                        $"The sign-in of {account.Username} can no longer be renewed without you ({AuthErrors.Describe(e.Message)}).",
                         e)
                     {
+                        Advice = AuthErrors.SignInAgain(interactive),
                         ServiceCode = e.ErrorCode,
                         CorrelationId = string.IsNullOrEmpty(e.CorrelationId) ? null : e.CorrelationId,
                     };

@@ -69,11 +69,12 @@ internal static partial class AuthErrors
 
     /// <summary>
     /// A person's sign-in failure: the device code flow's final answers (declined, expired), a browser that could not be
-    /// opened, then everything <see cref="Map"/> knows. Messages name what to do next and never hold a code or token.
+    /// opened, then everything <see cref="Map"/> knows. Messages never hold a code or token; signing in again is the
+    /// advice (<see cref="SignInAgain"/>) each command words for itself.
     /// </summary>
     public static EngineException MapUser(Exception exception, string who, bool interactive)
     {
-        string again = interactive ? "Get-AzBillingToken -Interactive" : "Get-AzBillingToken -DeviceCode";
+        EngineAdvice again = SignInAgain(interactive);
         string? code = exception switch
         {
             MsalServiceException s => s.ErrorCode,
@@ -83,19 +84,22 @@ internal static partial class AuthErrors
         switch (code)
         {
             case "authorization_declined" or "access_denied":
-                return new EngineException(EngineErrorKind.AuthenticationFailed, $"The sign-in was declined in the browser ({code}): nothing was signed in. Run {again} to try again.", exception)
+                return new EngineException(EngineErrorKind.AuthenticationFailed, $"The sign-in was declined in the browser ({code}): nothing was signed in.", exception)
                 {
+                    Advice = again,
                     ServiceCode = code,
                     CorrelationId = (exception as MsalServiceException)?.CorrelationId is { Length: > 0 } id ? id : null,
                 };
             case "expired_token" or MsalError.CodeExpired or "slow_down":
-                return new EngineException(EngineErrorKind.Timeout, $"The device code expired before the sign-in was completed in the browser ({code}). Run {again} for a new code.", exception)
+                return new EngineException(EngineErrorKind.Timeout, $"The device code expired before the sign-in was completed in the browser ({code}).", exception)
                 {
+                    Advice = again,
                     ServiceCode = code,
                 };
             case "bad_verification_code":
-                return new EngineException(EngineErrorKind.AuthenticationFailed, $"Entra ID did not recognise the device code ({code}). Run {again} for a new code.", exception)
+                return new EngineException(EngineErrorKind.AuthenticationFailed, $"Entra ID did not recognise the device code ({code}).", exception)
                 {
+                    Advice = again,
                     ServiceCode = code,
                 };
             case MsalError.LinuxXdgOpen or MsalError.WebviewUnavailable or MsalError.AuthenticationUiFailedError:
@@ -104,14 +108,18 @@ internal static partial class AuthErrors
                     ServiceCode = code,
                 };
             case MsalError.AuthenticationCanceledError:
-                return new EngineException(EngineErrorKind.AuthenticationFailed, $"The sign-in was cancelled in the browser ({code}). Run {again} to try again.", exception)
+                return new EngineException(EngineErrorKind.AuthenticationFailed, $"The sign-in was cancelled in the browser ({code}).", exception)
                 {
+                    Advice = again,
                     ServiceCode = code,
                 };
             default:
                 return Map(exception, who);
         }
     }
+
+    /// <summary>The advice to sign in again the way the person did: in the browser, or with a new device code.</summary>
+    public static EngineAdvice SignInAgain(bool interactive) => interactive ? EngineAdvice.SignInAgainInteractive : EngineAdvice.SignInAgainDeviceCode;
 
     private static EngineErrorKind KindOfManagedIdentity(MsalServiceException e)
     {

@@ -90,6 +90,12 @@ public enum EngineAdvice
 
     /// <summary>A database that nothing has been loaded into yet was named for reading.</summary>
     LoadFirst,
+
+    /// <summary>A person's sign-in in the browser has to be done again (it was declined, cancelled, forgotten or can no longer be renewed).</summary>
+    SignInAgainInteractive,
+
+    /// <summary>A person's sign-in with a device code has to be done again, with a new code.</summary>
+    SignInAgainDeviceCode,
 }
 
 /// <summary>

@@ -187,6 +187,14 @@ public sealed class GetAzBillingTokenCommand : AsyncCmdlet
         WriteObjectAsync(new AzBillingToken(provider, options.Cloud, (AzBillingAuthMethod)(int)provider.Method));
     }
 
+    /// <summary>What to do about an error, in this command's terms: a person signs in again with this command.</summary>
+    protected override string? Advise(EngineAdvice advice, object? target) => advice switch
+    {
+        EngineAdvice.SignInAgainInteractive => "Run Get-AzBillingToken -Interactive again to sign in.",
+        EngineAdvice.SignInAgainDeviceCode => "Run Get-AzBillingToken -DeviceCode again for a new code.",
+        _ => base.Advise(advice, target),
+    };
+
     private SignInParameters SignIn() => new()
     {
         TenantId = TenantId,

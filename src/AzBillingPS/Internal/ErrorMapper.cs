@@ -58,6 +58,8 @@ internal static class ErrorMapper
         EngineAdvice.RequestReportAgain => "Request the report again (New-AzCostReport) for fresh blob links.",
         EngineAdvice.UseExports => "Load its costs from a Cost Management export instead: Import-AzCostExport reads the export's files (Import-AzCostToSql one file at a time).",
         EngineAdvice.LoadFirst => "Load it with Import-AzCostToSql or Sync-AzBilling, or name the database with -DatabasePath, -SqlInstance or -ConnectionString.",
+        EngineAdvice.SignInAgainInteractive => "Sign in again with Get-AzBillingToken -Interactive and use the new token.",
+        EngineAdvice.SignInAgainDeviceCode => "Sign in again with Get-AzBillingToken -DeviceCode (a new code) and use the new token.",
         _ => null,
     };
 

@@ -53,7 +53,7 @@ internal sealed class EngineLoadContext : AssemblyLoadContext
         : base("AzBillingPS", isCollectible: false)
     {
         _resolver = new AssemblyDependencyResolver(engineAssemblyPath);
-        _dependencies = Path.GetDirectoryName(engineAssemblyPath)!;
+        _dependencies = Path.GetFullPath(Path.GetDirectoryName(engineAssemblyPath)!);
         _readyToRun = ReadyToRunFolder(_dependencies);
         _platformAssemblies = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         if (AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") is string tpa)
@@ -97,7 +97,9 @@ internal sealed class EngineLoadContext : AssemblyLoadContext
             return null;
         }
 
-        if (_readyToRun is not null && string.Equals(Path.GetDirectoryName(path), _dependencies, StringComparison.Ordinal))
+        // Only an assembly of Dependencies/ itself (not of runtimes/<rid>/) has an image; Windows paths ignore case.
+        if (_readyToRun is not null
+            && string.Equals(Path.GetFullPath(Path.GetDirectoryName(path)!), _dependencies, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
         {
             string image = Path.Combine(_readyToRun, Path.GetFileName(path));
             if (File.Exists(image))
