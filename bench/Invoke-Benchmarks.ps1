@@ -904,7 +904,7 @@ $md = [System.Text.StringBuilder]::new()
 $null = $md.AppendLine('# Benchmarks').AppendLine()
 $null = $md.AppendLine("Written by ``bench/Invoke-Benchmarks.ps1`` (``build.ps1 -Task Bench``); this file is overwritten on every run.").AppendLine()
 $null = $md.AppendLine("- Run: $when, AzBillingPS $moduleVersion (source $commit), PowerShell $($PSVersionTable.PSVersion), $([Environment]::ProcessorCount) cores ($cpu), $([Runtime.InteropServices.RuntimeInformation]::OSDescription)")
-$null = $md.AppendLine("- PostgreSQL $(if ($pgVersion) { $pgVersion } else { 'n/a' }) (throw-away clusters, shared_buffers 128MB: fsync, synchronous_commit and full_page_writes on for the import and WAL parts, as production runs; off for the Sync part), sqlite3 $(if ($sqliteVersion) { $sqliteVersion } else { 'n/a' })")
+$null = $md.AppendLine("- PostgreSQL $(if ($pgVersion) { $pgVersion } else { 'n/a' }) (throw-away clusters, shared_buffers 128MB: fsync, synchronous_commit and full_page_writes on in every part, as production runs), sqlite3 $(if ($sqliteVersion) { $sqliteVersion } else { 'n/a' })")
 foreach ($f in $files.Values) {
     $null = $md.AppendLine(("- File: {0:N0} EA rows ({1} columns), {2:N0} MB, generated in {3:N1} s (``out/bench/ea-{4}.csv``, seed {5}, month {6})" -f $f.Rows, $columnCount, ($f.Bytes / 1MB), $f.GenerateSeconds, $f.Rows, $Seed, $Month))
 }
