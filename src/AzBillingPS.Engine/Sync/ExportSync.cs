@@ -65,7 +65,8 @@ internal static class ExportSync
 
         var plan = await ExportImporter.PlanAsync(store, exportRequest, log, cancellationToken).ConfigureAwait(false);
         var stateTable = new ExportStateStore(r.Target);
-        string target = $"{r.Target.DisplayTable} on {Sinks.CostSink.Create(r.Target).Describe()}";
+        string database = Sinks.CostSink.Create(r.Target).Describe();
+        string target = $"{r.Target.DisplayTable} on {database}";
         log.Verbose(string.Create(CultureInfo.InvariantCulture,
             $"Sync run {r.RunId} from {store.Describe()}: {plan.Count} export month(s), {plan.Count(p => p.Outcome.Action == ExportAction.Loaded)} with a run to load; state in {stateTable.QualifiedTable}."));
 
@@ -105,7 +106,7 @@ internal static class ExportSync
         }
 
         int scopes = reported.Select(u => u.Key.Scope).Distinct(StringComparer.Ordinal).Count();
-        return new SyncRunOutcome(r.RunId, Sinks.CostSink.Create(r.Target).Describe(), r.Target.Table, stateTable.Target.Table, started, DateTime.UtcNow, scopes, reported);
+        return new SyncRunOutcome(r.RunId, database, r.Target.Table, stateTable.Target.Table, started, DateTime.UtcNow, scopes, reported);
     }
 
     /// <summary>The download stage: the run's parts fetched into the run's folder (a failure is recorded in the unit).</summary>
