@@ -232,5 +232,7 @@ Describe 'The async pump (AsyncCmdlet)' -Tag 'Pump' {
         # A certificate password: where the command signs in with a certificate file.
         Advice ([AzBillingPS.Commands.GetAzBillingTokenCommand]::new()) 'GiveCertificatePassword' | Should -Be 'Give it with -CertificatePassword.'
         Advice $import 'GiveCertificatePassword' | Should -BeNullOrEmpty
+        Advice $sync 'GivePrivateKeyFile' | Should -Be 'A PEM certificate and its key can be two files: the certificate as -CertificatePath, the key as -PrivateKeyPath.'
+        Advice $import 'GivePrivateKeyFile' | Should -BeNullOrEmpty
     }
 }

@@ -92,7 +92,10 @@ public static class CertificateLoader
         {
             throw new EngineException(
                 EngineErrorKind.CertificateInvalid,
-                $"{what} has no private key. Give a PFX that includes the key, a PEM file holding certificate and key, or -PrivateKeyPath.");
+                $"{what} has no private key. Give a PFX that includes the key, or a PEM file holding certificate and key.")
+            {
+                Advice = EngineAdvice.GivePrivateKeyFile,
+            };
         }
 
         DateTimeOffset notBefore = new(certificate.NotBefore.ToUniversalTime(), TimeSpan.Zero);
@@ -241,7 +244,7 @@ public static class CertificateLoader
         {
             throw new EngineException(
                 EngineErrorKind.CertificateInvalid,
-                $"The PEM file '{path}' holds no certificate (no BEGIN CERTIFICATE block); give the certificate file as -CertificatePath and the key as -PrivateKeyPath.") { FilePath = path };
+                $"The PEM file '{path}' holds no certificate (no BEGIN CERTIFICATE block); it may be the private key alone.") { FilePath = path, Advice = EngineAdvice.GivePrivateKeyFile };
         }
 
         string keySource = privateKeyPath ?? path;

@@ -123,6 +123,9 @@ public enum EngineAdvice
 
     /// <summary>A certificate file or key needs a password that was not given.</summary>
     GiveCertificatePassword,
+
+    /// <summary>A certificate came without its private key: a PEM certificate's key can be a file of its own.</summary>
+    GivePrivateKeyFile,
 }
 
 /// <summary>

@@ -71,6 +71,7 @@ internal static class ErrorMapper
         EngineAdvice.CoverFilePeriod when hasParameter?.Invoke("From") == true => "Give -From/-To that cover the file, or leave them out to use the file's own dates.",
         EngineAdvice.RequestEachSubscription when hasParameter?.Invoke("AllSubscriptions") == true => "-AllSubscriptions requests every subscription the identity can read.",
         EngineAdvice.GiveCertificatePassword when hasParameter?.Invoke("CertificatePassword") == true => "Give it with -CertificatePassword.",
+        EngineAdvice.GivePrivateKeyFile when hasParameter?.Invoke("PrivateKeyPath") == true => "A PEM certificate and its key can be two files: the certificate as -CertificatePath, the key as -PrivateKeyPath.",
         _ => null,
     };
 

@@ -97,6 +97,15 @@ public sealed class CertificateLoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_pem_file_with_the_key_alone_is_refused_and_the_command_says_how_to_give_both_files()
+    {
+        var e = Assert.Throws<EngineException>(() => CertificateLoader.LoadFromFile(Write("key-only.pem", _rsa.ExportPkcs8PrivateKeyPem()), null));
+        Assert.Equal(EngineErrorKind.CertificateInvalid, e.Kind);
+        Assert.Contains("holds no certificate (no BEGIN CERTIFICATE block); it may be the private key alone", e.Message, StringComparison.Ordinal);
+        Assert.Equal(EngineAdvice.GivePrivateKeyFile, e.Advice); // -CertificatePath and -PrivateKeyPath, in the command's words
+    }
+
+    [Fact]
     public void Encrypted_key_without_password_asks_for_it()
     {
         string key = _rsa.ExportEncryptedPkcs8PrivateKeyPem(Password, new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 1000));
@@ -126,7 +135,9 @@ public sealed class CertificateLoaderTests : IDisposable
     public void Validate_rejects_no_key_expired_not_yet_valid_ec_and_small_keys()
     {
         using X509Certificate2 publicOnly = X509CertificateLoader.LoadCertificate(_cert.RawData);
-        Assert.Contains("no private key", Assert.Throws<EngineException>(() => CertificateLoader.Validate(publicOnly, "x", DateTimeOffset.UtcNow)).Message, StringComparison.Ordinal);
+        var noKey = Assert.Throws<EngineException>(() => CertificateLoader.Validate(publicOnly, "x", DateTimeOffset.UtcNow));
+        Assert.Contains("no private key", noKey.Message, StringComparison.Ordinal);
+        Assert.Equal(EngineAdvice.GivePrivateKeyFile, noKey.Advice); // -PrivateKeyPath, where the command has it
         Assert.Contains("expired on", Assert.Throws<EngineException>(() => CertificateLoader.Validate(_cert, "x", DateTimeOffset.UtcNow.AddDays(20))).Message, StringComparison.Ordinal);
         Assert.Contains("not valid before", Assert.Throws<EngineException>(() => CertificateLoader.Validate(_cert, "x", DateTimeOffset.UtcNow.AddDays(-5))).Message, StringComparison.Ordinal);
 

@@ -33,11 +33,9 @@ public class EngineMessagesTests
     private static readonly string[] KnownParameterLiterals =
     [
         " and is not a view; the FOCUS view was not made (nothing was changed). Rename that object, or load into another -Table.",
-        " has no private key. Give a PFX that includes the key, a PEM file holding certificate and key, or -PrivateKeyPath.",
         " is a folder, not a cost file; give the files in it, for example -Path '",
         " is before -From ",
         " scope. Use -From/-To instead.",
-        "' holds no certificate (no BEGIN CERTIFICATE block); give the certificate file as -CertificatePath and the key as -PrivateKeyPath.",
         "' is a Microsoft Customer Agreement scope. Use -From/-To or -InvoiceId instead.",
         "' is a resource group; the Cost Details API has not accepted resource groups since api-version 2023-08-01. Request the subscription (-Scope /subscriptions/",
         "). Use -DeviceCode instead: it shows a code to enter in a browser on any other device.",
