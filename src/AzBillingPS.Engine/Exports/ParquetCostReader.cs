@@ -21,14 +21,19 @@ namespace AzBillingPS.Engine.Exports;
 /// through the dataset's catalog, each value converted to the column's type (decimals exactly: a DECIMAL as it is, a
 /// DOUBLE through its shortest round-trip text), a bad value or a row outside the period failing the load with the file,
 /// row and column.
-/// <para>Parquet.Net decodes a whole column of a row group at a time, so holding a decoded row group would make memory
-/// follow the export's row-group size (about 2 KB a FOCUS row). Instead each row group is decoded column by column, on
-/// one background thread, into a spool file in a private folder (UTF-8 text, values as their bytes), and its rows are
-/// read back through a small buffer per column while the next row group decodes into the other of two spool slots: the
-/// database takes rows while Parquet decodes, and memory holds one column being decoded, not a row group. Text and
-/// byte-array decimals are taken from Parquet.Net as the file's bytes (see <see cref="RawByteFields"/>). One decoding
-/// thread is enough: it decodes several times faster than a database takes the rows, and a second one would only hold
-/// a second decoded column (measured: 40 MB more at the peak, no faster on two cores).</para>
+/// <para>A file the module's own page decoder reads (<see cref="ParquetPagePlan"/>: flat columns of the types exports
+/// carry, uncompressed or Snappy, PLAIN or dictionary pages; nearly every export part) is read a page at a time
+/// (<see cref="PageColumn"/>): no value is allocated, text stays the file's UTF-8 bytes, and memory holds pages, never a
+/// decoded row group. When a row group's decompressed pages fit in <see cref="DirectBudget"/> the rows are read straight
+/// from them, batches of rows decoded column by column on a background thread while the rows of the batch before are
+/// read (<see cref="PageFileDecoder.Fill"/>). Larger row groups (Parquet.Net writes each column chunk as one page, so a
+/// page is a whole column of the row group) are spooled: on one background thread each column chunk in turn is decoded
+/// from its pages into a spool file in a private folder (UTF-8 text, values as their bytes), one page buffer serving
+/// every column, and the rows are read back through a small buffer per column while the next row group decodes into the
+/// other of two spool slots. Memory then follows the largest column chunk, not the row group.</para>
+/// <para>Any other file (another codec, DELTA encodings, a logical type the decoder does not convert) is decoded by
+/// Parquet.Net into the same spool, column by column; there Parquet.Net allocates per value and a full collection now
+/// and then keeps its memory down (see <see cref="CollectWhenLarge"/>).</para>
 /// </summary>
 internal sealed class ParquetCostReader : CostRowReader
 {
@@ -132,11 +137,19 @@ internal sealed class ParquetCostReader : CostRowReader
     /// </summary>
     internal bool UsePageDecoder { get; init; } = true;
 
-    internal long DirectBudget { get; init; } = Environment.GetEnvironmentVariable("AZB_PAGES_DIRECT") switch { "1" => long.MaxValue, "0" => -1, _ => 128L << 20 };
+    /// <summary>
+    /// Bytes a file's largest row group may take once its pages are decompressed for its rows to be read straight from
+    /// the pages (every column's page held while the rows are read); a file with larger row groups is spooled a column
+    /// chunk at a time instead. 32 MB: Parquet.Net writes a column chunk as one page, so its 100,000-row FOCUS row groups
+    /// would hold about 100 MB, a third of the memory the loads are allowed.
+    /// </summary>
+    internal long DirectBudget { get; init; } = 32L << 20;
 
     /// <summary>Files of the unit opened so far that the page decoder reads (the others are read through Parquet.Net).</summary>
     internal int FilesReadByPages { get; private set; }
 
+    private readonly PageScratch _pageScratch = new();
+    private readonly PageBatch[] _pageBatches = { new(), new() };
     private Task<PageBatch>? _filling;
     private PageBatch? _batch;
 
@@ -275,7 +288,7 @@ internal sealed class ParquetCostReader : CostRowReader
             FilesReadByPages++;
         }
 
-        return new ParquetFile(index, header, stream, reader, columns, mapped) { Pages = pages is null ? null : new PageFileDecoder(reader.Metadata!, pages, header.Path), Direct = pages is not null && LargestRowGroup(reader.Metadata!) <= DirectBudget };
+        return new ParquetFile(index, header, stream, reader, columns, mapped) { Pages = pages is null ? null : new PageFileDecoder(reader.Metadata!, pages, header.Path, _pageScratch, _pageBatches), Direct = pages is not null && LargestRowGroup(reader.Metadata!) <= DirectBudget };
     }
 
     /// <summary>Bytes of the largest row group of a file once its pages are decompressed (what reading its rows straight from the pages holds).</summary>
@@ -504,8 +517,9 @@ internal sealed class ParquetCostReader : CostRowReader
     private const long CollectAfterBytes = 64L << 20;
 
     /// <summary>
-    /// Parquet.Net decodes each column into fresh buffers (large objects, which only a full collection frees); left to the
-    /// runtime they pile up, and memory would follow the row group several times over. A full collection whenever decoding
+    /// Files read through Parquet.Net only (not the page decoder): Parquet.Net decodes each column into fresh buffers
+    /// (large objects, which only a full collection frees); left to the runtime they pile up, and memory would follow the
+    /// row group several times over. A full collection whenever decoding
     /// has allocated 64 MB more keeps it near one row group's UTF-8 and values (a few per million rows, tens of ms each).
     /// </summary>
     private void CollectWhenLarge()
@@ -715,6 +729,7 @@ internal sealed class ParquetCostReader : CostRowReader
         StopDecoding();
         _next?.Dispose();
         _next = null;
+        _pageScratch.Clear();
         foreach (SpoolSlot? slot in _slots)
         {
             slot?.Dispose();
@@ -1405,10 +1420,7 @@ internal sealed class ParquetFile(int index, CostFileHeader header, Stream strea
             column.Release();
         }
 
-        foreach (PageColumn column in Pages?.Columns ?? Array.Empty<PageColumn>())
-        {
-            column.Release();
-        }
+        Pages?.Release();
 
         Reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
         Stream.Dispose();

@@ -159,18 +159,20 @@ internal static class ParquetPagePlan
 
 /// <summary>
 /// One column of a Parquet file read page by page: the column chunk of the current row group is walked one page at a
-/// time (Thrift page headers read by <see cref="PageHeaderReader"/>), each page read with a positioned read, decompressed
-/// (Snappy) into the column's own buffer and decoded value by value as the rows are read: definition levels and
-/// dictionary indices by <see cref="RleDecoder"/>, PLAIN values from the page, dictionary values from the chunk's
-/// dictionary page (read once per chunk). Memory holds one page and one dictionary per column, never a decoded row
-/// group, and no value is allocated: text goes to the reader as the page's UTF-8 bytes.
+/// time (Thrift page headers read by <see cref="PageHeaderReader"/>), each page read with a positioned read and
+/// decompressed (<see cref="SnappyBlock"/>) into the column's page buffer, then decoded value by value
+/// (<see cref="Decode"/>): definition levels and dictionary indices by <see cref="RleDecoder"/>, PLAIN values from the
+/// page, dictionary values from the chunk's dictionary page (read once per chunk). Text is handed on as where its UTF-8
+/// bytes are, decimals and timestamps made as Parquet.Net makes them, other numbers as their bits; the reading thread
+/// then converts them to the column's type (<see cref="Store"/>) as the Parquet.Net path does.
 /// </summary>
 internal sealed class PageColumn
 {
-    internal static long SnappyTicks;
-    internal static long DecodeTicks;
     private static readonly DateTime Epoch = new(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc);
     private const int JulianEpochDay = 2_440_588; // 1970-01-01 as an Impala INT96 Julian day
+
+    /// <summary>The key of an <see cref="InvalidDataException"/>'s data under which <see cref="Decode"/> leaves the row (in the batch) it failed at.</summary>
+    internal const string RowKey = "AzBillingPS.PageRow";
 
     private readonly SafeFileHandle _handle;
     private readonly int _maxDefinition;
@@ -244,9 +246,19 @@ internal sealed class PageColumn
         set => _page = value;
     }
 
-    /// <summary>Points the column at its chunk of a row group (the dictionary, if any, is read with the first page).</summary>
-    public void Begin(ColumnMetaData chunk)
+    /// <summary>
+    /// Points the column at its chunk of a row group (the dictionary, if any, is read with the first page); its page
+    /// buffer is made large enough for the chunk's largest page at once (the chunk's size: no page is larger), from the
+    /// reader's pool, so that it is not grown page after page.
+    /// </summary>
+    public void Begin(ColumnMetaData chunk, PageScratch scratch)
     {
+        if (_page.Length < chunk.TotalUncompressedSize && chunk.TotalUncompressedSize <= int.MaxValue)
+        {
+            scratch.Return(_page);
+            _page = scratch.Rent((int)chunk.TotalUncompressedSize);
+        }
+
         long start = chunk.DictionaryPageOffset is long d && d > 0 && d < chunk.DataPageOffset ? d : chunk.DataPageOffset;
         _next = start;
         _end = start + chunk.TotalCompressedSize;
@@ -259,9 +271,10 @@ internal sealed class PageColumn
         }
     }
 
-    /// <summary>Lets go of the page and the dictionary (at the end of a file).</summary>
-    public void Release()
+    /// <summary>Lets go of the page (back to the reader's pool) and the dictionary, at the end of a file.</summary>
+    public void Release(PageScratch scratch)
     {
+        scratch.Return(_page);
         _page = Array.Empty<byte>();
         _dictionary = Array.Empty<byte>();
         _offsets = Array.Empty<int>();
@@ -273,25 +286,24 @@ internal sealed class PageColumn
     /// Decodes the column's next <paramref name="rows"/> values (from its current page on, reading pages as it goes) into
     /// <paramref name="values"/>: text as where its UTF-8 bytes are (the chunk's dictionary, or a copy in the batch's
     /// arena), decimals and timestamps made, other numbers as their bits. Runs on the decoding thread. A page or value the
-    /// decoder cannot read throws <see cref="InvalidDataException"/>, <paramref name="failedRow"/> then the row (0-based in
-    /// the batch) it was at.
+    /// decoder cannot read throws <see cref="InvalidDataException"/>, with the row (0-based in the batch) it was at under
+    /// <see cref="RowKey"/>. <paramref name="inPlace"/>: text is left in the page (not copied to the arena) and the
+    /// decoding stops at the page's end, so fewer rows may be decoded (the count is returned); for values spooled at once.
     /// </summary>
-    public void Decode(PageValues values, int rows, PageBatch batch, PageScratch scratch, out int failedRow)
-    {
-        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-        try { DecodeInner(values, rows, batch, scratch, out failedRow); } finally { System.Threading.Interlocked.Add(ref DecodeTicks, System.Diagnostics.Stopwatch.GetTimestamp() - t0); }
-    }
-
-    private void DecodeInner(PageValues values, int rows, PageBatch batch, PageScratch scratch, out int failedRow)
+    public int Decode(PageValues values, int rows, PageBatch batch, PageScratch scratch, bool inPlace = false)
     {
         values.Ensure(Kind, rows);
         bool[] nulls = values.Null;
         int r = 0;
-        failedRow = 0;
         try
         {
             for (; r < rows; r++)
             {
+                if (_left == 0 && inPlace && r > 0)
+                {
+                    return r; // the values point into this page: the next one is read by the next call
+                }
+
                 while (_left == 0)
                 {
                     NextPage(scratch);
@@ -346,7 +358,7 @@ internal sealed class PageColumn
                             index = -1;
                         }
 
-                        if (index < 0)
+                        if (index < 0 && !inPlace)
                         {
                             // The page's bytes are read over by the next page: the value is copied to the batch's arena.
                             buffer = batch.Append(buffer.AsSpan(start, length), out start);
@@ -386,10 +398,11 @@ internal sealed class PageColumn
         }
         catch (InvalidDataException e)
         {
-            failedRow = r;
-            e.Data["row"] = r;
+            e.Data[RowKey] = r; // the row (in the batch) it was at, for the message
             throw;
         }
+
+        return rows;
     }
 
     /// <summary>
@@ -568,7 +581,7 @@ internal sealed class PageColumn
                 }
 
                 // A new array, not the last chunk's: the rows of a batch decoded before may still point into that one.
-                _dictionary = Load(Array.Empty<byte>(), body, header.CompressedSize, header.UncompressedSize, 0, _snappy, scratch);
+                _dictionary = Load(new byte[header.UncompressedSize], body, header.CompressedSize, header.UncompressedSize, 0, _snappy, scratch);
                 ReadDictionary(header.NumValues, header.UncompressedSize);
                 return;
             case PageType.DATA_PAGE:
@@ -603,7 +616,8 @@ internal sealed class PageColumn
 
         if (target.Length < uncompressed)
         {
-            target = new byte[uncompressed + Math.Min(uncompressed >> 3, 1 << 20)]; // a little room: the next chunk's page is often a little longer
+            scratch.Return(target);
+            target = scratch.Rent(uncompressed);
         }
 
         if (!snappy)
@@ -616,23 +630,7 @@ internal sealed class PageColumn
         int packed = compressed - plainPrefix;
         byte[] source = scratch.Get(packed);
         ReadExactly(offset + plainPrefix, source.AsSpan(0, packed));
-        int made;
-        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-        try
-        {
-            made = Snappier.Snappy.Decompress(source.AsSpan(0, packed), target.AsSpan(plainPrefix, uncompressed - plainPrefix));
-            System.Threading.Interlocked.Add(ref SnappyTicks, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
-        }
-        catch (Exception e) when (e is InvalidDataException or ArgumentException or IndexOutOfRangeException)
-        {
-            throw new InvalidDataException("a Snappy page cannot be decompressed: " + e.Message, e);
-        }
-
-        if (made != uncompressed - plainPrefix)
-        {
-            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"a Snappy page decompressed to {made:N0} bytes, not the {uncompressed - plainPrefix:N0} its header says."));
-        }
-
+        SnappyBlock.Decompress(source.AsSpan(0, packed), target.AsSpan(plainPrefix, uncompressed - plainPrefix));
         return target;
     }
 
@@ -807,19 +805,91 @@ internal sealed class PageColumn
 /// <summary>The buffer the decoding thread reads page headers and compressed pages into (one per reader, grown as needed).</summary>
 internal sealed class PageScratch
 {
+    private readonly List<byte[]> _free = new();
     private byte[] _buffer = new byte[1 << 16];
 
     /// <summary>The page buffer the columns share when they are decoded one at a time (into the spool).</summary>
     public byte[] Page { get; set; } = Array.Empty<byte>();
 
+    /// <summary>The buffer compressed pages and headers are read into: at least <paramref name="size"/> bytes.</summary>
     public byte[] Get(int size)
     {
         if (_buffer.Length < size)
         {
-            _buffer = new byte[Math.Max(size, _buffer.Length * 2)];
+            _buffer = new byte[Math.Max(size, _buffer.Length + (_buffer.Length >> 1))];
         }
 
         return _buffer;
+    }
+
+    /// <summary>
+    /// A page buffer of at least <paramref name="size"/> bytes: the smallest one given back that is large enough, or a new
+    /// one. The files of a unit have the same columns, so each file's pages reuse the buffers of the file before.
+    /// </summary>
+    public byte[] Rent(int size)
+    {
+        lock (_free)
+        {
+            return RentLocked(size);
+        }
+    }
+
+    private byte[] RentLocked(int size)
+    {
+        int best = -1;
+        for (int i = 0; i < _free.Count; i++)
+        {
+            if (_free[i].Length >= size && (best < 0 || _free[i].Length < _free[best].Length))
+            {
+                best = i;
+            }
+        }
+
+        if (best < 0)
+        {
+            return new byte[WithRoom(size)];
+        }
+
+        byte[] buffer = _free[best];
+        _free.RemoveAt(best);
+        return buffer;
+    }
+
+    /// <summary>Gives a page buffer back for the next file's columns (the smallest are let go when many are kept).</summary>
+    public void Return(byte[] buffer)
+    {
+        if (buffer.Length == 0)
+        {
+            return;
+        }
+
+        lock (_free)
+        {
+            // A file's columns are given back by the reading thread while the next file may be decoding already.
+            _free.Add(buffer);
+            if (_free.Count > 512)
+            {
+                _free.Remove(_free.MinBy(b => b.Length)!);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The size to make a page buffer for <paramref name="size"/> bytes: an eighth more (at most 4 MB more), since the next
+    /// row group's chunk of the same column is often a little larger and would otherwise need a new buffer each time.
+    /// </summary>
+    public static int WithRoom(long size) => (int)Math.Min(int.MaxValue - 64, size + Math.Min(size >> 3, 4L << 20));
+
+    /// <summary>Lets go of every buffer (when the reader closes).</summary>
+    public void Clear()
+    {
+        lock (_free)
+        {
+            _free.Clear();
+        }
+
+        _buffer = Array.Empty<byte>();
+        Page = Array.Empty<byte>();
     }
 }
 
@@ -836,28 +906,40 @@ internal sealed class PageValues
     /// <summary>Lets go of the text the values point at (pages, dictionaries, arenas) once they are spooled.</summary>
     public void Release() => Array.Clear(Buffer);
 
+    /// <summary>Makes room for <paramref name="rows"/> values of a column of <paramref name="kind"/> (the same column of the next file may be of another kind).</summary>
     public void Ensure(PageValueKind kind, int rows)
     {
-        if (Null.Length >= rows)
+        if (Null.Length < rows)
         {
-            return;
+            Null = new bool[rows];
         }
 
-        Null = new bool[rows];
         switch (kind)
         {
             case PageValueKind.Text:
-                Buffer = new byte[]?[rows];
-                Start = new int[rows];
-                Length = new int[rows];
+                if (Buffer.Length < rows)
+                {
+                    Buffer = new byte[]?[rows];
+                    Start = new int[rows];
+                    Length = new int[rows];
+                }
+
                 break;
             case PageValueKind.DecimalBytes:
             case PageValueKind.DecimalInt32:
             case PageValueKind.DecimalInt64:
-                Decimals = new decimal[rows];
+                if (Decimals.Length < rows)
+                {
+                    Decimals = new decimal[rows];
+                }
+
                 break;
             default:
-                Bits = new long[rows];
+                if (Bits.Length < rows)
+                {
+                    Bits = new long[rows];
+                }
+
                 break;
         }
     }
@@ -868,12 +950,22 @@ internal sealed class PageValues
 /// are read: each column's values, the text copied out of pages into the batch's arena (dictionary text stays in its
 /// dictionary), and what the decoding hit.
 /// </summary>
-internal sealed class PageBatch(int columns)
+internal sealed class PageBatch
 {
     private byte[] _arena = new byte[1 << 16];
     private int _used;
 
-    public PageValues[] Columns { get; } = Enumerable.Range(0, columns).Select(_ => new PageValues()).ToArray();
+    /// <summary>The values of each column of the file being read (grown for a file with more columns).</summary>
+    public PageValues[] Columns { get; private set; } = Array.Empty<PageValues>();
+
+    /// <summary>Makes room for the values of <paramref name="columns"/> columns.</summary>
+    public void Ensure(int columns)
+    {
+        if (Columns.Length < columns)
+        {
+            Columns = Columns.Concat(Enumerable.Range(0, columns - Columns.Length).Select(_ => new PageValues())).ToArray();
+        }
+    }
 
     /// <summary>Rows in the batch (0 with <see cref="End"/>: the file has no more).</summary>
     public int Rows { get; set; }
@@ -1349,12 +1441,12 @@ internal ref struct PageHeaderReader
 /// decoding thread): every column at the start of its chunk when a row group begins, then each column decoded for the
 /// batch's rows in turn (a tight loop over one column, not a row across all columns).
 /// </summary>
-internal sealed class PageFileDecoder(FileMetaData metadata, PageColumn[] columns, string path)
+internal sealed class PageFileDecoder(FileMetaData metadata, PageColumn[] columns, string path, PageScratch scratch, PageBatch[] batches)
 {
     /// <summary>Rows of a batch: enough that a batch is cheap to hand over, few enough that two stay small (a few MB).</summary>
     public const int BatchRows = 4096;
 
-    private readonly PageScratch _scratch = new();
+    private readonly PageScratch _scratch = scratch;
     private int _group = -1;
     private int _groupRows;
     private int _rowInGroup;
@@ -1364,8 +1456,17 @@ internal sealed class PageFileDecoder(FileMetaData metadata, PageColumn[] column
 
     public string Path { get; } = path;
 
-    /// <summary>The two batches: one read by the rows while the other is decoded.</summary>
-    public PageBatch[] Batches { get; } = { new(columns.Length), new(columns.Length) };
+    /// <summary>The reader's two batches: one read by the rows while the other is decoded.</summary>
+    public PageBatch[] Batches { get; } = batches;
+
+    /// <summary>Gives the columns' page buffers back to the reader's pool (the file is done).</summary>
+    public void Release()
+    {
+        foreach (PageColumn column in Columns)
+        {
+            column.Release(_scratch);
+        }
+    }
 
     /// <summary>Fills <paramref name="batch"/> with the next rows of the file (none, and End, after its last row group).</summary>
     public void Fill(PageBatch batch, System.Threading.CancellationToken cancellationToken)
@@ -1399,7 +1500,7 @@ internal sealed class PageFileDecoder(FileMetaData metadata, PageColumn[] column
             {
                 try
                 {
-                    Columns[i].Begin(group.Columns[i].MetaData!);
+                    Columns[i].Begin(group.Columns[i].MetaData!, _scratch);
                 }
                 catch (InvalidDataException e)
                 {
@@ -1413,6 +1514,7 @@ internal sealed class PageFileDecoder(FileMetaData metadata, PageColumn[] column
         }
 
         int rows = Math.Min(BatchRows, _groupRows - _rowInGroup);
+        batch.Ensure(Columns.Length);
         batch.Group = _group;
         batch.FirstRow = _rowsBefore + _rowInGroup;
         for (int i = 0; i < Columns.Length; i++)
@@ -1420,7 +1522,7 @@ internal sealed class PageFileDecoder(FileMetaData metadata, PageColumn[] column
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                Columns[i].Decode(batch.Columns[i], rows, batch, _scratch, out _);
+                _ = Columns[i].Decode(batch.Columns[i], rows, batch, _scratch);
             }
             catch (InvalidDataException e)
             {
@@ -1444,20 +1546,32 @@ internal sealed class PageFileDecoder(FileMetaData metadata, PageColumn[] column
     {
         PageColumn column = Columns[index];
         PageBatch batch = Batches[0];
+        batch.Ensure(Columns.Length);
         PageValues values = batch.Columns[index];
         int done = 0;
-        column.Page = _scratch.Page; // the columns are spooled one at a time: one page buffer serves them all
+        if (index == 0)
+        {
+            // The columns are spooled one at a time: one page buffer, as large as the group's largest chunk, serves them all.
+            long largest = group.Columns.Max(c => c.MetaData?.TotalUncompressedSize ?? 0);
+            if (_scratch.Page.Length < largest && largest <= int.MaxValue)
+            {
+                _scratch.Page = Array.Empty<byte>();
+                _scratch.Page = new byte[PageScratch.WithRoom(largest)];
+            }
+        }
+
+        column.Page = _scratch.Page;
         try
         {
-            column.Begin(group.Columns[index].MetaData!);
+            column.Begin(group.Columns[index].MetaData!, _scratch);
             while (done < rows)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 int n = Math.Min(BatchRows, rows - done);
                 batch.Clear();
-                column.Decode(values, n, batch, _scratch, out _);
-                target.Spool(column, values, n, writer);
-                done += n;
+                int got = column.Decode(values, n, batch, _scratch, inPlace: true);
+                target.Spool(column, values, got, writer);
+                done += got;
             }
         }
         catch (InvalidDataException e)
@@ -1472,5 +1586,143 @@ internal sealed class PageFileDecoder(FileMetaData metadata, PageColumn[] column
         }
     }
 
-    private static int FailedRow(InvalidDataException e) => e.Data["row"] is int row ? row : 0;
+    private static int FailedRow(InvalidDataException e) => e.Data[PageColumn.RowKey] is int row ? row : 0;
+}
+
+/// <summary>
+/// Decompresses a Snappy block (the raw format Parquet's SNAPPY codec uses: the uncompressed length as a varint, then
+/// literals and back-references) straight into the caller's buffer. Snappier's block decoder decompresses into a pooled
+/// buffer of the next power of two and copies it out: for the one-page column chunks Parquet.Net writes that is 64 MB
+/// held for a 36 MB page, and the pool lets go of it at each full collection.
+/// </summary>
+internal static class SnappyBlock
+{
+    /// <summary>Decompresses <paramref name="input"/> into <paramref name="output"/>, which must be exactly the uncompressed length.</summary>
+    public static void Decompress(ReadOnlySpan<byte> input, Span<byte> output)
+    {
+        int ip = 0;
+        ulong length = 0;
+        for (int shift = 0; ; shift += 7)
+        {
+            if (ip >= input.Length || shift > 28)
+            {
+                throw new InvalidDataException("a Snappy page's length is cut short.");
+            }
+
+            byte b = input[ip++];
+            length |= (ulong)(b & 0x7F) << shift;
+            if ((b & 0x80) == 0)
+            {
+                break;
+            }
+        }
+
+        if (length != (ulong)output.Length)
+        {
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"a Snappy page holds {length:N0} bytes, not the {output.Length:N0} its header says."));
+        }
+
+        int op = 0;
+        while (ip < input.Length)
+        {
+            byte tag = input[ip++];
+            int kind = tag & 3;
+            int count;
+            if (kind == 0)
+            {
+                count = (tag >> 2) + 1;
+                if (count > 60)
+                {
+                    int bytes = count - 60;
+                    if (input.Length - ip < bytes)
+                    {
+                        throw new InvalidDataException("a Snappy page is cut short.");
+                    }
+
+                    uint n = 0;
+                    for (int i = 0; i < bytes; i++)
+                    {
+                        n |= (uint)input[ip + i] << (8 * i);
+                    }
+
+                    ip += bytes;
+                    if (n >= int.MaxValue)
+                    {
+                        throw new InvalidDataException("a Snappy literal is longer than its page.");
+                    }
+
+                    count = (int)n + 1;
+                }
+
+                if (input.Length - ip < count || output.Length - op < count)
+                {
+                    throw new InvalidDataException("a Snappy literal runs past the end of its page.");
+                }
+
+                input.Slice(ip, count).CopyTo(output.Slice(op));
+                ip += count;
+                op += count;
+                continue;
+            }
+
+            int offset;
+            if (kind == 1)
+            {
+                if (ip >= input.Length)
+                {
+                    throw new InvalidDataException("a Snappy page is cut short.");
+                }
+
+                count = ((tag >> 2) & 7) + 4;
+                offset = ((tag >> 5) << 8) | input[ip++];
+            }
+            else if (kind == 2)
+            {
+                if (input.Length - ip < 2)
+                {
+                    throw new InvalidDataException("a Snappy page is cut short.");
+                }
+
+                count = (tag >> 2) + 1;
+                offset = BinaryPrimitives.ReadUInt16LittleEndian(input.Slice(ip));
+                ip += 2;
+            }
+            else
+            {
+                if (input.Length - ip < 4)
+                {
+                    throw new InvalidDataException("a Snappy page is cut short.");
+                }
+
+                count = (tag >> 2) + 1;
+                uint far = BinaryPrimitives.ReadUInt32LittleEndian(input.Slice(ip));
+                ip += 4;
+                offset = far > int.MaxValue ? int.MaxValue : (int)far;
+            }
+
+            if (offset == 0 || offset > op || output.Length - op < count)
+            {
+                throw new InvalidDataException("a Snappy back-reference points outside its page.");
+            }
+
+            if (offset >= count)
+            {
+                output.Slice(op - offset, count).CopyTo(output.Slice(op));
+                op += count;
+            }
+            else
+            {
+                // An overlapping copy repeats the last `offset` bytes: byte by byte, as the format means it.
+                for (int i = 0; i < count; i++, op++)
+                {
+                    output[op] = output[op - offset];
+                }
+            }
+        }
+
+        if (op != output.Length)
+        {
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"a Snappy page decompressed to {op:N0} bytes, not the {output.Length:N0} it says."));
+        }
+    }
 }

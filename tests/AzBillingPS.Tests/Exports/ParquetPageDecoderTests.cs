@@ -172,6 +172,43 @@ public sealed class ParquetPageDecoderTests : IDisposable
         AssertSameAsParquetNet(new[] { path }, rows);
     }
 
+    /// <summary>The files of a unit with the same columns in another order, and one more: each file's columns decode as their own.</summary>
+    [Fact]
+    public async Task FilesOfAUnitWithTheirColumnsInAnotherOrderDecodeAsParquetNetReadsThem()
+    {
+        async Task<string> Write(string name, DataField[] fields, int seed)
+        {
+            string path = Path.Combine(_dir, name);
+            await using FileStream stream = File.Create(path);
+            await using ParquetWriter writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), stream);
+            using ParquetRowGroupWriter group = writer.CreateRowGroup();
+            foreach (DataField field in fields)
+            {
+                switch (field.Name)
+                {
+                    case "ChargeDescription":
+                        await group.WriteAsync(field, Enumerable.Range(0, 500).Select(i => i % 9 == 0 ? null : $"{name} {i}").ToArray());
+                        break;
+                    case "BilledCost":
+                        await group.WriteAsync<decimal>(field, Enumerable.Range(0, 500).Select(i => i % 7 == 0 ? (decimal?)null : (seed * 1000 + i) / 100m).ToArray().AsMemory());
+                        break;
+                    case "x_SkuIsCreditEligible":
+                        await group.WriteAsync<bool>(field, Enumerable.Range(0, 500).Select(i => i % 5 == 0 ? (bool?)null : i % 2 == 0).ToArray().AsMemory());
+                        break;
+                    default:
+                        await group.WriteAsync<DateTime>(field, Enumerable.Range(0, 500).Select(i => March.AddDays(i % 28)).ToArray().AsMemory());
+                        break;
+                }
+            }
+
+            return path;
+        }
+
+        string a = await Write("a.parquet", new DataField[] { new DataField<string>("ChargeDescription"), new DecimalDataField("BilledCost", 38, 10, isNullable: true), new DataField<DateTime>("ChargePeriodStart") }, 1);
+        string b = await Write("b.parquet", new DataField[] { new DecimalDataField("BilledCost", 38, 10, isNullable: true), new DataField<bool?>("x_SkuIsCreditEligible"), new DataField<DateTime>("ChargePeriodStart"), new DataField<string>("ChargeDescription") }, 2);
+        AssertSameAsParquetNet(new[] { a, b, a }, 1_500);
+    }
+
     [Fact]
     public async Task AFileWithAnotherCodecIsReadThroughParquetNet()
     {
@@ -246,6 +283,45 @@ public sealed class ParquetPageDecoderTests : IDisposable
         Assert.Contains(damage switch { "header" => "page header", "cut" => "runs past the end of its column chunk", _ => "Snappy" }, error.Message, StringComparison.Ordinal);
         reader.Close();
         Assert.Empty(Directory.GetDirectories(_dir, "azbillingps-parquet-*"));
+    }
+
+    /// <summary>
+    /// The module's Snappy block decoder gives back exactly what Snappier compressed (literals short and long, near and
+    /// far back-references, overlapping runs), and refuses a block that is cut, whose length is wrong, or whose
+    /// back-reference points before its start.
+    /// </summary>
+    [Fact]
+    public void SnappyBlocksDecompressAsSnappierCompressedThem()
+    {
+        var random = new Random(15);
+        var inputs = new List<byte[]>
+        {
+            Array.Empty<byte>(),
+            new byte[] { 42 },
+            Enumerable.Repeat((byte)'a', 100_000).ToArray(),                                                     // one overlapping run
+            Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 20_000).Select(i => "/subscriptions/s/resourceGroups/rg-" + (i % 37) + "/vm-" + random.Next(1000) + ";"))),
+            Enumerable.Range(0, 300_000).Select(_ => (byte)random.Next(256)).ToArray(),                           // incompressible: long literals
+        };
+        byte[] mixed = new byte[200_000];
+        for (int i = 0; i < mixed.Length; i++)
+        {
+            mixed[i] = i % 70_000 < 50 ? (byte)random.Next(256) : mixed[Math.Max(0, i - 1 - random.Next(Math.Min(i, 65_000) + 1))]; // back-references near and far
+        }
+
+        inputs.Add(mixed);
+        foreach (byte[] input in inputs)
+        {
+            byte[] compressed = Snappier.Snappy.CompressToArray(input);
+            byte[] output = new byte[input.Length];
+            SnappyBlock.Decompress(compressed, output);
+            Assert.Equal(input, output);
+        }
+
+        byte[] text = Snappier.Snappy.CompressToArray(inputs[3]);
+        Assert.Throws<InvalidDataException>(() => SnappyBlock.Decompress(text.AsSpan(0, text.Length / 2), new byte[inputs[3].Length]));
+        Assert.Throws<InvalidDataException>(() => SnappyBlock.Decompress(text, new byte[inputs[3].Length + 1]));
+        byte[] before = { 8, 0x00, (byte)'x', 0x1D, 0x05 };                                                       // 8 bytes: "x", then a copy 5 back
+        Assert.Throws<InvalidDataException>(() => SnappyBlock.Decompress(before, new byte[8]));
     }
 
     /// <summary>
