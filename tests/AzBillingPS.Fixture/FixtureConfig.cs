@@ -21,6 +21,12 @@ internal sealed class FixtureConfig
 
     /// <summary>Cost Management rules in force from the start (the same shape as POST /_fixture/cost/rules takes).</summary>
     public List<System.Text.Json.JsonElement>? CostRules { get; set; }
+
+    /// <summary>
+    /// Retry-After seconds on the 202s of a report no rule governs, or whose rule does not set retryAfter (1 unless the
+    /// configuration says otherwise; 0 is HTTP's "poll again now", for tests that do not measure the wait).
+    /// </summary>
+    public int DefaultRetryAfter { get; set; } = 1;
 }
 
 internal sealed class TenantConfig

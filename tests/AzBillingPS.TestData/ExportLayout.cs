@@ -17,10 +17,12 @@ namespace AzBillingPS.TestData;
 /// Writes Cost Management export runs the way exports lay them out in a container: each run a folder with its parts
 /// (CSV, gzip CSV or Parquet written with Parquet.Net) and a manifest.json whose blobs, byte counts and row counts
 /// describe them. The input is a JSON file: {"root": "...", "runs": [ { "folder": "exp/20260301-20260331/202603051200/&lt;runId&gt;",
-/// "exportName", "scope", "dataset" (ActualCost|AmortizedCost|Usage|FocusCost), "kind" (Ea|Mca), "month" (yyyy-MM),
+/// "exportName", "scope", "dataset" (ActualCost|AmortizedCost|Usage|FocusCost|ReservationDetails|ReservationRecommendations), "kind" (Ea|Mca), "month" (yyyy-MM),
 /// "submitted" (ISO), "runId", "format" (Csv|Gzip|Parquet), "rows", "blobs", "seed", "manifestName" (manifest.json or
 /// _manifest.json), "legacy" (no manifestVersion/byteCount/dataRowCount, timestamps without Z), "rowGroupSize",
-/// "breakManifest" (write a manifest that is not JSON) } ] }. Prints one JSON line per run: folder, parts, rows, bytes.
+/// "breakManifest" (write a manifest that is not JSON), "partNames" (legacy: 000001.csv, ... instead of part_0_0001.csv) } ] }.
+/// The dataset may also be ReservationDetails or ReservationRecommendations (<see cref="OtherDatasets"/>). Prints one JSON
+/// line per run: folder, parts, rows, bytes, and for those two datasets the exact sums of their numeric columns.
 /// </summary>
 internal static class ExportLayout
 {
@@ -51,7 +53,9 @@ internal static class ExportLayout
         var kind = Enum.Parse<FileKind>((string?)run["kind"] ?? "Ea", ignoreCase: true);
         var o = new Options { Kind = kind, Rows = rows, Month = month, Seed = seed, Out = "x", Subscriptions = (int?)run["subscriptions"] ?? 3 };
         var generator = new Generator(o);
-        string[] header = focus ? Focus.Header : Columns.Header(kind, seed);
+        OtherDatasets? other = OtherDatasets.For(dataset, seed, month);
+        string[] header = other?.Header ?? (focus ? Focus.Header : Columns.Header(kind, seed));
+        bool legacyNames = string.Equals((string?)run["partNames"], "legacy", StringComparison.OrdinalIgnoreCase);
         int rowGroup = (int?)run["rowGroupSize"] ?? 50_000;
         string ext = format.ToLowerInvariant() switch { "gzip" => ".csv.gz", "parquet" => ".parquet", _ => ".csv" };
 
@@ -60,12 +64,20 @@ internal static class ExportLayout
         for (int b = 1; b <= blobs; b++)
         {
             long here = rows / blobs + (b <= rows % blobs ? 1 : 0);
-            string name = string.Create(CultureInfo.InvariantCulture, $"part_0_{b:D4}{ext}");
+            string name = legacyNames
+                ? string.Create(CultureInfo.InvariantCulture, $"{b:D6}{ext}") // the legacy layout's 000001.csv, ...
+                : string.Create(CultureInfo.InvariantCulture, $"part_0_{b:D4}{ext}");
             string path = Path.Combine(dir, name);
             IEnumerable<string[]> Rows()
             {
                 for (long r = 0; r < here; r++)
                 {
+                    if (other is not null)
+                    {
+                        yield return other.Row(done + r);
+                        continue;
+                    }
+
                     string[] v = generator.Row(done + r);
                     yield return focus ? Focus.Map(v, generator.Currency, month, kind) : Map(header, v);
                 }
@@ -98,7 +110,7 @@ internal static class ExportLayout
         }
 
         WriteManifest(dir, folder, run, dataset, month, parts);
-        Console.WriteLine(JsonSerializer.Serialize(new { folder, rows, parts = parts.Select(p => new { p.Name, p.Rows, p.Bytes }) }));
+        Console.WriteLine(JsonSerializer.Serialize(new { folder, rows, parts = parts.Select(p => new { p.Name, p.Rows, p.Bytes }), sums = other?.Sums }));
     }
 
     private static string[] Map(string[] header, string[] v)
@@ -152,7 +164,7 @@ internal static class ExportLayout
         {
             ["exportName"] = exportName,
             ["resourceId"] = scope.TrimEnd('/') + "/providers/Microsoft.CostManagement/exports/" + exportName,
-            ["dataVersion"] = dataset == "FocusCost" ? "1.0r2" : "2024-08-01",
+            ["dataVersion"] = dataset switch { "FocusCost" => "1.0r2", "ReservationDetails" => "2023-03-01", "ReservationRecommendations" => "2023-05-01", _ => "2024-08-01" },
             ["apiVersion"] = "2025-03-01",
             ["type"] = legacy ? " " + dataset.ToLowerInvariant() + " " : dataset,
             ["timeFrame"] = "MonthToDate",

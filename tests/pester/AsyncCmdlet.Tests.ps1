@@ -185,4 +185,29 @@ Describe 'The async pump (AsyncCmdlet)' -Tag 'Pump' {
         # A command that was given a token: a new token.
         $advise.Invoke([AzBillingPS.Commands.NewAzCostReportCommand]::new(), @($device, $null)) | Should -Be 'Sign in again with Get-AzBillingToken -DeviceCode (a new code) and use the new token.'
     }
+
+    It 'words the engine''s other advice in each command''s terms, naming a parameter only where the command has it' {
+        $advise = [AzBillingPS.Internal.AsyncCmdlet].GetMethod('Advise', [Reflection.BindingFlags]'NonPublic,Instance')
+        $kind = $advise.GetParameters()[0].ParameterType
+        function Advice([object] $command, [string] $name) { $advise.Invoke($command, @([Enum]::Parse($kind, $name), $null)) }
+        $new = [AzBillingPS.Commands.NewAzCostReportCommand]::new()
+        $sync = [AzBillingPS.Commands.SyncAzBillingCommand]::new()
+        $save = [AzBillingPS.Commands.SaveAzCostBlobCommand]::new()
+        $import = [AzBillingPS.Commands.ImportAzCostToSqlCommand]::new()
+        $export = [AzBillingPS.Commands.ImportAzCostExportCommand]::new()
+        # A report that ran out of time: New-AzCostReport has -Timeout, Sync-AzBilling has none to offer.
+        Advice $new 'RaiseTimeout' | Should -Be 'Or raise -Timeout to wait longer.'
+        Advice $sync 'RaiseTimeout' | Should -BeNullOrEmpty
+        # A gzip bomb: -MaxGzipRatio where the command has it (Save-AzCostBlob, Sync-AzBilling), nothing where not.
+        Advice $save 'RaiseGzipRatio' | Should -Be 'If it is genuine, run again with a larger -MaxGzipRatio.'
+        Advice $sync 'RaiseGzipRatio' | Should -Be 'If it is genuine, run again with a larger -MaxGzipRatio.'
+        Advice $export 'RaiseGzipRatio' | Should -BeNullOrEmpty
+        # Lock waits: every command that reads or writes the table has -LockTimeout.
+        foreach ($c in $import, $export, $sync, [AzBillingPS.Commands.GetAzCostSummaryCommand]::new(), [AzBillingPS.Commands.GetAzBillingSyncStateCommand]::new()) {
+            Advice $c 'RaiseLockTimeout' | Should -Be 'Or raise -LockTimeout to wait longer.'
+        }
+        Advice $new 'RaiseLockTimeout' | Should -BeNullOrEmpty
+        Advice $import 'SignInWithDatabaseToken' | Should -Be 'Or sign in with Get-AzBillingToken (a certificate too: -CertificatePath) and give the token as -DatabaseToken.'
+        Advice ([AzBillingPS.Commands.GetAzBillingTokenCommand]::new()) 'RemoveTokenCache' | Should -Be 'Clear-AzBillingTokenCache removes it.'
+    }
 }

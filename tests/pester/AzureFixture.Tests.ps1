@@ -73,8 +73,8 @@ Describe 'Azure fixture: ARM bearer tokens' -Tag 'Fixture' -Skip:$NoFixture {
 }
 
 Describe 'Azure fixture: configuration' -Tag 'Fixture' -Skip:$NoFixture {
-    It 'takes cost rules from its configuration (kept by reset) and rejects an expired token' {
-        $g = Start-TestAzureFixture -CostRules @(@{ metric = 'AmortizedCost'; status = 404 }) -TokenLifetimeSeconds 1
+    It 'takes cost rules and the default Retry-After from its configuration (kept by reset) and rejects an expired token' {
+        $g = Start-TestAzureFixture -CostRules @(@{ metric = 'AmortizedCost'; status = 404 }) -TokenLifetimeSeconds 1 -DefaultRetryAfter 0
         try {
             $t = (Invoke-RestMethod -SkipCertificateCheck -Method Post "$($g.Https)/$($g.TenantId)/oauth2/v2.0/token" -Body @{
                     grant_type = 'client_credentials'; client_id = $g.ClientId; client_secret = $g.ClientSecret; scope = 'https://management.azure.com/.default'
@@ -84,7 +84,13 @@ Describe 'Azure fixture: configuration' -Tag 'Fixture' -Skip:$NoFixture {
             (Invoke-WebRequest @p -Body '{"metric":"AmortizedCost"}').StatusCode | Should -Be 404
             Reset-TestCostFixture $g
             (Invoke-WebRequest @p -Body '{"metric":"AmortizedCost"}').StatusCode | Should -Be 404
-            (Invoke-WebRequest @p -Body '{"metric":"ActualCost"}').StatusCode | Should -Be 202
+            $accepted = Invoke-WebRequest @p -Body '{"metric":"ActualCost"}'
+            $accepted.StatusCode | Should -Be 202
+            "$($accepted.Headers['Retry-After'])" | Should -Be '0' -Because 'no rule governs the report: the configuration''s defaultRetryAfter'
+            # A rule without retryAfter takes the configuration's default; one that sets it keeps its own.
+            Set-TestCostRules $g @(@{ metric = 'ActualCost'; pollCount = 2 }, @{ metric = 'AmortizedCost'; retryAfter = 2 })
+            "$((Invoke-WebRequest @p -Body '{"metric":"ActualCost"}').Headers['Retry-After'])" | Should -Be '0'
+            "$((Invoke-WebRequest @p -Body '{"metric":"AmortizedCost"}').Headers['Retry-After'])" | Should -Be '2'
             Start-Sleep -Milliseconds 1200
             $expired = Invoke-WebRequest @p -Body '{"metric":"ActualCost"}'
             $expired.StatusCode | Should -Be 401

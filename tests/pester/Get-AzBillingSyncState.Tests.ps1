@@ -20,7 +20,8 @@ BeforeAll {
     $script:Last = $current.AddMonths(-1).ToString('yyyy-MM')
     $script:LastIsFinal = [DateTime]::UtcNow -ge $current.AddDays(4)
     if (-not $NoFixture) {
-        $script:Fixture = Start-TestAzureFixture
+        # Retry-After 0 on its reports: nothing here measures the wait before a poll.
+        $script:Fixture = Start-TestAzureFixture -DefaultRetryAfter 0
         Set-TestCostRules $Fixture @(@{ scope = "/subscriptions/$SubB"; period = $Last; status = 403 })
         $db = Join-Path $Folder 'state.sqlite'
         Set-Content -LiteralPath (Join-Path $Folder 'sync.psd1') -Value "@{ DatabasePath = 'state.sqlite'; Table = 'Costs'; Scope = 'ignored by Get-AzBillingSyncState' }"

@@ -24,7 +24,8 @@ BeforeAll {
     $script:Pub = @{}
     foreach ($c in 'approve', 'slowdown', 'deny', 'declined', 'expire', 'lifetime', 'stop', 'sync', 'plain', 'link', 'protected') { $Pub[$c] = [guid]::NewGuid().ToString() }
     $script:UserUpn = 'ana@fixture.azbilling.test'
-    $script:Fixture = Start-TestAzureFixture -Users @(@{ objectId = [guid]::NewGuid().ToString(); userPrincipalName = $UserUpn; displayName = 'Ana Lopes' }) `
+    # Retry-After 0 on the reports of the Sync and New-AzCostReport cases: nothing here measures the wait before a poll.
+    $script:Fixture = Start-TestAzureFixture -DefaultRetryAfter 0 -Users @(@{ objectId = [guid]::NewGuid().ToString(); userPrincipalName = $UserUpn; displayName = 'Ana Lopes' }) `
         -PublicClients @($Pub.Values | ForEach-Object { @{ clientId = $_; tokenLifetimeSeconds = 306 } }) -DeviceCode @{ intervalSeconds = 1; expiresInSeconds = 60 }
     $script:Sub = [guid]::NewGuid().ToString()
     $script:CommonArgs = "-TenantId $($Fixture.TenantId) -AuthorityHost $($Fixture.Https) -ResourceManagerUrl $($Fixture.Https)"

@@ -219,6 +219,98 @@ Describe 'Import-AzCostExport: price sheet and reservation datasets' -Tag 'Expor
     }
 }
 
+Describe 'Import-AzCostExport: reservation details and recommendations' -Tag 'Export' {
+    BeforeAll {
+        # Generated runs with the columns Microsoft documents for these datasets (reservation details 2023-03-01, reservation
+        # recommendations 2023-05-01) and one column it does not (BillingAccountId, TotalHours: values with a leading zero);
+        # numbers with up to 16 fractional digits. The generator prints the exact sums of the numeric columns.
+        $script:Root = Join-Path $Work 'reservations'
+        $script:Db = Join-Path $Work 'reservations.sqlite'
+        $script:Billing = '/providers/Microsoft.Billing/billingAccounts/8611537'
+        function New-ReservationRun { New-TestExportRun @args -Scope $Billing }
+        $script:ResRuns = @(
+            New-ReservationRun rdetails ReservationDetails 2026-03 '2026-03-03T05:00:00Z' Csv 70 1 90                # older run: ignored
+            New-ReservationRun rdetails ReservationDetails 2026-03 '2026-03-04T05:00:00Z' Csv 120 2 91
+            New-ReservationRun rrecs ReservationRecommendations 2026-03 '2026-03-04T05:30:00Z' Gzip 40 1 92
+        )
+        $script:ResWritten = @(New-TestExportLayout -Root $Root -Runs $ResRuns)
+        $script:Pg = Start-TestPostgres -WarningAction SilentlyContinue
+        $script:First = @(Import-AzCostExport -Path $Root -DatabasePath $Db)
+        if ($Pg) { $script:FirstPg = @(Import-AzCostExport -Path $Root -ConnectionString $Pg.ConnectionString) }
+        $script:DetailsNumbers = 'InstanceFlexibilityRatio', 'ReservedHours', 'RIUsedHours', 'TotalReservedQuantity', 'UsedHours'
+        $script:RecsNumbers = 'CostWithNoReservedInstances', 'InstanceFlexibilityRatio', 'NetSavings', 'RecommendedQuantity', 'RecommendedQuantityNormalized', 'TotalCostWithReservedInstances'
+        function Test-ExactSums($Pg, [string] $Table, [string[]] $Columns, $Sums) {
+            foreach ($c in $Columns) {
+                $got = Invoke-TestPsql $Pg "select sum(""$c"")::text from ""$Table"""
+                [decimal]::Parse($got, [cultureinfo]::InvariantCulture) | Should -Be ([decimal]::Parse($Sums.$c, [cultureinfo]::InvariantCulture)) -Because "$Table.$c sums exactly"
+            }
+        }
+    }
+    AfterAll { Stop-TestPostgres $Pg }
+
+    It 'loads each into its own table, the newest run, documented numbers as numbers, dates as ISO dates and the rest as text as written' -Skip:$NoSqlite {
+        ($First | Sort-Object Table | ForEach-Object { "$($_.Table.Trim([char]34)):$($_.Dataset):$($_.Action):$($_.RowsInserted):$($_.OlderRuns)" }) -join ';' |
+            Should -Be 'AzureReservationDetails:ReservationDetails:Loaded:120:1;AzureReservationRecommendations:ReservationRecommendations:Loaded:40:0'
+        ($First | Where-Object ExportName -eq rdetails).RunId | Should -Be $ResRuns[1].runId
+        $types = @{}
+        foreach ($line in Q $Db "select 'd.' || name, type from pragma_table_info('AzureReservationDetails') union all select 'r.' || name, type from pragma_table_info('AzureReservationRecommendations')") { $n, $t = $line.Split('|'); $types[$n] = $t }
+        foreach ($c in $DetailsNumbers) { $types["d.$c"] | Should -Be 'REAL' -Because "ReservationDetails $c is a documented number" }
+        foreach ($c in $RecsNumbers) { $types["r.$c"] | Should -Be 'REAL' -Because "ReservationRecommendations $c is a documented number" }
+        foreach ($c in 'InstanceFlexibilityGroup', 'InstanceId', 'Kind', 'ReservationOrderId', 'ReservationId', 'SkuName', 'UsageDate', 'BillingAccountId') { $types["d.$c"] | Should -Be 'TEXT' -Because "ReservationDetails $c is text (UsageDate as an ISO date)" }
+        foreach ($c in 'SKU', 'Location', 'FirstUsageDate', 'InstanceFlexibilityGroup', 'LookBackPeriod', 'MeterId', 'NormalizedSize', 'ResourceType', 'Scope', 'SkuProperties', 'SubscriptionId', 'Term', 'TotalHours') {
+            $types["r.$c"] | Should -Be 'TEXT' -Because "ReservationRecommendations $c is text"
+        }
+        # Dates read as dates (MM/dd/yyyy and ISO datetimes stored as yyyy-MM-dd); values stored as numbers, not text.
+        (Q $Db "select min(UsageDate), max(UsageDate), count(distinct UsageDate), typeof(UsedHours), typeof(RIUsedHours), sum(TotalReservedQuantity) = cast(sum(TotalReservedQuantity) as integer) from AzureReservationDetails") |
+            Should -Be "2026-03-01|2026-03-31|31|real|real|1"
+        (Q $Db "select min(FirstUsageDate), max(FirstUsageDate), typeof(NetSavings) from AzureReservationRecommendations") | Should -Be '2026-01-30|2026-02-05|real'
+        # The columns the documentation does not list are kept exactly as written (a number type would drop the leading 0).
+        (Q $Db "select distinct typeof(BillingAccountId), BillingAccountId like '0861153_' from AzureReservationDetails") | Should -Be 'text|1'
+        (Q $Db "select distinct typeof(TotalHours) || '|' || TotalHours from AzureReservationRecommendations") | Should -Be 'text|0720'
+        (Q $Db "select count(*) from AzureReservationRecommendations where json_valid(SkuProperties) and SkuProperties like '[{""name"":""Cores"",%'") | Should -Be '40'
+        (Q $Db "select count(*), sum(SubscriptionId is null) from AzureReservationRecommendations where Scope = 'Shared'") | Should -Be '14|14'
+        (Q $Db "select distinct _Scope, _Metric from AzureReservationRecommendations") | Should -Be '/providers/microsoft.billing/billingaccounts/8611537|ReservationRecommendations'
+    }
+
+    It 'keeps every documented number exact on PostgreSQL (numeric), dates as date, the rest as text' {
+        if (-not $Pg) { Set-ItResult -Skipped -Because 'no throw-away PostgreSQL cluster could be started'; return }
+        ($FirstPg | Sort-Object Table | ForEach-Object { "$($_.Action):$($_.RowsInserted)" }) -join ';' | Should -Be 'Loaded:120;Loaded:40'
+        $detail = @{}; foreach ($line in Invoke-TestPsql $Pg "select column_name, data_type from information_schema.columns where table_name = 'AzureReservationDetails'") { $n, $t = $line.Split('|'); $detail[$n] = $t }
+        $recs = @{}; foreach ($line in Invoke-TestPsql $Pg "select column_name, data_type from information_schema.columns where table_name = 'AzureReservationRecommendations'") { $n, $t = $line.Split('|'); $recs[$n] = $t }
+        foreach ($c in $DetailsNumbers) { $detail[$c] | Should -Be 'numeric' -Because "ReservationDetails $c is a documented number" }
+        foreach ($c in $RecsNumbers) { $recs[$c] | Should -Be 'numeric' -Because "ReservationRecommendations $c is a documented number" }
+        $detail['UsageDate'] | Should -Be 'date'
+        $recs['FirstUsageDate'] | Should -Be 'date'
+        foreach ($c in 'InstanceFlexibilityGroup', 'InstanceId', 'Kind', 'ReservationOrderId', 'ReservationId', 'SkuName', 'BillingAccountId') { $detail[$c] | Should -Be 'text' -Because "ReservationDetails $c is text" }
+        foreach ($c in 'SKU', 'Location', 'LookBackPeriod', 'MeterId', 'NormalizedSize', 'ResourceType', 'Scope', 'SkuProperties', 'SubscriptionId', 'Term', 'TotalHours') { $recs[$c] | Should -Be 'text' -Because "ReservationRecommendations $c is text" }
+        # Sums with more digits than a double holds, equal to the generator's exact decimal sums.
+        ($ResWritten[1].sums.UsedHours -replace '\D', '').Length | Should -BeGreaterThan 17 -Because 'the check could fail if the values went through a double'
+        Test-ExactSums $Pg AzureReservationDetails $DetailsNumbers $ResWritten[1].sums
+        Test-ExactSums $Pg AzureReservationRecommendations $RecsNumbers $ResWritten[2].sums
+        Invoke-TestPsql $Pg 'select count(*) from "AzureReservationRecommendations" where "NetSavings" <> "CostWithNoReservedInstances" - "TotalCostWithReservedInstances"' | Should -Be '0'
+        Invoke-TestPsql $Pg 'select distinct "TotalHours" from "AzureReservationRecommendations"' | Should -Be '0720'
+        Invoke-TestPsql $Pg 'select min("BillingAccountId") from "AzureReservationDetails"' | Should -Be '08611537'
+    }
+
+    It 'replaces the month of one dataset as a whole when a newer run arrives, leaving the other as it was' -Skip:$NoSqlite {
+        $newer = New-ReservationRun rdetails ReservationDetails 2026-03 '2026-03-09T05:00:00Z' Csv 60 1 93
+        $written = New-TestExportLayout -Root $Root -Runs @($newer)
+        $again = @(Import-AzCostExport -Path $Root -DatabasePath $Db)
+        ($again | Sort-Object Table | ForEach-Object { "$($_.Table.Trim([char]34)):$($_.Action):$($_.RowsInserted):$($_.RowsReplaced)" }) -join ';' |
+            Should -Be 'AzureReservationDetails:Loaded:60:120;AzureReservationRecommendations:Skipped:0:0'
+        (Q $Db "select count(*), count(distinct _ImportId) from AzureReservationDetails") | Should -Be '60|1'
+        (Q $Db "select RunId, Rows from AzureReservationDetails_ExportState") | Should -Be "$($newer.runId)|60"
+        (Q $Db "select count(*) from AzureReservationRecommendations") | Should -Be '40'
+        if ($Pg) {
+            $pgAgain = @(Import-AzCostExport -Path $Root -ConnectionString $Pg.ConnectionString)
+            ($pgAgain | Where-Object Action -eq 'Loaded').RowsReplaced | Should -Be 120
+            Invoke-TestPsql $Pg 'select count(*) from "AzureReservationDetails"' | Should -Be '60'
+            Test-ExactSums $Pg AzureReservationDetails $DetailsNumbers $written.sums
+            Test-ExactSums $Pg AzureReservationRecommendations $RecsNumbers $ResWritten[2].sums
+        }
+    }
+}
+
 Describe 'Import-AzCostExport: Parquet and CSV of the same rows load the same values' -Tag 'Export' {
     BeforeAll {
         $script:Pg = Start-TestPostgres -WarningAction SilentlyContinue
@@ -320,6 +412,81 @@ catch { "ERR `$(`$_.FullyQualifiedErrorId) `$(`$_.Exception.Message)" }
             foreach ($s in Get-TestFixtureSecrets $f) { $r.StdOut + $r.StdErr | Should -Not -Match ([regex]::Escape($s)) }
         }
         finally { Stop-TestAzureFixture $f }
+    }
+}
+
+Describe 'Import-AzCostExport: a container listing that spans several pages' -Tag 'Export', 'Blob' {
+    BeforeAll {
+        # Azurite behind the fixture's blob proxy, which logs every request (path, query with sig redacted, status) and can
+        # fail one. The test hook ListPageSize makes List Blobs ask for pages of 2, so these 11 blobs take 6 pages (sorted):
+        #   p1: alpha/manifest.json, alpha/part_0_0001   p2: parts 2, 3   p3: parts 4, 5   (alpha's manifest on page 1, parts up to page 3)
+        #   p4: notes.txt, zulu/000001.csv   p5: zulu/000002, 000003   p6: zulu/_manifest.json (a legacy run's manifest alone on the last page)
+        $script:Az = Start-TestAzurite -WarningAction SilentlyContinue
+        $script:Fx = if ($Az) { Start-TestAzureFixture }
+        if ($Az -and $Fx) {
+            $root = Join-Path $Work 'paged'
+            $script:PagedRuns = @(
+                New-RunSpec alpha FocusCost 2026-03 '2026-03-05T06:00:00Z' Csv 50 5 81
+                New-RunSpec zulu ActualCost 2026-03 '2026-03-05T06:00:00Z' Csv 30 3 82 @{ legacy = $true; manifestName = '_manifest.json'; partNames = 'legacy' }
+            )
+            $null = New-TestExportLayout -Root $root -Runs $PagedRuns
+            Copy-TestTreeToAzurite $Az -Root $root -Container paged
+            [void] (New-TestBlob $Az -Container paged -Name 'exports/notes.txt' -Content ([Text.Encoding]::UTF8.GetBytes('not an export')))
+            $script:ProxyBase = Set-TestBlobProxy $Fx -Upstream "http://127.0.0.1:$($Az.Port)"
+            $sas = New-TestContainerSasUrl $Az -Container paged
+            $script:PagedSig = [Uri]::UnescapeDataString(([regex]::Match($sas, 'sig=([^&]+)')).Groups[1].Value)
+            $script:ProxySas = $sas -replace '^http://127\.0\.0\.1:\d+', $ProxyBase
+        }
+        function Get-ListRequests { @(Get-TestBlobProxyRequests $Fx | Where-Object { $_.query -match '(^|&)comp=list(&|$)' }) }
+    }
+    AfterAll {
+        [AzBillingPS.Internal.InternalHooks]::SetTestHook('ListPageSize', 5000)
+        Stop-TestAzureFixture $Fx; Stop-TestAzurite $Az
+    }
+
+    It 'finds manifests and parts on every page, follows the marker (through a failed page), and never shows the signature' -Skip:$NoSqlite {
+        if (-not ($Az -and $Fx)) { Set-ItResult -Skipped -Because 'Azurite or the Azure test fixture did not start'; return }
+        $db = Join-Path $Work 'paged.sqlite'
+        # The first List request of page 3 fails (503) and is retried: the retry must ask for the same page again.
+        $null = Set-TestBlobProxy $Fx -Faults @(@{ delayMs = 1 }, @{ delayMs = 1 }, @{ status = 503 })
+        [AzBillingPS.Internal.InternalHooks]::SetTestHook('ListPageSize', 2)
+        try { $all = Import-AzCostExport -ContainerSasUrl $ProxySas -DatabasePath $db -Verbose *>&1 }
+        finally { [AzBillingPS.Internal.InternalHooks]::SetTestHook('ListPageSize', 5000) }
+        $results = @($all | Where-Object { $_ -is [AzBillingPS.AzCostExportResult] })
+        ($results | Sort-Object ExportName | ForEach-Object { "$($_.ExportName):$($_.Action):$($_.RowsInserted)" }) -join ';' | Should -Be 'alpha:Loaded:50;zulu:Loaded:30'
+        (Q $db 'select count(*) from AzureCostFocus') | Should -Be '50'
+        (Q $db 'select count(*) from AzureCostDetails') | Should -Be '30'
+        (Q $db 'select Manifest from AzureCostDetails_ExportState') | Should -BeLike 'exports/zulu/*/_manifest.json'
+
+        $lists = Get-ListRequests
+        $lists.Count | Should -Be 7 -Because '11 blobs in pages of 2 are 6 pages, and page 3 was asked twice'
+        foreach ($l in $lists) {
+            $l.path | Should -Be '/devstoreaccount1/paged' -Because 'every page continues the same container listing at the same account'
+            $l.query | Should -Match '(^|&)maxresults=2(&|$)'
+            $l.query | Should -Match 'sig=REDACTED'
+        }
+        $markers = @($lists | ForEach-Object { [regex]::Match($_.query, '(?:^|&)marker=([^&]*)').Groups[1].Value })
+        $markers[0] | Should -BeNullOrEmpty -Because 'the first page has no marker'
+        @($markers[1..6] | Where-Object { $_ }).Count | Should -Be 6 -Because 'every later page continues from the previous NextMarker'
+        $markers[3] | Should -Be $markers[2] -Because 'the retried page asks for the same page again'
+        @($markers[1..6] | Select-Object -Unique).Count | Should -Be 5
+        @($lists.status) | Should -Be @(200, 200, 503, 200, 200, 200, 200)
+        # Every manifest and part was read from the pages it was listed on: 2 manifests and 8 parts.
+        @(Get-TestBlobProxyRequests $Fx | Where-Object { $_.query -notmatch 'comp=list' -and $_.path -like '/devstoreaccount1/paged/*' } | Select-Object -ExpandProperty path -Unique).Count | Should -Be 10
+        ($all | Out-String -Width 400) | Should -Not -Match ([regex]::Escape($PagedSig))
+        ($all | Out-String -Width 400) | Should -Not -Match ([regex]::Escape([Uri]::EscapeDataString($PagedSig)))
+        (Q $db 'select group_concat(Manifest) from AzureCostFocus_ExportState') | Should -Not -Match 'sig='
+    }
+
+    It 'asks for one page of up to 5,000 blobs without the test hook' -Skip:$NoSqlite {
+        if (-not ($Az -and $Fx)) { Set-ItResult -Skipped -Because 'Azurite or the Azure test fixture did not start'; return }
+        $null = Set-TestBlobProxy $Fx
+        $again = @(Import-AzCostExport -ContainerSasUrl $ProxySas -DatabasePath (Join-Path $Work 'paged.sqlite'))
+        $again.Action | Sort-Object -Unique | Should -Be 'Skipped'
+        $lists = Get-ListRequests
+        $lists.Count | Should -Be 1
+        $lists[0].query | Should -Match '(^|&)maxresults=5000(&|$)'
+        $lists[0].query | Should -Not -Match 'marker='
     }
 }
 

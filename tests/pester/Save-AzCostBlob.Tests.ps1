@@ -31,7 +31,8 @@ BeforeAll {
         if (-not (Get-Command Start-TestAzureFixture -ErrorAction SilentlyContinue)) { $script:NoFixture = 'the test fixture helpers (Start-TestAzureFixture) are not in TestHelpers.psm1' }
         elseif (-not (Test-Path (Join-Path $RepoRoot 'out/AzBillingPS.Fixture/AzBillingPS.Fixture.dll'))) { $script:NoFixture = 'the test fixture is not built (build.ps1 -Task Build)' }
         else {
-            $script:Fixture = Start-TestAzureFixture
+            # Retry-After 0 on its reports: no case here measures the wait before a poll (a second per report otherwise).
+            $script:Fixture = Start-TestAzureFixture -DefaultRetryAfter 0
             $script:NoFixture = $null
         }
     }

@@ -153,13 +153,13 @@ Describe 'Sync-AzBilling from an exports container by SAS URL' -Tag 'Sync', 'Exp
     BeforeAll {
         $script:Az = Start-TestAzurite -WarningAction SilentlyContinue
         if ($Az) {
-            $root = Join-Path $Work 'blob'
+            $script:BlobRoot = Join-Path $Work 'blob'
             $script:BlobRuns = @(
                 New-RunSpec amort AmortizedCost 2026-03 '2026-03-05T06:00:00Z' Parquet 80 2 31
                 New-RunSpec actual ActualCost 2026-03 '2026-03-05T06:00:00Z' Gzip 70 2 32
             )
-            $null = New-TestExportLayout -Root $root -Runs $BlobRuns
-            Copy-TestTreeToAzurite $Az -Root $root -Container costs -Prefix 'finops/'
+            $null = New-TestExportLayout -Root $BlobRoot -Runs $BlobRuns
+            Copy-TestTreeToAzurite $Az -Root $BlobRoot -Container costs -Prefix 'finops/'
         }
     }
     AfterAll { Stop-TestAzurite $Az }
@@ -174,5 +174,41 @@ Describe 'Sync-AzBilling from an exports container by SAS URL' -Tag 'Sync', 'Exp
         (Q $db 'select _Metric, count(*) from AzureCostDetails group by 1 order by 1') | Should -Be @('ActualCost|70', 'AmortizedCost|80')
         (Q $db "select type from sqlite_master where name = 'AzureCostDetails_Focus'") | Should -Be 'view'
         (Sync-AzBilling -ExportContainerSasUrl $sas -ExportPrefix finops -DatabasePath $db -WorkingPath $Sync).Skipped | Should -Be 2
+    }
+
+    It 'keeps the parts it fetched with -KeepFiles, in each unit''s own private folder of the run''s folder, as with Cost Details' -Skip:$NoSqlite {
+        if (-not $Az) { Set-ItResult -Skipped -Because 'Azurite is not installed or did not start'; return }
+        $sas = New-TestContainerSasUrl $Az -Container costs
+        $sig = [Uri]::UnescapeDataString(([regex]::Match($sas, 'sig=([^&]+)')).Groups[1].Value)
+        $keep = Join-Path $Work 'keep'
+        $r = Sync-AzBilling -ExportContainerSasUrl $sas -ExportPrefix finops -DatabasePath (Join-Path $Work 'keep.sqlite') -WorkingPath $keep -KeepFiles
+        $r.Loaded | Should -Be 2
+        $run = @(Get-ChildItem -Force -LiteralPath $keep)
+        $run.Count | Should -Be 1
+        $run[0].Name | Should -Match '^sync-[0-9a-f]{32}$'
+        $run[0].UnixMode | Should -Be 'drwx------'
+        Test-Path -LiteralPath (Join-Path $run[0].FullName '.azbillingps-sync-run') | Should -BeTrue -Because 'a later run may clean it up as the module''s own'
+        Test-Path -LiteralPath (Join-Path $run[0].FullName '.run.lock') | Should -BeFalse -Because 'the run has ended'
+        $units = @(Get-ChildItem -Directory -LiteralPath $run[0].FullName | Sort-Object Name)
+        ($units.Name -replace '^\d{4}-', '' | Sort-Object) -join ',' | Should -Be 'ActualCost-2026-03,AmortizedCost-2026-03'
+        foreach ($u in $units) {
+            $u.UnixMode | Should -Be 'drwx------'
+            $kept = @(Get-ChildItem -Force -LiteralPath $u.FullName)
+            $kept.Count | Should -Be 2 -Because "$($u.Name) keeps its run's two parts, nothing else"
+            foreach ($f in $kept) {
+                $f.UnixMode | Should -Be '-rw-------'
+                $f.Name | Should -Not -Match ([regex]::Escape($sig))
+            }
+        }
+        # Byte for byte the parts in the container (the tree they were uploaded from).
+        $sourceParts = @(Get-ChildItem -Recurse -File -LiteralPath $BlobRoot | Where-Object Name -like 'part_*' | ForEach-Object { Get-TestFileSha256 $_.FullName } | Sort-Object)
+        $keptParts = @(Get-ChildItem -Recurse -File -LiteralPath $run[0].FullName | Where-Object Name -ne '.azbillingps-sync-run' | ForEach-Object { Get-TestFileSha256 $_.FullName } | Sort-Object)
+        $sourceParts.Count | Should -Be 4
+        $keptParts | Should -Be $sourceParts
+
+        # Without -KeepFiles the same run leaves nothing behind.
+        $clean = Join-Path $Work 'nokeep'
+        (Sync-AzBilling -ExportContainerSasUrl $sas -ExportPrefix finops -DatabasePath (Join-Path $Work 'nokeep.sqlite') -WorkingPath $clean).Loaded | Should -Be 2
+        @(Get-ChildItem -Force -Recurse -LiteralPath $clean).Count | Should -Be 0
     }
 }

@@ -16,7 +16,8 @@ BeforeAll {
     $script:Subs = '0a1b2c3d-0000-4000-8000-0000000000a1', '0a1b2c3d-0000-4000-8000-0000000000b2', '0a1b2c3d-0000-4000-8000-0000000000c3', '0a1b2c3d-0000-4000-8000-0000000000d4'
     $script:Rendered = $null
     if (-not $NoFixture) {
-        $script:Fixture = Start-TestAzureFixture -CostRules @(@{ scope = "/subscriptions/$($Subs[3])"; status = 403 })
+        # Retry-After 0 on its reports: nothing here measures the wait before a poll.
+        $script:Fixture = Start-TestAzureFixture -DefaultRetryAfter 0 -CostRules @(@{ scope = "/subscriptions/$($Subs[3])"; status = 403 })
         $dir = Join-Path $TestDrive 'views'
         New-Item -ItemType Directory -Path $dir | Out-Null
         $envs = @{ NO_COLOR = '1' }

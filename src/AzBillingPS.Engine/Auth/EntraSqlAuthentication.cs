@@ -160,7 +160,10 @@ internal sealed class EntraSqlAuthentication : SqlAuthenticationProvider
             case SqlAuthenticationMethod.ActiveDirectoryServicePrincipal:
                 if (Nonempty(userId) is null || string.IsNullOrEmpty(password))
                 {
-                    throw new EngineException(EngineErrorKind.InvalidArgument, $"{name} needs the application (client) id as User Id and its client secret as Password in the connection string (or a -Credential); a certificate sign-in goes through -DatabaseToken (Get-AzBillingToken -CertificatePath ...) or Active Directory Default with AZURE_CLIENT_CERTIFICATE_PATH.");
+                    throw new EngineException(EngineErrorKind.InvalidArgument, $"{name} needs the application (client) id as User Id and its client secret as Password (in the connection string, or as the database login); a certificate sign-in goes through Active Directory Default with AZURE_CLIENT_CERTIFICATE_PATH.")
+                    {
+                        Advice = EngineAdvice.SignInWithDatabaseToken,
+                    };
                 }
 
                 return basis with { Method = AuthMethod.ClientSecret, TenantId = Tenant(tenant, env, name), ClientId = userId, ClientSecret = AccessTokenProvider.Protect(password) };

@@ -23,6 +23,12 @@ public static class InternalHooks
     /// </summary>
     internal static double DbRetryScale = 1.0;
 
+    /// <summary>
+    /// The maxresults of each List Blobs request an export container is listed with (<see cref="AzBillingPS.Engine.Exports.BlobContainerStore"/>):
+    /// 5,000 in production (the service's largest page); the paging tests use 2 so a small container spans many pages.
+    /// </summary>
+    internal static int ListPageSize = 5000;
+
     /// <summary>Sets the hook named <paramref name="name"/> (a field of this class, for example PacingScale) to <paramref name="value"/>.</summary>
     public static void SetTestHook(string name, object? value)
     {
@@ -33,6 +39,11 @@ public static class InternalHooks
         if (field.FieldType == typeof(double) && converted is double d && (d < 0 || double.IsNaN(d) || double.IsInfinity(d)))
         {
             throw new ArgumentOutOfRangeException(nameof(value), "A scale is 0 or more.");
+        }
+
+        if (field.FieldType == typeof(int) && converted is int n && (n < 1 || n > 5000))
+        {
+            throw new ArgumentOutOfRangeException(nameof(value), "A page size is 1 to 5,000 (List Blobs returns at most 5,000 items a page).");
         }
 
         field.SetValue(null, converted);

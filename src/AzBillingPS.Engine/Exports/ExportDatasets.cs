@@ -120,7 +120,7 @@ internal static class OtherCatalogs
         dates: ["EffectiveStartDate", "EffectiveEndDate"]);
 
     public static ColumnCatalog ReservationDetails { get; } = Make("ReservationDetails",
-        decimals: ["TotalReservedQuantity", "ReservedHours", "UsedHours", "InstanceFlexibilityRatio"],
+        decimals: ["TotalReservedQuantity", "ReservedHours", "UsedHours", "RIUsedHours", "InstanceFlexibilityRatio"], // RIUsedHours: in the 2023-03-01 schema
         dates: ["UsageDate"]);
 
     public static ColumnCatalog ReservationTransactions { get; } = Make("ReservationTransactions",

@@ -38,6 +38,9 @@ public sealed record ExportImportRequest
     /// <summary>Where downloaded parts go while a run loads (a private folder is made in it and removed after each run).</summary>
     public string WorkingPath { get; init; } = Path.GetTempPath();
 
+    /// <summary>Keep the parts downloaded from a container after the run is loaded or has failed (Sync -KeepFiles), for inspection.</summary>
+    public bool KeepFiles { get; init; }
+
     public string Host { get; init; } = Environment.MachineName;
 
     /// <summary>The table a dataset goes to (the target's table for cost details, its own default table otherwise).</summary>
@@ -214,7 +217,7 @@ public static class ExportImporter
             }
             else
             {
-                outcome.Reason = loaded is null ? "not loaded yet" : "reloaded (-Force)";
+                outcome.Reason = loaded is null ? "not loaded yet" : "reloaded (forced)";
             }
 
             if (ordered.Count > 1)
@@ -312,7 +315,7 @@ public static class ExportImporter
         if (!await shouldProcess($"{target.QualifiedTable} on {CostSink.Create(target).Describe()}", action).ConfigureAwait(false))
         {
             outcome.Action = ExportAction.Skipped;
-            outcome.Reason = "not confirmed (-WhatIf or -Confirm)";
+            outcome.Reason = "not confirmed (what-if, or declined)";
             return;
         }
 
@@ -321,9 +324,10 @@ public static class ExportImporter
     }
 
     /// <summary>
-    /// The first half of a load: fetches the run's parts (into a private folder under the request's working folder when
-    /// the store downloads), checking each part's length against the manifest; sets the outcome's bytes and fetch time.
-    /// On failure the folder is removed and the outcome's time and progress are finished.
+    /// The first half of a load: fetches the run's parts (when the store downloads, into <paramref name="folder"/>, made
+    /// new and private, or else into a new private folder under the request's working folder), checking each part's length
+    /// against the manifest; sets the outcome's bytes and fetch time. On failure the folder is removed (unless the request
+    /// keeps the files) and the outcome's time and progress are finished.
     /// </summary>
     internal static async Task<ExportFetch> FetchAsync(
         IExportStore store,
@@ -334,7 +338,8 @@ public static class ExportImporter
         IEngineLog log,
         IProgress<EngineProgress>? progress,
         int progressId,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        string? folder = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(request);
@@ -342,10 +347,15 @@ public static class ExportImporter
         ArgumentNullException.ThrowIfNull(manifest);
         ArgumentNullException.ThrowIfNull(parts);
         ArgumentNullException.ThrowIfNull(log);
-        var fetched = new ExportFetch(Stopwatch.StartNew(), $"Import export {manifest.ExportName} {ExportDataset.For(manifest.DatasetType, outcome.Manifest).Type} {manifest.Month:yyyy-MM}");
+        var fetched = new ExportFetch(Stopwatch.StartNew(), $"Import export {manifest.ExportName} {ExportDataset.For(manifest.DatasetType, outcome.Manifest).Type} {manifest.Month:yyyy-MM}") { Keep = request.KeepFiles };
         try
         {
-            if (store.Downloads)
+            if (store.Downloads && folder is not null)
+            {
+                PrivateFiles.CreateFolder(folder); // new, private to the user; fails if anything is already there
+                fetched.Work = folder;
+            }
+            else if (store.Downloads)
             {
                 fetched.Work = PrivateFolder.Create(request.WorkingPath, "azbillingps-export-");
             }
@@ -498,13 +508,13 @@ public static class ExportImporter
         }
     }
 
-    /// <summary>A load ends (done, failed or cancelled): its times, its bar completed, its fetched files removed.</summary>
+    /// <summary>A load ends (done, failed or cancelled): its times, its bar completed, its fetched files removed (unless kept).</summary>
     private static void Finish(ExportRunOutcome outcome, ExportFetch fetched, IEngineLog log, IProgress<EngineProgress>? progress, int progressId)
     {
         outcome.Elapsed = fetched.Watch.Elapsed;
         outcome.LoadDuration = fetched.Watch.Elapsed - outcome.FetchDuration;
         progress?.Report(new EngineProgress(progressId, fetched.Activity, "Done", 100, Completed: true));
-        if (fetched.Work is not null)
+        if (fetched.Work is not null && !fetched.Keep)
         {
             PrivateFolder.Delete(fetched.Work, log);
             fetched.Work = null;
@@ -531,8 +541,11 @@ internal sealed class ExportFetch
 
     public string Activity { get; }
 
-    /// <summary>The private folder the parts were downloaded into (removed when the load ends), or null.</summary>
+    /// <summary>The private folder the parts were downloaded into (removed when the load ends unless <see cref="Keep"/>), or null.</summary>
     public string? Work { get; set; }
+
+    /// <summary>Leave the downloaded parts where they are when the load ends (Sync -KeepFiles).</summary>
+    public bool Keep { get; init; }
 }
 
 /// <summary>Another run loaded the same run of the month (or a newer one) while this one was loading it.</summary>

@@ -216,7 +216,9 @@ public sealed class BlobContainerStore : IExportStore
         int page = 0;
         do
         {
-            var query = new StringBuilder("restype=container&comp=list&maxresults=5000");
+            // The marker only ever continues this listing: it goes back as a query value (escaped) to this container's
+            // own address, never as an address, so a listing cannot send the next request (or the SAS) anywhere else.
+            var query = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"restype=container&comp=list&maxresults={InternalHooks.ListPageSize}"));
             if (_prefix.Length > 0)
             {
                 query.Append("&prefix=").Append(Uri.EscapeDataString(_prefix));

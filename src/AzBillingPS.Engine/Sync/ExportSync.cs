@@ -61,6 +61,7 @@ internal static class ExportSync
             LockTimeout = r.LockTimeout,
             Host = r.Host,
             WorkingPath = r.WorkingPath,
+            KeepFiles = r.KeepFiles,
         };
 
         var plan = await ExportImporter.PlanAsync(store, exportRequest, log, cancellationToken).ConfigureAwait(false);
@@ -109,12 +110,15 @@ internal static class ExportSync
         return new SyncRunOutcome(r.RunId, database, r.Target.Table, stateTable.Target.Table, started, DateTime.UtcNow, scopes, reported);
     }
 
-    /// <summary>The download stage: the run's parts fetched into the run's folder (a failure is recorded in the unit).</summary>
+    /// <summary>
+    /// The download stage: the run's parts fetched into the unit's own folder under the run's folder, as the Cost Details
+    /// source does (removed when the unit is done, kept with -KeepFiles); a failure is recorded in the unit.
+    /// </summary>
     private static async Task<ExportWork> FetchStageAsync(ExportWork w, IExportStore store, ExportImportRequest request, IEngineLog log, CancellationToken ct)
     {
         try
         {
-            w.Fetched = await ExportImporter.FetchAsync(store, request, w.Outcome, w.Manifest, w.Parts, log, w.Child, w.ProgressId, ct).ConfigureAwait(false);
+            w.Fetched = await ExportImporter.FetchAsync(store, request, w.Outcome, w.Manifest, w.Parts, log, w.Child, w.ProgressId, ct, w.Folder).ConfigureAwait(false);
             w.Status("Waiting for the database");
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)

@@ -111,6 +111,9 @@ internal sealed class CostRule
     /// <summary>Retry-After seconds on every 202; null leaves the header out.</summary>
     public int? RetryAfter { get; private init; } = 1;
 
+    /// <summary>Whether the rule sets retryAfter; otherwise the configuration's defaultRetryAfter applies.</summary>
+    public bool SetsRetryAfter { get; private init; }
+
     public IReadOnlyList<CostFault> PollFaults { get; private init; } = [];
 
     public string? UnknownStatus { get; private init; }
@@ -264,6 +267,7 @@ internal sealed class CostRule
             NoContent = Json.Bool(e, "noContent", where) ?? false,
             PollCount = Math.Max(0, Json.Int(e, "pollCount", where) ?? 1),
             RetryAfter = hasRetry ? Json.Int(e, "retryAfter", where) : 1,
+            SetsRetryAfter = hasRetry,
             PollFaults = Faults(e, "pollFaults", where),
             UnknownStatus = Json.Str(e, "unknownStatus", where),
             UnknownCount = Math.Max(0, Json.Int(e, "unknownCount", where) ?? 0),

@@ -126,7 +126,10 @@ internal sealed class CostOperation
 
     public string Result => Rule?.Result ?? "Completed";
 
-    public int RetryAfter => Rule is null ? 1 : Rule.RetryAfter ?? -1;
+    /// <summary>The configuration's Retry-After for a report its rule (if any) does not set one for.</summary>
+    public int DefaultRetryAfter { get; init; } = 1;
+
+    public int RetryAfter => Rule is { SetsRetryAfter: true } ? Rule.RetryAfter ?? -1 : DefaultRetryAfter;
 }
 
 /// <summary>Everything the Cost Management side of the fixture remembers; one lock guards it.</summary>
@@ -143,7 +146,11 @@ internal sealed class CostState
     {
         _configRules = config.CostRules ?? [];
         _rules = CostRule.ParseAll(_configRules);
+        DefaultRetryAfter = Math.Max(0, config.DefaultRetryAfter);
     }
+
+    /// <summary>Retry-After seconds of a report whose rule (if any) does not set one (the configuration's defaultRetryAfter).</summary>
+    public int DefaultRetryAfter { get; }
 
     public object Gate { get; } = new();
 

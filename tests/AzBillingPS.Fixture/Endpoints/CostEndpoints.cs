@@ -221,7 +221,7 @@ internal static class CostEndpoints
             return;
         }
 
-        CostOperation op = CreateOperation(state, scope, apiVersion!, rule, body, metric, today);
+        CostOperation op = CreateOperation(state, scope, apiVersion!, rule, body, metric, today, cost.DefaultRetryAfter);
         rec.OperationId = op.Id;
         cost.Add(op);
         await AnswerAsync(c, rec, cost, state, op);
@@ -373,7 +373,7 @@ internal static class CostEndpoints
         return body;
     }
 
-    private static CostOperation CreateOperation(FixtureState state, string scope, string apiVersion, CostRule? rule, JsonObject body, string metric, DateOnly today)
+    private static CostOperation CreateOperation(FixtureState state, string scope, string apiVersion, CostRule? rule, JsonObject body, string metric, DateOnly today, int defaultRetryAfter)
     {
         DateTimeOffset now = DateTimeOffset.UtcNow;
         string id = Guid.NewGuid().ToString();
@@ -436,6 +436,7 @@ internal static class CostEndpoints
             Blobs = blobs,
             ValidTill = validTill,
             CreatedAt = now,
+            DefaultRetryAfter = defaultRetryAfter,
         };
     }
 

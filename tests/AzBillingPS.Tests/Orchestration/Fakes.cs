@@ -57,6 +57,9 @@ internal sealed class FakeReportSource : ICostReportSource
 
     public Func<CostReportRequest, TimeSpan>? DelayOf { get; set; }
 
+    /// <summary>What a request waits for after its delay, before it finishes (for an order that must not hang on timing).</summary>
+    public Func<CostReportRequest, CancellationToken, Task>? Hold { get; set; }
+
     public int Blobs { get; set; } = 2;
 
     public bool Compressed { get; set; }
@@ -96,6 +99,10 @@ internal sealed class FakeReportSource : ICostReportSource
         using (InFlight.Enter())
         {
             await Task.Delay(DelayOf?.Invoke(request) ?? Delay, cancellationToken);
+            if (Hold is not null)
+            {
+                await Hold(request, cancellationToken);
+            }
         }
 
         Finished.Enqueue(request);

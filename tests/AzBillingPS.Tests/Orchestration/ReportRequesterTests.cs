@@ -18,8 +18,16 @@ public class ReportRequesterTests
     [Fact]
     public async Task Streams_the_outcomes_in_the_order_of_the_orders_whatever_order_they_finish_in()
     {
-        // The first report is the slowest: it finishes last, and still comes out first.
-        var source = new FakeReportSource { DelayOf = r => TimeSpan.FromMilliseconds(r.Start!.Value.Month == 1 ? 300 : 10) };
+        // The first report is the slowest: it finishes last (it waits until the five others have finished, not for a
+        // time a loaded machine could overrun), and still comes out first.
+        var source = new FakeReportSource { Delay = TimeSpan.FromMilliseconds(10) };
+        source.Hold = async (r, ct) =>
+        {
+            while (r.Start!.Value.Month == 1 && source.Finished.Count < 5)
+            {
+                await Task.Delay(10, ct);
+            }
+        };
         var orders = Enumerable.Range(1, 6).Select(m => new ReportOrder(Month("a", m), source)).ToList();
         List<ReportOutcome> outcomes = await Streams.All(new ReportRequester(3).RequestAsync(orders, NullEngineLog.Instance, null, CancellationToken.None));
         Assert.Equal(orders.Select(o => o.Request), outcomes.Select(o => o.Report!.Request));

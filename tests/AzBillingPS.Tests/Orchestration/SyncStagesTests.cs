@@ -5,6 +5,8 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using AzBillingPS.Engine.Common;
+using AzBillingPS.Engine.CostDetails;
+using AzBillingPS.Engine.Sinks;
 using AzBillingPS.Engine.Sync;
 using Xunit;
 
@@ -14,8 +16,13 @@ namespace AzBillingPS.Tests.Orchestration;
 /// The pieces both sources of a Sync run share (the Cost Details API, and Cost Management exports, whose runs have no
 /// request stage): the bounded stages and the hand-over of every unit in plan order.
 /// </summary>
-public sealed class SyncStagesTests
+public sealed class SyncStagesTests : TempFolderTest
 {
+    public SyncStagesTests()
+        : base("azb-stages-")
+    {
+    }
+
     private sealed class Work(SyncUnitOutcome unit, int position) : SyncWork(unit, position, Path.GetTempPath(), null)
     {
     }
@@ -75,6 +82,114 @@ public sealed class SyncStagesTests
         Assert.Equal(1, maxLoading);
         Assert.InRange(maxFetching, 2, 3);
         Assert.NotEqual(Enumerable.Range(0, 8), loadOrder); // loads took the units as their fetches finished
+    }
+
+    /// <summary>The schedule Sync-AzBilling -ThrottleLimit 4 runs with on PostgreSQL, a database that takes loads of different units at once.</summary>
+    private static SyncSchedule PostgresThrottle4() => new SyncRunner(
+        new SyncRequest
+        {
+            Target = new SinkTarget(DatabaseProvider.PostgreSql, "Host=127.0.0.1;Database=costs", "Costs", null),
+            Scopes = ["/subscriptions/00000000-0000-0000-0000-0000000000aa"],
+            Metrics = ["ActualCost"],
+            Months = [new DateOnly(2026, 1, 1)],
+            WorkingPath = Path.GetTempPath(),
+            ThrottleLimit = 4,
+            LockTimeout = TimeSpan.FromSeconds(30),
+        },
+        new FakeReportSource(),
+        new FakeBlobSource()).Schedule;
+
+    private sealed record Span(int Position, DateTimeOffset Start, DateTimeOffset End);
+
+    /// <summary>Runs four units through the stages with <paramref name="load"/> (after its start is recorded) and records each load's span.</summary>
+    private static async Task<(List<SyncUnitOutcome> Outcomes, List<Span> Spans)> RunFour(SyncSchedule schedule, FirstLoadGate? gate, IEngineLog log, Func<Work, CancellationToken, Task> load)
+    {
+        List<Work> work = Enumerable.Range(0, 4).Select(i => new Work(Unit(i), i)).ToList();
+        var spans = new List<Span>();
+        IAsyncEnumerable<SyncUnitOutcome> pipeline = SyncRunner.RunStagesAsync(work, schedule,
+            request: null,
+            (w, _) => Task.FromResult(w),
+            async (w, ct) =>
+            {
+                DateTimeOffset start = DateTimeOffset.UtcNow;
+                await load(w, ct);
+                lock (spans)
+                {
+                    spans.Add(new Span(w.Position, start, DateTimeOffset.UtcNow));
+                }
+
+                w.Unit.Action = SyncAction.Loaded;
+                return w.Unit;
+            },
+            gate,
+            log,
+            CancellationToken.None);
+        List<SyncUnitOutcome> outcomes = await Streams.All(pipeline).WaitAsync(TimeSpan.FromSeconds(60));
+        return (outcomes, spans);
+    }
+
+    [Fact]
+    public async Task With_loads_at_once_the_first_load_into_a_new_table_goes_alone_and_the_others_load_together_after_it()
+    {
+        // Was Sync-AzBilling.Tests.ps1 'PostgreSQL: loads of different units at once' / 'the first load creates a new
+        // table alone, the others load after it' (four units, -ThrottleLimit 4, a table that did not exist).
+        SyncSchedule schedule = PostgresThrottle4();
+        Assert.Equal(4, schedule.Loads);
+        CostSink sink = CostSink.Create(SinkTarget.ForSqliteFile(Path.Combine(Dir, "new.sqlite"), "Costs", null));
+        FirstLoadGate? gate = await FirstLoadGate.ForAsync(sink, schedule, 4, TimeSpan.FromSeconds(30), CancellationToken.None);
+        Assert.NotNull(gate); // the table does not exist: the first load creates it alone
+        var log = new ListLog();
+        (List<SyncUnitOutcome> outcomes, List<Span> spans) = await RunFour(schedule, gate, log, (_, ct) => Task.Delay(300, ct));
+
+        Assert.Equal(Enumerable.Range(0, 4), outcomes.Select(u => u.Index));
+        Assert.All(outcomes, u => Assert.Equal(SyncAction.Loaded, u.Action));
+        Span first = spans.OrderBy(x => x.Start).First();
+        List<Span> others = spans.Where(x => x != first).ToList();
+        Assert.All(others, x => Assert.True(x.Start >= first.End, $"unit {x.Position} started loading before the first load (unit {first.Position}) ended"));
+        Assert.True(others.Max(x => x.Start) < others.Min(x => x.End), "the three others load at once after the first"); // 300 ms each
+        Assert.Equal(3, log.Lines.Count(l => l.Contains("loads after the first load of the run, which creates Costs.", StringComparison.Ordinal)));
+
+        // Once the table exists, there is no gate: every load goes at once.
+        await using (System.Data.Common.DbConnection connection = await sink.OpenAsync(TimeSpan.FromSeconds(30), CancellationToken.None))
+        {
+            await using System.Data.Common.DbCommand create = connection.CreateCommand();
+            create.CommandText = "CREATE TABLE \"Costs\" (\"Date\" TEXT)";
+            await create.ExecuteNonQueryAsync();
+        }
+
+        Assert.Null(await FirstLoadGate.ForAsync(sink, schedule, 4, TimeSpan.FromSeconds(30), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Loads_of_different_units_go_at_once_so_three_load_while_the_fourth_waits_for_its_lock_then_it_loads_too()
+    {
+        // Was Sync-AzBilling.Tests.ps1 'PostgreSQL: loads of different units at once' / 'with -ThrottleLimit 4, three
+        // units load while the fourth waits for its lock; then it loads too' (another session held the first unit's lock).
+        // The lock itself (PostgreSQL's per-unit advisory lock) is Database.Tests.ps1's 'units lock themselves'.
+        var othersLoaded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int loadedOthers = 0;
+        bool othersLoadedWhileHeld = false;
+        (List<SyncUnitOutcome> outcomes, List<Span> spans) = await RunFour(PostgresThrottle4(), gate: null, NullEngineLog.Instance, async (w, ct) =>
+        {
+            if (w.Position == 0)
+            {
+                // The first unit's lock is held elsewhere until the three others have loaded (at most 5 s).
+                othersLoadedWhileHeld = await Task.WhenAny(othersLoaded.Task, Task.Delay(TimeSpan.FromSeconds(5), ct)) == othersLoaded.Task;
+                return;
+            }
+
+            await Task.Delay(20, ct);
+            if (Interlocked.Increment(ref loadedOthers) == 3)
+            {
+                othersLoaded.TrySetResult();
+            }
+        });
+
+        Assert.True(othersLoadedWhileHeld, "the three other units load while the first waits for its lock");
+        Assert.Equal(Enumerable.Range(0, 4), outcomes.Select(u => u.Index)); // still handed on in plan order, the first first
+        Assert.All(outcomes, u => Assert.Equal(SyncAction.Loaded, u.Action));
+        Span held = spans.Single(x => x.Position == 0);
+        Assert.All(spans.Where(x => x.Position != 0), x => Assert.True(x.End <= held.End, $"unit {x.Position} loaded after the held one"));
     }
 
     [Fact]

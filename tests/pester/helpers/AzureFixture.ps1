@@ -59,6 +59,9 @@ function Start-TestAzureFixture {
         [string] $Dir,
         # Rules in force from the start (the config's costRules).
         [object[]] $CostRules,
+        # Retry-After seconds on the 202s of a report whose rule (if any) does not set retryAfter (the fixture's default is 1).
+        # 0 ("poll again now") for a file whose tests do not measure that wait: each report then takes no second of waiting.
+        [int] $DefaultRetryAfter = 1,
         [int] $TokenLifetimeSeconds = 3600,
         # The managed-identity endpoints' configuration (identityHeader, tenantId, systemAssigned, userAssigned), as the fixture's config takes it.
         [hashtable] $ManagedIdentity,
@@ -96,6 +99,7 @@ function Start-TestAzureFixture {
         tenants              = @(@{ tenantId = $tenant; domain = 'fixture.azbilling.test'; apps = @(@{ clientId = $client; secret = $secret }) })
     }
     if ($CostRules) { $config.costRules = @($CostRules) }
+    if ($DefaultRetryAfter -ne 1) { $config.defaultRetryAfter = $DefaultRetryAfter }
     if ($ManagedIdentity) { $config.managedIdentity = $ManagedIdentity }
     if ($Users) { $config.tenants[0].users = @($Users) }
     foreach ($p in @($PublicClients | Where-Object { $_ })) {
