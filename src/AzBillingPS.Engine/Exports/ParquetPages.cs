@@ -1192,7 +1192,7 @@ internal ref struct PageHeaderReader
                     DataPage(ref header);
                     break;
                 case 7 when type == 12:
-                    DictionaryPage(ref header);
+                    DataPage(ref header); // a DictionaryPageHeader: num_values and encoding as a DataPageHeader's (its is_sorted skipped)
                     break;
                 case 8 when type == 12:
                     DataPageV2(ref header);
@@ -1211,6 +1211,7 @@ internal ref struct PageHeaderReader
         return !_short;
     }
 
+    /// <summary>A DataPageHeader (num_values, encoding, definition_level_encoding) or a DictionaryPageHeader (num_values, encoding).</summary>
     private void DataPage(ref PageHeader header)
     {
         short last = 0;
@@ -1226,26 +1227,6 @@ internal ref struct PageHeaderReader
                     break;
                 case 3 when type == 5:
                     header.DefinitionEncoding = (Encoding)ReadInt();
-                    break;
-                default:
-                    Skip(type);
-                    break;
-            }
-        }
-    }
-
-    private void DictionaryPage(ref PageHeader header)
-    {
-        short last = 0;
-        while (Field(ref last, out short id, out int type))
-        {
-            switch (id)
-            {
-                case 1 when type == 5:
-                    header.NumValues = ReadInt();
-                    break;
-                case 2 when type == 5:
-                    header.Encoding = (Encoding)ReadInt();
                     break;
                 default:
                     Skip(type);
