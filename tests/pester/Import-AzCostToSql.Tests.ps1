@@ -614,6 +614,7 @@ Describe 'Import-AzCostToSql on <Provider>' -Tag 'Import' -ForEach $Providers {
             $err[0].FullyQualifiedErrorId | Should -BeLike 'CsvRowOutsidePeriod*'
             $err[0].Exception.Message | Should -Match ([regex]::Escape($file))
             $err[0].Exception.Message | Should -Match "\bline $line\b"
+            $err[0].Exception.Message | Should -BeLike "*outside the period being loaded (2026-03-02 to 2026-03-31). Give -From/-To that cover the file, or leave them out to use the file's own dates."
             Get-TargetState $T | Should -Be $before
         }
 

@@ -114,6 +114,15 @@ public enum EngineAdvice
 
     /// <summary>A gzip stream inflated past the limit on its ratio: if it is genuine, allow a larger ratio.</summary>
     RaiseGzipRatio,
+
+    /// <summary>A row is dated outside the period being loaded: where the period was given, give one that covers the file.</summary>
+    CoverFilePeriod,
+
+    /// <summary>A management group was named: request each subscription under it (a command may list them itself).</summary>
+    RequestEachSubscription,
+
+    /// <summary>A certificate file or key needs a password that was not given.</summary>
+    GiveCertificatePassword,
 }
 
 /// <summary>

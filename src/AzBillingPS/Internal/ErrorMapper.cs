@@ -68,6 +68,9 @@ internal static class ErrorMapper
         EngineAdvice.RaiseLockTimeout when hasParameter?.Invoke("LockTimeout") == true => "Or raise -LockTimeout to wait longer.",
         EngineAdvice.RaiseTimeout when hasParameter?.Invoke("Timeout") == true => "Or raise -Timeout to wait longer.",
         EngineAdvice.RaiseGzipRatio when hasParameter?.Invoke("MaxGzipRatio") == true => "If it is genuine, run again with a larger -MaxGzipRatio.",
+        EngineAdvice.CoverFilePeriod when hasParameter?.Invoke("From") == true => "Give -From/-To that cover the file, or leave them out to use the file's own dates.",
+        EngineAdvice.RequestEachSubscription when hasParameter?.Invoke("AllSubscriptions") == true => "-AllSubscriptions requests every subscription the identity can read.",
+        EngineAdvice.GiveCertificatePassword when hasParameter?.Invoke("CertificatePassword") == true => "Give it with -CertificatePassword.",
         _ => null,
     };
 

@@ -32,7 +32,6 @@ public class EngineMessagesTests
     /// </summary>
     private static readonly string[] KnownParameterLiterals =
     [
-        " Give -From/-To that cover the file, or leave them out to use the file's own dates.",
         " and is not a view; the FOCUS view was not made (nothing was changed). Rename that object, or load into another -Table.",
         " has no private key. Give a PFX that includes the key, a PEM file holding certificate and key, or -PrivateKeyPath.",
         " is a folder, not a cost file; give the files in it, for example -Path '",
@@ -40,9 +39,7 @@ public class EngineMessagesTests
         " scope. Use -From/-To instead.",
         "' holds no certificate (no BEGIN CERTIFICATE block); give the certificate file as -CertificatePath and the key as -PrivateKeyPath.",
         "' is a Microsoft Customer Agreement scope. Use -From/-To or -InvoiceId instead.",
-        "' is a management group; the Cost Details API does not accept management groups. Request each subscription under it (-AllSubscriptions requests every one the identity can read), or the EA billing account, department or enrollment account scope.",
         "' is a resource group; the Cost Details API has not accepted resource groups since api-version 2023-08-01. Request the subscription (-Scope /subscriptions/",
-        "' is encrypted; give its password with -CertificatePassword.",
         "). Use -DeviceCode instead: it shows a code to enter in a browser on any other device.",
         "): Host= is PostgreSQL, Server= or Initial Catalog= is SQL Server, a Data Source that is a file is SQLite. Name it with -Provider SqlServer, PostgreSql or Sqlite.",
         "); it would be truncated. Choose a shorter -Table or -Schema.",
@@ -84,7 +81,6 @@ public class EngineMessagesTests
         "Give only one of -From/-To, -BillingPeriod and -InvoiceId: the API takes one way of naming the period per report.",
         "SQLite has no schemas, so -Schema '",
         "The Azure CLI (az) was not found on PATH. Install it and sign in with 'az login', or use another sign-in (-DeviceCode, -UseAzContext).",
-        "the file needs a password (-CertificatePassword) or is not a PFX/PKCS#12 or PEM file",
         "this is an Azure Automation job, where no person is present (use -ManagedIdentity there)",
     ];
 
