@@ -34,6 +34,7 @@ public sealed class TestPumpCommand : AsyncCmdlet
     [Parameter] public string? ResolveOffThread { get; set; }
     [Parameter] public string? Resolve { get; set; }
     [Parameter] public SwitchParameter Fail { get; set; }
+    [Parameter] public SwitchParameter WarnAdvice { get; set; }
 
     protected override async Task EndProcessingAsync()
     {
@@ -57,6 +58,12 @@ public sealed class TestPumpCommand : AsyncCmdlet
         if (ResolveOffThread is not null)
         {
             WriteObjectAsync(UnresolvedPath(ResolveOffThread));
+            return;
+        }
+
+        if (WarnAdvice)
+        {
+            CreateLog().Warning("The cache is not safe.", AzBillingPS.Engine.Common.EngineAdvice.RemoveTokenCache);
             return;
         }
 
@@ -184,5 +191,46 @@ Describe 'The async pump (AsyncCmdlet)' -Tag 'Pump' {
         $advise.Invoke([AzBillingPS.Commands.SyncAzBillingCommand]::new(), @($device, $null)) | Should -Be 'Run Sync-AzBilling again with -DeviceCode to sign in with a new code.'
         # A command that was given a token: a new token.
         $advise.Invoke([AzBillingPS.Commands.NewAzCostReportCommand]::new(), @($device, $null)) | Should -Be 'Sign in again with Get-AzBillingToken -DeviceCode (a new code) and use the new token.'
+    }
+
+    It 'adds the command''s advice to an engine warning that carries one' {
+        $null = Test-Pump -WarnAdvice -WarningVariable w -WarningAction SilentlyContinue
+        @($w).Count | Should -Be 1
+        $w[0].Message | Should -Be 'The cache is not safe. Clear-AzBillingTokenCache removes it.'
+    }
+
+    It 'words the engine''s other advice in each command''s terms, naming a parameter only where the command has it' {
+        $advise = [AzBillingPS.Internal.AsyncCmdlet].GetMethod('Advise', [Reflection.BindingFlags]'NonPublic,Instance')
+        $kind = $advise.GetParameters()[0].ParameterType
+        function Advice([object] $command, [string] $name) { $advise.Invoke($command, @([Enum]::Parse($kind, $name), $null)) }
+        $new = [AzBillingPS.Commands.NewAzCostReportCommand]::new()
+        $sync = [AzBillingPS.Commands.SyncAzBillingCommand]::new()
+        $save = [AzBillingPS.Commands.SaveAzCostBlobCommand]::new()
+        $import = [AzBillingPS.Commands.ImportAzCostToSqlCommand]::new()
+        $export = [AzBillingPS.Commands.ImportAzCostExportCommand]::new()
+        # A report that ran out of time: New-AzCostReport has -Timeout, Sync-AzBilling has none to offer.
+        Advice $new 'RaiseTimeout' | Should -Be 'Or raise -Timeout to wait longer.'
+        Advice $sync 'RaiseTimeout' | Should -BeNullOrEmpty
+        # A gzip bomb: -MaxGzipRatio where the command has it (Save-AzCostBlob, Sync-AzBilling), nothing where not.
+        Advice $save 'RaiseGzipRatio' | Should -Be 'If it is genuine, run again with a larger -MaxGzipRatio.'
+        Advice $sync 'RaiseGzipRatio' | Should -Be 'If it is genuine, run again with a larger -MaxGzipRatio.'
+        Advice $export 'RaiseGzipRatio' | Should -BeNullOrEmpty
+        # Lock waits: every command that reads or writes the table has -LockTimeout.
+        foreach ($c in $import, $export, $sync, [AzBillingPS.Commands.GetAzCostSummaryCommand]::new(), [AzBillingPS.Commands.GetAzBillingSyncStateCommand]::new()) {
+            Advice $c 'RaiseLockTimeout' | Should -Be 'Or raise -LockTimeout to wait longer.'
+        }
+        Advice $new 'RaiseLockTimeout' | Should -BeNullOrEmpty
+        Advice $import 'SignInWithDatabaseToken' | Should -Be 'Or sign in with Get-AzBillingToken (a certificate too: -CertificatePath) and give the token as -DatabaseToken.'
+        Advice ([AzBillingPS.Commands.GetAzBillingTokenCommand]::new()) 'RemoveTokenCache' | Should -Be 'Clear-AzBillingTokenCache removes it.'
+        # A row outside the period: Import-AzCostToSql takes -From/-To; Sync-AzBilling's name months, Import-AzCostExport has none.
+        Advice $import 'CoverFilePeriod' | Should -Be 'Give -From/-To that cover the file, or leave them out to use the file''s own dates.'
+        Advice $sync 'CoverFilePeriod' | Should -BeNullOrEmpty
+        Advice $export 'CoverFilePeriod' | Should -BeNullOrEmpty
+        # A management group: Sync-AzBilling can list the subscriptions itself, New-AzCostReport cannot.
+        Advice $sync 'RequestEachSubscription' | Should -Be '-AllSubscriptions requests every subscription the identity can read.'
+        Advice $new 'RequestEachSubscription' | Should -BeNullOrEmpty
+        # A certificate password: where the command signs in with a certificate file.
+        Advice ([AzBillingPS.Commands.GetAzBillingTokenCommand]::new()) 'GiveCertificatePassword' | Should -Be 'Give it with -CertificatePassword.'
+        Advice $import 'GiveCertificatePassword' | Should -BeNullOrEmpty
     }
 }

@@ -614,6 +614,7 @@ Describe 'Import-AzCostToSql on <Provider>' -Tag 'Import' -ForEach $Providers {
             $err[0].FullyQualifiedErrorId | Should -BeLike 'CsvRowOutsidePeriod*'
             $err[0].Exception.Message | Should -Match ([regex]::Escape($file))
             $err[0].Exception.Message | Should -Match "\bline $line\b"
+            $err[0].Exception.Message | Should -BeLike "*outside the period being loaded (2026-03-02 to 2026-03-31). Give -From/-To that cover the file, or leave them out to use the file's own dates."
             Get-TargetState $T | Should -Be $before
         }
 
@@ -786,6 +787,19 @@ Describe 'Import-AzCostToSql targets' -Tag 'Import' {
         ($r | Out-String) | Should -Not -Match 'Sup3rSecretPw'
         (Invoke-TestPsql $Pg 'SELECT count(*) FROM billing."Costs"') | Should -Be '7'
         (Invoke-TestPsql $Pg "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'Costs'") | Should -Be '0'
+    }
+
+    It 'a SQL Server sign-in the module does not provide is refused before connecting, and the error says what to run instead' {
+        # The engine's message names no command; the command adds its own advice (Get-AzBillingToken, -DatabaseToken).
+        $cs = 'Server=tcp:127.0.0.1,1;Database=billing;Authentication=Active Directory Integrated;Connect Timeout=1'
+        $e = $null
+        try { Import-AzCostToSql -Path $File -Scope $Scope -ConnectionString $cs -ErrorAction Stop } catch { $e = $_ }
+        $e | Should -Not -BeNullOrEmpty
+        $e.FullyQualifiedErrorId | Should -BeLike 'AzBillingInvalidArgument*'
+        $e.Exception.Message | Should -Match 'Authentication=ActiveDirectoryIntegrated is not a sign-in the module provides to SQL Server\. Use Active Directory Default, .* in the connection string\. Or sign in with Get-AzBillingToken \(a certificate too: -CertificatePath\) and give the token as -DatabaseToken\.$'
+        $s = $null
+        try { Get-AzCostSummary -ConnectionString $cs -ErrorAction Stop } catch { $s = $_ }
+        $s.Exception.Message | Should -BeLike '*Or sign in with Get-AzBillingToken*-DatabaseToken.'
     }
 
     It 'both -DatabasePath and -ConnectionString is a terminating AzBillingParameterConflict' {

@@ -359,7 +359,7 @@ Describe 'New-AzCostReport scopes' -Tag 'CostReport' -Skip:$NoFixture {
 
     It 'refuses <Case> before any call with <Id>' -TestCases @(
         @{ Case = 'resourceGroup'; Id = 'AzBillingUnsupported'; Pattern = 'resource group.*2023-08-01.*-Scope /subscriptions/' }
-        @{ Case = 'managementGroup'; Id = 'AzBillingUnsupported'; Pattern = 'management group' }
+        @{ Case = 'managementGroup'; Id = 'AzBillingUnsupported'; Pattern = '^(?!.*-AllSubscriptions).*management group.*Request each subscription under it' } # Sync-AzBilling's parameter, not this command's
         @{ Case = 'badScope'; Id = 'AzBillingInvalidArgument'; Pattern = "'not-a-guid' is not a subscription id" }
         @{ Case = 'badSubscriptionId'; Id = 'AzBillingInvalidArgument'; Pattern = "-SubscriptionId 'nope'" }
         @{ Case = 'sectionWithoutProfile'; Id = 'AzBillingInvalidArgument'; Pattern = '-InvoiceSectionId needs -BillingProfileId' }

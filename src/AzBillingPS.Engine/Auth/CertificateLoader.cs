@@ -225,9 +225,13 @@ public static class CertificateLoader
         catch (CryptographicException e)
         {
             string hint = password is null
-                ? "the file needs a password (-CertificatePassword) or is not a PFX/PKCS#12 or PEM file"
+                ? "the file needs a password or is not a PFX/PKCS#12 or PEM file"
                 : "the password is wrong or the file is not a PFX/PKCS#12 or PEM file";
-            throw new EngineException(EngineErrorKind.CertificateInvalid, $"The certificate file '{path}' could not be opened: {hint}.", e) { FilePath = path };
+            throw new EngineException(EngineErrorKind.CertificateInvalid, $"The certificate file '{path}' could not be opened: {hint}.", e)
+            {
+                FilePath = path,
+                Advice = password is null ? EngineAdvice.GiveCertificatePassword : EngineAdvice.None,
+            };
         }
     }
 
@@ -267,7 +271,7 @@ public static class CertificateLoader
         {
             throw new EngineException(
                 EngineErrorKind.CertificateInvalid,
-                $"The private key in '{keySource}' is encrypted; give its password with -CertificatePassword.") { FilePath = keySource };
+                $"The private key in '{keySource}' is encrypted; its password is needed.") { FilePath = keySource, Advice = EngineAdvice.GiveCertificatePassword };
         }
 
         try

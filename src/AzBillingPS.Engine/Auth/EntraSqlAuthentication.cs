@@ -160,7 +160,10 @@ internal sealed class EntraSqlAuthentication : SqlAuthenticationProvider
             case SqlAuthenticationMethod.ActiveDirectoryServicePrincipal:
                 if (Nonempty(userId) is null || string.IsNullOrEmpty(password))
                 {
-                    throw new EngineException(EngineErrorKind.InvalidArgument, $"{name} needs the application (client) id as User Id and its client secret as Password in the connection string (or a -Credential); a certificate sign-in goes through -DatabaseToken (Get-AzBillingToken -CertificatePath ...) or Active Directory Default with AZURE_CLIENT_CERTIFICATE_PATH.");
+                    throw new EngineException(EngineErrorKind.InvalidArgument, $"{name} needs the application (client) id as User Id and its client secret as Password (in the connection string, or as the database login); a certificate sign-in goes through Active Directory Default with AZURE_CLIENT_CERTIFICATE_PATH.")
+                    {
+                        Advice = EngineAdvice.SignInWithDatabaseToken,
+                    };
                 }
 
                 return basis with { Method = AuthMethod.ClientSecret, TenantId = Tenant(tenant, env, name), ClientId = userId, ClientSecret = AccessTokenProvider.Protect(password) };
@@ -190,7 +193,17 @@ internal sealed class EntraSqlAuthentication : SqlAuthenticationProvider
                     {
                         string? certificatePassword = env("AZURE_CLIENT_CERTIFICATE_PASSWORD");
                         using System.Security.SecureString? securePassword = string.IsNullOrEmpty(certificatePassword) ? null : AccessTokenProvider.Protect(certificatePassword);
-                        System.Security.Cryptography.X509Certificates.X509Certificate2 certificate = CertificateLoader.LoadFromFile(certificatePath, securePassword);
+                        System.Security.Cryptography.X509Certificates.X509Certificate2 certificate;
+                        try
+                        {
+                            certificate = CertificateLoader.LoadFromFile(certificatePath, securePassword);
+                        }
+                        catch (EngineException e) when (e.Advice == EngineAdvice.GiveCertificatePassword)
+                        {
+                            // The password of this sign-in is an environment variable, not a command's parameter.
+                            throw new EngineException(e.Kind, e.Message + " Set AZURE_CLIENT_CERTIFICATE_PASSWORD to it.", e) { FilePath = e.FilePath };
+                        }
+
                         return basis with { Method = AuthMethod.Certificate, TenantId = envTenant, ClientId = client, Certificate = certificate, CertificateSource = $"'{certificatePath}' (AZURE_CLIENT_CERTIFICATE_PATH)" };
                     }
 

@@ -225,7 +225,7 @@ public static class UserTokenCache
                 catch (EngineException e)
                 {
                     // Not read: the next write replaces it (a rename replaces a link; it never writes through it).
-                    DeviceCodePolling.Log.Value?.Warning(e.Message);
+                    DeviceCodePolling.Log.Value?.Warning(e.Message, e.Advice);
                     data = null;
                 }
 
@@ -278,7 +278,7 @@ public static class UserTokenCache
     }
 
     /// <summary>The cache file when it is the user's own regular file that nobody else can read or write; null when absent.</summary>
-    private static byte[]? ReadOwn(string path)
+    internal static byte[]? ReadOwn(string path)
     {
         if (PrivateFiles.Inspect(path).Kind == EntryKind.SymbolicLink)
         {
@@ -292,7 +292,7 @@ public static class UserTokenCache
 
         if (!OperatingSystem.IsWindows() && (PrivateFiles.Inspect(path).Mode & 0x3F) != 0)
         {
-            throw new EngineException(EngineErrorKind.UnsafeFile, $"'{path}' can be read or written by other users; it is not read as a token cache. Remove it (Clear-AzBillingTokenCache).") { FilePath = path };
+            throw new EngineException(EngineErrorKind.UnsafeFile, $"'{path}' can be read or written by other users; it is not read as a token cache. Remove it.") { FilePath = path, Advice = EngineAdvice.RemoveTokenCache };
         }
 
         using FileStream stream = PrivateFiles.OpenOwned(path, FileAccess.Read);

@@ -96,6 +96,33 @@ public enum EngineAdvice
 
     /// <summary>A person's sign-in with a device code has to be done again, with a new code.</summary>
     SignInAgainDeviceCode,
+
+    /// <summary>The token cache file is not safe to read (others can read or write it): it has to be removed.</summary>
+    RemoveTokenCache,
+
+    /// <summary>
+    /// A sign-in to SQL Server that the connection string cannot express (a certificate, or a method the module does
+    /// not provide): sign in on its own and give the database that token.
+    /// </summary>
+    SignInWithDatabaseToken,
+
+    /// <summary>A lock wait ran out: try again later, or wait longer for locks.</summary>
+    RaiseLockTimeout,
+
+    /// <summary>A report did not complete in the time allowed: allow more time.</summary>
+    RaiseTimeout,
+
+    /// <summary>A gzip stream inflated past the limit on its ratio: if it is genuine, allow a larger ratio.</summary>
+    RaiseGzipRatio,
+
+    /// <summary>A row is dated outside the period being loaded: where the period was given, give one that covers the file.</summary>
+    CoverFilePeriod,
+
+    /// <summary>A management group was named: request each subscription under it (a command may list them itself).</summary>
+    RequestEachSubscription,
+
+    /// <summary>A certificate file or key needs a password that was not given.</summary>
+    GiveCertificatePassword,
 }
 
 /// <summary>

@@ -8,6 +8,9 @@ public interface IEngineLog
     void Debug(string message);
 
     void Warning(string message);
+
+    /// <summary>A warning with what the user can do about it, for the cmdlet layer to word after the message (the engine names no command).</summary>
+    void Warning(string message, EngineAdvice advice) => Warning(message);
 }
 
 /// <summary>A log that drops everything (for callers that do not care, and tests).</summary>

@@ -47,15 +47,15 @@ public sealed record InflationLimit
     /// <param name="compressed">The gzip bytes.</param>
     /// <param name="compressedBytes">Their length.</param>
     /// <param name="what">The blob or file, for the message.</param>
-    /// <param name="remedy">What to do when it is genuine (the default names -MaxGzipRatio).</param>
+    /// <param name="remedy">What to do when it is genuine; without one, the error carries <see cref="EngineAdvice.RaiseGzipRatio"/> for the command to word.</param>
     /// <param name="leaveOpen">Leave <paramref name="compressed"/> open when the returned stream is disposed.</param>
     public Stream Inflate(Stream compressed, long compressedBytes, string what, string? remedy = null, bool leaveOpen = false)
     {
         ArgumentNullException.ThrowIfNull(compressed);
-        return new BoundedStream(new GZipStream(compressed, CompressionMode.Decompress, leaveOpen), MaxBytesFor(compressedBytes), compressedBytes, MaxRatio, what, remedy ?? "run again with a larger -MaxGzipRatio");
+        return new BoundedStream(new GZipStream(compressed, CompressionMode.Decompress, leaveOpen), MaxBytesFor(compressedBytes), compressedBytes, MaxRatio, what, remedy);
     }
 
-    private sealed class BoundedStream(Stream inner, long limit, long compressedBytes, int ratio, string what, string remedy) : Stream
+    private sealed class BoundedStream(Stream inner, long limit, long compressedBytes, int ratio, string what, string? remedy) : Stream
     {
         private long _total;
 
@@ -111,7 +111,11 @@ public sealed record InflationLimit
                 throw new EngineException(
                     EngineErrorKind.DecompressionLimit,
                     string.Create(CultureInfo.InvariantCulture,
-                        $"{what}: the gzip data inflates past {limit:N0} bytes ({ratio} times its {compressedBytes:N0} compressed bytes, at least {FloorBytes / 1048576} MB); cost-details CSV compresses about 10 to 25 times, so this is not a cost file, and nothing of it was kept. If it is genuine, {remedy}."));
+                        $"{what}: the gzip data inflates past {limit:N0} bytes ({ratio} times its {compressedBytes:N0} compressed bytes, at least {FloorBytes / 1048576} MB); cost-details CSV compresses about 10 to 25 times, so this is not a cost file, and nothing of it was kept.{(remedy is null ? string.Empty : $" If it is genuine, {remedy}.")}"))
+                {
+                    // Without a remedy of the caller's, the command offers its own (a larger ratio, where it has one).
+                    Advice = remedy is null ? EngineAdvice.RaiseGzipRatio : EngineAdvice.None,
+                };
             }
 
             return n;

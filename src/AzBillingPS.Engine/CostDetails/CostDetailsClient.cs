@@ -314,7 +314,7 @@ public sealed class CostDetailsClient : IDisposable
                 {
                     if (_started && DateTimeOffset.UtcNow + paced > _deadline)
                     {
-                        throw Fail(EngineErrorKind.Timeout, $"The report for {_what} did not complete within {Seconds(Options.Timeout)} (-Timeout); the next call would have to wait {Seconds(paced)} to stay under the API's rate limits.", null, null);
+                        throw Fail(EngineErrorKind.Timeout, $"The report for {_what} did not complete within {Seconds(Options.Timeout)}; the next call would have to wait {Seconds(paced)} to stay under the API's rate limits.", null, null, EngineAdvice.RaiseTimeout);
                     }
 
                     log.Verbose($"Pacing: waiting {Seconds(paced)} before the next call for {request.Scope}, to stay under Cost Management's published rate limits.");
@@ -351,7 +351,7 @@ public sealed class CostDetailsClient : IDisposable
                 TimeSpan remaining = _deadline - DateTimeOffset.UtcNow;
                 if (remaining <= TimeSpan.Zero)
                 {
-                    throw Fail(EngineErrorKind.Timeout, $"The report for {_what} did not complete within {Seconds(Options.Timeout)} (-Timeout).", null, null);
+                    throw Fail(EngineErrorKind.Timeout, $"The report for {_what} did not complete within {Seconds(Options.Timeout)}.", null, null, EngineAdvice.RaiseTimeout);
                 }
 
                 TimeSpan attemptLimit = remaining < Options.RequestTimeout ? remaining : Options.RequestTimeout;
@@ -366,7 +366,7 @@ public sealed class CostDetailsClient : IDisposable
                 {
                     if (DateTimeOffset.UtcNow >= _deadline)
                     {
-                        throw Fail(EngineErrorKind.Timeout, $"The report for {_what} did not complete within {Seconds(Options.Timeout)} (-Timeout): Cost Management did not answer {method} in time.", null, null);
+                        throw Fail(EngineErrorKind.Timeout, $"The report for {_what} did not complete within {Seconds(Options.Timeout)}: Cost Management did not answer {method} in time.", null, null, EngineAdvice.RaiseTimeout);
                     }
 
                     await TransientAsync($"no answer to {method} within {Seconds(attemptLimit)}", null).ConfigureAwait(false);
@@ -443,7 +443,7 @@ public sealed class CostDetailsClient : IDisposable
                         {
                             if (DateTimeOffset.UtcNow + wait > _deadline)
                             {
-                                throw Fail(status == 429 ? EngineErrorKind.Throttled : EngineErrorKind.Timeout, $"Cost Management answered {code} for {_what} and asked to wait {Seconds(wait)} ({header}), past -Timeout ({Seconds(Options.Timeout)}). Run again later or raise -Timeout.", response, status == 429 ? "TooManyRequests" : "ServiceUnavailable");
+                                throw Fail(status == 429 ? EngineErrorKind.Throttled : EngineErrorKind.Timeout, $"Cost Management answered {code} for {_what} and asked to wait {Seconds(wait)} ({header}), past the {Seconds(Options.Timeout)} the report may take. Run again later.", response, status == 429 ? "TooManyRequests" : "ServiceUnavailable", EngineAdvice.RaiseTimeout);
                             }
 
                             await WaitAsync(wait + Jitter(wait), $"Cost Management answered {code} for {_what}; waiting {Seconds(wait)} as its {header} header asks", warning: true).ConfigureAwait(false);
@@ -483,7 +483,7 @@ public sealed class CostDetailsClient : IDisposable
             TimeSpan wait = Options.Retry.Delay(_transient);
             if (DateTimeOffset.UtcNow + wait > _deadline)
             {
-                throw Fail(EngineErrorKind.Timeout, $"The report for {_what} did not complete within {Seconds(Options.Timeout)} (-Timeout); last: {what}.", response, null);
+                throw Fail(EngineErrorKind.Timeout, $"The report for {_what} did not complete within {Seconds(Options.Timeout)}; last: {what}.", response, null, EngineAdvice.RaiseTimeout);
             }
 
             await WaitAsync(wait, $"Cost Management call for {_what} failed ({what}); retry {_transient} of {Options.Retry.MaxRetries} in {Seconds(wait)}", warning: true).ConfigureAwait(false);
@@ -493,7 +493,7 @@ public sealed class CostDetailsClient : IDisposable
         {
             if (DateTimeOffset.UtcNow + wait > _deadline)
             {
-                throw Fail(EngineErrorKind.Timeout, $"The report for {_what} did not complete within {Seconds(Options.Timeout)} (-Timeout); operation {_operationId ?? "(none)"} was still running.", null, null);
+                throw Fail(EngineErrorKind.Timeout, $"The report for {_what} did not complete within {Seconds(Options.Timeout)}; operation {_operationId ?? "(none)"} was still running.", null, null, EngineAdvice.RaiseTimeout);
             }
 
             if (warning)

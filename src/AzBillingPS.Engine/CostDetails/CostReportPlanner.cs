@@ -297,7 +297,10 @@ public static class CostReportPlanner
         {
             throw new EngineException(
                 EngineErrorKind.Unsupported,
-                $"Scope '{scope}' is a management group; the Cost Details API does not accept management groups. Request each subscription under it (-AllSubscriptions requests every one the identity can read), or the EA billing account, department or enrollment account scope.");
+                $"Scope '{scope}' is a management group; the Cost Details API does not accept management groups. Request each subscription under it, or the EA billing account, department or enrollment account scope.")
+            {
+                Advice = EngineAdvice.RequestEachSubscription,
+            };
         }
 
         if (p.Length >= 4 && p[0] == "providers" && p[1] == Billing)

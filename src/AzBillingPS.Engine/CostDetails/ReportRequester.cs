@@ -9,7 +9,11 @@ using AzBillingPS.Engine.Common;
 namespace AzBillingPS.Engine.CostDetails;
 
 /// <summary>One report to request, and the source (one identity) to request it from.</summary>
-public sealed record ReportOrder(CostReportRequest Request, ICostReportSource Source);
+public sealed record ReportOrder(CostReportRequest Request, ICostReportSource Source)
+{
+    /// <summary>The caller's own, handed back with the order's outcome (for example what the caller writes with the report).</summary>
+    public object? State { get; init; }
+}
 
 /// <summary>What came back for one order: the report, or why there is none (never a cancellation).</summary>
 public sealed record ReportOutcome(ReportOrder Order, CostReportResult? Report, Exception? Error);

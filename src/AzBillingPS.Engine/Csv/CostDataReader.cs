@@ -173,7 +173,7 @@ internal sealed class CostDataReader : CostRowReader
         if (file.DateIndex >= 0)
         {
             // Datasets without a period column (the price sheet, the reservation datasets) have no dates to check.
-            CheckPeriod(file.Path, line, "line", file.RawNames[file.DateIndex], " Give -From/-To that cover the file, or leave them out to use the file's own dates.");
+            CheckPeriod(file.Path, line, "line", file.RawNames[file.DateIndex]);
         }
     }
 

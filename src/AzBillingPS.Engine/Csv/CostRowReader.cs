@@ -251,9 +251,10 @@ public abstract class CostRowReader : DbDataReader
 
     /// <summary>
     /// Checks that the row's date lies in the unit's period (and keeps the first and last date read). A row outside it
-    /// fails the load, naming the file, the <paramref name="unit"/> ("line" or "row") and the column.
+    /// fails the load, naming the file, the <paramref name="unit"/> ("line" or "row") and the column; a command that
+    /// takes the period as parameters adds how to give one that covers the file (<see cref="EngineAdvice.CoverFilePeriod"/>).
     /// </summary>
-    protected void CheckPeriod(string path, long position, string unit, string column, string hint)
+    protected void CheckPeriod(string path, long position, string unit, string column)
     {
         if (PeriodOrdinal < 0)
         {
@@ -265,11 +266,12 @@ public abstract class CostRowReader : DbDataReader
         {
             throw new EngineException(EngineErrorKind.RowOutsidePeriod,
                 string.Create(CultureInfo.InvariantCulture,
-                    $"{path}: {unit} {position}: the row is dated {date:yyyy-MM-dd}, outside the period being loaded ({Lineage.PeriodStart:yyyy-MM-dd} to {Lineage.PeriodEnd:yyyy-MM-dd}).{hint}"))
+                    $"{path}: {unit} {position}: the row is dated {date:yyyy-MM-dd}, outside the period being loaded ({Lineage.PeriodStart:yyyy-MM-dd} to {Lineage.PeriodEnd:yyyy-MM-dd})."))
             {
                 FilePath = path,
                 Line = position,
                 Column = column,
+                Advice = EngineAdvice.CoverFilePeriod,
             };
         }
 

@@ -217,7 +217,7 @@ public static class ExportImporter
             }
             else
             {
-                outcome.Reason = loaded is null ? "not loaded yet" : "reloaded (-Force)";
+                outcome.Reason = loaded is null ? "not loaded yet" : "reloaded (forced)";
             }
 
             if (ordered.Count > 1)
@@ -315,7 +315,7 @@ public static class ExportImporter
         if (!await shouldProcess($"{target.QualifiedTable} on {CostSink.Create(target).Describe()}", action).ConfigureAwait(false))
         {
             outcome.Action = ExportAction.Skipped;
-            outcome.Reason = "not confirmed (-WhatIf or -Confirm)";
+            outcome.Reason = "not confirmed (what-if, or declined)";
             return;
         }
 

@@ -490,7 +490,7 @@ internal sealed class ParquetCostReader : CostRowReader
             throw BadValue(path, RowNumber, Columns[PeriodOrdinal].Name, string.Empty, "a date (the period column may not be empty)", "row");
         }
 
-        CheckPeriod(path, RowNumber, "row", Columns[PeriodOrdinal].Name, string.Empty);
+        CheckPeriod(path, RowNumber, "row", Columns[PeriodOrdinal].Name);
     }
 
     /// <summary>1-based row number within the current file.</summary>

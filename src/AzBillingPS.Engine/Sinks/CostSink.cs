@@ -623,8 +623,11 @@ public abstract class CostSink
         catch (LockWaitTimedOutException e)
         {
             throw new EngineException(EngineErrorKind.LockTimeout,
-                string.Create(CultureInfo.InvariantCulture, $"{holder} held its lock for more than {lockTimeout.TotalSeconds:0} seconds; nothing was changed. Try again later or raise -LockTimeout."),
-                e.InnerException);
+                string.Create(CultureInfo.InvariantCulture, $"{holder} held its lock for more than {lockTimeout.TotalSeconds:0} seconds; nothing was changed. Try again later."),
+                e.InnerException)
+            {
+                Advice = EngineAdvice.RaiseLockTimeout,
+            };
         }
     }
 
@@ -721,14 +724,20 @@ public abstract class CostSink
     /// <summary>A database lock wait that timed out during the load (a session holding a lock on the table; SQLite: a reader holding the file).</summary>
     protected virtual EngineException ReaderHoldsLock(TimeSpan lockTimeout, Exception? inner)
         => new(EngineErrorKind.LockTimeoutReader,
-            string.Create(CultureInfo.InvariantCulture, $"A session on {Describe()} held a lock on {Target.QualifiedTable} for more than {lockTimeout.TotalSeconds:0} seconds (a long query or an open transaction that reads or changes the table); nothing was changed. {WhoHoldsLocksHint}Try again later or raise -LockTimeout."),
-            inner);
+            string.Create(CultureInfo.InvariantCulture, $"A session on {Describe()} held a lock on {Target.QualifiedTable} for more than {lockTimeout.TotalSeconds:0} seconds (a long query or an open transaction that reads or changes the table); nothing was changed. {WhoHoldsLocksHint}Try again later."),
+            inner)
+            {
+                Advice = EngineAdvice.RaiseLockTimeout,
+            };
 
     /// <summary>A read whose lock wait timed out.</summary>
     protected virtual EngineException ReadBlocked(TimeSpan lockTimeout, Exception? inner)
         => new(EngineErrorKind.LockTimeout,
-            string.Create(CultureInfo.InvariantCulture, $"A session on {Describe()} held a lock on {Target.QualifiedTable} for more than {lockTimeout.TotalSeconds:0} seconds (a load creating the table or adding columns, or an open transaction); nothing was read. {WhoHoldsLocksHint}Try again later or raise -LockTimeout."),
-            inner);
+            string.Create(CultureInfo.InvariantCulture, $"A session on {Describe()} held a lock on {Target.QualifiedTable} for more than {lockTimeout.TotalSeconds:0} seconds (a load creating the table or adding columns, or an open transaction); nothing was read. {WhoHoldsLocksHint}Try again later."),
+            inner)
+            {
+                Advice = EngineAdvice.RaiseLockTimeout,
+            };
 
     /// <summary>The locks of one unit: its scope and metric (shared), and each month of its period (exclusive); or the scope and metric exclusively for a very long period.</summary>
     private UnitLocks PlanUnitLocks(string scope, string metric, DateTime periodStart, DateTime periodEnd)

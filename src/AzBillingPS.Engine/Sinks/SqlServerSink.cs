@@ -89,8 +89,12 @@ internal sealed partial class SqlServerSink(SinkTarget target) : CostSink(target
         }
         else if (b.Authentication is not (SqlAuthenticationMethod.NotSpecified or SqlAuthenticationMethod.SqlPassword))
         {
-            throw new ArgumentException(
-                $"Authentication={b.Authentication} is not a sign-in the module provides to SQL Server. Use Active Directory Default, Managed Identity, Service Principal or Workload Identity in the connection string, or sign in with Get-AzBillingToken and pass the token as -DatabaseToken.");
+            throw new EngineException(
+                EngineErrorKind.InvalidArgument,
+                $"The connection string for SQL Server is not valid: Authentication={b.Authentication} is not a sign-in the module provides to SQL Server. Use Active Directory Default, Managed Identity, Service Principal or Workload Identity in the connection string.")
+            {
+                Advice = EngineAdvice.SignInWithDatabaseToken,
+            };
         }
 
         return new SqlConnection(Target.ConnectionString, TargetConnection.SqlServerCredential(Target.Credential));

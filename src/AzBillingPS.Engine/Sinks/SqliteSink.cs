@@ -82,18 +82,27 @@ internal sealed class SqliteSink(SinkTarget target) : CostSink(target)
 
     protected override EngineException WriterHoldsLock(TimeSpan lockTimeout, Exception? inner)
         => new(EngineErrorKind.LockTimeout,
-            string.Create(CultureInfo.InvariantCulture, $"Another load into {Target.QualifiedTable}, or another program writing to the SQLite file {File}, held its write lock for more than {lockTimeout.TotalSeconds:0} seconds; nothing was changed. Try again later or raise -LockTimeout."),
-            inner);
+            string.Create(CultureInfo.InvariantCulture, $"Another load into {Target.QualifiedTable}, or another program writing to the SQLite file {File}, held its write lock for more than {lockTimeout.TotalSeconds:0} seconds; nothing was changed. Try again later."),
+            inner)
+            {
+                Advice = EngineAdvice.RaiseLockTimeout,
+            };
 
     protected override EngineException ReaderHoldsLock(TimeSpan lockTimeout, Exception? inner)
         => new(EngineErrorKind.LockTimeoutReader,
-            string.Create(CultureInfo.InvariantCulture, $"A reader held the SQLite file {File} for more than {lockTimeout.TotalSeconds:0} seconds (an open transaction in another program, for example the sqlite3 shell or a reporting tool), so the load could not write its rows; nothing was changed. Close the reader's transaction, or raise -LockTimeout."),
-            inner);
+            string.Create(CultureInfo.InvariantCulture, $"A reader held the SQLite file {File} for more than {lockTimeout.TotalSeconds:0} seconds (an open transaction in another program, for example the sqlite3 shell or a reporting tool), so the load could not write its rows; nothing was changed. Close the reader's transaction."),
+            inner)
+            {
+                Advice = EngineAdvice.RaiseLockTimeout,
+            };
 
     protected override EngineException ReadBlocked(TimeSpan lockTimeout, Exception? inner)
         => new(EngineErrorKind.LockTimeout,
-            string.Create(CultureInfo.InvariantCulture, $"The SQLite file {File} was locked by another process writing to it (a load in progress, or a program holding a write transaction) for more than {lockTimeout.TotalSeconds:0} seconds; nothing was read. Try again when it has finished, or raise -LockTimeout."),
-            inner);
+            string.Create(CultureInfo.InvariantCulture, $"The SQLite file {File} was locked by another process writing to it (a load in progress, or a program holding a write transaction) for more than {lockTimeout.TotalSeconds:0} seconds; nothing was read. Try again when it has finished."),
+            inner)
+            {
+                Advice = EngineAdvice.RaiseLockTimeout,
+            };
 
     /// <summary>
     /// One prepared INSERT, bound and stepped through SQLite's own API: values go from the file's UTF-8 bytes

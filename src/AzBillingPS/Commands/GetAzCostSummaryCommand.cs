@@ -113,7 +113,8 @@ public sealed class GetAzCostSummaryCommand : DatabaseTargetCmdlet
         }
         catch (EngineException e) when (e.Kind == EngineErrorKind.InvalidArgument)
         {
-            throw new TerminatingErrorException(new ErrorRecord(new ArgumentException(e.Message, e), ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, GroupBy));
+            // With this command's advice (a connection string's sign-in the module does not provide names what to run instead).
+            throw new TerminatingErrorException(new ErrorRecord(new ArgumentException(WithAdvice(e, GroupBy).Message, e), ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, GroupBy));
         }
 
         foreach (CostSummaryRow row in result.Rows)

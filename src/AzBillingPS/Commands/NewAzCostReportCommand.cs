@@ -102,34 +102,21 @@ public sealed class NewAzCostReportCommand : AsyncCmdlet
             throw new TerminatingErrorException(new ErrorRecord(new ArgumentException("-Timeout must be positive."), ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, Timeout));
         }
 
-        _today = DateOnly.FromDateTime(DateTime.UtcNow);
-
         // Period mistakes concern every scope: refuse them once, before anything is sent.
+        _today = DateOnly.FromDateTime(DateTime.UtcNow);
         CostReportPlanner.PlanPeriods(DateOnlyOf(From), DateOnlyOf(To), NullIfEmpty(BillingPeriod), NullIfEmpty(InvoiceId), _today);
         return Task.CompletedTask;
     }
 
     protected override Task ProcessRecordAsync()
     {
-        // A piped AzBillingToken has a Scope property of its own (the token's OAuth scope, https://.../.default) that
-        // PowerShell binds to -Scope by property name; it is never a cost scope, so it is dropped here.
-        List<string> scopes = [.. (Scope ?? []).Where(s => !string.Equals(s, Token.Scope, StringComparison.OrdinalIgnoreCase))];
-        try
-        {
-            scopes.AddRange(CostReportPlanner.BuildScopes(new ScopeParts(SubscriptionId, BillingAccountId, BillingProfileId, InvoiceSectionId, CustomerId, DepartmentId, EnrollmentAccountId)));
-        }
-        catch (EngineException e)
-        {
-            throw new TerminatingErrorException(ErrorMapper.ToErrorRecord(e, null));
-        }
-
+        // A piped AzBillingToken's own Scope property (its OAuth scope, https://.../.default) binds to -Scope by property
+        // name; it is never a cost scope. A short form the planner refuses, like no scope at all, ends the command.
+        List<string> scopes = [.. (Scope ?? []).Where(s => !string.Equals(s, Token.Scope, StringComparison.OrdinalIgnoreCase)),
+            .. CostReportPlanner.BuildScopes(new ScopeParts(SubscriptionId, BillingAccountId, BillingProfileId, InvoiceSectionId, CustomerId, DepartmentId, EnrollmentAccountId))];
         if (scopes.Count == 0)
         {
-            throw new TerminatingErrorException(new ErrorRecord(
-                new ArgumentException("Give the scope to report on: -Scope /subscriptions/{id} (or a billing scope), or a short form such as -SubscriptionId or -BillingAccountId."),
-                ErrorIds.InvalidArgument,
-                ErrorCategory.InvalidArgument,
-                null));
+            throw new ArgumentException("Give the scope to report on: -Scope /subscriptions/{id} (or a billing scope), or a short form such as -SubscriptionId or -BillingAccountId.");
         }
 
         string[] metrics = Metric.Select(m => m.ToString()).ToArray();
@@ -137,10 +124,7 @@ public sealed class NewAzCostReportCommand : AsyncCmdlet
         {
             try
             {
-                foreach (CostReportRequest r in CostReportPlanner.Plan([scope], metrics, DateOnlyOf(From), DateOnlyOf(To), NullIfEmpty(BillingPeriod), NullIfEmpty(InvoiceId), ApiVersion, _today))
-                {
-                    _planned.Add((r, Token));
-                }
+                _planned.AddRange(CostReportPlanner.Plan([scope], metrics, DateOnlyOf(From), DateOnlyOf(To), NullIfEmpty(BillingPeriod), NullIfEmpty(InvoiceId), ApiVersion, _today).Select(r => (r, Token)));
             }
             catch (EngineException e)
             {
@@ -155,30 +139,23 @@ public sealed class NewAzCostReportCommand : AsyncCmdlet
     {
         IEngineLog log = CreateLog();
         using var sources = new CostReportSources(new CostDetailsOptions { Timeout = Timeout });
-        var tokenOf = new Dictionary<ReportOrder, AzBillingToken>(ReferenceEqualityComparer.Instance);
-        var orders = _planned.Select(p => new ReportOrder(p.Request, sources.For(p.Token.Provider))).ToList();
-        for (int i = 0; i < orders.Count; i++)
-        {
-            tokenOf[orders[i]] = _planned[i].Token;
-        }
-
+        var orders = _planned.Select(p => new ReportOrder(p.Request, sources.For(p.Token.Provider)) { State = p.Token });
         var requester = new ReportRequester(ThrottleLimit) { Activity = "New-AzCostReport" };
         await foreach (ReportOutcome outcome in requester.RequestAsync(orders, log, CreateProgress(), CancellationToken).ConfigureAwait(false))
         {
-            if (outcome.Report is CostReportResult report)
+            if (outcome.Report is not CostReportResult report)
             {
-                if (report.Status == "NoDataFound")
-                {
-                    log.Warning($"No cost data for {CostDetailsClient.Describe(report.Request)}: the report has no blobs.");
-                }
+                WriteItemError(outcome.Error!, outcome.Order.Request.Scope);
+                continue;
+            }
 
-                var written = new AzCostReport(report, tokenOf[outcome.Order]);
-                WriteObjectAsync(AsJson ? written.ToJson() : written);
-            }
-            else if (outcome.Error is not null)
+            if (report.Status == "NoDataFound")
             {
-                WriteItemError(outcome.Error, outcome.Order.Request.Scope);
+                log.Warning($"No cost data for {CostDetailsClient.Describe(report.Request)}: the report has no blobs.");
             }
+
+            var written = new AzCostReport(report, (AzBillingToken)outcome.Order.State!);
+            WriteObjectAsync(AsJson ? written.ToJson() : written);
         }
     }
 

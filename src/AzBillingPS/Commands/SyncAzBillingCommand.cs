@@ -535,7 +535,7 @@ public sealed class SyncAzBillingCommand : DatabaseTargetCmdlet
     /// <summary>What to do about an error, in this command's terms: the next run requests reports again by itself; a person signs in again through this command unless -Token was given.</summary>
     protected override string? Advise(EngineAdvice advice, object? target) => advice switch
     {
-        EngineAdvice.RequestReportAgain or EngineAdvice.KeepCompressed => null,
+        EngineAdvice.RequestReportAgain or EngineAdvice.KeepCompressed or EngineAdvice.CoverFilePeriod => null, // -From/-To name months here
         EngineAdvice.SignInAgainInteractive when Token is null => "Run Sync-AzBilling again with -Interactive to sign in again.",
         EngineAdvice.SignInAgainDeviceCode when Token is null => "Run Sync-AzBilling again with -DeviceCode to sign in with a new code.",
         _ => base.Advise(advice, target),

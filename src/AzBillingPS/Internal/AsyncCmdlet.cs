@@ -218,7 +218,10 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable, IPipelineHost
     /// What to do about an error the engine marked with <paramref name="advice"/>, in this command's terms (the engine
     /// names no command); null adds nothing.
     /// </summary>
-    protected virtual string? Advise(EngineAdvice advice, object? target) => ErrorMapper.CommonAdvice(advice);
+    protected virtual string? Advise(EngineAdvice advice, object? target) => ErrorMapper.CommonAdvice(advice, HasParameter);
+
+    /// <summary>True when this command has the parameter: advice names only parameters the command that ran has.</summary>
+    protected bool HasParameter(string name) => GetType().GetProperty(name)?.IsDefined(typeof(ParameterAttribute), inherit: true) == true;
 
     /// <summary>The exception with this command's advice added to its message (see <see cref="Advise"/>).</summary>
     protected Exception WithAdvice(Exception exception, object? target)
@@ -249,6 +252,9 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable, IPipelineHost
         public void Debug(string message) => owner.WriteDebugAsync(message);
 
         public void Warning(string message) => owner.WriteWarningAsync(message);
+
+        public void Warning(string message, EngineAdvice advice)
+            => owner.WriteWarningAsync(advice != EngineAdvice.None && owner.Advise(advice, null) is { Length: > 0 } text ? message.TrimEnd() + " " + text : message);
     }
 
     private sealed class CmdletProgress(AsyncCmdlet owner) : IProgress<EngineProgress>

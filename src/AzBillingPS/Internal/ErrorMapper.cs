@@ -52,14 +52,25 @@ internal static class ErrorMapper
         _ => target,
     };
 
-    /// <summary>What to do about an engine error, in the words every command can use (a command may say more, see AsyncCmdlet.Advise).</summary>
-    public static string? CommonAdvice(EngineAdvice advice) => advice switch
+    /// <summary>
+    /// What to do about an engine error, in the words every command can use (a command may say more, see AsyncCmdlet.Advise).
+    /// Advice that names a parameter is given only when <paramref name="hasParameter"/> says the command has it.
+    /// </summary>
+    public static string? CommonAdvice(EngineAdvice advice, Func<string, bool>? hasParameter = null) => advice switch
     {
         EngineAdvice.RequestReportAgain => "Request the report again (New-AzCostReport) for fresh blob links.",
         EngineAdvice.UseExports => "Load its costs from a Cost Management export instead: Import-AzCostExport reads the export's files (Import-AzCostToSql one file at a time).",
         EngineAdvice.LoadFirst => "Load it with Import-AzCostToSql or Sync-AzBilling, or name the database with -DatabasePath, -SqlInstance or -ConnectionString.",
         EngineAdvice.SignInAgainInteractive => "Sign in again with Get-AzBillingToken -Interactive and use the new token.",
         EngineAdvice.SignInAgainDeviceCode => "Sign in again with Get-AzBillingToken -DeviceCode (a new code) and use the new token.",
+        EngineAdvice.RemoveTokenCache => "Clear-AzBillingTokenCache removes it.",
+        EngineAdvice.SignInWithDatabaseToken => "Or sign in with Get-AzBillingToken (a certificate too: -CertificatePath) and give the token as -DatabaseToken.",
+        EngineAdvice.RaiseLockTimeout when hasParameter?.Invoke("LockTimeout") == true => "Or raise -LockTimeout to wait longer.",
+        EngineAdvice.RaiseTimeout when hasParameter?.Invoke("Timeout") == true => "Or raise -Timeout to wait longer.",
+        EngineAdvice.RaiseGzipRatio when hasParameter?.Invoke("MaxGzipRatio") == true => "If it is genuine, run again with a larger -MaxGzipRatio.",
+        EngineAdvice.CoverFilePeriod when hasParameter?.Invoke("From") == true => "Give -From/-To that cover the file, or leave them out to use the file's own dates.",
+        EngineAdvice.RequestEachSubscription when hasParameter?.Invoke("AllSubscriptions") == true => "-AllSubscriptions requests every subscription the identity can read.",
+        EngineAdvice.GiveCertificatePassword when hasParameter?.Invoke("CertificatePassword") == true => "Give it with -CertificatePassword.",
         _ => null,
     };
 

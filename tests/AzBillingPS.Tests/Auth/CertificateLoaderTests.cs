@@ -102,7 +102,8 @@ public sealed class CertificateLoaderTests : IDisposable
         string key = _rsa.ExportEncryptedPkcs8PrivateKeyPem(Password, new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 1000));
         var e = Assert.Throws<EngineException>(() => CertificateLoader.LoadFromFile(Write("c.pem", _cert.ExportCertificatePem()), null, Write("k.pem", key)));
         Assert.Equal(EngineErrorKind.CertificateInvalid, e.Kind);
-        Assert.Contains("-CertificatePassword", e.Message, StringComparison.Ordinal);
+        Assert.Contains("is encrypted; its password is needed", e.Message, StringComparison.Ordinal);
+        Assert.Equal(EngineAdvice.GiveCertificatePassword, e.Advice); // -CertificatePassword, where the command has it
     }
 
     [Fact]

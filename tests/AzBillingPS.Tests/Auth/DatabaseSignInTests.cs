@@ -78,7 +78,8 @@ public class DatabaseSignInTests
         Assert.Equal(6, sp.ClientSecret!.Length);
         var e = Assert.Throws<EngineException>(() => Options(SqlAuthenticationMethod.ActiveDirectoryServicePrincipal, Client, null));
         Assert.Contains("Password", e.Message);
-        Assert.Contains("-DatabaseToken", e.Message); // where a certificate sign-in goes
+        Assert.Contains("AZURE_CLIENT_CERTIFICATE_PATH", e.Message); // where a certificate sign-in goes in the connection string
+        Assert.Equal(EngineAdvice.SignInWithDatabaseToken, e.Advice); // or through a token: the command words that (-DatabaseToken), the engine names no parameter
     }
 
     [Fact]
@@ -197,9 +198,11 @@ public class DatabaseSignInTests
     [Fact]
     public void Sign_ins_the_module_does_not_provide_are_refused_with_what_to_use_instead()
     {
-        var e = Assert.Throws<ArgumentException>(() => Connection(new SinkTarget(DatabaseProvider.SqlServer, "Server=x.database.windows.net;Database=y;Authentication=Active Directory Integrated", "t", null)));
+        var e = Assert.Throws<EngineException>(() => Connection(new SinkTarget(DatabaseProvider.SqlServer, "Server=x.database.windows.net;Database=y;Authentication=Active Directory Integrated", "t", null)));
+        Assert.Equal(EngineErrorKind.InvalidArgument, e.Kind);
+        Assert.Contains("Authentication=ActiveDirectoryIntegrated is not a sign-in the module provides", e.Message);
         Assert.Contains("Active Directory Default", e.Message);
-        Assert.Contains("-DatabaseToken", e.Message);
+        Assert.Equal(EngineAdvice.SignInWithDatabaseToken, e.Advice); // a token of Get-AzBillingToken as -DatabaseToken, worded by the command
     }
 
     [Fact]

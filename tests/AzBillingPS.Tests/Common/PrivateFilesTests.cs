@@ -98,6 +98,25 @@ public sealed class PrivateFilesTests : IDisposable
     }
 
     [Fact]
+    public void A_token_cache_file_others_can_read_is_not_read_and_the_advice_to_remove_it_is_the_commands_to_word()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // modes are Unix
+        }
+
+        string cache = Path.Combine(_root, "msal.cache");
+        File.WriteAllText(cache, "{}");
+        File.SetUnixFileMode(cache, (UnixFileMode)0x1A4); // 0644
+        var e = Assert.Throws<EngineException>(() => AzBillingPS.Engine.Auth.UserTokenCache.ReadOwn(cache));
+        Assert.Equal(EngineErrorKind.UnsafeFile, e.Kind);
+        Assert.Contains("can be read or written by other users; it is not read as a token cache. Remove it.", e.Message, StringComparison.Ordinal);
+        Assert.Equal(EngineAdvice.RemoveTokenCache, e.Advice); // Clear-AzBillingTokenCache, in the command's words
+        File.SetUnixFileMode(cache, (UnixFileMode)0x180); // 0600: the user's own, read
+        Assert.Equal("{}"u8.ToArray(), AzBillingPS.Engine.Auth.UserTokenCache.ReadOwn(cache));
+    }
+
+    [Fact]
     public void A_working_folder_others_can_write_to_is_refused()
     {
         if (OperatingSystem.IsWindows())

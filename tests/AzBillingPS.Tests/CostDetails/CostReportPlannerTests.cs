@@ -82,7 +82,7 @@ public sealed class CostReportPlannerTests
 
     [Theory]
     [InlineData("/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg1", EngineErrorKind.Unsupported, "/subscriptions/00000000-0000-0000-0000-00000000000a")]
-    [InlineData("/providers/Microsoft.Management/managementGroups/mg1", EngineErrorKind.Unsupported, "-AllSubscriptions")]
+    [InlineData("/providers/Microsoft.Management/managementGroups/mg1", EngineErrorKind.Unsupported, "Request each subscription under it")]
     [InlineData("/subscriptions/not-a-guid", EngineErrorKind.InvalidArgument, "not a subscription id")]
     [InlineData("/providers/Microsoft.Billing/billingAccounts/1/foo/2", EngineErrorKind.InvalidArgument, "not one the Cost Details API accepts")]
     public void RefusesScopesTheApiDoesNotTake(string scope, EngineErrorKind kind, string expected)
@@ -90,6 +90,8 @@ public sealed class CostReportPlannerTests
         var e = Assert.Throws<EngineException>(() => CostReportPlanner.ParseScope(scope));
         Assert.Equal(kind, e.Kind);
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+        // A management group: Sync-AzBilling words -AllSubscriptions, a command without it adds nothing.
+        Assert.Equal(scope.Contains("managementGroups", StringComparison.Ordinal) ? EngineAdvice.RequestEachSubscription : EngineAdvice.None, e.Advice);
     }
 
     [Fact]

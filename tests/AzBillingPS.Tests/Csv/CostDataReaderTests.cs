@@ -98,6 +98,7 @@ public sealed class CostDataReaderTests : IDisposable
         var e = Assert.Throws<EngineException>(() => ReadAll(new[] { f }, new DateTime(2026, 3, 1), new DateTime(2026, 3, 31)));
         Assert.Equal(EngineErrorKind.RowOutsidePeriod, e.Kind);
         Assert.Equal(3, e.Line);
+        Assert.Equal(EngineAdvice.CoverFilePeriod, e.Advice); // worded by Import-AzCostToSql (-From/-To); Import-AzCostExport has none
     }
 
     [Fact]
