@@ -43,7 +43,7 @@
                   full_page_writes on) and SQLite; each load a fresh child pwsh into a fresh table; -ExportRepeat rounds,
                   the order of the formats turned each round. Baseline: the plain CSV run of the same round. Targets:
                   Parquet at least as fast as CSV, peak working set under 300 MB. One more Parquet load per row-group size
-                  (one group per part, one group per file) shows how memory follows the row group. -ExportsOnly runs just
+                  (one group per part, one group per file) shows how memory follows the row-group size. -ExportsOnly runs just
                   this part and replaces only its section of the report.
       Schedule    bench/Measure-SyncSchedule.ps1: the fixture generates each report in 20 s; Sync-AzBilling of 40
                   subscriptions x 3 months with the published limits scaled by 0.15, against the floor those limits
@@ -852,6 +852,7 @@ function Get-ExportsSection {
     }
     if ($exportProbe.Count) {
         $null = $x.AppendLine('### Memory against the Parquet row-group size (SQLite, one load each)').AppendLine()
+        $null = $x.AppendLine('The module reads these parts with its own page decoder. Parquet.Net writes each column chunk as a single page, so a page is a whole column of a row group: row groups whose decompressed pages fit in 32 MB are read straight from the pages, larger ones are decoded a column chunk at a time into a spool file and read back from it, so memory follows the largest column chunk (here ResourceId, about 140 bytes a row), not the row group.').AppendLine()
         $null = $x.AppendLine('| row group | parts | rows/s | peak working set |')
         $null = $x.AppendLine('|---:|---:|---:|---:|')
         $main = @($exportResults | Where-Object { $_.Target -eq 'SQLite' -and $_.Format -eq 'Parquet' -and $_.PeakBytes })

@@ -21,14 +21,19 @@ namespace AzBillingPS.Engine.Exports;
 /// through the dataset's catalog, each value converted to the column's type (decimals exactly: a DECIMAL as it is, a
 /// DOUBLE through its shortest round-trip text), a bad value or a row outside the period failing the load with the file,
 /// row and column.
-/// <para>Parquet.Net decodes a whole column of a row group at a time, so holding a decoded row group would make memory
-/// follow the export's row-group size (about 2 KB a FOCUS row). Instead each row group is decoded column by column, on
-/// one background thread, into a spool file in a private folder (UTF-8 text, values as their bytes), and its rows are
-/// read back through a small buffer per column while the next row group decodes into the other of two spool slots: the
-/// database takes rows while Parquet decodes, and memory holds one column being decoded, not a row group. Text and
-/// byte-array decimals are taken from Parquet.Net as the file's bytes (see <see cref="RawByteFields"/>). One decoding
-/// thread is enough: it decodes several times faster than a database takes the rows, and a second one would only hold
-/// a second decoded column (measured: 40 MB more at the peak, no faster on two cores).</para>
+/// <para>A file the module's own page decoder reads (<see cref="ParquetPagePlan"/>: flat columns of the types exports
+/// carry, uncompressed or Snappy, PLAIN or dictionary pages; nearly every export part) is read a page at a time
+/// (<see cref="PageColumn"/>): no value is allocated, text stays the file's UTF-8 bytes, and memory holds pages, never a
+/// decoded row group. When a row group's decompressed pages fit in <see cref="DirectBudget"/> the rows are read straight
+/// from them, batches of rows decoded column by column on a background thread while the rows of the batch before are
+/// read (<see cref="PageFileDecoder.Fill"/>). Larger row groups (Parquet.Net writes each column chunk as one page, so a
+/// page is a whole column of the row group) are spooled: on one background thread each column chunk in turn is decoded
+/// from its pages into a spool file in a private folder (UTF-8 text, values as their bytes), one page buffer serving
+/// every column, and the rows are read back through a small buffer per column while the next row group decodes into the
+/// other of two spool slots. Memory then follows the largest column chunk, not the row group.</para>
+/// <para>Any other file (another codec, DELTA encodings, a logical type the decoder does not convert) is decoded by
+/// Parquet.Net into the same spool, column by column; there Parquet.Net allocates per value and a full collection now
+/// and then keeps its memory down (see <see cref="CollectWhenLarge"/>).</para>
 /// </summary>
 internal sealed class ParquetCostReader : CostRowReader
 {
@@ -126,6 +131,28 @@ internal sealed class ParquetCostReader : CostRowReader
     /// </summary>
     public string? SpoolPath { get; init; }
 
+    /// <summary>
+    /// Whether files the module's page decoder reads (see <see cref="ParquetPagePlan"/>) are read with it; false reads every
+    /// file through Parquet.Net (the tests compare the two).
+    /// </summary>
+    internal bool UsePageDecoder { get; init; } = true;
+
+    /// <summary>
+    /// Bytes a file's largest row group may take once its pages are decompressed for its rows to be read straight from
+    /// the pages (every column's page held while the rows are read); a file with larger row groups is spooled a column
+    /// chunk at a time instead. 32 MB: Parquet.Net writes a column chunk as one page, so its 100,000-row FOCUS row groups
+    /// would hold about 100 MB, a third of the memory the loads are allowed.
+    /// </summary>
+    internal long DirectBudget { get; init; } = 32L << 20;
+
+    /// <summary>Files of the unit opened so far that the page decoder reads (the others are read through Parquet.Net).</summary>
+    internal int FilesReadByPages { get; private set; }
+
+    private readonly PageScratch _pageScratch = new();
+    private readonly PageBatch[] _pageBatches = { new(), new() };
+    private Task<PageBatch>? _filling;
+    private PageBatch? _batch;
+
     public override bool Read()
     {
         while (true)
@@ -134,6 +161,25 @@ internal sealed class ParquetCostReader : CostRowReader
             if (_file is null && !OpenNext())
             {
                 return false;
+            }
+
+            if (_file!.Direct && _file.Pages is { } decoder)
+            {
+                if (_batch is not null && _row + 1 < _batch.Rows)
+                {
+                    _row++;
+                    StorePages(decoder, _batch);
+                    Counted();
+                    return true;
+                }
+
+                if (NextBatch(decoder))
+                {
+                    continue;
+                }
+
+                CloseCurrent();
+                continue;
             }
 
             if (_row + 1 < _groupRows)
@@ -162,7 +208,6 @@ internal sealed class ParquetCostReader : CostRowReader
             return false;
         }
 
-        EnsureSpool();
         ParquetFile file;
         if (_next is not null && _next.Index == FileIndex)
         {
@@ -195,7 +240,7 @@ internal sealed class ParquetCostReader : CostRowReader
         _groupRows = 0;
         _row = -1;
         _rowsInFile = 0;
-        if (file.Reader.RowGroupCount > 0 && !IsDecoding(file, 0))
+        if (!file.Direct && file.Reader.RowGroupCount > 0 && !IsDecoding(file, 0))
         {
             StartDecoding(file, 0);
         }
@@ -235,8 +280,20 @@ internal sealed class ParquetCostReader : CostRowReader
             columns[i] = c;
         }
 
-        return new ParquetFile(index, header, stream, reader, columns, mapped);
+        PageColumn[]? pages = UsePageDecoder
+            ? ParquetPagePlan.TryPlan(reader.Metadata, fields, i => (OrdinalOf(header.Columns[i].Name), header.Columns[i].Type, header.RawNames[i]), stream.SafeFileHandle, header.Path)
+            : null;
+        if (pages is not null)
+        {
+            FilesReadByPages++;
+        }
+
+        return new ParquetFile(index, header, stream, reader, columns, mapped) { Pages = pages is null ? null : new PageFileDecoder(reader.Metadata!, pages, header.Path, _pageScratch, _pageBatches), Direct = pages is not null && LargestRowGroup(reader.Metadata!) <= DirectBudget };
     }
+
+    /// <summary>Bytes of the largest row group of a file once its pages are decompressed (what reading its rows straight from the pages holds).</summary>
+    private static long LargestRowGroup(Parquet.Meta.FileMetaData metadata)
+        => metadata.RowGroups.Count == 0 ? 0 : metadata.RowGroups.Max(g => g.Columns.Sum(c => c.MetaData?.TotalUncompressedSize ?? 0));
 
     /// <summary>
     /// For each column stored as bytes (text, and decimals kept as fixed-length or variable byte arrays), a field of bytes
@@ -349,7 +406,7 @@ internal sealed class ParquetCostReader : CostRowReader
             return;
         }
 
-        if (_next.Reader.RowGroupCount > 0)
+        if (!_next.Direct && _next.Reader.RowGroupCount > 0)
         {
             StartDecoding(_next, 0);
         }
@@ -360,6 +417,7 @@ internal sealed class ParquetCostReader : CostRowReader
     /// <summary>Starts decoding a row group into the spool slot that is not being read.</summary>
     private void StartDecoding(ParquetFile file, int group)
     {
+        EnsureSpool();
         int target = _readSlot == 0 ? 1 : 0;
         SpoolSlot slot = _slots[target];
         ParquetReader reader = file.Reader;
@@ -372,6 +430,28 @@ internal sealed class ParquetCostReader : CostRowReader
         _decodingSlot = target;
         _decoding = Task.Run(async () =>
         {
+            if (file.Pages is { } pages)
+            {
+                // The module's own page decoder: a column chunk at a time, a page at a time, into the spool.
+                Parquet.Meta.RowGroup meta = reader.Metadata!.RowGroups[group];
+                if (meta.NumRows is < 0 or > int.MaxValue)
+                {
+                    throw new EngineException(EngineErrorKind.CsvBadValue, $"{path}: row group {group + 1} has {meta.NumRows:N0} rows, more than the module reads at once.") { FilePath = path };
+                }
+
+                slot.Begin((int)meta.NumRows);
+                SpoolWriter spool = slot.Writer;
+                for (int i = 0; i < columns.Length; i++)
+                {
+                    long start = spool.Position;
+                    pages.Spool(i, meta, (int)meta.NumRows, columns[i], spool, ct);
+                    slot.SetRegion(columns[i], start, spool.Position);
+                }
+
+                spool.Flush();
+                return;
+            }
+
             using ParquetRowGroupReader rowGroup = reader.OpenRowGroupReader(group);
             long count = rowGroup.RowCount;
             if (count > int.MaxValue)
@@ -437,8 +517,9 @@ internal sealed class ParquetCostReader : CostRowReader
     private const long CollectAfterBytes = 64L << 20;
 
     /// <summary>
-    /// Parquet.Net decodes each column into fresh buffers (large objects, which only a full collection frees); left to the
-    /// runtime they pile up, and memory would follow the row group several times over. A full collection whenever decoding
+    /// Files read through Parquet.Net only (not the page decoder): Parquet.Net decodes each column into fresh buffers
+    /// (large objects, which only a full collection frees); left to the runtime they pile up, and memory would follow the
+    /// row group several times over. A full collection whenever decoding
     /// has allocated 64 MB more keeps it near one row group's UTF-8 and values (a few per million rows, tens of ms each).
     /// </summary>
     private void CollectWhenLarge()
@@ -463,6 +544,8 @@ internal sealed class ParquetCostReader : CostRowReader
             StopDecoding(); // the next file's first group, decoding ahead, goes on
         }
 
+        StopFilling();
+
         _bytesDone += _file.Stream.Length;
         _file.Dispose();
         _file = null;
@@ -472,6 +555,7 @@ internal sealed class ParquetCostReader : CostRowReader
     private void Store()
     {
         string path = Files[FileIndex].Path;
+
         foreach (ParquetColumn column in _active)
         {
             if (!column.Store(this))
@@ -480,6 +564,107 @@ internal sealed class ParquetCostReader : CostRowReader
             }
         }
 
+        CheckPeriodValue(path);
+    }
+
+    /// <summary>Reads a row of a batch of a file read by the page decoder: every column's value, decoded ahead.</summary>
+    private void StorePages(PageFileDecoder decoder, PageBatch batch)
+    {
+        PageColumn[] columns = decoder.Columns;
+        int row = _row;
+        for (int i = 0; i < columns.Length; i++)
+        {
+            PageColumn column = columns[i];
+            if (!column.Store(this, batch.Columns[i], row))
+            {
+                throw BadValue(decoder.Path, RowNumber, column.Raw, column.Describe(batch.Columns[i], row), Expected(Columns[column.Ordinal].Type), "row");
+            }
+        }
+
+        CheckPeriodValue(decoder.Path);
+    }
+
+    /// <summary>
+    /// Moves a file read by the page decoder to its next batch of rows: waits for the batch decoding on the decoding
+    /// thread (decodes it now when none is), starts decoding the one after it into the batch just read, and raises what
+    /// the decoding hit, naming the file, row and column. False after the file's last row.
+    /// </summary>
+    private bool NextBatch(PageFileDecoder decoder)
+    {
+        _filling ??= StartFill(decoder, decoder.Batches[0]);
+        PageBatch done;
+        try
+        {
+            done = _filling.GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new EngineException(EngineErrorKind.CsvBadValue, $"{decoder.Path}: cannot be read: {e.Message}", e) { FilePath = decoder.Path };
+        }
+        finally
+        {
+            _filling = null;
+        }
+
+        _batch = null;
+        if (done.Failure is { } failure)
+        {
+            string path = decoder.Path;
+            long row = done.FirstRow + failure.Row + 1;
+            string where = failure.Column is null
+                ? string.Create(CultureInfo.InvariantCulture, $"row group {done.Group + 1}")
+                : string.Create(CultureInfo.InvariantCulture, $"row {row}, column '{failure.Column.Raw}' (row group {done.Group + 1})");
+            throw new EngineException(EngineErrorKind.CsvBadValue, $"{path}: {where} cannot be read: {failure.Error.Message}", failure.Error) { FilePath = path, Column = failure.Column?.Raw };
+        }
+
+        if (done.End)
+        {
+            return false;
+        }
+
+        _filling = StartFill(decoder, ReferenceEquals(done, decoder.Batches[0]) ? decoder.Batches[1] : decoder.Batches[0]);
+        _batch = done;
+        _group = done.Group;
+        _rowsInFile = done.FirstRow;
+        _row = -1;
+        return true;
+    }
+
+    private Task<PageBatch> StartFill(PageFileDecoder decoder, PageBatch batch)
+    {
+        CancellationToken ct = Cancellation;
+        return Task.Run(
+            () =>
+            {
+                decoder.Fill(batch, ct);
+                return batch;
+            },
+            ct);
+    }
+
+    /// <summary>Waits for a batch decoding in flight to end (its error, if any, is the caller's no longer).</summary>
+    private void StopFilling()
+    {
+        Task<PageBatch>? pending = _filling;
+        _filling = null;
+        _batch = null;
+        if (pending is null)
+        {
+            return;
+        }
+
+        try
+        {
+            pending.GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The load is already failing or finished; what the decoding hit does not matter any more.
+        }
+    }
+
+    private void CheckPeriodValue(string path)
+    {
         if (PeriodOrdinal < 0)
         {
             return;
@@ -544,6 +729,7 @@ internal sealed class ParquetCostReader : CostRowReader
         StopDecoding();
         _next?.Dispose();
         _next = null;
+        _pageScratch.Clear();
         foreach (SpoolSlot? slot in _slots)
         {
             slot?.Dispose();
@@ -607,6 +793,9 @@ internal abstract class ParquetColumn(int ordinal, CostColumnType target)
 
     /// <summary>Decodes the column of a row group into <paramref name="buffers"/> (its reader's) and writes its values to <paramref name="writer"/>.</summary>
     public abstract ValueTask DecodeAsync(ParquetRowGroupReader group, int rows, SpoolWriter writer, DecodeBuffers buffers, CancellationToken cancellationToken);
+
+    /// <summary>Writes <paramref name="rows"/> values the page decoder made (<paramref name="values"/>, of <paramref name="source"/>) to the spool, as <see cref="DecodeAsync"/> writes them.</summary>
+    public abstract void Spool(PageColumn source, PageValues values, int rows, SpoolWriter writer);
 
     /// <summary>Points the column at its values of the row group a slot holds.</summary>
     public void Rewind(SpoolSlot slot) => slot.Open(this, Cursor);
@@ -702,6 +891,36 @@ internal sealed class StringColumn(int ordinal, CostColumnType target) : Parquet
         Array.Clear(values, 0, rows); // the bytes go now, not with the next column
     }
 
+    public override void Spool(PageColumn source, PageValues values, int rows, SpoolWriter writer)
+    {
+        bool[] nulls = values.Null;
+        byte[]?[] buffers = values.Buffer;
+        int[] starts = values.Start;
+        int[] lengths = values.Length;
+        ReadOnlySpan<byte> previous = default;
+        bool any = false;
+        for (int row = 0; row < rows; row++)
+        {
+            if (nulls[row])
+            {
+                writer.WriteInt32(Null);
+                continue;
+            }
+
+            ReadOnlySpan<byte> value = buffers[row].AsSpan(starts[row], lengths[row]);
+            if (any && value.SequenceEqual(previous))
+            {
+                writer.WriteInt32(Same);
+                continue;
+            }
+
+            previous = value;
+            any = true;
+            writer.WriteInt32(value.Length);
+            writer.WriteBytes(value);
+        }
+    }
+
     public override string Describe() => _null || _valueLength < 0 ? string.Empty : System.Text.Encoding.UTF8.GetString(_value, 0, _valueLength);
 
     public override bool Store(ParquetCostReader reader)
@@ -734,22 +953,32 @@ internal sealed class StringColumn(int ordinal, CostColumnType target) : Parquet
             return true;
         }
 
-        ReadOnlySpan<byte> value = _value.AsSpan(0, _valueLength);
-        reader.Nulls[o] = false;
-        switch (Target)
+        return StoreUtf8(reader, o, Target, _value, 0, _valueLength);
+    }
+
+    /// <summary>
+    /// A non-empty text value (UTF-8 bytes of <paramref name="buffer"/>, valid until the next row is read) into the
+    /// reader's slot of <paramref name="ordinal"/>, parsed to the column's type as a CSV field would be; false when it
+    /// cannot be.
+    /// </summary>
+    internal static bool StoreUtf8(ParquetCostReader reader, int ordinal, CostColumnType target, byte[] buffer, int start, int length)
+    {
+        ReadOnlySpan<byte> value = buffer.AsSpan(start, length);
+        reader.Nulls[ordinal] = false;
+        switch (target)
         {
             case CostColumnType.Decimal:
-                return CostValueParser.TryParseDecimal(value, out reader.Decimals[o]);
+                return CostValueParser.TryParseDecimal(value, out reader.Decimals[ordinal]);
             case CostColumnType.Date:
-                return CostValueParser.TryParseDate(value, out reader.Dates[o]);
+                return CostValueParser.TryParseDate(value, out reader.Dates[ordinal]);
             case CostColumnType.Timestamp:
-                return CostValueParser.TryParseTimestamp(value, out reader.Dates[o]);
+                return CostValueParser.TryParseTimestamp(value, out reader.Dates[ordinal]);
             case CostColumnType.Boolean:
-                return CostValueParser.TryParseBoolean(value, out reader.Bools[o]);
+                return CostValueParser.TryParseBoolean(value, out reader.Bools[ordinal]);
             case CostColumnType.Guid:
-                return CostValueParser.TryParseGuid(value, out reader.Guids[o]);
+                return CostValueParser.TryParseGuid(value, out reader.Guids[ordinal]);
             default:
-                reader.SetUtf8(o, _value, 0, _valueLength);
+                reader.SetUtf8(ordinal, buffer, start, length);
                 return true;
         }
     }
@@ -791,6 +1020,79 @@ internal class ValueColumn<T>(int ordinal, CostColumnType target, bool nullable)
         }
     }
 
+    public override void Spool(PageColumn source, PageValues values, int rows, SpoolWriter writer)
+    {
+        bool[] nulls = values.Null;
+        for (int row = 0; row < rows; row++)
+        {
+            if (nulls[row])
+            {
+                if (!nullable)
+                {
+                    throw new InvalidDataException($"column '{Raw}' is required but a page has a null in it.");
+                }
+
+                writer.WriteByte(0);
+                continue;
+            }
+
+            if (nullable)
+            {
+                writer.WriteByte(1);
+            }
+
+            writer.Write(PageValue(source.Kind, values, row));
+        }
+    }
+
+    /// <summary>A value the page decoder made, as the type Parquet.Net gives the column (see ParquetPagePlan.KindOf).</summary>
+    private static T PageValue(PageValueKind kind, PageValues values, int row)
+    {
+        if (typeof(T) == typeof(decimal))
+        {
+            decimal d = values.Decimals[row];
+            return Unsafe.As<decimal, T>(ref d);
+        }
+
+        long bits = values.Bits[row];
+        if (typeof(T) == typeof(long))
+        {
+            return Unsafe.As<long, T>(ref bits);
+        }
+
+        if (typeof(T) == typeof(int))
+        {
+            int i = (int)bits;
+            return Unsafe.As<int, T>(ref i);
+        }
+
+        if (typeof(T) == typeof(double))
+        {
+            double d = BitConverter.Int64BitsToDouble(bits);
+            return Unsafe.As<double, T>(ref d);
+        }
+
+        if (typeof(T) == typeof(float))
+        {
+            float f = BitConverter.Int32BitsToSingle((int)bits);
+            return Unsafe.As<float, T>(ref f);
+        }
+
+        if (typeof(T) == typeof(bool))
+        {
+            bool b = bits != 0;
+            return Unsafe.As<bool, T>(ref b);
+        }
+
+        if (typeof(T) == typeof(DateTime))
+        {
+            var t = new DateTime(bits, DateTimeKind.Utc);
+            return Unsafe.As<DateTime, T>(ref t);
+        }
+
+        throw new InvalidOperationException($"The page decoder makes no {typeof(T).Name} values (kind {kind}).");
+    }
+
     public override string Describe() => _current is T v ? Convert.ToString(v, CultureInfo.InvariantCulture) ?? string.Empty : string.Empty;
 
     public override bool Store(ParquetCostReader reader)
@@ -805,8 +1107,14 @@ internal class ValueColumn<T>(int ordinal, CostColumnType target, bool nullable)
 
         T value = Cursor.Read<T>();
         _current = value;
+        return StoreValue(reader, o, Target, value);
+    }
+
+    /// <summary>A value of the file's type into the reader's slot of <paramref name="o"/>, converted to the column's type; false when it cannot be.</summary>
+    internal static bool StoreValue(ParquetCostReader reader, int o, CostColumnType target, T value)
+    {
         reader.Nulls[o] = false;
-        switch (Target)
+        switch (target)
         {
             case CostColumnType.Decimal:
                 return ToDecimal(value, out reader.Decimals[o]);
@@ -848,7 +1156,7 @@ internal class ValueColumn<T>(int ordinal, CostColumnType target, bool nullable)
         }
     }
 
-    private static string TextOf(T value)
+    internal static string TextOf(T value)
     {
         if (typeof(T) == typeof(DateTime))
         {
@@ -1100,12 +1408,19 @@ internal sealed class ParquetFile(int index, CostFileHeader header, Stream strea
 
     public DecodeBuffers Buffers { get; } = new();
 
+    /// <summary>The file's page decoder, when the module's own decoder reads it; null when Parquet.Net does.</summary>
+    public PageFileDecoder? Pages { get; init; }
+
+    public bool Direct { get; init; }
+
     public void Dispose()
     {
         foreach (ParquetColumn column in Columns)
         {
             column.Release();
         }
+
+        Pages?.Release();
 
         Reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
         Stream.Dispose();
