@@ -15,6 +15,10 @@ BeforeAll {
         $env:AZBILLING_MODULE_PATH = Join-Path $RepoRoot 'out/AzBillingPS/0.1.0/AzBillingPS.psd1'
     }
     Import-Module $env:AZBILLING_MODULE_PATH -Force -ErrorAction Stop
+    # The fault-proxy cases retry real failures: the back-off between tries at a tenth (the retries, their count and the
+    # service's Retry-After as they are; xunit's RetryPolicyTests holds the full waits). Back to 1 in AfterAll: the
+    # Pester run is one process.
+    [AzBillingPS.Internal.InternalHooks]::SetTestHook('StorageRetryScale', 0.1)
 
     $script:Dir = Join-Path ([IO.Path]::GetTempPath()) ('azb-blob-' + [guid]::NewGuid().ToString('N').Substring(0, 12))
     New-Item -ItemType Directory -Path $Dir | Out-Null
@@ -110,6 +114,7 @@ BeforeAll {
 }
 
 AfterAll {
+    [AzBillingPS.Internal.InternalHooks]::SetTestHook('StorageRetryScale', 1.0)
     if ($Fixture) { Stop-TestAzureFixture $Fixture }
     if ($Az) { Stop-TestAzurite $Az }
     Remove-Item -Recurse -Force -LiteralPath $Dir -ErrorAction SilentlyContinue

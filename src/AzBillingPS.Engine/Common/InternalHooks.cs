@@ -24,6 +24,12 @@ public static class InternalHooks
     internal static double DbRetryScale = 1.0;
 
     /// <summary>
+    /// Multiplies the client-chosen waits between tries of a blob download (<see cref="RetryPolicy.Storage"/>'s back-off; a
+    /// service's Retry-After is never scaled): 1 in production; the fault-proxy tests use 0.1.
+    /// </summary>
+    internal static double StorageRetryScale = 1.0;
+
+    /// <summary>
     /// The maxresults of each List Blobs request an export container is listed with (<see cref="AzBillingPS.Engine.Exports.BlobContainerStore"/>):
     /// 5,000 in production (the service's largest page); the paging tests use 2 so a small container spans many pages.
     /// </summary>

@@ -9,13 +9,14 @@ namespace AzBillingPS.Engine.Common;
 /// The one retry policy for calls to Azure (Cost Management and Storage): how many failed calls in a row are tolerated,
 /// and how long to wait before each retry. The wait doubles from <see cref="BaseDelay"/> with each retry, with jitter
 /// (half to all of it), is at least what the service asked for (Retry-After), and at most <see cref="MaxDelay"/>.
-/// Client-chosen waits of a <see cref="Paced"/> policy follow the pacing scale (<see cref="InternalHooks.PacingScale"/>);
-/// a service's own Retry-After never does.
+/// Client-chosen waits of a <see cref="Paced"/> policy follow the pacing scale (<see cref="InternalHooks.PacingScale"/>),
+/// those of <see cref="Storage"/> the storage retry scale (<see cref="InternalHooks.StorageRetryScale"/>); a service's own
+/// Retry-After never does.
 /// </summary>
 internal sealed record RetryPolicy
 {
-    /// <summary>Blob downloads: 4 retries, 0.5 s doubling, at most 30 s.</summary>
-    public static RetryPolicy Storage { get; } = new() { MaxRetries = 4, BaseDelay = TimeSpan.FromMilliseconds(500), MaxDelay = TimeSpan.FromSeconds(30) };
+    /// <summary>Blob downloads: 4 retries, 0.5 s doubling, at most 30 s, scaled by the storage retry scale.</summary>
+    public static RetryPolicy Storage { get; } = new() { MaxRetries = 4, BaseDelay = TimeSpan.FromMilliseconds(500), MaxDelay = TimeSpan.FromSeconds(30), StorageScaled = true };
 
     /// <summary>Cost Management: 8 retries, 2 s doubling, at most a minute, paced.</summary>
     public static RetryPolicy CostManagement { get; } = new() { MaxRetries = 8, BaseDelay = TimeSpan.FromSeconds(2), MaxDelay = TimeSpan.FromMinutes(1), Paced = true };
@@ -32,6 +33,9 @@ internal sealed record RetryPolicy
     /// <summary>Client-chosen waits follow the pacing scale (tests and emulators turn them off).</summary>
     public bool Paced { get; init; }
 
+    /// <summary>Client-chosen waits follow the storage retry scale (tests of retries against a fault proxy shorten them).</summary>
+    public bool StorageScaled { get; init; }
+
     /// <summary>True while <paramref name="retry"/> (1 for the first retry) is within <see cref="MaxRetries"/>.</summary>
     public bool Allows(int retry) => retry <= MaxRetries;
 
@@ -43,6 +47,11 @@ internal sealed record RetryPolicy
         if (Paced)
         {
             ms *= InternalHooks.PacingScale;
+        }
+
+        if (StorageScaled)
+        {
+            ms *= InternalHooks.StorageRetryScale;
         }
 
         if (retryAfter is TimeSpan r && r.TotalMilliseconds > ms)

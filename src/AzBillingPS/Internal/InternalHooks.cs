@@ -8,6 +8,6 @@ namespace AzBillingPS.Internal;
 /// </summary>
 public static class InternalHooks
 {
-    /// <summary>Sets the engine's test hook <paramref name="name"/> (PacingScale, DbRetryScale, ListPageSize) to <paramref name="value"/>.</summary>
+    /// <summary>Sets the engine's test hook <paramref name="name"/> (PacingScale, DbRetryScale, StorageRetryScale, ListPageSize) to <paramref name="value"/>.</summary>
     public static void SetTestHook(string name, object? value) => AzBillingPS.Engine.Common.InternalHooks.SetTestHook(name, value);
 }

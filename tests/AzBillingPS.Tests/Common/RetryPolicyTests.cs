@@ -59,6 +59,25 @@ public class RetryPolicyTests
     }
 
     [Fact]
+    public void The_storage_retry_scale_shortens_the_storage_back_off_only_never_a_service_retry_after()
+    {
+        try
+        {
+            InternalHooks.SetTestHook("StorageRetryScale", 0.1);
+            Assert.InRange(RetryPolicy.Storage.Delay(1).TotalMilliseconds, 25, 50);
+            Assert.InRange(RetryPolicy.Storage.Delay(4).TotalMilliseconds, 200, 400);
+            Assert.Equal(1500, RetryPolicy.Storage.Delay(1, TimeSpan.FromMilliseconds(1500)).TotalMilliseconds, 3);
+            Assert.InRange(RetryPolicy.CostManagement.Delay(1).TotalMilliseconds, 1000, 2000);
+        }
+        finally
+        {
+            InternalHooks.SetTestHook("StorageRetryScale", 1.0);
+        }
+
+        Assert.InRange(RetryPolicy.Storage.Delay(1).TotalMilliseconds, 250, 500);
+    }
+
+    [Fact]
     public void Test_hooks_are_set_by_name_and_refuse_what_they_do_not_know()
     {
         Assert.Throws<ArgumentException>(() => InternalHooks.SetTestHook("NoSuchHook", 1));
