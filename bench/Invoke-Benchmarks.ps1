@@ -122,7 +122,7 @@ param(
     # Exports: Parquet row-group size of the timed runs.
     [int] $ExportRowGroup = 100000,
     # Exports: rounds of (CSV, gzip CSV, Parquet) per database; rates are the mean, spread the lowest and highest.
-    [int] $ExportRepeat = 2,
+    [int] $ExportRepeat = 4,
     # Skip the PostgreSQL WAL measurement (a cluster with fsync on: WAL bytes of a first load and of a reload).
     [switch] $SkipWal,
     # Run only the WAL measurement (with the -Rows file); -ReportPath names where it goes.
