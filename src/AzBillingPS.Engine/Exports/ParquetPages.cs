@@ -253,12 +253,6 @@ internal sealed class PageColumn
     /// </summary>
     public void Begin(ColumnMetaData chunk, PageScratch scratch)
     {
-        if (_page.Length < chunk.TotalUncompressedSize && chunk.TotalUncompressedSize <= int.MaxValue)
-        {
-            scratch.Return(_page);
-            _page = scratch.Rent((int)chunk.TotalUncompressedSize);
-        }
-
         long start = chunk.DictionaryPageOffset is long d && d > 0 && d < chunk.DataPageOffset ? d : chunk.DataPageOffset;
         _next = start;
         _end = start + chunk.TotalCompressedSize;
@@ -269,7 +263,28 @@ internal sealed class PageColumn
         {
             throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"its column chunk (offset {start:N0}, {chunk.TotalCompressedSize:N0} bytes) lies beyond the end of the file."));
         }
+
+        long size = BufferFor(chunk);
+        if (_page.Length < size && size <= int.MaxValue)
+        {
+            scratch.Return(_page);
+            _page = scratch.Rent((int)size);
+        }
     }
+
+    /// <summary>
+    /// The most bytes <paramref name="stored"/> bytes can hold: as many when uncompressed; with Snappy, whose densest
+    /// element packs 64 bytes into a 3-byte copy, about 21.4 times as many plus the block's length preamble. A page or
+    /// chunk that claims more is damaged or hostile, and no buffer is sized by its claim.
+    /// </summary>
+    internal static long MostInflated(long stored, bool snappy) => snappy ? (stored * 22) + 16 : stored;
+
+    /// <summary>
+    /// The page buffer a chunk needs: its decompressed size as the footer says, but never more than its stored bytes
+    /// (no more than the file holds) can inflate to, since the footer is the file's word.
+    /// </summary>
+    public long BufferFor(ColumnMetaData chunk)
+        => Math.Min(chunk.TotalUncompressedSize, MostInflated(Math.Clamp(chunk.TotalCompressedSize, 0, RandomAccess.GetLength(_handle)), chunk.Codec == CompressionCodec.SNAPPY));
 
     /// <summary>Lets go of the page (back to the reader's pool) and the dictionary, at the end of a file.</summary>
     public void Release(PageScratch scratch)
@@ -569,6 +584,11 @@ internal sealed class PageColumn
         if (header.CompressedSize < 0 || header.UncompressedSize < 0 || body + header.CompressedSize > _end)
         {
             throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"a page of {header.CompressedSize:N0} bytes at offset {_next:N0} runs past the end of its column chunk."));
+        }
+
+        if (header.UncompressedSize > MostInflated(header.CompressedSize, _snappy))
+        {
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"a page at offset {_next:N0} says it holds {header.UncompressedSize:N0} bytes in {header.CompressedSize:N0}, more than Snappy can pack into them."));
         }
 
         _next = body + header.CompressedSize;
@@ -1533,7 +1553,12 @@ internal sealed class PageFileDecoder(FileMetaData metadata, PageColumn[] column
         if (index == 0)
         {
             // The columns are spooled one at a time: one page buffer, as large as the group's largest chunk, serves them all.
-            long largest = group.Columns.Max(c => c.MetaData?.TotalUncompressedSize ?? 0);
+            long largest = 0;
+            for (int i = 0; i < Columns.Length && i < group.Columns.Count; i++)
+            {
+                largest = Math.Max(largest, group.Columns[i].MetaData is ColumnMetaData m ? Columns[i].BufferFor(m) : 0);
+            }
+
             if (_scratch.Page.Length < largest && largest <= int.MaxValue)
             {
                 _scratch.Page = Array.Empty<byte>();

@@ -267,11 +267,14 @@ public sealed class ParquetPageDecoderTests : IDisposable
     [InlineData("cut", false)]
     [InlineData("snappy", true)]
     [InlineData("snappy", false)]
+    [InlineData("inflated", true)]
+    [InlineData("inflated", false)]
     public void ABrokenPageIsAnErrorNamingTheFileAndColumn(string damage, bool direct)
     {
         string path = Path.Combine(_dir, $"broken-{damage}.parquet");
         WritePagedFile(path, snappy: true, damage);
         using ParquetCostReader reader = Open(new[] { path }, direct ? Mode.PagesDirect : Mode.PagesSpooled);
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
         var error = Assert.Throws<EngineException>(() =>
         {
             while (reader.Read())
@@ -280,7 +283,10 @@ public sealed class ParquetPageDecoderTests : IDisposable
         });
         Assert.Contains($"broken-{damage}.parquet", error.Message, StringComparison.Ordinal);
         Assert.Contains("column 'BilledCost'", error.Message, StringComparison.Ordinal);
-        Assert.Contains(damage switch { "header" => "page header", "cut" => "runs past the end of its column chunk", _ => "Snappy" }, error.Message, StringComparison.Ordinal);
+        Assert.Contains(damage switch { "header" => "page header", "cut" => "runs past the end of its column chunk", "inflated" => "says it holds 1,073,741,824 bytes", _ => "Snappy" }, error.Message, StringComparison.Ordinal);
+
+        // A page (and so its chunk, in the footer) claiming 1 GB from a few bytes sizes no buffer by that claim.
+        Assert.True(GC.GetTotalAllocatedBytes(precise: true) - allocated < (256L << 20), "a buffer was sized by the page's claim");
         reader.Close();
         Assert.Empty(Directory.GetDirectories(_dir, "azbillingps-parquet-*"));
     }
@@ -327,7 +333,7 @@ public sealed class ParquetPageDecoderTests : IDisposable
     /// <summary>
     /// Writes a two-row-group file with the page layouts above; <paramref name="damage"/> breaks the second page of the
     /// BilledCost chunk of the first row group ("header": its header bytes, "cut": its size beyond the chunk, "snappy": its
-    /// compressed bytes). Returns the rows written.
+    /// compressed bytes, "inflated": its size, 1 GB claimed for a few bytes). Returns the rows written.
     /// </summary>
     private static (string?[] Descriptions, decimal?[] Costs, DateTime[] Starts, bool?[] Eligible) WritePagedFile(string path, bool snappy, string? damage = null)
     {
@@ -736,7 +742,7 @@ public sealed class ParquetPageDecoderTests : IDisposable
                 stored = stored.Take(3).Concat(Enumerable.Repeat((byte)0xFE, stored.Length - 3)).ToArray();
             }
 
-            int uncompressed = levels.Length + body.Length;
+            int uncompressed = damage == "inflated" ? 1 << 30 : levels.Length + body.Length;
             int compressed = levels.Length + stored.Length;
             byte[] head = header(new Compact(), uncompressed, damage == "cut" ? compressed + 100_000 : compressed).Stop().ToArray();
             if (damage == "header")
