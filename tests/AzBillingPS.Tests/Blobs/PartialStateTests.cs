@@ -6,18 +6,17 @@ using Xunit;
 namespace AzBillingPS.Tests.Blobs;
 
 /// <summary>The .partial.state file: what a later run reads back, and what it refuses to resume from.</summary>
-public sealed class PartialStateTests : IDisposable
+public sealed class PartialStateTests : TempFolderTest
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "azb-state-" + Guid.NewGuid().ToString("N")[..12]);
-
-    public PartialStateTests() => Directory.CreateDirectory(_dir);
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public PartialStateTests()
+        : base("azb-state-")
+    {
+    }
 
     [Fact]
     public void A_ranged_state_round_trips_with_its_range_size_and_complete_ranges()
     {
-        string path = Path.Combine(_dir, "a.partial.state");
+        string path = Path.Combine(Dir, "a.partial.state");
         new PartialState("https://acct.blob.core.windows.net/c/b.csv", 40L * 1024 * 1024, "\"0x8D\"", 16 * 1024 * 1024, "101").Write(path);
         PartialState? read = PartialState.Read(path);
         Assert.NotNull(read);
@@ -29,7 +28,7 @@ public sealed class PartialStateTests : IDisposable
     [Fact]
     public void A_single_stream_state_has_no_ranges()
     {
-        string path = Path.Combine(_dir, "b.partial.state");
+        string path = Path.Combine(Dir, "b.partial.state");
         new PartialState("https://acct.blob.core.windows.net/c/b.csv", 1000, "\"e\"").Write(path);
         PartialState? read = PartialState.Read(path);
         Assert.NotNull(read);
@@ -45,7 +44,7 @@ public sealed class PartialStateTests : IDisposable
     [InlineData("ranges=16777216\n")] // no done line
     public void A_ranged_state_that_does_not_add_up_is_not_resumed(string tail)
     {
-        string path = Path.Combine(_dir, "c.partial.state");
+        string path = Path.Combine(Dir, "c.partial.state");
         File.WriteAllText(path, "AzBillingPS partial download v1\nblob=https://acct.blob.core.windows.net/c/b.csv\nbytes=41943040\netag=\"e\"\n" + tail);
         Assert.Null(PartialState.Read(path));
     }

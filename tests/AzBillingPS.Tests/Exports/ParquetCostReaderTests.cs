@@ -20,21 +20,11 @@ namespace AzBillingPS.Tests.Exports;
 /// (nulls, empty, repeated and non-ASCII values, dictionary and plain columns), decimals stored as fixed-length byte
 /// arrays made exact without Parquet.Net's BigInteger arithmetic, INT32/INT64 decimals, timestamps, several row groups.
 /// </summary>
-public sealed class ParquetCostReaderTests : IDisposable
+public sealed class ParquetCostReaderTests : TempFolderTest
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "azb-parquet-" + Guid.NewGuid().ToString("N"));
-
-    public ParquetCostReaderTests() => Directory.CreateDirectory(_dir);
-
-    public void Dispose()
+    public ParquetCostReaderTests()
+        : base("azb-parquet-")
     {
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
     }
 
     [Fact]
@@ -121,7 +111,7 @@ public sealed class ParquetCostReaderTests : IDisposable
             new DataField<DateTime>("ChargePeriodStart"),
         };
         var schema = new ParquetSchema(fields);
-        string path = Path.Combine(_dir, "part_0_0001.parquet");
+        string path = Path.Combine(Dir, "part_0_0001.parquet");
         await using (FileStream stream = File.Create(path))
         {
             await using ParquetWriter writer = await ParquetWriter.CreateAsync(schema, stream, new ParquetOptions { CompressionMethod = CompressionMethod.Snappy });
@@ -142,7 +132,7 @@ public sealed class ParquetCostReaderTests : IDisposable
         CostFileHeader header = ParquetCostReader.ReadHeader(path, FocusCatalog.Instance);
         IReadOnlyList<CostColumn> columns = CostImporter.UnifyColumns(new[] { header }, SqliteDialect.Instance);
         var lineage = new LineageValues("/subscriptions/s", "FocusCost", chargeStart, chargeStart.AddMonths(1).AddDays(-1), Guid.NewGuid(), DateTime.UtcNow);
-        using var reader = new ParquetCostReader(new[] { header }, columns, lineage, default) { SpoolPath = _dir };
+        using var reader = new ParquetCostReader(new[] { header }, columns, lineage, default) { SpoolPath = Dir };
         int o(string name) => columns.Select((c, i) => (c, i)).Single(x => x.c.Name == name).i;
         int row = 0;
         while (reader.Read())
@@ -166,7 +156,7 @@ public sealed class ParquetCostReaderTests : IDisposable
 
         Assert.Equal(rows, row);
         reader.Close();
-        Assert.Empty(Directory.GetDirectories(_dir, "azbillingps-parquet-*")); // the spool goes with the reader
+        Assert.Empty(Directory.GetDirectories(Dir, "azbillingps-parquet-*")); // the spool goes with the reader
     }
 
     [Fact]
@@ -181,7 +171,7 @@ public sealed class ParquetCostReaderTests : IDisposable
                 fields.Add(new DataField<string>("ResourceId"));
             }
 
-            string path = Path.Combine(_dir, name);
+            string path = Path.Combine(Dir, name);
             await using FileStream stream = File.Create(path);
             // Snappy, as exports write them, and the last file uncompressed (the other codec exports may use).
             var options = new ParquetOptions { CompressionMethod = name == "c.parquet" ? CompressionMethod.None : CompressionMethod.Snappy };
@@ -207,7 +197,7 @@ public sealed class ParquetCostReaderTests : IDisposable
         CostRowReader Open(IEnumerable<string> files)
         {
             CostFileHeader[] headers = files.Select(f => ParquetCostReader.ReadHeader(f, FocusCatalog.Instance)).ToArray();
-            return new ParquetCostReader(headers, CostImporter.UnifyColumns(headers, SqliteDialect.Instance), lineage, default) { SpoolPath = _dir };
+            return new ParquetCostReader(headers, CostImporter.UnifyColumns(headers, SqliteDialect.Instance), lineage, default) { SpoolPath = Dir };
         }
 
         using (CostRowReader reader = Open(paths))
@@ -227,7 +217,7 @@ public sealed class ParquetCostReaderTests : IDisposable
         }
 
         // A file after the first that cannot be read: every row of the first is read, then the error names that file.
-        string broken = Path.Combine(_dir, "broken.parquet");
+        string broken = Path.Combine(Dir, "broken.parquet");
         File.Copy(paths[1], broken);
         CostRowReader second = Open(new[] { paths[0], broken });
         using (FileStream s = new(broken, FileMode.Open, FileAccess.ReadWrite))
@@ -246,7 +236,7 @@ public sealed class ParquetCostReaderTests : IDisposable
         second.Close();
         Assert.Equal(700, read);
         Assert.Contains("broken.parquet", error.Message, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetDirectories(_dir, "azbillingps-parquet-*"));
+        Assert.Empty(Directory.GetDirectories(Dir, "azbillingps-parquet-*"));
     }
 
     /// <summary>

@@ -25,22 +25,12 @@ namespace AzBillingPS.Tests.Exports;
 /// writers do (several pages per chunk, a dictionary page with a PLAIN fallback page after it, v1 and v2 data pages,
 /// nulls at page boundaries, a page of nulls only), and from that writer with a broken page header or a cut page.
 /// </summary>
-public sealed class ParquetPageDecoderTests : IDisposable
+public sealed class ParquetPageDecoderTests : TempFolderTest
 {
     private static readonly DateTime March = new(2026, 3, 1, 0, 0, 0, DateTimeKind.Utc);
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "azb-pages-" + Guid.NewGuid().ToString("N"));
-
-    public ParquetPageDecoderTests() => Directory.CreateDirectory(_dir);
-
-    public void Dispose()
+    public ParquetPageDecoderTests()
+        : base("azb-pages-")
     {
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
     }
 
     private enum Mode
@@ -57,7 +47,7 @@ public sealed class ParquetPageDecoderTests : IDisposable
         CostFileHeader[] headers = paths.Select(p => ParquetCostReader.ReadHeader(p, FocusCatalog.Instance)).ToArray();
         return new ParquetCostReader(headers, CostImporter.UnifyColumns(headers, SqliteDialect.Instance), _lineage, default)
         {
-            SpoolPath = _dir,
+            SpoolPath = Dir,
             UsePageDecoder = mode != Mode.ParquetNet,
             DirectBudget = mode == Mode.PagesDirect ? long.MaxValue : -1,
         };
@@ -88,7 +78,7 @@ public sealed class ParquetPageDecoderTests : IDisposable
 
         int files = reader.FilesReadByPages;
         reader.Close();
-        Assert.Empty(Directory.GetDirectories(_dir, "azbillingps-parquet-*"));
+        Assert.Empty(Directory.GetDirectories(Dir, "azbillingps-parquet-*"));
         return (rows, files);
     }
 
@@ -138,7 +128,7 @@ public sealed class ParquetPageDecoderTests : IDisposable
             new DataField<double>("x_SomeDouble"),                                        // DOUBLE into text
             new DataField<bool>("x_SomeBool"),                                            // BOOLEAN into text, required
         };
-        string path = Path.Combine(_dir, "part_0_0001.parquet");
+        string path = Path.Combine(Dir, "part_0_0001.parquet");
         await using (FileStream stream = File.Create(path))
         {
             var options = new ParquetOptions { CompressionMethod = codec, DictionaryEncodingThreshold = 0.9 };
@@ -178,7 +168,7 @@ public sealed class ParquetPageDecoderTests : IDisposable
     {
         async Task<string> Write(string name, DataField[] fields, int seed)
         {
-            string path = Path.Combine(_dir, name);
+            string path = Path.Combine(Dir, name);
             await using FileStream stream = File.Create(path);
             await using ParquetWriter writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), stream);
             using ParquetRowGroupWriter group = writer.CreateRowGroup();
@@ -213,7 +203,7 @@ public sealed class ParquetPageDecoderTests : IDisposable
     public async Task AFileWithAnotherCodecIsReadThroughParquetNet()
     {
         var fields = new DataField[] { new DataField<string>("ChargeDescription"), new DataField<DateTime>("ChargePeriodStart") };
-        string path = Path.Combine(_dir, "gzip.parquet");
+        string path = Path.Combine(Dir, "gzip.parquet");
         await using (FileStream stream = File.Create(path))
         {
             await using ParquetWriter writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), stream, new ParquetOptions { CompressionMethod = CompressionMethod.Gzip });
@@ -240,7 +230,7 @@ public sealed class ParquetPageDecoderTests : IDisposable
     [InlineData(true)]
     public void PagesAsOtherWritersLayThemOutDecodeAsParquetNetReadsThem(bool snappy)
     {
-        string path = Path.Combine(_dir, snappy ? "pages-snappy.parquet" : "pages.parquet");
+        string path = Path.Combine(Dir, snappy ? "pages-snappy.parquet" : "pages.parquet");
         (string?[] descriptions, decimal?[] costs, DateTime[] starts, bool?[] eligible) = WritePagedFile(path, snappy);
         AssertSameAsParquetNet(new[] { path }, descriptions.Length);
 
@@ -271,7 +261,7 @@ public sealed class ParquetPageDecoderTests : IDisposable
     [InlineData("inflated", false)]
     public void ABrokenPageIsAnErrorNamingTheFileAndColumn(string damage, bool direct)
     {
-        string path = Path.Combine(_dir, $"broken-{damage}.parquet");
+        string path = Path.Combine(Dir, $"broken-{damage}.parquet");
         WritePagedFile(path, snappy: true, damage);
         using ParquetCostReader reader = Open(new[] { path }, direct ? Mode.PagesDirect : Mode.PagesSpooled);
         long allocated = GC.GetTotalAllocatedBytes(precise: true);
@@ -288,7 +278,7 @@ public sealed class ParquetPageDecoderTests : IDisposable
         // A page (and so its chunk, in the footer) claiming 1 GB from a few bytes sizes no buffer by that claim.
         Assert.True(GC.GetTotalAllocatedBytes(precise: true) - allocated < (256L << 20), "a buffer was sized by the page's claim");
         reader.Close();
-        Assert.Empty(Directory.GetDirectories(_dir, "azbillingps-parquet-*"));
+        Assert.Empty(Directory.GetDirectories(Dir, "azbillingps-parquet-*"));
     }
 
     /// <summary>
