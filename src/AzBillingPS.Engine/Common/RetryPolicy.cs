@@ -9,17 +9,17 @@ namespace AzBillingPS.Engine.Common;
 /// The one retry policy for calls to Azure (Cost Management and Storage): how many failed calls in a row are tolerated,
 /// and how long to wait before each retry. The wait doubles from <see cref="BaseDelay"/> with each retry, with jitter
 /// (half to all of it), is at least what the service asked for (Retry-After), and at most <see cref="MaxDelay"/>.
-/// Client-chosen waits of a <see cref="Paced"/> policy follow the pacing scale (<see cref="InternalHooks.PacingScale"/>),
-/// those of <see cref="Storage"/> the storage retry scale (<see cref="InternalHooks.StorageRetryScale"/>); a service's own
-/// Retry-After never does.
+/// Client-chosen waits follow the policy's <see cref="Scale"/>, a test hook: the pacing scale
+/// (<see cref="InternalHooks.PacingScale"/>) for Cost Management, the storage retry scale
+/// (<see cref="InternalHooks.StorageRetryScale"/>) for blob downloads; a service's own Retry-After never does.
 /// </summary>
 internal sealed record RetryPolicy
 {
     /// <summary>Blob downloads: 4 retries, 0.5 s doubling, at most 30 s, scaled by the storage retry scale.</summary>
-    public static RetryPolicy Storage { get; } = new() { MaxRetries = 4, BaseDelay = TimeSpan.FromMilliseconds(500), MaxDelay = TimeSpan.FromSeconds(30), StorageScaled = true };
+    public static RetryPolicy Storage { get; } = new() { MaxRetries = 4, BaseDelay = TimeSpan.FromMilliseconds(500), MaxDelay = TimeSpan.FromSeconds(30), Scale = static () => InternalHooks.StorageRetryScale };
 
     /// <summary>Cost Management: 8 retries, 2 s doubling, at most a minute, paced.</summary>
-    public static RetryPolicy CostManagement { get; } = new() { MaxRetries = 8, BaseDelay = TimeSpan.FromSeconds(2), MaxDelay = TimeSpan.FromMinutes(1), Paced = true };
+    public static RetryPolicy CostManagement { get; } = new() { MaxRetries = 8, BaseDelay = TimeSpan.FromSeconds(2), MaxDelay = TimeSpan.FromMinutes(1), Scale = static () => InternalHooks.PacingScale };
 
     /// <summary>How many failed calls in a row are retried before the operation fails.</summary>
     public int MaxRetries { get; init; } = 4;
@@ -30,11 +30,8 @@ internal sealed record RetryPolicy
     /// <summary>The longest wait (a longer Retry-After is cut to this).</summary>
     public TimeSpan MaxDelay { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Client-chosen waits follow the pacing scale (tests and emulators turn them off).</summary>
-    public bool Paced { get; init; }
-
-    /// <summary>Client-chosen waits follow the storage retry scale (tests of retries against a fault proxy shorten them).</summary>
-    public bool StorageScaled { get; init; }
+    /// <summary>The test hook that scales client-chosen waits (read at each wait; 1 in production, and when none is given).</summary>
+    public Func<double> Scale { get; init; } = static () => 1.0;
 
     /// <summary>True while <paramref name="retry"/> (1 for the first retry) is within <see cref="MaxRetries"/>.</summary>
     public bool Allows(int retry) => retry <= MaxRetries;
@@ -44,15 +41,7 @@ internal sealed record RetryPolicy
     {
         double ms = BaseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(Math.Max(retry, 1) - 1, 16));
         ms *= 0.5 + (Random.Shared.NextDouble() * 0.5);
-        if (Paced)
-        {
-            ms *= InternalHooks.PacingScale;
-        }
-
-        if (StorageScaled)
-        {
-            ms *= InternalHooks.StorageRetryScale;
-        }
+        ms *= Scale();
 
         if (retryAfter is TimeSpan r && r.TotalMilliseconds > ms)
         {
