@@ -128,7 +128,7 @@ BeforeAll {
                     @{ clientId = $SecretApp; secret = $Secret }
                     @{ clientId = $SniApp; sniSubject = 'CN=sni.azbilling.test' }
                     @{ clientId = $FedApp; federated = @(@{ issuer = 'https://issuer.azbilling.test'; subject = 'repo:contoso/billing:ref:refs/heads/main'; audience = 'api://AzureADTokenExchange'; publicKeyPath = $issuerPub }) }
-                    @{ clientId = $ShortApp; secret = $ShortSecret; tokenLifetimeSeconds = 306 }
+                    @{ clientId = $ShortApp; secret = $ShortSecret; tokenLifetimeSeconds = 303 }
                 )
             })
         managedIdentity      = @{
@@ -262,7 +262,7 @@ Invoke-Case 'refresh' {
     `$tok = Get-AzBillingToken -TenantId `$t -ClientId '$ShortApp' -ClientSecret `$s $common
     `$e1 = `$tok.ExpiresOn
     `$a = Get-Hash `$tok.GetAccessToken(); `$b = Get-Hash `$tok.GetAccessToken()
-    Start-Sleep -Seconds 7
+    Start-Sleep -Seconds 4
     `$c = Get-Hash `$tok.GetAccessToken()
     @{ SameWithinMargin = (`$a -eq `$b); ChangedAfter = (`$a -ne `$c); ExpiryMoved = (`$tok.ExpiresOn -gt `$e1); Lifetime = [int](`$e1 - [DateTimeOffset]::UtcNow).TotalSeconds }
 }
@@ -481,7 +481,7 @@ Describe 'Get-AzBillingToken failures' -Tag 'Auth' -Skip:$NoFixture {
 }
 
 Describe 'Get-AzBillingToken token object' -Tag 'Auth' -Skip:$NoFixture {
-    It 'gets a fresh token when fewer than five minutes remain (the fixture issues 306-second tokens)' {
+    It 'gets a fresh token when fewer than five minutes remain (the fixture issues 303-second tokens)' {
         $r = $Main.Results['refresh']
         $r.Message | Should -BeNullOrEmpty
         $r.SameWithinMargin | Should -BeTrue
