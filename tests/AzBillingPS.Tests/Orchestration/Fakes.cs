@@ -143,11 +143,16 @@ internal sealed class FakeReportSource : ICostReportSource
 /// </summary>
 internal sealed class FakeBlobSource : IBlobSource
 {
+    private int _downloads;
+
     public ConcurrentQueue<BlobDownloadRequest> Calls { get; } = new();
 
     public Concurrency InFlight { get; } = new();
 
     public TimeSpan Delay { get; set; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>The delay of the n-th download (1-based, in the order they start); <see cref="Delay"/> when null.</summary>
+    public Func<int, TimeSpan>? DelayOf { get; set; }
 
     /// <summary>When each download that wrote its file ended.</summary>
     public ConcurrentQueue<DateTimeOffset> Ended { get; } = new();
@@ -176,9 +181,10 @@ internal sealed class FakeBlobSource : IBlobSource
             throw new EngineException(EngineErrorKind.LinkExpired, $"{request.Description}: the report's blob link expired.") { Advice = EngineAdvice.RequestReportAgain };
         }
 
+        int n = Interlocked.Increment(ref _downloads);
         using (InFlight.Enter())
         {
-            await Task.Delay(Delay, cancellationToken);
+            await Task.Delay(DelayOf?.Invoke(n) ?? Delay, cancellationToken);
         }
 
         if (Failing.Contains(BlobLink.WithoutQuery(request.Link)))
@@ -202,6 +208,36 @@ internal sealed class FakeBlobSource : IBlobSource
         bytesWritten?.Report(bytes.Length);
         Ended.Enqueue(DateTimeOffset.UtcNow);
         return new BlobDownloadOutcome(request.DestinationPath, bytes.Length, false, 0, TimeSpan.Zero);
+    }
+}
+
+/// <summary>
+/// A <see cref="FakeReportSource.Hold"/> that keeps each request in flight until <paramref name="parties"/> requests have
+/// reached it (those after pass at once), or <paramref name="timeout"/> has passed: "this many in flight at once" is then
+/// proved without a report time a loaded machine could overrun, and a scheduler that keeps fewer in flight fails the
+/// test after the timeout instead of hanging it.
+/// </summary>
+internal static class InFlightBarrier
+{
+    public static Func<CostReportRequest, CancellationToken, Task> Of(int parties, TimeSpan timeout)
+    {
+        int arrived = 0;
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return async (_, ct) =>
+        {
+            if (Interlocked.Increment(ref arrived) >= parties)
+            {
+                all.TrySetResult();
+            }
+
+            try
+            {
+                await all.Task.WaitAsync(timeout, ct);
+            }
+            catch (TimeoutException)
+            {
+            }
+        };
     }
 }
 
