@@ -80,6 +80,12 @@ internal sealed class FakeReportSource : ICostReportSource
     /// <summary>The limits a request counts against (with <see cref="Pacer"/>).</summary>
     public Func<CostReportRequest, IReadOnlyList<PaceLimit>> LimitsOf { get; set; } = _ => [];
 
+    /// <summary>
+    /// The clock <see cref="Pacer"/> was made with, if a <see cref="PacerClock"/>: <see cref="Sent"/> then records the slot
+    /// the pacer reserved exactly, not the clock read again after the reservation.
+    /// </summary>
+    public PacerClock? Clock { get; set; }
+
     /// <summary>Each request: when the pacing let it go out, and how long it had to wait for that when it started.</summary>
     public ConcurrentQueue<(CostReportRequest Request, DateTimeOffset At, TimeSpan Waited)> Sent { get; } = new();
 
@@ -88,7 +94,7 @@ internal sealed class FakeReportSource : ICostReportSource
     public async Task<CostReportResult> RequestAsync(CostReportRequest request, IEngineLog log, IProgress<EngineProgress>? progress, int progressId, CancellationToken cancellationToken)
     {
         TimeSpan wait = Pacer?.Reserve(LimitsOf(request)) ?? TimeSpan.Zero;
-        Sent.Enqueue((request, DateTimeOffset.UtcNow + wait, wait));
+        Sent.Enqueue((request, (Clock?.LastOnThisThread ?? DateTimeOffset.UtcNow) + wait, wait));
         if (wait > TimeSpan.Zero)
         {
             await Task.Delay(wait, cancellationToken);
@@ -238,6 +244,28 @@ internal static class InFlightBarrier
             {
             }
         };
+    }
+}
+
+/// <summary>
+/// The system clock for a test's <see cref="RequestPacer"/>, remembering on each thread the time it last gave: the slot a
+/// reservation took is then that time plus the wait the pacer returned, exactly. (Reading the clock again after the
+/// reservation adds whatever came between, such as the JIT of the pacer's first reservation or a preempted thread, to
+/// one request's time and not the next one's: a loaded machine then shows a 20 ms spacing as 16 ms.)
+/// </summary>
+internal sealed class PacerClock
+{
+    [ThreadStatic]
+    private static DateTimeOffset? t_last;
+
+    /// <summary>The time this clock last gave on the calling thread (null if never).</summary>
+    public DateTimeOffset? LastOnThisThread => t_last;
+
+    public DateTimeOffset Now()
+    {
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        t_last = now;
+        return now;
     }
 }
 

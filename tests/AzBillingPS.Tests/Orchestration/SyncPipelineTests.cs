@@ -195,7 +195,9 @@ public sealed class SyncPipelinePacingTests : SyncPipelineTest
         // against its scope (one per 1.1 s: the first four go within 60 ms, which leaves a stalled dispatcher 1 s before a
         // scope's second month may rightly go first). A scope held back by its own limit does not hold the others back.
         // The first reports stay in flight until four are (or 5 s have passed), rather than for a fixed time.
-        var pacer = new RequestPacer();
+        // Each request's time is the slot the pacer reserved for it (PacerClock), to the tick.
+        var clock = new PacerClock();
+        var pacer = new RequestPacer(clock.Now);
         var tenant = new PaceLimit("tenant", 1, TimeSpan.FromMilliseconds(20));
         var reports = new FakeReportSource
         {
@@ -203,6 +205,7 @@ public sealed class SyncPipelinePacingTests : SyncPipelineTest
             Hold = InFlightBarrier.Of(4, TimeSpan.FromSeconds(5)),
             Blobs = 1,
             Pacer = pacer,
+            Clock = clock,
             LimitsOf = r => [tenant, new PaceLimit("scope|" + r.Scope, 1, TimeSpan.FromMilliseconds(1100))],
         };
         string[] subs = ["00000000-0000-0000-0000-0000000000e1", "00000000-0000-0000-0000-0000000000e2", "00000000-0000-0000-0000-0000000000e3", "00000000-0000-0000-0000-0000000000e4"];
