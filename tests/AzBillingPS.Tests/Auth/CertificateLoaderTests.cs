@@ -9,25 +9,44 @@ using Xunit;
 
 namespace AzBillingPS.Tests.Auth;
 
-public sealed class CertificateLoaderTests : IDisposable
+/// <summary>
+/// The key and certificate the loader tests share: made once for the class (a 2048-bit RSA key takes a good part of a
+/// second to generate), never changed by a test.
+/// </summary>
+public sealed class CertificateLoaderKeys : IDisposable
 {
-    private const string Password = "pfx-pass-4711";
-    private readonly string _dir = Directory.CreateTempSubdirectory("azb-cert-").FullName;
-    private readonly RSA _rsa = RSA.Create(2048);
-    private readonly X509Certificate2 _cert;
-
-    public CertificateLoaderTests()
+    public CertificateLoaderKeys()
     {
-        var req = new CertificateRequest("CN=loader-test", _rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        _cert = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(10));
+        Rsa = RSA.Create(2048);
+        var req = new CertificateRequest("CN=loader-test", Rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        Cert = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(10));
     }
+
+    public RSA Rsa { get; }
+
+    public X509Certificate2 Cert { get; }
 
     public void Dispose()
     {
-        _cert.Dispose();
-        _rsa.Dispose();
-        Directory.Delete(_dir, recursive: true);
+        Cert.Dispose();
+        Rsa.Dispose();
     }
+}
+
+public sealed class CertificateLoaderTests : IDisposable, IClassFixture<CertificateLoaderKeys>
+{
+    private const string Password = "pfx-pass-4711";
+    private readonly string _dir = Directory.CreateTempSubdirectory("azb-cert-").FullName;
+    private readonly RSA _rsa;
+    private readonly X509Certificate2 _cert;
+
+    public CertificateLoaderTests(CertificateLoaderKeys keys)
+    {
+        _rsa = keys.Rsa;
+        _cert = keys.Cert;
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private string Write(string name, string text)
     {

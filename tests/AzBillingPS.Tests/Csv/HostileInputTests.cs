@@ -134,13 +134,13 @@ public sealed class HostileInputTests : IDisposable
     public void A_gzip_bomb_named_csv_gz_stops_at_the_limit_when_read()
     {
         using var bomb = new MemoryStream();
-        using (var z = new GZipStream(bomb, CompressionLevel.SmallestSize, leaveOpen: true))
+        using (var z = new GZipStream(bomb, CompressionLevel.Optimal, leaveOpen: true))
         {
             z.Write(Header);
-            byte[] row = B("03/01/2026,1,a,x\r\n");
-            for (int i = 0; i < 4_000_000; i++)
+            byte[] row = B("03/01/2026,1," + new string('a', 1000) + ",x\r\n"); // 1,017 bytes: few rows to parse on the way
+            for (int i = 0; i < 67_000; i++)
             {
-                z.Write(row); // 68 MB of one repeated row
+                z.Write(row); // 68 MB of one repeated row (about 190 KB of gzip), past the 64 MB floor
             }
         }
 

@@ -80,6 +80,12 @@ internal sealed class FakeReportSource : ICostReportSource
     /// <summary>The limits a request counts against (with <see cref="Pacer"/>).</summary>
     public Func<CostReportRequest, IReadOnlyList<PaceLimit>> LimitsOf { get; set; } = _ => [];
 
+    /// <summary>
+    /// The clock <see cref="Pacer"/> was made with, if a <see cref="PacerClock"/>: <see cref="Sent"/> then records the slot
+    /// the pacer reserved exactly, not the clock read again after the reservation.
+    /// </summary>
+    public PacerClock? Clock { get; set; }
+
     /// <summary>Each request: when the pacing let it go out, and how long it had to wait for that when it started.</summary>
     public ConcurrentQueue<(CostReportRequest Request, DateTimeOffset At, TimeSpan Waited)> Sent { get; } = new();
 
@@ -88,7 +94,7 @@ internal sealed class FakeReportSource : ICostReportSource
     public async Task<CostReportResult> RequestAsync(CostReportRequest request, IEngineLog log, IProgress<EngineProgress>? progress, int progressId, CancellationToken cancellationToken)
     {
         TimeSpan wait = Pacer?.Reserve(LimitsOf(request)) ?? TimeSpan.Zero;
-        Sent.Enqueue((request, DateTimeOffset.UtcNow + wait, wait));
+        Sent.Enqueue((request, (Clock?.LastOnThisThread ?? DateTimeOffset.UtcNow) + wait, wait));
         if (wait > TimeSpan.Zero)
         {
             await Task.Delay(wait, cancellationToken);
@@ -143,11 +149,16 @@ internal sealed class FakeReportSource : ICostReportSource
 /// </summary>
 internal sealed class FakeBlobSource : IBlobSource
 {
+    private int _downloads;
+
     public ConcurrentQueue<BlobDownloadRequest> Calls { get; } = new();
 
     public Concurrency InFlight { get; } = new();
 
     public TimeSpan Delay { get; set; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>The delay of the n-th download (1-based, in the order they start); <see cref="Delay"/> when null.</summary>
+    public Func<int, TimeSpan>? DelayOf { get; set; }
 
     /// <summary>When each download that wrote its file ended.</summary>
     public ConcurrentQueue<DateTimeOffset> Ended { get; } = new();
@@ -176,9 +187,10 @@ internal sealed class FakeBlobSource : IBlobSource
             throw new EngineException(EngineErrorKind.LinkExpired, $"{request.Description}: the report's blob link expired.") { Advice = EngineAdvice.RequestReportAgain };
         }
 
+        int n = Interlocked.Increment(ref _downloads);
         using (InFlight.Enter())
         {
-            await Task.Delay(Delay, cancellationToken);
+            await Task.Delay(DelayOf?.Invoke(n) ?? Delay, cancellationToken);
         }
 
         if (Failing.Contains(BlobLink.WithoutQuery(request.Link)))
@@ -202,6 +214,58 @@ internal sealed class FakeBlobSource : IBlobSource
         bytesWritten?.Report(bytes.Length);
         Ended.Enqueue(DateTimeOffset.UtcNow);
         return new BlobDownloadOutcome(request.DestinationPath, bytes.Length, false, 0, TimeSpan.Zero);
+    }
+}
+
+/// <summary>
+/// A <see cref="FakeReportSource.Hold"/> that keeps each request in flight until <paramref name="parties"/> requests have
+/// reached it (those after pass at once), or <paramref name="timeout"/> has passed: "this many in flight at once" is then
+/// proved without a report time a loaded machine could overrun, and a scheduler that keeps fewer in flight fails the
+/// test after the timeout instead of hanging it.
+/// </summary>
+internal static class InFlightBarrier
+{
+    public static Func<CostReportRequest, CancellationToken, Task> Of(int parties, TimeSpan timeout)
+    {
+        int arrived = 0;
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return async (_, ct) =>
+        {
+            if (Interlocked.Increment(ref arrived) >= parties)
+            {
+                all.TrySetResult();
+            }
+
+            try
+            {
+                await all.Task.WaitAsync(timeout, ct);
+            }
+            catch (TimeoutException)
+            {
+            }
+        };
+    }
+}
+
+/// <summary>
+/// The system clock for a test's <see cref="RequestPacer"/>, remembering on each thread the time it last gave: the slot a
+/// reservation took is then that time plus the wait the pacer returned, exactly. (Reading the clock again after the
+/// reservation adds whatever came between, such as the JIT of the pacer's first reservation or a preempted thread, to
+/// one request's time and not the next one's: a loaded machine then shows a 20 ms spacing as 16 ms.)
+/// </summary>
+internal sealed class PacerClock
+{
+    [ThreadStatic]
+    private static DateTimeOffset? t_last;
+
+    /// <summary>The time this clock last gave on the calling thread (null if never).</summary>
+    public DateTimeOffset? LastOnThisThread => t_last;
+
+    public DateTimeOffset Now()
+    {
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        t_last = now;
+        return now;
     }
 }
 

@@ -24,13 +24,22 @@ internal sealed class FakeTdsServer : IAsyncDisposable
     private readonly X509Certificate2 _certificate;
     private readonly Task _loop;
 
-    public FakeTdsServer()
+    /// <summary>
+    /// The self-signed certificate with its key, as PKCS#12: made once for the test run (a 2048-bit RSA key takes a good
+    /// part of a second to generate); each server loads its own copy of it.
+    /// </summary>
+    private static readonly Lazy<byte[]> Pkcs12 = new(() =>
     {
         using RSA key = RSA.Create(2048);
         var request = new CertificateRequest("CN=sql01.fake.test", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(new OidCollection { new Oid("1.3.6.1.5.5.7.3.1") }, false));
         using X509Certificate2 created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-        _certificate = X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pkcs12), null);
+        return created.Export(X509ContentType.Pkcs12);
+    });
+
+    public FakeTdsServer()
+    {
+        _certificate = X509CertificateLoader.LoadPkcs12(Pkcs12.Value, null);
         _listener.Start();
         _loop = Task.Run(AcceptAsync);
     }
