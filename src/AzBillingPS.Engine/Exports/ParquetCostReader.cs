@@ -1156,7 +1156,7 @@ internal class ValueColumn<T>(int ordinal, CostColumnType target, bool nullable)
         }
     }
 
-    internal static string TextOf(T value)
+    private static string TextOf(T value)
     {
         if (typeof(T) == typeof(DateTime))
         {

@@ -207,7 +207,6 @@ internal sealed class PageColumn
         Target = target;
         Raw = raw;
         Kind = kind;
-        Physical = physical;
         Width = physical switch
         {
             Parquet.Meta.Type.INT32 or Parquet.Meta.Type.FLOAT => 4,
@@ -229,8 +228,6 @@ internal sealed class PageColumn
     public string Raw { get; }
 
     public PageValueKind Kind { get; }
-
-    public Parquet.Meta.Type Physical { get; }
 
     /// <summary>Bytes of a PLAIN value (0 for BYTE_ARRAY, whose values carry their length, and BOOLEAN, a bit each).</summary>
     public int Width { get; }
@@ -1154,7 +1151,6 @@ internal struct PageHeader
     public int UncompressedSize;
     public int CompressedSize;
     public int NumValues;
-    public int NumNulls;
     public Encoding Encoding;
     public Encoding DefinitionEncoding;
     public int DefinitionLength;
@@ -1264,9 +1260,6 @@ internal ref struct PageHeaderReader
             {
                 case 1 when type == 5:
                     header.NumValues = ReadInt();
-                    break;
-                case 2 when type == 5:
-                    header.NumNulls = ReadInt();
                     break;
                 case 4 when type == 5:
                     header.Encoding = (Encoding)ReadInt();
